@@ -1,0 +1,3 @@
+module github.com/polyrpc/polyrpc
+
+go 1.26
