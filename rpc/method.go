@@ -81,7 +81,7 @@ func newMethod(name string, fn reflect.Value, opts []MethodOption) (*method, err
 		return nil, fmt.Errorf("rpc: empty method name")
 	}
 	if !fn.IsValid() || fn.Kind() != reflect.Func || fn.IsNil() {
-		return nil, fmt.Errorf("rpc: method %q: handler is %v, not a function", name, fn.Type())
+		return nil, fmt.Errorf("rpc: method %q: handler is %s, not a function", name, typeName(fn))
 	}
 	var cfg methodConfig
 	for _, o := range opts {
@@ -152,6 +152,13 @@ func newMethod(name string, fn reflect.Value, opts []MethodOption) (*method, err
 		}
 	}
 	return m, nil
+}
+
+func typeName(v reflect.Value) string {
+	if !v.IsValid() {
+		return "nil"
+	}
+	return v.Type().String()
 }
 
 func isStruct(t reflect.Type) bool {

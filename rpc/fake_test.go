@@ -1,0 +1,224 @@
+package rpc_test
+
+import (
+	"bytes"
+	stdjson "encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/polyrpc/polyrpc/rpc"
+)
+
+// fakeCodec is a minimal codec for testing the core without a real wire
+// format: an envelope {"m":method,"id":n,"p":params} in encoding/json, with
+// params decoded into natural values and converted with rpc.Convert. A
+// message starting with '[' is a batch.
+type fakeCodec struct{}
+
+var _ rpc.BatchCodec = fakeCodec{}
+
+type fakeEnvelope struct {
+	Method string             `json:"m,omitempty"`
+	ID     *uint64            `json:"id,omitempty"`
+	Params stdjson.RawMessage `json:"p,omitempty"`
+	Result stdjson.RawMessage `json:"r,omitempty"`
+	Error  *fakeError         `json:"e,omitempty"`
+}
+
+type fakeError struct {
+	Code    int    `json:"c"`
+	Message string `json:"msg"`
+	Data    any    `json:"d,omitempty"`
+}
+
+func (fakeCodec) Name() string { return "fake" }
+
+func decodeNatural(b []byte) (any, error) {
+	d := stdjson.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return naturalize(v), nil
+}
+
+func naturalize(v any) any {
+	switch x := v.(type) {
+	case stdjson.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = naturalize(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = naturalize(x[k])
+		}
+	}
+	return v
+}
+
+func (fakeCodec) DecodeRequest(msg []byte, req *rpc.Request) error {
+	var env fakeEnvelope
+	if err := stdjson.Unmarshal(msg, &env); err != nil {
+		return &rpc.Error{Code: rpc.CodeParseError, Message: err.Error()}
+	}
+	if env.ID != nil {
+		req.ID.Raw = []byte(strconv.FormatUint(*env.ID, 10))
+	} else {
+		req.Notification = true
+	}
+	if env.Method == "" {
+		return &rpc.Error{Code: rpc.CodeInvalidRequest, Message: "no method"}
+	}
+	req.Method = env.Method
+	if len(env.Params) > 0 {
+		p, err := decodeNatural(env.Params)
+		if err != nil {
+			return &rpc.Error{Code: rpc.CodeParseError, Message: err.Error()}
+		}
+		switch p := p.(type) {
+		case []any:
+			req.Params = fakeParams{list: p}
+		case map[string]any:
+			req.Params = fakeParams{named: p}
+		default:
+			return &rpc.Error{Code: rpc.CodeInvalidRequest, Message: "params neither list nor object"}
+		}
+	}
+	return nil
+}
+
+type fakeParams struct {
+	list  []any
+	named map[string]any
+}
+
+func (p fakeParams) Len() int {
+	if p.named != nil {
+		return -1
+	}
+	return len(p.list)
+}
+func (p fakeParams) DecodeAt(i int, dst any) error { return rpc.Convert(dst, p.list[i]) }
+func (p fakeParams) Names() []string {
+	var out []string
+	for k := range p.named {
+		out = append(out, k)
+	}
+	return out
+}
+func (p fakeParams) DecodeNamed(name string, dst any) error { return rpc.Convert(dst, p.named[name]) }
+
+func (fakeCodec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
+	env := fakeEnvelope{}
+	if resp.ID.Raw != nil {
+		id, _ := strconv.ParseUint(string(resp.ID.Raw), 10, 64)
+		env.ID = &id
+	}
+	if resp.Error != nil {
+		env.Error = &fakeError{Code: int(resp.Error.Code), Message: resp.Error.Message, Data: resp.Error.Data}
+	} else {
+		r, err := stdjson.Marshal(resp.Result)
+		if err != nil {
+			return dst, err
+		}
+		env.Result = r
+	}
+	b, err := stdjson.Marshal(env)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
+
+func (fakeCodec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
+	env := fakeEnvelope{Method: call.Method}
+	if !call.Notification {
+		id := call.ID.Seq
+		env.ID = &id
+	}
+	var p any = call.Args
+	if call.Named != nil {
+		p = call.Named
+	}
+	raw, err := stdjson.Marshal(p)
+	if err != nil {
+		return dst, err
+	}
+	env.Params = raw
+	b, err := stdjson.Marshal(env)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
+
+type fakeValue []byte
+
+func (v fakeValue) Decode(dst any) error {
+	n, err := decodeNatural(v)
+	if err != nil {
+		return err
+	}
+	return rpc.Convert(dst, n)
+}
+
+func (fakeCodec) DecodeReply(msg []byte, r *rpc.Reply) error {
+	var env fakeEnvelope
+	if err := stdjson.Unmarshal(msg, &env); err != nil {
+		return err
+	}
+	if env.ID != nil {
+		r.ID.Seq = *env.ID
+	}
+	if env.Error != nil {
+		r.Error = &rpc.Error{Code: rpc.Code(env.Error.Code), Message: env.Error.Message, Data: naturalize(env.Error.Data)}
+		return nil
+	}
+	if env.Result == nil {
+		return errors.New("fake: reply without result or error")
+	}
+	r.Result = fakeValue(env.Result)
+	return nil
+}
+
+func (fakeCodec) SplitBatch(msg []byte) ([][]byte, bool, error) {
+	if len(msg) == 0 || msg[0] != '[' {
+		return nil, false, nil
+	}
+	var raws []stdjson.RawMessage
+	if err := stdjson.Unmarshal(msg, &raws); err != nil {
+		return nil, true, &rpc.Error{Code: rpc.CodeParseError, Message: err.Error()}
+	}
+	items := make([][]byte, len(raws))
+	for i, r := range raws {
+		items[i] = r
+	}
+	return items, true, nil
+}
+
+func (fakeCodec) AppendBatch(dst []byte, items [][]byte) []byte {
+	dst = append(dst, '[')
+	for i, it := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, it...)
+	}
+	return append(dst, ']')
+}
+
+// request builds a fake-codec request message.
+func request(id uint64, method string, params string) []byte {
+	if params == "" {
+		return fmt.Appendf(nil, `{"m":%q,"id":%d}`, method, id)
+	}
+	return fmt.Appendf(nil, `{"m":%q,"id":%d,"p":%s}`, method, id, params)
+}
