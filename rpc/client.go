@@ -17,7 +17,7 @@ var ErrNoReply = errors.New("rpc: no reply for the call")
 // server answered with an error, the context's error when ctx ended first,
 // and a transport error otherwise.
 type Client struct {
-	t       Transport
+	ex      exchanger
 	codec   Codec
 	ordered bool // replies carry ids to check
 	seq     atomic.Uint64
@@ -26,14 +26,33 @@ type Client struct {
 // NewClient returns a client that sends calls over t encoded with c.
 func NewClient(t Transport, c Codec) *Client {
 	u, ok := c.(Unordered)
-	return &Client{t: t, codec: c, ordered: !(ok && u.Unordered())}
+	return &Client{ex: transportExchanger{t: t, codec: c}, codec: c, ordered: !(ok && u.Unordered())}
 }
+
+// exchanger sends a message for the calls numbered seqs and returns the
+// reply: raw, and decoded too when matching it to its call needed that.
+type exchanger interface {
+	exchange(ctx context.Context, seqs []uint64, msg []byte, oneway bool) (raw []byte, decoded *Reply, err error)
+	close() error
+}
+
+type transportExchanger struct {
+	t     Transport
+	codec Codec
+}
+
+func (x transportExchanger) exchange(ctx context.Context, _ []uint64, msg []byte, oneway bool) ([]byte, *Reply, error) {
+	raw, err := x.t.RoundTrip(ctx, x.codec, msg, oneway)
+	return raw, nil, err
+}
+
+func (x transportExchanger) close() error { return x.t.Close() }
 
 // Codec returns the client's codec.
 func (c *Client) Codec() Codec { return c.codec }
 
-// Close closes the transport.
-func (c *Client) Close() error { return c.t.Close() }
+// Close closes the transport; calls in flight fail. Close is idempotent.
+func (c *Client) Close() error { return c.ex.close() }
 
 // Call calls method with positional params and decodes its result into
 // result, a pointer (or nil to discard the result).
@@ -69,7 +88,7 @@ func (c *Client) call(ctx context.Context, call *Call, result any) error {
 		return fmt.Errorf("rpc: encoding %s: %w", call.Method, err)
 	}
 	*bp = msg[:0]
-	reply, err := c.t.RoundTrip(ctx, c.codec, msg, call.Notification)
+	reply, decoded, err := c.ex.exchange(ctx, []uint64{call.ID.Seq}, msg, call.Notification)
 	if err != nil {
 		return c.transportError(ctx, err)
 	}
@@ -77,7 +96,9 @@ func (c *Client) call(ctx context.Context, call *Call, result any) error {
 		return nil
 	}
 	var r Reply
-	if err := c.codec.DecodeReply(reply, &r); err != nil {
+	if decoded != nil {
+		r = *decoded
+	} else if err := c.codec.DecodeReply(reply, &r); err != nil {
 		return fmt.Errorf("rpc: decoding the reply to %s: %w", call.Method, err)
 	}
 	if r.Error != nil {
@@ -131,6 +152,7 @@ func (c *Client) Batch(ctx context.Context, calls ...*BatchCall) error {
 		return nil
 	}
 	items := make([][]byte, len(calls))
+	seqs := make([]uint64, 0, len(calls))
 	bySeq := make(map[uint64]*BatchCall, len(calls))
 	oneway := true
 	for i, bcall := range calls {
@@ -145,12 +167,13 @@ func (c *Client) Batch(ctx context.Context, calls ...*BatchCall) error {
 		}
 		items[i] = b
 		if !bcall.Notification {
+			seqs = append(seqs, call.ID.Seq)
 			bySeq[call.ID.Seq] = bcall
 			oneway = false
 		}
 		bcall.Err = nil
 	}
-	reply, err := c.t.RoundTrip(ctx, c.codec, bc.AppendBatch(nil, items), oneway)
+	reply, _, err := c.ex.exchange(ctx, seqs, bc.AppendBatch(nil, items), oneway)
 	if err != nil {
 		return c.transportError(ctx, err)
 	}

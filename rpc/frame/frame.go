@@ -1,0 +1,176 @@
+// Package frame reads and writes length-prefixed frames exactly as Python's
+// multiprocessing.connection does (Connection.send_bytes / recv_bytes): a
+// 4-byte big-endian signed length, then the payload; a payload longer than
+// 0x7fffffff bytes has the length -1 followed by an 8-byte big-endian
+// unsigned length.
+//
+// The TCP transport and the HMAC handshake are built on it, and a Python
+// program with only its standard library speaks it.
+package frame
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+)
+
+// MaxHeaderSize is the size of the longest header.
+const MaxHeaderSize = 12
+
+// Errors of a frame that cannot be read. After any error but io.EOF at a
+// frame boundary, the stream is out of step and must be closed.
+var (
+	ErrTooLarge  = errors.New("frame: frame too large")
+	ErrBadHeader = errors.New("frame: malformed length header")
+)
+
+// AppendHeader appends the header of an n-byte payload to dst.
+func AppendHeader(dst []byte, n int) []byte {
+	if n <= math.MaxInt32 {
+		return binary.BigEndian.AppendUint32(dst, uint32(n))
+	}
+	dst = binary.BigEndian.AppendUint32(dst, 0xffffffff)
+	return binary.BigEndian.AppendUint64(dst, uint64(n))
+}
+
+// Append appends payload as one frame to dst.
+func Append(dst, payload []byte) []byte {
+	return append(AppendHeader(dst, len(payload)), payload...)
+}
+
+// Write writes payload as one frame with a single Write call.
+func Write(w io.Writer, payload []byte) error {
+	_, err := w.Write(Append(make([]byte, 0, MaxHeaderSize+len(payload)), payload))
+	return err
+}
+
+// readChunk is how much a frame's buffer grows at a time, so that a header
+// that promises more bytes than arrive costs memory only for what arrived.
+const readChunk = 64 << 10
+
+// ReadHeader reads a frame header and returns the payload length. A length
+// over max is ErrTooLarge, refused before anything is allocated; a negative
+// length other than -1 is ErrBadHeader. A clean end of stream before the
+// header is io.EOF; one inside the header is io.ErrUnexpectedEOF.
+func ReadHeader(r io.Reader, max int) (int, error) {
+	var h [8]byte
+	if _, err := io.ReadFull(r, h[:4]); err != nil {
+		return 0, err
+	}
+	n := int64(int32(binary.BigEndian.Uint32(h[:4])))
+	if n == -1 {
+		if _, err := io.ReadFull(r, h[:8]); err != nil {
+			return 0, noEOF(err)
+		}
+		u := binary.BigEndian.Uint64(h[:8])
+		if u > uint64(max) {
+			return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, u, max)
+		}
+		return int(u), nil
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("%w: length %d", ErrBadHeader, n)
+	}
+	if n > int64(max) {
+		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, max)
+	}
+	return int(n), nil
+}
+
+// Read reads one frame of at most max bytes and appends its payload to dst.
+// Memory grows with the bytes that actually arrive, not with the length the
+// header claims.
+func Read(r io.Reader, dst []byte, max int) ([]byte, error) {
+	n, err := ReadHeader(r, max)
+	if err != nil {
+		return dst, err
+	}
+	return ReadPayload(r, dst, n)
+}
+
+// ReadPayload reads an n-byte payload, as announced by ReadHeader, and
+// appends it to dst.
+func ReadPayload(r io.Reader, dst []byte, n int) ([]byte, error) {
+	start := len(dst)
+	for len(dst)-start < n {
+		want := min(n-(len(dst)-start), max(readChunk, len(dst)-start))
+		dst = slices.Grow(dst, want)
+		m, err := io.ReadFull(r, dst[len(dst):len(dst)+want])
+		dst = dst[:len(dst)+m]
+		if err != nil {
+			return dst[:start], noEOF(err)
+		}
+	}
+	return dst, nil
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// Writer writes frames to an io.Writer from many goroutines at once,
+// coalescing them: when nobody is writing, a frame goes out at once in one
+// Write call; frames queued while a Write is under way go out together in the
+// next one. Writer is safe for concurrent use.
+type Writer struct {
+	w  io.Writer
+	mu sync.Mutex
+	// queued holds frames waiting for the writing goroutine; spare is the
+	// buffer that goroutine wrote last, reused to avoid allocation.
+	queued, spare []byte
+	writing       bool
+	err           error
+}
+
+// NewWriter returns a Writer that writes frames to w.
+func NewWriter(w io.Writer) *Writer {
+	return &Writer{w: w}
+}
+
+// maxSpare bounds the buffer a Writer keeps between bursts.
+const maxSpare = 256 << 10
+
+// WriteFrame queues payload as one frame and sees it written: by this call,
+// or by the call that is writing already. It copies payload, which the caller
+// may reuse on return. It returns the error of a failed Write, this one's or
+// an earlier one's: after a failure every call fails.
+func (w *Writer) WriteFrame(payload []byte) error {
+	w.mu.Lock()
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return err
+	}
+	w.queued = Append(w.queued, payload)
+	if w.writing {
+		w.mu.Unlock()
+		return nil
+	}
+	w.writing = true
+	for len(w.queued) > 0 && w.err == nil {
+		buf := w.queued
+		w.queued = w.spare[:0]
+		w.mu.Unlock()
+		_, err := w.w.Write(buf)
+		w.mu.Lock()
+		if err != nil {
+			w.err = err
+		}
+		if cap(buf) <= maxSpare {
+			w.spare = buf[:0]
+		} else {
+			w.spare = nil
+		}
+	}
+	w.writing = false
+	err := w.err
+	w.mu.Unlock()
+	return err
+}

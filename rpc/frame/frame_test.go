@@ -1,0 +1,198 @@
+package frame_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/polyrpc/polyrpc/rpc/frame"
+)
+
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1, 255, 16 << 10, 64<<10 + 1, 1 << 20} {
+		payload := bytes.Repeat([]byte{byte(n)}, n)
+		var buf bytes.Buffer
+		if err := frame.Write(&buf, payload); err != nil {
+			t.Fatal(err)
+		}
+		if got := binary.BigEndian.Uint32(buf.Bytes()); int(got) != n {
+			t.Fatalf("header %d for %d bytes", got, n)
+		}
+		got, err := frame.Read(&buf, nil, 1<<20)
+		if err != nil || !bytes.Equal(got, payload) {
+			t.Fatalf("%d bytes: read %d bytes, %v", n, len(got), err)
+		}
+		if _, err := frame.Read(&buf, nil, 1<<20); err != io.EOF {
+			t.Fatalf("after the last frame: %v, want io.EOF", err)
+		}
+	}
+}
+
+func TestHeaders(t *testing.T) {
+	t.Parallel()
+	if h := frame.AppendHeader(nil, 5); !bytes.Equal(h, []byte{0, 0, 0, 5}) {
+		t.Errorf("small header % x", h)
+	}
+	if h := frame.AppendHeader(nil, 1<<31); !bytes.Equal(h, []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0x80, 0, 0, 0}) {
+		t.Errorf("huge header % x", h)
+	}
+	long := func(n uint64, payload string) []byte {
+		b := []byte{0xff, 0xff, 0xff, 0xff}
+		return append(binary.BigEndian.AppendUint64(b, n), payload...)
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		want string
+		err  error
+	}{
+		{"long form read", long(3, "abc"), "abc", nil},
+		{"negative", []byte{0xff, 0xff, 0xff, 0xfe, 'x'}, "", frame.ErrBadHeader},
+		{"min int32", []byte{0x80, 0, 0, 0}, "", frame.ErrBadHeader},
+		{"over limit", []byte{0, 0x10, 0, 1}, "", frame.ErrTooLarge},
+		{"long over limit", long(1<<62, ""), "", frame.ErrTooLarge},
+		{"truncated header", []byte{0, 0}, "", io.ErrUnexpectedEOF},
+		{"truncated long header", []byte{0xff, 0xff, 0xff, 0xff, 0, 0}, "", io.ErrUnexpectedEOF},
+		{"truncated payload", []byte{0, 0, 0, 9, 'a'}, "", io.ErrUnexpectedEOF},
+		{"empty", nil, "", io.EOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := frame.Read(bytes.NewReader(tt.in), nil, 1<<20)
+			if !errors.Is(err, tt.err) || string(got) != tt.want {
+				t.Errorf("Read = %q, %v; want %q, %v", got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+// TestLyingLengthCostsOnlyWhatArrives checks that a header promising the
+// maximum with little behind it allocates about what arrived, not the claim.
+func TestLyingLengthCostsOnlyWhatArrives(t *testing.T) {
+	const limit = 64 << 20
+	in := append([]byte{0x03, 0xff, 0xff, 0xff}, make([]byte, 100)...)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		if _, err := frame.Read(bytes.NewReader(in), nil, limit); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / 10; per > 256<<10 {
+		t.Errorf("a 100-byte frame claiming 64 MiB allocated %d bytes", per)
+	}
+}
+
+func TestWriterConcurrent(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	w := frame.NewWriter(pw)
+	const writers, each = 20, 200
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if err := w.WriteFrame(fmt.Appendf(nil, "%d:%d:%s", g, i, bytes.Repeat([]byte("x"), i))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); pw.Close() }()
+	next := make([]int, writers)
+	for n := 0; ; n++ {
+		b, err := frame.Read(pr, nil, 1<<20)
+		if err == io.EOF {
+			if n != writers*each {
+				t.Errorf("%d frames, want %d", n, writers*each)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, i int
+		var rest string
+		if _, err := fmt.Sscanf(string(b), "%d:%d:%s", &g, &i, &rest); err != nil && i != 0 {
+			t.Fatalf("frame %q: %v", b, err)
+		}
+		if i != next[g] || len(rest) != i {
+			t.Fatalf("writer %d: frame %d after %d (%q)", g, i, next[g]-1, b)
+		}
+		next[g]++
+	}
+}
+
+type failingWriter struct{ n int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errors.New("broken pipe")
+	}
+	f.n--
+	return len(p), nil
+}
+
+func TestWriterStopsAfterError(t *testing.T) {
+	t.Parallel()
+	w := frame.NewWriter(&failingWriter{n: 1})
+	if err := w.WriteFrame([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := w.WriteFrame([]byte("b")); err == nil || err.Error() != "broken pipe" {
+			t.Errorf("after a failed write: %v", err)
+		}
+	}
+}
+
+func FuzzRead(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 3, 'a', 'b', 'c'})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 1, 'z'})
+	f.Add([]byte{0x7f, 0xff, 0xff, 0xff})
+	f.Add([]byte{0x80, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := bytes.NewReader(in)
+		for {
+			b, err := frame.Read(r, nil, 1<<16)
+			if err != nil {
+				return
+			}
+			if len(b) > 1<<16 {
+				t.Fatalf("frame of %d bytes over the limit", len(b))
+			}
+			// Framing what was read and reading it again gives it back.
+			again, err := frame.Read(bytes.NewReader(frame.Append(nil, b)), nil, 1<<16)
+			if err != nil || !bytes.Equal(again, b) {
+				t.Fatalf("re-framed %q read as %q, %v", b, again, err)
+			}
+		}
+	})
+}
+
+func BenchmarkWriteRead(b *testing.B) {
+	payload := bytes.Repeat([]byte("p"), 64)
+	var buf bytes.Buffer
+	w := frame.NewWriter(&buf)
+	dst := make([]byte, 0, 128)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := w.WriteFrame(payload); err != nil {
+			b.Fatal(err)
+		}
+		var err error
+		if dst, err = frame.Read(&buf, dst[:0], 1<<20); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

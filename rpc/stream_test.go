@@ -1,0 +1,209 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/polyrpc/polyrpc/rpc"
+)
+
+// chanStream is one end of an in-memory message stream.
+type chanStream struct {
+	in, out   chan []byte
+	done      chan struct{}
+	closeOnce *sync.Once
+}
+
+func streamPair() (client, server *chanStream) {
+	a, b := make(chan []byte, 64), make(chan []byte, 64)
+	done, once := make(chan struct{}), &sync.Once{}
+	return &chanStream{in: a, out: b, done: done, closeOnce: once}, &chanStream{in: b, out: a, done: done, closeOnce: once}
+}
+
+func (s *chanStream) WriteMessage(msg []byte) error {
+	select {
+	case s.out <- append([]byte(nil), msg...):
+		return nil
+	case <-s.done:
+		return io.ErrClosedPipe
+	}
+}
+
+func (s *chanStream) ReadMessage() ([]byte, error) {
+	select {
+	case m := <-s.in:
+		return m, nil
+	case <-s.done:
+		return nil, io.EOF
+	}
+}
+
+func (s *chanStream) Close() error {
+	s.closeOnce.Do(func() { close(s.done) })
+	return nil
+}
+
+// serveStream answers each message in its own goroutine, as a stream
+// transport does, unless the codec is unordered.
+func serveStream(s *rpc.Server, st *chanStream, c rpc.Codec) {
+	for {
+		msg, err := st.ReadMessage()
+		if err != nil {
+			return
+		}
+		go func() {
+			if reply := s.ServeMessage(context.Background(), c, msg, nil); len(reply) > 0 {
+				st.WriteMessage(reply)
+			}
+		}()
+	}
+}
+
+type streamEnv struct {
+	client  *rpc.Client
+	dials   atomic.Int32
+	mu      sync.Mutex
+	servers []*chanStream
+}
+
+func newStreamEnv(t *testing.T, c rpc.Codec) *streamEnv {
+	t.Helper()
+	s := newTestServer(t)
+	if err := s.Register("blackhole", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }); err != nil {
+		t.Fatal(err)
+	}
+	env := &streamEnv{}
+	env.client = rpc.NewStreamClient(func(ctx context.Context) (rpc.Stream, error) {
+		env.dials.Add(1)
+		cs, ss := streamPair()
+		env.mu.Lock()
+		env.servers = append(env.servers, ss)
+		env.mu.Unlock()
+		go serveStream(s, ss, c)
+		return cs, nil
+	}, c)
+	t.Cleanup(func() { env.client.Close() })
+	return env
+}
+
+func (e *streamEnv) breakAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.servers {
+		s.Close()
+	}
+}
+
+func TestStreamClientMultiplexes(t *testing.T) {
+	t.Parallel()
+	env := newStreamEnv(t, fakeCodec{})
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			var n int64
+			// Later calls sleep less, so replies come back out of order.
+			if err := env.client.Call(context.Background(), "sleep", nil, (100-i)/10); err != nil {
+				t.Error(err)
+			}
+			if err := env.client.Call(context.Background(), "subtract", &n, i, 1); err != nil || n != int64(i-1) {
+				t.Errorf("call %d: %d, %v", i, n, err)
+			}
+		})
+	}
+	wg.Wait()
+	if d := env.dials.Load(); d != 1 {
+		t.Errorf("%d dials for one client, want 1", d)
+	}
+	var a, b int64
+	if err := env.client.Batch(context.Background(),
+		&rpc.BatchCall{Method: "subtract", Params: []any{3, 1}, Result: &a},
+		&rpc.BatchCall{Method: "subtract", Params: []any{9, 1}, Result: &b}); err != nil || a != 2 || b != 8 {
+		t.Errorf("batch over a stream: %d %d %v", a, b, err)
+	}
+	if err := env.client.Notify(context.Background(), "sum", 1); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestStreamClientContextEnds(t *testing.T) {
+	t.Parallel()
+	env := newStreamEnv(t, fakeCodec{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := env.client.Call(ctx, "blackhole", nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("unanswered call: %v", err)
+	}
+	// The connection is still good for the next call.
+	var n int64
+	if err := env.client.Call(context.Background(), "subtract", &n, 2, 1); err != nil || n != 1 {
+		t.Errorf("next call: %d %v", n, err)
+	}
+}
+
+func TestStreamClientRedials(t *testing.T) {
+	t.Parallel()
+	env := newStreamEnv(t, fakeCodec{})
+	errc := make(chan error, 1)
+	go func() { errc <- env.client.Call(context.Background(), "blackhole", nil) }()
+	// Break the stream once the call is in flight.
+	for {
+		env.mu.Lock()
+		n := len(env.servers)
+		env.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond)
+	env.breakAll()
+	if err := <-errc; !errors.Is(err, rpc.ErrConnectionLost) {
+		t.Errorf("in-flight call on a broken stream: %v", err)
+	}
+	var n int64
+	if err := env.client.Call(context.Background(), "subtract", &n, 5, 1); err != nil || n != 4 {
+		t.Errorf("call after the break: %d %v", n, err)
+	}
+	if d := env.dials.Load(); d != 2 {
+		t.Errorf("%d dials, want 2", d)
+	}
+	env.client.Close()
+	if err := env.client.Call(context.Background(), "subtract", &n, 5, 1); !errors.Is(err, rpc.ErrClosed) {
+		t.Errorf("call after Close: %v", err)
+	}
+}
+
+// unorderedCodec is the fake codec pretending its messages carry no ids.
+type unorderedCodec struct{ fakeCodec }
+
+func (unorderedCodec) Unordered() bool { return true }
+
+func TestStreamClientUnordered(t *testing.T) {
+	t.Parallel()
+	env := newStreamEnv(t, unorderedCodec{})
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			var n int64
+			if err := env.client.Call(context.Background(), "subtract", &n, i, 1); err != nil || n != int64(i-1) {
+				t.Errorf("call %d: %d, %v", i, n, err)
+			}
+		})
+	}
+	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := env.client.Call(ctx, "blackhole", nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("unanswered call: %v", err)
+	}
+	// An abandoned call poisons the stream for ordering; the client redials.
+	var n int64
+	if err := env.client.Call(context.Background(), "subtract", &n, 2, 1); err != nil || n != 1 {
+		t.Errorf("next call: %d %v", n, err)
+	}
+}
