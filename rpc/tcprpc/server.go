@@ -1,0 +1,385 @@
+package tcprpc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/frame"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("tcprpc: server closed")
+
+// Server serves an rpc.Server on stream listeners (TCP, Unix, TLS) with
+// length-prefixed frames. Each frame is one message in any codec of the
+// rpc.Server, told by its first byte unless the server is pinned to one
+// codec; each reply goes out in its request's codec. Calls of one
+// connection run concurrently and are answered as they complete, except for
+// codecs without call ids (XML-RPC), answered in order. A Server is safe for
+// concurrent use.
+type Server struct {
+	rpc *rpc.Server
+	cfg serverConfig
+	// sniff maps a message's first byte to its codec.
+	sniff [256]rpc.Codec
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   bool
+	nconns    atomic.Int64
+	connWG    sync.WaitGroup
+
+	// ctx is the parent of every call's context; cancel ends calls still
+	// running when Shutdown gives up, or on Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// NewServer returns a Server for s.
+func NewServer(s *rpc.Server, opts ...Option) *Server {
+	cfg := serverConfig{
+		maxFrame:         DefaultMaxFrame,
+		handshakeTimeout: DefaultHandshakeTimeout,
+		readTimeout:      DefaultReadTimeout,
+		idleTimeout:      DefaultIdleTimeout,
+		writeTimeout:     DefaultWriteTimeout,
+		maxConns:         DefaultMaxConns,
+		maxInFlight:      DefaultMaxInFlight,
+	}
+	for _, o := range opts {
+		o.applyServer(&cfg)
+	}
+	srv := &Server{
+		rpc:       s,
+		cfg:       cfg,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+	}
+	srv.ctx, srv.cancel = context.WithCancel(context.Background())
+	for _, c := range s.Codecs() {
+		sn, ok := c.(rpc.Sniffer)
+		if !ok {
+			continue
+		}
+		for b := range 256 {
+			if srv.sniff[b] == nil && sn.Sniff(byte(b)) {
+				srv.sniff[b] = c
+			}
+		}
+	}
+	return srv
+}
+
+// Serve accepts connections on ln and serves them until Shutdown or Close,
+// when it returns ErrServerClosed.
+func (srv *Server) Serve(ln net.Listener) error {
+	srv.mu.Lock()
+	if srv.closing {
+		srv.mu.Unlock()
+		return ErrServerClosed
+	}
+	srv.listeners[ln] = struct{}{}
+	srv.mu.Unlock()
+	defer func() {
+		srv.mu.Lock()
+		delete(srv.listeners, ln)
+		srv.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if srv.isClosing() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		if srv.nconns.Add(1) > int64(srv.cfg.maxConns) {
+			srv.nconns.Add(-1)
+			nc.Close()
+			srv.report(nc, fmt.Errorf("tcprpc: refused: %d connections already", srv.cfg.maxConns))
+			continue
+		}
+		c, ok := srv.track(nc)
+		if !ok {
+			return ErrServerClosed
+		}
+		go c.serve()
+	}
+}
+
+// isTemporary reports accept errors worth retrying, such as running out of
+// file descriptors.
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (srv *Server) isClosing() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.closing
+}
+
+// track registers nc, counted in nconns already, unless the server is
+// closing, when it closes nc.
+func (srv *Server) track(nc net.Conn) (*conn, bool) {
+	c := &conn{srv: srv, nc: nc, sem: make(chan struct{}, srv.cfg.maxInFlight)}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.closing {
+		srv.nconns.Add(-1)
+		nc.Close()
+		return nil, false
+	}
+	srv.conns[c] = struct{}{}
+	srv.connWG.Add(1)
+	return c, true
+}
+
+// ServeConn serves one connection that was accepted elsewhere, returning
+// when it ends.
+func (srv *Server) ServeConn(nc net.Conn) {
+	srv.nconns.Add(1)
+	if c, ok := srv.track(nc); ok {
+		c.serve()
+	}
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, stops
+// reading new calls, lets the calls in flight finish and send their replies,
+// then closes the connections. If ctx ends first, the calls still running
+// are canceled, the connections closed, and ctx's error returned.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	srv.closing = true
+	for ln := range srv.listeners {
+		ln.Close()
+	}
+	for c := range srv.conns {
+		c.stopReading()
+	}
+	srv.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { srv.connWG.Wait(); close(done) }()
+	select {
+	case <-done:
+		srv.cancel()
+		return nil
+	case <-ctx.Done():
+		srv.Close()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close closes the listeners and every connection at once; calls in flight
+// are canceled. Close is idempotent.
+func (srv *Server) Close() error {
+	srv.mu.Lock()
+	srv.closing = true
+	for ln := range srv.listeners {
+		ln.Close()
+	}
+	for c := range srv.conns {
+		c.nc.Close()
+	}
+	srv.mu.Unlock()
+	srv.cancel()
+	return nil
+}
+
+func (srv *Server) report(nc net.Conn, err error) {
+	if srv.cfg.onError != nil {
+		srv.cfg.onError(nc, err)
+	}
+}
+
+// conn is one served connection.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	// sem holds a token per call in flight.
+	sem      chan struct{}
+	inFlight sync.WaitGroup
+	stopping atomic.Bool
+}
+
+// stopReading makes the read loop end at its next header: used by Shutdown.
+func (c *conn) stopReading() {
+	c.stopping.Store(true)
+	c.nc.SetReadDeadline(time.Now())
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooled bounds the buffers kept for reuse.
+const maxPooled = 64 << 10
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) <= maxPooled {
+		*b = (*b)[:0]
+		bufPool.Put(b)
+	}
+}
+
+func (c *conn) serve() {
+	srv := c.srv
+	defer func() {
+		c.inFlight.Wait()
+		c.nc.Close()
+		srv.mu.Lock()
+		delete(srv.conns, c)
+		srv.mu.Unlock()
+		srv.nconns.Add(-1)
+		srv.connWG.Done()
+	}()
+
+	peer := &rpc.Peer{Transport: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr()}
+	if srv.cfg.handshake != nil {
+		c.nc.SetDeadline(time.Now().Add(srv.cfg.handshakeTimeout))
+		hctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.handshakeTimeout)
+		id, err := srv.cfg.handshake(hctx, c.nc)
+		cancel()
+		if err != nil {
+			srv.report(c.nc, fmt.Errorf("tcprpc: handshake: %w", err))
+			return
+		}
+		peer.Identity = id
+		c.nc.SetDeadline(time.Time{})
+	}
+	ctx := rpc.WithPeer(srv.ctx, peer)
+	w := frame.NewWriter(timeoutWriter{c.nc, srv.cfg.writeTimeout})
+	r := bufio.NewReaderSize(c.nc, 4096)
+	if err := c.readLoop(ctx, r, w); err != nil && !c.stopping.Load() {
+		srv.report(c.nc, err)
+	}
+}
+
+func (c *conn) readLoop(ctx context.Context, r *bufio.Reader, w *frame.Writer) error {
+	srv := c.srv
+	for {
+		if c.stopping.Load() {
+			return nil
+		}
+		// Wait for the next header: idle connections time out, but not while
+		// their calls are running.
+		c.nc.SetReadDeadline(deadline(srv.cfg.idleTimeout))
+		if c.stopping.Load() {
+			// Shutdown may have set its deadline before ours: see again.
+			return nil
+		}
+		if _, err := r.Peek(1); err != nil {
+			if c.stopping.Load() || err == io.EOF {
+				return nil
+			}
+			if isTimeout(err) && len(c.sem) > 0 {
+				continue
+			}
+			return fmt.Errorf("tcprpc: waiting for a frame: %w", err)
+		}
+		c.nc.SetReadDeadline(deadline(srv.cfg.readTimeout))
+		n, err := frame.ReadHeader(r, srv.cfg.maxFrame)
+		if err != nil {
+			return fmt.Errorf("tcprpc: reading a frame: %w", err)
+		}
+		bp := getBuf()
+		msg, err := frame.ReadPayload(r, (*bp)[:0], n)
+		if err != nil {
+			putBuf(bp)
+			return fmt.Errorf("tcprpc: reading a frame: %w", err)
+		}
+		*bp = msg
+		codec := srv.cfg.codec
+		if codec == nil && len(msg) > 0 {
+			codec = srv.sniff[msg[0]]
+		}
+		if codec == nil {
+			putBuf(bp)
+			return fmt.Errorf("tcprpc: a frame in no known codec (first byte %#x)", firstByte(msg))
+		}
+		if u, ok := codec.(rpc.Unordered); ok && u.Unordered() {
+			// No ids to match replies by: answer before reading on.
+			c.inFlight.Wait()
+			c.sem <- struct{}{}
+			c.inFlight.Add(1)
+			c.call(ctx, codec, bp, w)
+			continue
+		}
+		c.sem <- struct{}{} // blocks when maxInFlight calls run: backpressure
+		c.inFlight.Add(1)
+		go c.call(ctx, codec, bp, w)
+	}
+}
+
+func (c *conn) call(ctx context.Context, codec rpc.Codec, bp *[]byte, w *frame.Writer) {
+	defer func() {
+		putBuf(bp)
+		<-c.sem
+		c.inFlight.Done()
+	}()
+	out := getBuf()
+	reply := c.srv.rpc.ServeMessage(ctx, codec, *bp, (*out)[:0])
+	if len(reply) > 0 {
+		if err := w.WriteFrame(reply); err != nil {
+			c.nc.Close() // the reader notices and the connection ends
+		}
+	}
+	*out = reply
+	putBuf(out)
+}
+
+// timeoutWriter bounds every write, so that a peer that stops reading its
+// replies cannot hold calls and their goroutines forever.
+type timeoutWriter struct {
+	nc net.Conn
+	d  time.Duration
+}
+
+func (w timeoutWriter) Write(p []byte) (int, error) {
+	if w.d > 0 {
+		w.nc.SetWriteDeadline(time.Now().Add(w.d))
+	}
+	return w.nc.Write(p)
+}
+
+var noDeadline time.Time
+
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func firstByte(b []byte) byte {
+	if len(b) == 0 {
+		return 0
+	}
+	return b[0]
+}
