@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	_ "github.com/polyrpc/polyrpc/codec/json" // registers the JSON-RPC codec
+	"github.com/polyrpc/polyrpc/demo"
+	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/httprpc"
+	"github.com/polyrpc/polyrpc/rpc/tcprpc"
+)
+
+// config is what the serve flags say.
+type config struct {
+	httpAddr        string
+	tcpAddr         string
+	maxMessage      int64
+	demo            bool
+	callTimeout     time.Duration
+	shutdownTimeout time.Duration
+	logLevel        slog.Level
+}
+
+// run is rpcd's whole program but for process details, so that tests run it
+// in-process: it serves until ctx ends, then shuts down gracefully.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseServeFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{code: 2, msg: err.Error()}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	return serve(ctx, cfg, log)
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("rpcd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.httpAddr, "http", "127.0.0.1:8000", "HTTP listen `address` (POST / and /RPC2); empty disables HTTP")
+	fs.StringVar(&cfg.tcpAddr, "tcp", "127.0.0.1:9000", "TCP listen `address` for length-prefixed frames (any codec); empty disables TCP")
+	fs.Int64Var(&cfg.maxMessage, "max-message", httprpc.DefaultMaxBodySize, "largest request message in `bytes`")
+	fs.BoolVar(&cfg.demo, "demo", true, "serve the demo methods (JSON-RPC examples, validator1, demo.*)")
+	fs.DurationVar(&cfg.callTimeout, "call-timeout", 0, "deadline of every call (`duration`); 0 means none")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for calls in flight")
+	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug (every call), info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: rpcd [flags]\n\nServes polyrpc methods until SIGINT or SIGTERM.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("rpcd: unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.maxMessage <= 0 {
+		return cfg, fmt.Errorf("rpcd: -max-message must be positive")
+	}
+	if cfg.httpAddr == "" && cfg.tcpAddr == "" {
+		return cfg, fmt.Errorf("rpcd: no listener: -http and -tcp are both empty")
+	}
+	return cfg, nil
+}
+
+func newServer(cfg config, log *slog.Logger) (*rpc.Server, error) {
+	s := rpc.NewServer(
+		rpc.WithCallTimeout(cfg.callTimeout),
+		rpc.WithInterceptors(logCalls(log)),
+		rpc.WithPanicHandler(func(ctx context.Context, method string, v any, stack []byte) {
+			log.Error("handler panicked", "method", method, "panic", fmt.Sprint(v), "stack", string(stack))
+		}),
+	)
+	if cfg.demo {
+		if err := demo.Register(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// logCalls logs every call at debug level: its start, and its end with the
+// duration and the error code, if any.
+func logCalls(log *slog.Logger) rpc.Interceptor {
+	return func(ctx context.Context, req *rpc.Request, next rpc.Handler) (any, error) {
+		if !log.Enabled(ctx, slog.LevelDebug) {
+			return next(ctx, req)
+		}
+		start := time.Now()
+		log.DebugContext(ctx, "call started", "method", req.Method)
+		res, err := next(ctx, req)
+		if e := rpc.AsError(err); e != nil {
+			log.DebugContext(ctx, "call failed", "method", req.Method, "took", time.Since(start), "code", int(e.Code), "error", e.Message)
+		} else {
+			log.DebugContext(ctx, "call done", "method", req.Method, "took", time.Since(start))
+		}
+		return res, err
+	}
+}
+
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	s, err := newServer(cfg, log)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0)
+	for _, c := range s.Codecs() {
+		names = append(names, c.Name())
+	}
+
+	// Listen on everything first, so that a bad address fails before
+	// anything is served.
+	var hs *http.Server
+	var httpLn, tcpLn net.Listener
+	if cfg.httpAddr != "" {
+		if httpLn, err = net.Listen("tcp", cfg.httpAddr); err != nil {
+			return err
+		}
+		defer httpLn.Close()
+		h := httprpc.NewHandler(s, httprpc.WithMaxBodySize(cfg.maxMessage))
+		mux := http.NewServeMux()
+		mux.Handle("/{$}", h)
+		mux.Handle("/RPC2", h)
+		hs = httprpc.NewServer(cfg.httpAddr, mux)
+	}
+	var ts *tcprpc.Server
+	if cfg.tcpAddr != "" {
+		if tcpLn, err = net.Listen("tcp", cfg.tcpAddr); err != nil {
+			return err
+		}
+		defer tcpLn.Close()
+		ts = tcprpc.NewServer(s,
+			tcprpc.WithMaxFrame(int(min(cfg.maxMessage, math.MaxInt32))),
+			tcprpc.WithErrorHandler(func(nc net.Conn, err error) {
+				log.Warn("connection ended", "remote", nc.RemoteAddr().String(), "error", err)
+			}))
+	}
+
+	errc := make(chan error, 2)
+	if hs != nil {
+		log.Info("serving HTTP", "addr", httpLn.Addr().String(), "codecs", names, "methods", len(s.Methods()))
+		go func() { errc <- hs.Serve(httpLn) }()
+	}
+	if ts != nil {
+		log.Info("serving TCP", "addr", tcpLn.Addr().String(), "codecs", names, "methods", len(s.Methods()))
+		go func() { errc <- ts.Serve(tcpLn) }()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	var httpErr, tcpErr error
+	var wg sync.WaitGroup
+	if hs != nil {
+		wg.Go(func() { httpErr = hs.Shutdown(sctx) })
+	}
+	if ts != nil {
+		wg.Go(func() { tcpErr = ts.Shutdown(sctx) })
+	}
+	wg.Wait()
+	if httpErr != nil || tcpErr != nil {
+		return fmt.Errorf("rpcd: shutdown: %w", errors.Join(httpErr, tcpErr))
+	}
+	log.Info("stopped")
+	return nil
+}

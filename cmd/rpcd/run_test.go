@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/httprpc"
+	"github.com/polyrpc/polyrpc/rpc/tcprpc"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var addrRE = regexp.MustCompile(`msg="serving HTTP" addr=(\S+)`)
+
+// startRPCD runs rpcd in-process and returns the HTTP address it listens on,
+// a function that stops it (as SIGTERM would) and the channel of run's error.
+func startRPCD(t *testing.T, args ...string) (addr string, stop func(), done <-chan error, logs *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &syncBuffer{}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, append([]string{"-http", "127.0.0.1:0", "-tcp", "127.0.0.1:0"}, args...), &bytes.Buffer{}, logs)
+	}()
+	for i := 0; i < 500; i++ {
+		if m := addrRE.FindStringSubmatch(logs.String()); m != nil {
+			t.Cleanup(cancel)
+			return m[1], cancel, errc, logs
+		}
+		select {
+		case err := <-errc:
+			cancel()
+			t.Fatalf("rpcd exited early: %v\n%s", err, logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("rpcd did not log its address:\n%s", logs.String())
+	return
+}
+
+func TestRunServesAndShutsDownGracefully(t *testing.T) {
+	addr, stop, done, logs := startRPCD(t, "-log-level", "debug")
+	c := httprpc.NewClient("http://"+addr+"/", jsonCodec(t))
+	defer c.Close()
+
+	var state string
+	if err := c.Call(context.Background(), "examples.getStateName", &state, 41); err != nil || state != "South Dakota" {
+		t.Fatalf("getStateName = %q, %v", state, err)
+	}
+
+	// A slow call in flight when the shutdown starts must complete.
+	type result struct {
+		ms  int64
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		var ms int64
+		err := c.Call(context.Background(), "demo.sleep", &ms, 300)
+		res <- result{ms, err}
+	}()
+	// Stop once the call is being served, as the debug log tells.
+	for !strings.Contains(logs.String(), `msg="call started" method=demo.sleep`) {
+		select {
+		case r := <-res:
+			t.Fatalf("demo.sleep ended before it was logged: %d, %v", r.ms, r.err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	stop()
+	r := <-res
+	if r.err != nil || r.ms != 300 {
+		t.Errorf("in-flight call during shutdown = %d, %v", r.ms, r.err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("run returned %v, want nil (exit status 0)", err)
+	}
+	if !strings.Contains(logs.String(), `msg=stopped`) {
+		t.Errorf("no stop logged:\n%s", logs.String())
+	}
+	// New calls are refused once it stopped.
+	if err := c.Call(context.Background(), "demo.add", nil, 1, 2); err == nil {
+		t.Error("a call after shutdown succeeded")
+	}
+}
+
+func TestRunDemoOff(t *testing.T) {
+	addr, stop, done, _ := startRPCD(t, "-demo=false")
+	c := httprpc.NewClient("http://"+addr+"/RPC2", jsonCodec(t))
+	defer c.Close()
+	err := c.Call(context.Background(), "demo.add", nil, 1, 2)
+	if !rpcCode(err, rpc.CodeMethodNotFound) {
+		t.Errorf("demo.add with -demo=false: %v", err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRunFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"-nope"}, "flag provided but not defined"},
+		{[]string{"-max-message", "0"}, "-max-message must be positive"},
+		{[]string{"-http", "", "-tcp", ""}, "no listener"},
+		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-http", "256.0.0.1:99999"}, ""},
+	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		err := run(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
+		if err == nil || !strings.Contains(err.Error()+stderr.String(), tt.msg) {
+			t.Errorf("run %v = %v (stderr %q), want an error with %q", tt.args, err, stderr.String(), tt.msg)
+		}
+	}
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-help"}, &bytes.Buffer{}, &stderr); err != nil ||
+		!strings.Contains(stderr.String(), "-max-message") {
+		t.Errorf("-help = %v\n%s", err, stderr.String())
+	}
+}
+
+func jsonCodec(t testing.TB) rpc.Codec {
+	c, ok := rpc.LookupCodec("json")
+	if !ok {
+		t.Fatal("json codec not registered")
+	}
+	return c
+}
+
+func rpcCode(err error, code rpc.Code) bool {
+	e := rpc.AsError(err)
+	return e != nil && e.Code == code
+}
+
+var tcpAddrRE = regexp.MustCompile(`msg="serving TCP" addr=(\S+)`)
+
+func TestRunServesTCP(t *testing.T) {
+	_, stop, done, logs := startRPCD(t)
+	var m []string
+	for i := 0; m == nil && i < 500; i++ {
+		m = tcpAddrRE.FindStringSubmatch(logs.String())
+		time.Sleep(5 * time.Millisecond)
+	}
+	if m == nil {
+		t.Fatalf("no TCP address logged:\n%s", logs.String())
+	}
+	c := tcprpc.NewClient(m[1], jsonCodec(t))
+	defer c.Close()
+	var n int64
+	if err := c.Call(context.Background(), "demo.add", &n, 40, 2); err != nil || n != 42 {
+		t.Errorf("demo.add over TCP = %d, %v", n, err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}
