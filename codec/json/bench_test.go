@@ -1,0 +1,147 @@
+package json_test
+
+import (
+	"context"
+	stdjson "encoding/json"
+	"testing"
+
+	"github.com/polyrpc/polyrpc/codec/json"
+	"github.com/polyrpc/polyrpc/rpc"
+)
+
+// BenchmarkDecodeRequest decodes a request and its params, as a server does
+// before it calls the method. The encoding/json case decodes the same
+// request into an envelope struct with json.RawMessage params and then each
+// param, for scale.
+func BenchmarkDecodeRequest(b *testing.B) {
+	c := json.New()
+	cases := []struct {
+		name string
+		msg  string
+		dec  func(p rpc.Params) error
+	}{
+		{"positional", `{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}`, func(p rpc.Params) error {
+			var x, y int64
+			if err := p.DecodeAt(0, &x); err != nil {
+				return err
+			}
+			return p.DecodeAt(1, &y)
+		}},
+		{"named", `{"jsonrpc":"2.0","method":"subtract","params":{"subtrahend":23,"minuend":42},"id":3}`, func(p rpc.Params) error {
+			for _, n := range p.Names() {
+				var x int64
+				if err := p.DecodeNamed(n, &x); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"any", `{"jsonrpc":"2.0","method":"echo","params":[{"a":[1,2.5,"x"],"b":true}],"id":"abc"}`, func(p rpc.Params) error {
+			var v any
+			return p.DecodeAt(0, &v)
+		}},
+		{"struct", `{"jsonrpc":"2.0","method":"point","params":[{"x":1,"y":2,"label":"p"}],"id":1}`, func(p rpc.Params) error {
+			var v Point
+			return p.DecodeAt(0, &v)
+		}},
+	}
+	for _, tc := range cases {
+		msg := []byte(tc.msg)
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg)))
+			for b.Loop() {
+				var req rpc.Request
+				if err := c.DecodeRequest(msg, &req); err != nil {
+					b.Fatal(err)
+				}
+				if err := tc.dec(req.Params); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("positional/encoding-json", func(b *testing.B) {
+		msg := []byte(cases[0].msg)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			var env struct {
+				JSONRPC string               `json:"jsonrpc"`
+				Method  string               `json:"method"`
+				Params  []stdjson.RawMessage `json:"params"`
+				ID      stdjson.RawMessage   `json:"id"`
+			}
+			if err := stdjson.Unmarshal(msg, &env); err != nil {
+				b.Fatal(err)
+			}
+			var x, y int64
+			if stdjson.Unmarshal(env.Params[0], &x) != nil || stdjson.Unmarshal(env.Params[1], &y) != nil {
+				b.Fatal("params")
+			}
+		}
+	})
+}
+
+// BenchmarkAppendResponse encodes responses into a reused buffer, as a
+// transport with pooled buffers does.
+func BenchmarkAppendResponse(b *testing.B) {
+	c := json.New()
+	id := rpc.ID{Raw: []byte("12345")}
+	cases := []struct {
+		name string
+		resp rpc.Response
+	}{
+		{"int", rpc.Response{ID: id, Dialect: json.Dialect2, Result: int64(19)}},
+		{"string", rpc.Response{ID: id, Dialect: json.Dialect2, Result: "hello, world"}},
+		{"slice", rpc.Response{ID: id, Dialect: json.Dialect2, Result: []any{"hello", int64(5), 2.5, true, nil}}},
+		{"struct", rpc.Response{ID: id, Dialect: json.Dialect2, Result: Point{X: 1, Y: 2, Label: "p"}}},
+		{"error", rpc.Response{ID: id, Dialect: json.Dialect2, Error: &rpc.Error{Code: rpc.CodeMethodNotFound, Message: "method not found: x"}}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 512)
+			for b.Loop() {
+				var err error
+				if buf, err = c.AppendResponse(buf[:0], &tc.resp); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}
+
+// BenchmarkRoundTrip makes a small call through a client, the in-process
+// transport, the server and back: both codec halves and the core.
+func BenchmarkRoundTrip(b *testing.B) {
+	s, c, _ := newServer(b)
+	cl := rpc.NewClient(rpc.InProcess(s), c)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		var r int64
+		if err := cl.Call(ctx, "subtract", &r, 42, 23); err != nil || r != 19 {
+			b.Fatal(r, err)
+		}
+	}
+}
+
+// BenchmarkSplitBatch splits a batch of ten calls.
+func BenchmarkSplitBatch(b *testing.B) {
+	c := json.New()
+	item := []byte(`{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}`)
+	items := make([][]byte, 10)
+	for i := range items {
+		items[i] = item
+	}
+	msg := c.AppendBatch(nil, items)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if _, _, err := c.SplitBatch(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

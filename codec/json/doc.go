@@ -1,0 +1,38 @@
+// Package json is polyrpc's JSON-RPC codec: JSON-RPC 2.0, batches included,
+// and the JSON-RPC 1.0 dialect. Importing the package registers the codec
+// under the name "json", so the shortest use is a blank import:
+//
+//	import _ "github.com/polyrpc/polyrpc/codec/json"
+//
+//	s := rpc.NewServer() // serves every registered codec, "json" among them
+//	s.Register("add", func(a, b int64) (int64, error) { return a + b, nil })
+//	c, _ := s.Codec("json")
+//	reply := s.ServeMessage(ctx, c, []byte(`{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}`), nil)
+//	// reply is {"jsonrpc":"2.0","result":3,"id":1}
+//
+// Use New for a codec with other limits, and pass it to rpc.WithCodecs.
+//
+// # Numbers
+//
+// Integers survive exactly over the whole int64 and uint64 ranges: no number
+// passes through float64 unless its destination is a float. A number decoded
+// into an interface value (a param of type any, or an any anywhere inside a
+// map, slice or struct) becomes an int64 when its value is a whole number
+// within int64, a uint64 when it is a whole number within uint64, and a
+// float64 otherwise. Request ids are echoed byte for byte, so 1.0e3 comes
+// back as 1.0e3.
+//
+// # Dialects
+//
+// A request with "jsonrpc":"2.0" is answered in JSON-RPC 2.0 (Dialect2). A
+// request with a "method" but no "jsonrpc" member is JSON-RPC 1.0
+// (Dialect1): "id":null marks a notification, and the response carries both
+// "result" and "error", one of them null. Requests too malformed to tell are
+// answered in JSON-RPC 2.0.
+//
+// # Limits
+//
+// Messages nested deeper than the codec's depth limit (WithMaxDepth) are
+// refused with rpc.CodeLimitExceeded before anything is decoded; the scanner
+// that checks them uses no recursion.
+package json
