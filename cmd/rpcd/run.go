@@ -15,6 +15,7 @@ import (
 
 	_ "github.com/polyrpc/polyrpc/codec/json" // registers the JSON-RPC codec
 	"github.com/polyrpc/polyrpc/demo"
+	"github.com/polyrpc/polyrpc/introspect"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/httprpc"
 	"github.com/polyrpc/polyrpc/rpc/tcprpc"
@@ -34,6 +35,16 @@ type config struct {
 // run is rpcd's whole program but for process details, so that tests run it
 // in-process: it serves until ctx ends, then shuts down gracefully.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "call":
+			return runCall(ctx, args[1:], stdout, stderr)
+		case "list":
+			return runList(ctx, args[1:], stdout, stderr)
+		case "serve":
+			args = args[1:]
+		}
+	}
 	cfg, err := parseServeFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -57,7 +68,8 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for calls in flight")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug (every call), info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rpcd [flags]\n\nServes polyrpc methods until SIGINT or SIGTERM.\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: rpcd [serve] [flags]\n       rpcd call [flags] URL METHOD [PARAM...]\n       rpcd list [flags] URL\n\n"+
+			"Serves polyrpc methods until SIGINT or SIGTERM; call and list are a client\n(rpcd call -help, rpcd list -help).\n\nserve flags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -83,6 +95,9 @@ func newServer(cfg config, log *slog.Logger) (*rpc.Server, error) {
 			log.Error("handler panicked", "method", method, "panic", fmt.Sprint(v), "stack", string(stack))
 		}),
 	)
+	if err := introspect.Register(s); err != nil {
+		return nil, err
+	}
 	if cfg.demo {
 		if err := demo.Register(s); err != nil {
 			return nil, err

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rpcdCall runs rpcd with args and returns stdout, stderr and the exit
+// status main would use.
+func rpcdCall(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, &stdout, &stderr)
+	code := 0
+	if err != nil {
+		var ee exitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("rpcd %v: %v (not an exit status)", args, err)
+		}
+		code = ee.code
+		stderr.WriteString(ee.msg)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func tcpAddr(t *testing.T, logs *syncBuffer) string {
+	t.Helper()
+	for range 500 {
+		if m := tcpAddrRE.FindStringSubmatch(logs.String()); m != nil {
+			return m[1]
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no TCP address logged:\n%s", logs.String())
+	return ""
+}
+
+func TestCallAndList(t *testing.T) {
+	addr, _, _, logs := startRPCD(t)
+	urls := map[string]string{"http": "http://" + addr + "/", "tcp": "tcp://" + tcpAddr(t, logs)}
+	for name, u := range urls {
+		t.Run(name, func(t *testing.T) {
+			tests := []struct {
+				args   []string
+				stdout string
+				stderr string
+				code   int
+			}{
+				{[]string{"call", u, "demo.add", "2", "3"}, "5\n", "", 0},
+				{[]string{"call", u, "demo.echo", `{"a":[1,"x",null,9007199254740993]}`}, "{\n  \"a\": [\n    1,\n    \"x\",\n    null,\n    9007199254740993\n  ]\n}\n", "", 0},
+				{[]string{"call", u, "examples.getStateName", "41"}, "\"South Dakota\"\n", "", 0},
+				{[]string{"call", u, "demo.echo", "hello world"}, "\"hello world\"\n", "", 0},
+				{[]string{"call", "-named", `{"minuend": 42, "subtrahend": 23}`, u, "subtract"}, "19\n", "", 0},
+				{[]string{"call", u, "demo.divide", "1", "0"}, "", "fault 1001: division by zero", 1},
+				{[]string{"call", u, "nope"}, "", "fault -32601: method not found: nope", 1},
+				{[]string{"call", "-codec", "nope", u, "demo.add"}, "", "unknown codec", 2},
+				{[]string{"call", u}, "", "usage: rpcd call", 2},
+				{[]string{"call", "-named", "[1]", u, "demo.add"}, "", "-named wants a JSON object", 2},
+			}
+			for _, tt := range tests {
+				stdout, stderr, code := rpcdCall(t, tt.args...)
+				if stdout != tt.stdout || code != tt.code || !strings.Contains(stderr, tt.stderr) {
+					t.Errorf("rpcd %q:\nstdout %q, stderr %q, exit %d\nwant   %q, stderr with %q, exit %d",
+						tt.args, stdout, stderr, code, tt.stdout, tt.stderr, tt.code)
+				}
+			}
+			out, _, code := rpcdCall(t, "list", u)
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if code != 0 || len(lines) < 20 || !slices.Contains(lines, "demo.add") || !slices.Contains(lines, "system.listMethods") {
+				t.Errorf("rpcd list: exit %d\n%s", code, out)
+			}
+			out, _, code = rpcdCall(t, "list", "-v", u)
+			if code != 0 || !strings.Contains(out, "demo.add (i8, i8) i8\n    Returns a + b; an overflow is a fault.\n") {
+				t.Errorf("rpcd list -v: exit %d\n%s", code, out)
+			}
+		})
+	}
+}
+
+func TestCallTransportErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	for _, u := range []string{"http://" + addr + "/", "tcp://" + addr, "ftp://x", "tcp://nohost", "unix://"} {
+		_, stderr, code := rpcdCall(t, "call", "-timeout", "5s", u, "demo.add", "1", "2")
+		if code != 2 || stderr == "" {
+			t.Errorf("rpcd call %s: exit %d, stderr %q; want exit 2 with a message", u, code, stderr)
+		}
+	}
+}
