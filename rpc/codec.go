@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bufio"
 	"fmt"
 	"sort"
 	"sync"
@@ -65,6 +66,18 @@ type MediaTyper interface {
 // the first byte of a message, so that a connection needs no preamble.
 type Sniffer interface {
 	Sniff(first byte) bool
+}
+
+// Delimiter is implemented by codecs whose messages delimit themselves on a
+// byte stream (msgpack objects), so that stock clients of that protocol may
+// send them unframed. A stream transport that finds such a codec's first
+// byte where a frame header belongs reads the whole connection this way and
+// answers in kind.
+type Delimiter interface {
+	// ReadMessage reads one whole message of at most max bytes from r and
+	// appends it to dst. Memory grows with the bytes that arrive, never with
+	// lengths the message declares.
+	ReadMessage(r *bufio.Reader, dst []byte, max int) ([]byte, error)
 }
 
 // Unordered is implemented by codecs whose messages carry no call id
