@@ -120,8 +120,9 @@ func noEOF(err error) error {
 // Write call; frames queued while a Write is under way go out together in the
 // next one. Writer is safe for concurrent use.
 type Writer struct {
-	w  io.Writer
-	mu sync.Mutex
+	w   io.Writer
+	raw bool // no headers: the payloads delimit themselves
+	mu  sync.Mutex
 	// queued holds frames waiting for the writing goroutine; spare is the
 	// buffer that goroutine wrote last, reused to avoid allocation.
 	queued, spare []byte
@@ -132,6 +133,13 @@ type Writer struct {
 // NewWriter returns a Writer that writes frames to w.
 func NewWriter(w io.Writer) *Writer {
 	return &Writer{w: w}
+}
+
+// NewRawWriter returns a Writer that writes each payload as it is, with no
+// header, for messages that delimit themselves (msgpack objects); it
+// coalesces as NewWriter's does.
+func NewRawWriter(w io.Writer) *Writer {
+	return &Writer{w: w, raw: true}
 }
 
 // maxSpare bounds the buffer a Writer keeps between bursts.
@@ -148,7 +156,11 @@ func (w *Writer) WriteFrame(payload []byte) error {
 		w.mu.Unlock()
 		return err
 	}
-	w.queued = Append(w.queued, payload)
+	if w.raw {
+		w.queued = append(w.queued, payload...)
+	} else {
+		w.queued = Append(w.queued, payload)
+	}
 	if w.writing {
 		w.mu.Unlock()
 		return nil

@@ -196,3 +196,17 @@ func BenchmarkWriteRead(b *testing.B) {
 		}
 	}
 }
+
+func TestRawWriter(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w := frame.NewRawWriter(&buf)
+	for _, p := range []string{"\x92\x01\x02", "\x90"} {
+		if err := w.WriteFrame([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if buf.String() != "\x92\x01\x02\x90" {
+		t.Errorf("raw writer wrote % x", buf.Bytes())
+	}
+}

@@ -269,21 +269,76 @@ func (c *conn) serve() {
 		c.nc.SetDeadline(time.Time{})
 	}
 	ctx := rpc.WithPeer(srv.ctx, peer)
-	w := frame.NewWriter(timeoutWriter{c.nc, srv.cfg.writeTimeout})
 	r := bufio.NewReaderSize(c.nc, 4096)
-	if err := c.readLoop(ctx, r, w); err != nil && !c.stopping.Load() {
+	tw := timeoutWriter{c.nc, srv.cfg.writeTimeout}
+	var err error
+	if d, codec := c.unframed(r); d != nil {
+		err = c.readLoop(ctx, r, frame.NewRawWriter(tw), func(bp *[]byte) (rpc.Codec, error) {
+			msg, err := d.ReadMessage(r, (*bp)[:0], srv.cfg.maxFrame)
+			*bp = msg
+			return codec, err
+		})
+	} else {
+		err = c.readLoop(ctx, r, frame.NewWriter(tw), func(bp *[]byte) (rpc.Codec, error) {
+			n, err := frame.ReadHeader(r, srv.cfg.maxFrame)
+			if err != nil {
+				return nil, err
+			}
+			msg, err := frame.ReadPayload(r, (*bp)[:0], n)
+			*bp = msg
+			if err != nil {
+				return nil, err
+			}
+			codec := srv.cfg.codec
+			if codec == nil && len(msg) > 0 {
+				codec = srv.sniff[msg[0]]
+			}
+			if codec == nil {
+				return nil, fmt.Errorf("a frame in no known codec (first byte %#x)", firstByte(msg))
+			}
+			return codec, nil
+		})
+	}
+	if err != nil && !c.stopping.Load() {
 		srv.report(c.nc, err)
 	}
 }
 
-func (c *conn) readLoop(ctx context.Context, r *bufio.Reader, w *frame.Writer) error {
+// unframed tells a connection whose first byte cannot start a frame header
+// but starts a message of a self-delimiting codec (a stock msgpack-rpc
+// client's array): such a connection is read without frames. Only
+// connections without a handshake qualify, since handshakes are framed.
+func (c *conn) unframed(r *bufio.Reader) (rpc.Delimiter, rpc.Codec) {
+	if c.srv.cfg.handshake != nil {
+		return nil, nil
+	}
+	c.nc.SetReadDeadline(deadline(c.srv.cfg.idleTimeout))
+	b, err := r.Peek(1)
+	// A frame header starts with 0x00-0x7f (a length) or 0xff (-1).
+	if err != nil || b[0] < 0x80 || b[0] == 0xff {
+		return nil, nil
+	}
+	codec := c.srv.sniff[b[0]]
+	if pinned := c.srv.cfg.codec; pinned != nil && pinned != codec {
+		return nil, nil
+	}
+	d, ok := codec.(rpc.Delimiter)
+	if !ok {
+		return nil, nil
+	}
+	return d, codec
+}
+
+// readLoop reads messages with read and serves them until the connection
+// ends or the server shuts down.
+func (c *conn) readLoop(ctx context.Context, r *bufio.Reader, w *frame.Writer, read func(*[]byte) (rpc.Codec, error)) error {
 	srv := c.srv
 	for {
 		if c.stopping.Load() {
 			return nil
 		}
-		// Wait for the next header: idle connections time out, but not while
-		// their calls are running.
+		// Wait for the next message: idle connections time out, but not
+		// while their calls are running.
 		c.nc.SetReadDeadline(deadline(srv.cfg.idleTimeout))
 		if c.stopping.Load() {
 			// Shutdown may have set its deadline before ours: see again.
@@ -296,27 +351,14 @@ func (c *conn) readLoop(ctx context.Context, r *bufio.Reader, w *frame.Writer) e
 			if isTimeout(err) && len(c.sem) > 0 {
 				continue
 			}
-			return fmt.Errorf("tcprpc: waiting for a frame: %w", err)
+			return fmt.Errorf("tcprpc: waiting for a message: %w", err)
 		}
 		c.nc.SetReadDeadline(deadline(srv.cfg.readTimeout))
-		n, err := frame.ReadHeader(r, srv.cfg.maxFrame)
-		if err != nil {
-			return fmt.Errorf("tcprpc: reading a frame: %w", err)
-		}
 		bp := getBuf()
-		msg, err := frame.ReadPayload(r, (*bp)[:0], n)
+		codec, err := read(bp)
 		if err != nil {
 			putBuf(bp)
-			return fmt.Errorf("tcprpc: reading a frame: %w", err)
-		}
-		*bp = msg
-		codec := srv.cfg.codec
-		if codec == nil && len(msg) > 0 {
-			codec = srv.sniff[msg[0]]
-		}
-		if codec == nil {
-			putBuf(bp)
-			return fmt.Errorf("tcprpc: a frame in no known codec (first byte %#x)", firstByte(msg))
+			return fmt.Errorf("tcprpc: reading a message: %w", err)
 		}
 		if u, ok := codec.(rpc.Unordered); ok && u.Unordered() {
 			// No ids to match replies by: answer before reading on.

@@ -1,0 +1,102 @@
+package httprpc_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/httprpc"
+)
+
+// discardWriter is a ResponseWriter that keeps nothing, so that the
+// benchmark measures the handler and not a recorder.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(code int)        { w.status = code }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// rewindable is a request body that can be read again.
+type rewindable struct {
+	b   []byte
+	off int
+}
+
+func (r *rewindable) Read(p []byte) (int, error) {
+	if r.off >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *rewindable) Close() error { return nil }
+
+// BenchmarkHandler measures the handler alone on a small call: from the
+// request to the reply, without sockets.
+func BenchmarkHandler(b *testing.B) {
+	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
+	if err := s.Register("add", func(a, b int64) (int64, error) { return a + b, nil }); err != nil {
+		b.Fatal(err)
+	}
+	h := httprpc.NewHandler(s)
+	msg := []byte("call 1 add 40 2")
+	body := &rewindable{b: msg}
+	req := httptest.NewRequest(http.MethodPost, "/RPC2", body)
+	req.Header.Set("Content-Type", lineType)
+	req.ContentLength = int64(len(msg))
+	req.RemoteAddr = "127.0.0.1:40000"
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		body.off = 0
+		clear(w.h)
+		h.ServeHTTP(w, req)
+	}
+	if w.status != http.StatusOK {
+		b.Fatalf("status %d", w.status)
+	}
+}
+
+// BenchmarkRoundTrip measures a whole call over loopback HTTP: client,
+// net/http on both sides, handler and server.
+func BenchmarkRoundTrip(b *testing.B) {
+	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
+	if err := s.Register("add", func(a, b int64) (int64, error) { return a + b, nil }); err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(httprpc.NewHandler(s))
+	defer ts.Close()
+	c := httprpc.NewClient(ts.URL, lineCodec{})
+	defer c.Close()
+	ctx := context.Background()
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		var sum int64
+		for b.Loop() {
+			if err := c.Call(ctx, "add", &sum, int64(40), int64(2)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var sum int64
+			for pb.Next() {
+				if err := c.Call(ctx, "add", &sum, int64(40), int64(2)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

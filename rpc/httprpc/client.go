@@ -1,0 +1,197 @@
+package httprpc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/polyrpc/polyrpc/rpc"
+)
+
+// DefaultMaxReplySize is the default limit on a reply body (see
+// WithMaxReplySize).
+const DefaultMaxReplySize = 64 << 20
+
+// maxIdleConnsPerHost lets that many concurrent calls to one server each keep
+// a connection; net/http's default of 2 would make most of them dial anew.
+const maxIdleConnsPerHost = 64
+
+// Transport is an rpc.Transport that POSTs each message to one URL and
+// returns the response body as the reply. Create it with NewTransport; it is
+// safe for concurrent use.
+type Transport struct {
+	url      string
+	urlErr   error
+	client   *http.Client
+	own      bool // client was made here, so Close may close its connections
+	header   http.Header
+	maxReply int64
+	closed   atomic.Bool
+}
+
+var _ rpc.Transport = (*Transport)(nil)
+
+// NewTransport returns a transport that POSTs messages to url. Unless
+// WithHTTPClient says otherwise it uses a client of its own that keeps up to
+// 64 idle connections per host alive, bounds dialing and TLS handshakes, and
+// does not follow redirects (a redirected POST would be turned into a GET).
+// It sets no overall timeout, since calls may run long: a call's context
+// bounds it. A malformed url fails every call.
+func NewTransport(url string, opts ...ClientOption) *Transport {
+	cfg := transportConfig{maxReply: DefaultMaxReplySize}
+	for _, o := range opts {
+		o.applyTransport(&cfg)
+	}
+	t := &Transport{url: url, client: cfg.client, header: cfg.header, maxReply: cfg.maxReply}
+	if _, err := parseURL(url); err != nil {
+		t.urlErr = err
+	}
+	if t.client == nil {
+		t.client = newHTTPClient()
+		t.own = true
+	}
+	return t
+}
+
+func parseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("httprpc: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("httprpc: url %q: scheme must be http or https", s)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("httprpc: url %q has no host", s)
+	}
+	return u, nil
+}
+
+func newHTTPClient() *http.Client {
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           d.DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          0, // no global cap; the per-host cap applies
+			MaxIdleConnsPerHost:   maxIdleConnsPerHost,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: 1 * time.Second,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// NewClient returns an rpc.Client that calls the server at url in codec c,
+// over NewTransport(url, opts...).
+func NewClient(url string, c rpc.Codec, opts ...ClientOption) *rpc.Client {
+	return rpc.NewClient(NewTransport(url, opts...), c)
+}
+
+// RoundTrip implements rpc.Transport. c must have media types
+// (rpc.MediaTyper): the first is the request's Content-Type and Accept. A
+// reply comes with status 200; 204 No Content is the answer to a oneway
+// message, and to any other an error wrapping rpc.ErrNoReply; any other
+// status is a *StatusError.
+func (t *Transport) RoundTrip(ctx context.Context, c rpc.Codec, msg []byte, oneway bool) ([]byte, error) {
+	if t.closed.Load() {
+		return nil, ErrClosed
+	}
+	if t.urlErr != nil {
+		return nil, t.urlErr
+	}
+	mt, ok := c.(rpc.MediaTyper)
+	var types []string
+	if ok {
+		types = mt.MediaTypes()
+	}
+	if len(types) == 0 {
+		return nil, fmt.Errorf("httprpc: codec %s has no media type", c.Name())
+	}
+	body := &lentBody{msg: msg}
+	defer body.giveBack()
+	req, err := t.newRequest(ctx, types[0], body, len(msg))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("httprpc: %w", err)
+	}
+	defer closeBody(resp.Body)
+	switch {
+	case oneway && resp.StatusCode/100 == 2:
+		return nil, nil
+	case resp.StatusCode == http.StatusOK:
+		return t.readReply(resp)
+	case resp.StatusCode == http.StatusNoContent:
+		return nil, fmt.Errorf("httprpc: the server answered 204 No Content: %w", rpc.ErrNoReply)
+	}
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxStatusBody))
+	return nil, newStatusError(resp.StatusCode, head)
+}
+
+// newRequest builds the HTTP request of one call. It is the one place where
+// requests are made, so that whatever must see every request (headers now,
+// request signing for authentication later) goes here.
+func (t *Transport) newRequest(ctx context.Context, contentType string, body *lentBody, n int) (*http.Request, error) {
+	rc, _ := body.reader()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, rc)
+	if err != nil {
+		return nil, fmt.Errorf("httprpc: %w", err)
+	}
+	// The body is no *bytes.Reader, so net/http cannot size it or replay
+	// it on its own.
+	req.ContentLength = int64(n)
+	req.GetBody = body.reader
+	if n == 0 {
+		req.Body = http.NoBody // else net/http takes the length for unknown
+	}
+	for k, vs := range t.header {
+		if k == "Host" {
+			req.Host = vs[0]
+			continue
+		}
+		req.Header[k] = append(req.Header[k], vs...)
+	}
+	ct := []string{contentType}
+	req.Header["Content-Type"] = ct
+	req.Header["Accept"] = ct
+	return req, nil
+}
+
+// readReply reads the body of a 200 response, which then belongs to the
+// caller: it is never pooled.
+func (t *Transport) readReply(resp *http.Response) ([]byte, error) {
+	if resp.ContentLength > t.maxReply {
+		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrReplyTooLarge, resp.ContentLength, t.maxReply)
+	}
+	reply, err := readAll(io.LimitReader(resp.Body, t.maxReply+1), nil, resp.ContentLength)
+	if err != nil {
+		return nil, fmt.Errorf("httprpc: reading the reply: %w", err)
+	}
+	if int64(len(reply)) > t.maxReply {
+		return nil, fmt.Errorf("%w: over the limit of %d bytes", ErrReplyTooLarge, t.maxReply)
+	}
+	return reply, nil
+}
+
+// Close makes later calls fail with ErrClosed and closes the idle
+// connections of the transport's own HTTP client (not those of a client
+// given with WithHTTPClient). Calls in flight finish. Close is idempotent.
+func (t *Transport) Close() error {
+	if t.closed.Swap(true) {
+		return nil
+	}
+	if t.own {
+		t.client.CloseIdleConnections()
+	}
+	return nil
+}

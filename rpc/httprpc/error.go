@@ -1,0 +1,61 @@
+package httprpc
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+var (
+	// ErrClosed is returned by calls on a Transport after Close.
+	ErrClosed = errors.New("httprpc: transport closed")
+	// ErrReplyTooLarge is returned, wrapped, for a reply over the
+	// Transport's limit (see WithMaxReplySize).
+	ErrReplyTooLarge = errors.New("httprpc: reply too large")
+)
+
+// maxStatusBody is how much of an error response's body a StatusError keeps:
+// enough for a server's explanation, not a whole error page.
+const maxStatusBody = 200
+
+// StatusError is the error of a call that the server answered with an HTTP
+// status other than success: it refused the request before any codec saw it
+// (405, 413, 415), or something between client and server failed.
+type StatusError struct {
+	// Code is the HTTP status code.
+	Code int
+	// Body is the start of the response body, at most 200 bytes, trimmed
+	// of surrounding white space.
+	Body string
+}
+
+// Error returns "httprpc: <code> <status text>: <body>".
+func (e *StatusError) Error() string {
+	s := "httprpc: " + strconv.Itoa(e.Code)
+	if t := http.StatusText(e.Code); t != "" {
+		s += " " + t
+	}
+	if e.Body != "" {
+		s += ": " + e.Body
+	}
+	return s
+}
+
+// newStatusError builds the StatusError of a response from the first bytes
+// of its body, at most maxStatusBody of them.
+func newStatusError(code int, body []byte) *StatusError {
+	if len(body) >= maxStatusBody {
+		body = body[:maxStatusBody]
+		// The body may go on: do not end in a character cut in two.
+		for i := 1; i < utf8.UTFMax && len(body) > 0; i++ {
+			r, size := utf8.DecodeLastRune(body)
+			if r != utf8.RuneError || size > 1 {
+				break
+			}
+			body = body[:len(body)-1]
+		}
+	}
+	return &StatusError{Code: code, Body: strings.TrimSpace(string(body))}
+}

@@ -1,0 +1,75 @@
+package httprpc
+
+import "net/http"
+
+// Option configures a Handler.
+type Option interface {
+	applyHandler(*handlerConfig)
+}
+
+type handlerConfig struct {
+	maxBody int64
+}
+
+type handlerOption func(*handlerConfig)
+
+func (f handlerOption) applyHandler(c *handlerConfig) { f(c) }
+
+// WithMaxBodySize limits a request body to n bytes (DefaultMaxBodySize by
+// default); a larger body gets 413 Request Entity Too Large. n <= 0 restores
+// the default, because a handler without a limit can be made to buffer any
+// amount of memory.
+func WithMaxBodySize(n int64) Option {
+	return handlerOption(func(c *handlerConfig) {
+		if n <= 0 {
+			n = DefaultMaxBodySize
+		}
+		c.maxBody = n
+	})
+}
+
+// ClientOption configures a Transport.
+type ClientOption interface {
+	applyTransport(*transportConfig)
+}
+
+type transportConfig struct {
+	client   *http.Client
+	header   http.Header
+	maxReply int64
+}
+
+type transportOption func(*transportConfig)
+
+func (f transportOption) applyTransport(c *transportConfig) { f(c) }
+
+// WithHTTPClient makes the Transport send its requests with c instead of a
+// client of its own. c then belongs to the caller: Transport.Close leaves its
+// connections alone, and its redirect policy and timeouts apply as they are.
+func WithHTTPClient(c *http.Client) ClientOption {
+	return transportOption(func(cfg *transportConfig) { cfg.client = c })
+}
+
+// WithHeader adds a header to every request. Options given several times add
+// up; a key given twice sends both values. A "Host" header sets the request's
+// Host. Content-Type and Accept are the codec's and cannot be overridden.
+func WithHeader(key, value string) ClientOption {
+	return transportOption(func(cfg *transportConfig) {
+		if cfg.header == nil {
+			cfg.header = http.Header{}
+		}
+		cfg.header.Add(key, value)
+	})
+}
+
+// WithMaxReplySize limits a reply body to n bytes (DefaultMaxReplySize by
+// default); a larger reply fails the call with ErrReplyTooLarge. n <= 0
+// restores the default.
+func WithMaxReplySize(n int64) ClientOption {
+	return transportOption(func(cfg *transportConfig) {
+		if n <= 0 {
+			n = DefaultMaxReplySize
+		}
+		cfg.maxReply = n
+	})
+}
