@@ -1,0 +1,204 @@
+package auth
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/polyrpc/polyrpc/rpc"
+)
+
+// HTTPHandler is middleware that lets through only the requests signed with
+// one of its keys under the PolyRPC-HMAC scheme (see the package
+// documentation), and puts the ID of the key into the request's context as
+// rpc.Peer.Identity. It is safe for concurrent use.
+//
+// A request without valid credentials gets 401 Unauthorized with a fresh
+// challenge and never reaches the next handler; neither does a body over the
+// limit, which gets 413. A request let through gets its next nonce in the
+// Authentication-Info response header, and its body, which the handler read
+// to verify it, as an equivalent in-memory body.
+type HTTPHandler struct {
+	next    http.Handler
+	keys    *KeySet
+	nonces  *nonceStore
+	maxBody int64
+}
+
+// NewHTTPHandler returns an HTTPHandler that serves the requests signed with
+// any key of keys, which must not be nil, with next.
+func NewHTTPHandler(next http.Handler, keys *KeySet, opts ...HTTPOption) *HTTPHandler {
+	if keys == nil {
+		panic("auth: NewHTTPHandler with a nil KeySet")
+	}
+	cfg := httpConfig{nonceTTL: DefaultNonceTTL, maxNonces: DefaultMaxNonces, maxBody: DefaultMaxBodySize}
+	for _, o := range opts {
+		o.applyHTTP(&cfg)
+	}
+	return &HTTPHandler{
+		next:    next,
+		keys:    keys,
+		nonces:  newNonceStore(cfg.nonceTTL, cfg.maxNonces),
+		maxBody: cfg.maxBody,
+	}
+}
+
+// credentials are the parameters of an Authorization header of our scheme.
+type credentials struct {
+	keyID     string
+	nonceText string
+	nonce     nonce
+	mac       []byte
+}
+
+func parseCredentials(h http.Header) (credentials, string) {
+	params, ok := findAuth(h.Values(headerAuthorize), Scheme)
+	if !ok {
+		return credentials{}, "authentication required"
+	}
+	c := credentials{keyID: params["keyid"], nonceText: params["nonce"]}
+	if alg, ok := params["algorithm"]; ok && !strings.EqualFold(alg, "sha256") {
+		return c, "unsupported algorithm"
+	}
+	n, nonceOK := parseNonce(c.nonceText)
+	mac, err := hex.DecodeString(params["mac"])
+	if c.keyID == "" || !nonceOK || err != nil || len(mac) == 0 {
+		return c, "malformed " + Scheme + " credentials"
+	}
+	c.nonce, c.mac = n, mac
+	return c, ""
+}
+
+// ServeHTTP lets r through to the next handler if it is signed with a key of
+// the set, and answers it with 401 or 413 otherwise.
+func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cred, problem := parseCredentials(r.Header)
+	if problem != "" {
+		h.challenge(w, problem)
+		return
+	}
+	key, ok := h.keys.lookup(cred.keyID)
+	if !ok || !h.nonces.valid(cred.nonce) {
+		// Checked before the body is read, so that a request that cannot
+		// succeed costs no upload.
+		h.challenge(w, "invalid credentials or nonce")
+		return
+	}
+	if r.ContentLength > h.maxBody {
+		h.tooLarge(w)
+		return
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	in := r.Body
+	if in == nil { // only in a request made in process
+		in = http.NoBody
+	}
+	body, err := readBody(http.MaxBytesReader(w, in, h.maxBody), (*buf)[:0], r.ContentLength)
+	*buf = body
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			h.tooLarge(w)
+			return
+		}
+		http.Error(w, "auth: reading the request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	want := httpMAC(key.Secret, cred.keyID, cred.nonceText, r.Method, requestTarget(r), r.Header.Get("Content-Type"), body)
+	if !hmac.Equal(want, cred.mac) {
+		h.challenge(w, "invalid credentials or nonce")
+		return
+	}
+	// Used only once the MAC is good, so that nobody but a key holder can
+	// spend the nonces of others.
+	if !h.nonces.use(cred.nonce) {
+		h.challenge(w, "invalid credentials or nonce")
+		return
+	}
+	w.Header().Set(headerInfo, `nextnonce="`+h.nonces.issue().String()+`"`)
+
+	ctx := r.Context()
+	p := &rpc.Peer{}
+	if prev, ok := rpc.PeerFromContext(ctx); ok {
+		*p = *prev
+	}
+	p.Identity = key.ID
+	r = r.WithContext(rpc.WithPeer(ctx, p))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.GetBody = nil
+	h.next.ServeHTTP(w, r)
+}
+
+// challenge answers 401 with a fresh nonce.
+func (h *HTTPHandler) challenge(w http.ResponseWriter, problem string) {
+	hdr := w.Header()
+	hdr.Set(headerAuthenticate, Scheme+` nonce="`+h.nonces.issue().String()+`", algorithm="sha256"`)
+	hdr.Set("Cache-Control", "no-store")
+	http.Error(w, "auth: "+problem, http.StatusUnauthorized)
+}
+
+func (h *HTTPHandler) tooLarge(w http.ResponseWriter) {
+	http.Error(w, "auth: request body larger than "+strconv.FormatInt(h.maxBody, 10)+" bytes", http.StatusRequestEntityTooLarge)
+}
+
+// requestTarget is the request target as the client sent it, in
+// origin-form: the path and the query.
+func requestTarget(r *http.Request) string {
+	t := r.RequestURI
+	if strings.HasPrefix(t, "/") {
+		return t
+	}
+	if u, err := url.ParseRequestURI(t); err == nil && u.IsAbs() {
+		return u.RequestURI() // absolute-form, as sent to a proxy
+	}
+	return r.URL.RequestURI() // RequestURI unset: a request made in process
+}
+
+// readBody reads r to its end, appending to dst; hint is the declared
+// length, or -1. Memory grows with the bytes that arrive, not with the
+// declared length, beyond the first readChunk.
+func readBody(r io.Reader, dst []byte, hint int64) ([]byte, error) {
+	if hint > 0 {
+		// One byte more, to meet the end without growing.
+		dst = slices.Grow(dst, int(min(hint, readChunk))+1)
+	}
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+const readChunk = 64 << 10
+
+// bodies recycles request body buffers; ones grown past maxPooled are left
+// to the collector.
+var bodies = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+const maxPooled = 64 << 10
+
+func getBuffer() *[]byte { return bodies.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) <= maxPooled {
+		*b = (*b)[:0]
+		bodies.Put(b)
+	}
+}

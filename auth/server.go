@@ -1,0 +1,46 @@
+package auth
+
+import (
+	"context"
+	"net"
+)
+
+// Server authenticates the connections a listener accepts, as the server
+// side of Python's multiprocessing.connection handshake (Listener.accept):
+// it challenges the client, then answers the client's challenge with the key
+// the client proved it holds. A Server is safe for concurrent use.
+type Server struct {
+	keys *KeySet
+	cfg  handshakeConfig
+}
+
+// NewServer returns a Server that accepts a client holding any key of keys,
+// which must not be nil.
+func NewServer(keys *KeySet, opts ...Option) *Server {
+	if keys == nil {
+		panic("auth: NewServer with a nil KeySet")
+	}
+	return &Server{keys: keys, cfg: newHandshakeConfig(opts)}
+}
+
+// Handshake authenticates conn, the server end of a new connection, and
+// returns the ID of the key the client holds. It bounds its time by the
+// handshake timeout and by ctx, and clears conn's deadline on return. On
+// error, which wraps ErrAuthentication, the client has been told #FAILURE#
+// where the protocol allows it, and the caller must close conn.
+//
+// Its signature is that of tcprpc.Handshake.
+func (s *Server) Handshake(ctx context.Context, conn net.Conn) (identity string, err error) {
+	err = run(ctx, conn, &s.cfg, func(ss *session) error {
+		i, err := ss.deliver(s.keys.keys)
+		if err != nil {
+			return err
+		}
+		identity = s.keys.keys[i].ID
+		return ss.answer(s.keys.keys[i])
+	})
+	if err != nil {
+		return "", err
+	}
+	return identity, nil
+}
