@@ -2,20 +2,103 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strings"
+
+	"github.com/polyrpc/polyrpc/auth"
 )
 
-// clientAuth authenticates rpcd call and rpcd list.
-type clientAuth struct{}
+// clientAuth authenticates rpcd call and rpcd list with one key: the
+// multiprocessing handshake on streams, PolyRPC-HMAC over HTTP.
+type clientAuth struct {
+	key    auth.Key
+	client *auth.Client
+}
 
 func (f *clientFlags) authenticator() (*clientAuth, error) {
 	if f.authKeyFile == "" {
+		if f.authAllowMD5 {
+			return nil, usageError("-auth-allow-md5 needs -auth-key-file")
+		}
 		return nil, nil
 	}
-	return nil, usageError("-auth-key-file: authentication is not built yet")
+	key, err := auth.LoadKeyFile(f.authKeyFile)
+	if err != nil {
+		return nil, usageError("-auth-key-file: %v", err)
+	}
+	c, err := auth.NewClient(key, auth.WithAllowMD5(f.authAllowMD5))
+	if err != nil {
+		return nil, usageError("-auth-key-file: %v", err)
+	}
+	return &clientAuth{key: key, client: c}, nil
 }
 
-func (a *clientAuth) wrapHTTP(rt http.RoundTripper) http.RoundTripper { return rt }
+func (a *clientAuth) wrapHTTP(rt http.RoundTripper) (http.RoundTripper, error) {
+	return auth.NewHTTPRoundTripper(rt, a.key)
+}
 
-func (a *clientAuth) handshake(ctx context.Context, nc net.Conn) error { return nil }
+func (a *clientAuth) handshake(ctx context.Context, nc net.Conn) error {
+	return a.client.Handshake(ctx, nc)
+}
+
+// stringList is a flag that may be given several times.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// serverAuth loads the serve flags' keys; nil when authentication is off.
+func serverAuth(cfg config) (*auth.KeySet, error) {
+	if len(cfg.authKeyFiles) == 0 {
+		if cfg.authAllowMD5 {
+			return nil, fmt.Errorf("rpcd: -auth-allow-md5 needs -auth-key-file")
+		}
+		return nil, nil
+	}
+	var keys []auth.Key
+	for _, f := range cfg.authKeyFiles {
+		k, err := auth.LoadKeyFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("rpcd: -auth-key-file: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	ks, err := auth.NewKeySet(keys...)
+	if err != nil {
+		return nil, fmt.Errorf("rpcd: -auth-key-file: %w", err)
+	}
+	return ks, nil
+}
+
+// serverTLS builds the listeners' TLS configuration; nil when TLS is off.
+func serverTLS(cfg config) (*tls.Config, error) {
+	if cfg.tlsCert == "" && cfg.tlsKey == "" {
+		if cfg.tlsClientCA != "" {
+			return nil, fmt.Errorf("rpcd: -tls-client-ca needs -tls-cert and -tls-key")
+		}
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("rpcd: -tls-cert/-tls-key: %w", err)
+	}
+	conf := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if cfg.tlsClientCA != "" {
+		pem, err := os.ReadFile(cfg.tlsClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("rpcd: -tls-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("rpcd: -tls-client-ca: no certificate in %s", cfg.tlsClientCA)
+		}
+		conf.ClientCAs = pool
+		conf.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return conf, nil
+}

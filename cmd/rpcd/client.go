@@ -77,7 +77,9 @@ func (f *clientFlags) dial(rawURL string) (*rpc.Client, error) {
 		base.TLSClientConfig = tlsConf
 		var rt http.RoundTripper = base
 		if auth != nil {
-			rt = auth.wrapHTTP(rt)
+			if rt, err = auth.wrapHTTP(rt); err != nil {
+				return nil, usageError("-auth-key-file: %v", err)
+			}
 		}
 		return httprpc.NewClient(rawURL, codec, httprpc.WithHTTPClient(&http.Client{Transport: rt})), nil
 	case "tcp", "tls":

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -26,7 +27,11 @@ func main() {
 			}
 			os.Exit(ee.code)
 		}
-		fmt.Fprintln(os.Stderr, "rpcd:", err)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "rpcd:") {
+			msg = "rpcd: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		os.Exit(2)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/polyrpc/polyrpc/auth"
 	_ "github.com/polyrpc/polyrpc/codec/json" // registers the JSON-RPC codec
 	"github.com/polyrpc/polyrpc/demo"
 	"github.com/polyrpc/polyrpc/introspect"
@@ -30,6 +32,11 @@ type config struct {
 	callTimeout     time.Duration
 	shutdownTimeout time.Duration
 	logLevel        slog.Level
+	authKeyFiles    stringList
+	authAllowMD5    bool
+	tlsCert         string
+	tlsKey          string
+	tlsClientCA     string
 }
 
 // run is rpcd's whole program but for process details, so that tests run it
@@ -66,6 +73,11 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.demo, "demo", true, "serve the demo methods (JSON-RPC examples, validator1, demo.*)")
 	fs.DurationVar(&cfg.callTimeout, "call-timeout", 0, "deadline of every call (`duration`); 0 means none")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for calls in flight")
+	fs.Var(&cfg.authKeyFiles, "auth-key-file", "require HMAC authentication on every listener with the key in this `file` (its exact bytes; repeat for several keys)")
+	fs.BoolVar(&cfg.authAllowMD5, "auth-allow-md5", false, "also accept the legacy HMAC-MD5 handshake of Python 3.11 and older")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve TLS on every listener with this certificate PEM `file`")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the TLS private key PEM `file`")
+	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", "", "require client certificates signed by the CAs in this PEM `file` (mutual TLS)")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug (every call), info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: rpcd [serve] [flags]\n       rpcd call [flags] URL METHOD [PARAM...]\n       rpcd list [flags] URL\n\n"+
@@ -135,41 +147,75 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		names = append(names, c.Name())
 	}
 
+	keys, err := serverAuth(cfg)
+	if err != nil {
+		return err
+	}
+	tlsConf, err := serverTLS(cfg)
+	if err != nil {
+		return err
+	}
+	listen := func(addr string) (net.Listener, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil || tlsConf == nil {
+			return ln, err
+		}
+		return tls.NewListener(ln, tlsConf), nil
+	}
+	security := "none"
+	switch {
+	case keys != nil && tlsConf != nil:
+		security = "tls+hmac"
+	case keys != nil:
+		security = "hmac"
+	case tlsConf != nil:
+		security = "tls"
+	}
+
 	// Listen on everything first, so that a bad address fails before
 	// anything is served.
 	var hs *http.Server
 	var httpLn, tcpLn net.Listener
 	if cfg.httpAddr != "" {
-		if httpLn, err = net.Listen("tcp", cfg.httpAddr); err != nil {
+		if httpLn, err = listen(cfg.httpAddr); err != nil {
 			return err
 		}
 		defer httpLn.Close()
-		h := httprpc.NewHandler(s, httprpc.WithMaxBodySize(cfg.maxMessage))
+		var h http.Handler = httprpc.NewHandler(s, httprpc.WithMaxBodySize(cfg.maxMessage))
+		if keys != nil {
+			h = auth.NewHTTPHandler(h, keys, auth.WithMaxBodySize(cfg.maxMessage))
+		}
 		mux := http.NewServeMux()
 		mux.Handle("/{$}", h)
 		mux.Handle("/RPC2", h)
 		hs = httprpc.NewServer(cfg.httpAddr, mux)
+		hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
 	var ts *tcprpc.Server
 	if cfg.tcpAddr != "" {
-		if tcpLn, err = net.Listen("tcp", cfg.tcpAddr); err != nil {
+		if tcpLn, err = listen(cfg.tcpAddr); err != nil {
 			return err
 		}
 		defer tcpLn.Close()
-		ts = tcprpc.NewServer(s,
+		opts := []tcprpc.Option{
 			tcprpc.WithMaxFrame(int(min(cfg.maxMessage, math.MaxInt32))),
 			tcprpc.WithErrorHandler(func(nc net.Conn, err error) {
 				log.Warn("connection ended", "remote", nc.RemoteAddr().String(), "error", err)
-			}))
+			}),
+		}
+		if keys != nil {
+			opts = append(opts, tcprpc.WithHandshake(auth.NewServer(keys, auth.WithAllowMD5(cfg.authAllowMD5)).Handshake))
+		}
+		ts = tcprpc.NewServer(s, opts...)
 	}
 
 	errc := make(chan error, 2)
 	if hs != nil {
-		log.Info("serving HTTP", "addr", httpLn.Addr().String(), "codecs", names, "methods", len(s.Methods()))
+		log.Info("serving HTTP", "addr", httpLn.Addr().String(), "security", security, "codecs", names, "methods", len(s.Methods()))
 		go func() { errc <- hs.Serve(httpLn) }()
 	}
 	if ts != nil {
-		log.Info("serving TCP", "addr", tcpLn.Addr().String(), "codecs", names, "methods", len(s.Methods()))
+		log.Info("serving TCP", "addr", tcpLn.Addr().String(), "security", security, "codecs", names, "methods", len(s.Methods()))
 		go func() { errc <- ts.Serve(tcpLn) }()
 	}
 	select {
