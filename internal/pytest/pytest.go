@@ -4,6 +4,7 @@
 package pytest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"os"
@@ -149,4 +150,33 @@ func (p Python) exec(timeout time.Duration, argv []string) (stdout, stderr strin
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
 	return o.String(), e.String(), err
+}
+
+// Start runs script with args in the background, waits for the first line
+// it prints and returns it; the process is killed when t ends. Servers
+// written in Python print their port this way.
+func (p Python) Start(t testing.TB, script string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "python3", append([]string{"-c", script}, args...)...)
+	cmd.Env = env(p.pyenv)
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cancel()
+		cmd.Wait()
+		t.Fatalf("python %s printed no line: %v\nstderr:\n%s", p.Version, err, errOut.String())
+	}
+	return strings.TrimSpace(line)
 }
