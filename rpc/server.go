@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // Server is a registry of methods and the dispatcher that serves calls to
@@ -285,7 +286,7 @@ func (s *Server) call(ctx context.Context, codec string, req *Request) (result a
 func (s *Server) invoke(ctx context.Context, req *Request) (any, error) {
 	m := (*s.methods.Load())[req.Method]
 	if m == nil {
-		return nil, &Error{Code: CodeMethodNotFound, Message: "method not found: " + req.Method}
+		return nil, &Error{Code: CodeMethodNotFound, Message: "method not found: " + clip(req.Method)}
 	}
 	args, err := m.decodeArgs(ctx, req.Params)
 	if err != nil {
@@ -363,7 +364,7 @@ func (m *method) decodeNamed(p Params, args []reflect.Value) error {
 		for _, name := range names {
 			i, ok := m.names[name]
 			if !ok {
-				return invalidParams(fmt.Sprintf("%s has no param %q", m.info.Name, name))
+				return invalidParams(fmt.Sprintf("%s has no param %q", m.info.Name, clip(name)))
 			}
 			v := reflect.New(m.in[i])
 			if err := p.DecodeNamed(name, v.Interface()); err != nil {
@@ -392,7 +393,7 @@ func (m *method) decodeNamed(p Params, args []reflect.Value) error {
 		for _, name := range names {
 			f, ok := m.fields[name]
 			if !ok {
-				return invalidParams(fmt.Sprintf("%s has no param %q", m.info.Name, name))
+				return invalidParams(fmt.Sprintf("%s has no param %q", m.info.Name, clip(name)))
 			}
 			fv, _ := fieldByIndexAlloc(sv.Elem(), f.Index)
 			if err := p.DecodeNamed(name, fv.Addr().Interface()); err != nil {
@@ -409,4 +410,20 @@ func (m *method) decodeNamed(p Params, args []reflect.Value) error {
 		return nil
 	}
 	return invalidParams(m.info.Name + " takes positional params only")
+}
+
+// maxEchoed bounds how much of a client's text an error message repeats, so
+// that a hostile method name does not come back as a huge reply.
+const maxEchoed = 128
+
+func clip(s string) string {
+	if len(s) <= maxEchoed {
+		return s
+	}
+	// Cut at a rune boundary so the message stays valid UTF-8.
+	cut := maxEchoed
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -446,3 +446,17 @@ func TestCoreImportsNoNetwork(t *testing.T) {
 		}
 	}
 }
+
+func TestLongNamesAreClipped(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	long := strings.Repeat("é", 10000)
+	r := serve(t, s, request(1, long, ""))
+	if r.Error == nil || len(r.Error.Msg) > 300 || !strings.HasPrefix(r.Error.Msg, "method not found: éé") {
+		t.Errorf("reply to a 20 kB method name: %d bytes of message", len(r.Error.Msg))
+	}
+	r = serve(t, s, request(2, "subtract", `{"`+long+`": 1}`))
+	if r.Error == nil || len(r.Error.Msg) > 300 {
+		t.Errorf("reply to a 20 kB param name: %+v", r.Error)
+	}
+}
