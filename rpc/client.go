@@ -29,11 +29,49 @@ func NewClient(t Transport, c Codec) *Client {
 	return &Client{ex: transportExchanger{t: t, codec: c}, codec: c, ordered: !(ok && u.Unordered())}
 }
 
-// exchanger sends a message for the calls numbered seqs and returns the
-// reply: raw, and decoded too when matching it to its call needed that.
+// exchanger sends a message for the call numbered seq (and a batch's other
+// calls, more) and returns the reply.
 type exchanger interface {
-	exchange(ctx context.Context, seqs []uint64, msg []byte, oneway bool) (raw []byte, decoded *Reply, err error)
+	// The reply comes back decoded unless it answers a batch.
+	exchange(ctx context.Context, seq uint64, more []uint64, msg []byte, oneway, batch bool) (exchange, error)
 	close() error
+}
+
+// exchange is a reply: raw, and decoded too when matching it to its call
+// needed that. buf, when set, holds raw and goes back to its pool once the
+// reply is decoded.
+type exchange struct {
+	raw   []byte
+	reply *Reply // nil when not decoded; from replyPool
+	buf   *[]byte
+	err   error
+}
+
+// replyPool holds the Replies that codecs decode into: DecodeReply takes a
+// pointer through an interface, which would otherwise cost an allocation.
+var replyPool = sync.Pool{New: func() any { return new(Reply) }}
+
+// decodeReply decodes raw into a pooled Reply.
+func decodeReply(c Codec, raw []byte) (*Reply, error) {
+	r := replyPool.Get().(*Reply)
+	if err := c.DecodeReply(raw, r); err != nil {
+		releaseReply(r)
+		return nil, err
+	}
+	return r, nil
+}
+
+func releaseReply(r *Reply) {
+	if r != nil {
+		*r = Reply{}
+		replyPool.Put(r)
+	}
+}
+
+// release gives back what the exchange holds once the reply is used.
+func (x *exchange) release() {
+	releaseReply(x.reply)
+	releaseMsg(x.buf)
 }
 
 type transportExchanger struct {
@@ -41,10 +79,23 @@ type transportExchanger struct {
 	codec Codec
 }
 
-func (x transportExchanger) exchange(ctx context.Context, _ []uint64, msg []byte, oneway bool) ([]byte, *Reply, error) {
+func (x transportExchanger) exchange(ctx context.Context, _ uint64, _ []uint64, msg []byte, oneway, batch bool) (exchange, error) {
 	raw, err := x.t.RoundTrip(ctx, x.codec, msg, oneway)
-	return raw, nil, err
+	if err != nil || oneway || batch {
+		return exchange{raw: raw}, err
+	}
+	r, err := decodeReply(x.codec, raw)
+	if err != nil {
+		return exchange{}, &replyError{err}
+	}
+	return exchange{raw: raw, reply: r}, nil
 }
+
+// replyError is a reply that could not be decoded.
+type replyError struct{ err error }
+
+func (e *replyError) Error() string { return e.err.Error() }
+func (e *replyError) Unwrap() error { return e.err }
 
 func (x transportExchanger) close() error { return x.t.Close() }
 
@@ -88,19 +139,19 @@ func (c *Client) call(ctx context.Context, call *Call, result any) error {
 		return fmt.Errorf("rpc: encoding %s: %w", call.Method, err)
 	}
 	*bp = msg[:0]
-	reply, decoded, err := c.ex.exchange(ctx, []uint64{call.ID.Seq}, msg, call.Notification)
+	x, err := c.ex.exchange(ctx, call.ID.Seq, nil, msg, call.Notification, false)
 	if err != nil {
+		var re *replyError
+		if errors.As(err, &re) {
+			return fmt.Errorf("rpc: decoding the reply to %s: %w", call.Method, re.err)
+		}
 		return c.transportError(ctx, err)
 	}
 	if call.Notification {
 		return nil
 	}
-	var r Reply
-	if decoded != nil {
-		r = *decoded
-	} else if err := c.codec.DecodeReply(reply, &r); err != nil {
-		return fmt.Errorf("rpc: decoding the reply to %s: %w", call.Method, err)
-	}
+	defer x.release()
+	r := x.reply
 	if r.Error != nil {
 		return r.Error
 	}
@@ -152,7 +203,7 @@ func (c *Client) Batch(ctx context.Context, calls ...*BatchCall) error {
 		return nil
 	}
 	items := make([][]byte, len(calls))
-	seqs := make([]uint64, 0, len(calls))
+	var seqs []uint64
 	bySeq := make(map[uint64]*BatchCall, len(calls))
 	oneway := true
 	for i, bcall := range calls {
@@ -173,13 +224,19 @@ func (c *Client) Batch(ctx context.Context, calls ...*BatchCall) error {
 		}
 		bcall.Err = nil
 	}
-	reply, _, err := c.ex.exchange(ctx, seqs, bc.AppendBatch(nil, items), oneway)
+	var first uint64
+	if len(seqs) > 0 {
+		first, seqs = seqs[0], seqs[1:]
+	}
+	x, err := c.ex.exchange(ctx, first, seqs, bc.AppendBatch(nil, items), oneway, true)
 	if err != nil {
 		return c.transportError(ctx, err)
 	}
 	if oneway {
 		return nil
 	}
+	defer x.release()
+	reply := x.raw
 	parts, isBatch, err := bc.SplitBatch(reply)
 	if err != nil {
 		return fmt.Errorf("rpc: decoding the batch reply: %w", err)

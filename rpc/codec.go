@@ -140,7 +140,9 @@ type Reply struct {
 }
 
 // Params is the encoded parameter list of a request, decoded one parameter at
-// a time into the types the method wants.
+// a time into the types the method wants. It is used by one goroutine at a
+// time. What it stores in a destination must not refer to the message's
+// bytes: transports reuse the message's buffer once the call is served.
 type Params interface {
 	// Len is the number of positional params, or -1 for named params.
 	Len() int
@@ -154,7 +156,9 @@ type Params interface {
 
 // Value is one encoded value, decoded once its Go type is known.
 type Value interface {
-	// Decode decodes the value into dst, a non-nil pointer.
+	// Decode decodes the value into dst, a non-nil pointer. What it stores
+	// in dst must not refer to the message's bytes: the client reuses the
+	// message's buffer once Decode returns.
 	Decode(dst any) error
 }
 

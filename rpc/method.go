@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -69,6 +70,7 @@ type method struct {
 	// (or pointer to struct), when no param names were given.
 	fields    map[string]Field
 	hasResult bool
+	frames    sync.Pool // of *argFrame
 }
 
 var (
@@ -89,6 +91,7 @@ func newMethod(name string, fn reflect.Value, opts []MethodOption) (*method, err
 	}
 	t := fn.Type()
 	m := &method{fn: fn, variadic: t.IsVariadic()}
+	m.frames.New = m.newFrame
 	m.info.Name = name
 	m.info.Help = cfg.help
 	m.info.Variadic = m.variadic

@@ -149,16 +149,32 @@ func (s *Server) ServeMessage(ctx context.Context, c Codec, msg, dst []byte) []b
 	return s.serveOne(ctx, c, msg, dst)
 }
 
+// serving holds one call's request and response; pooled, as both escape
+// into interface calls.
+type serving struct {
+	req  Request
+	resp Response
+}
+
+var servingPool = sync.Pool{New: func() any { return new(serving) }}
+
 func (s *Server) serveOne(ctx context.Context, c Codec, msg, dst []byte) []byte {
-	var req Request
-	if err := c.DecodeRequest(msg, &req); err != nil {
-		return appendResponse(c, dst, &Response{ID: req.ID, Dialect: req.Dialect, Error: decodeError(err)})
+	sv := servingPool.Get().(*serving)
+	defer func() {
+		*sv = serving{}
+		servingPool.Put(sv)
+	}()
+	req, resp := &sv.req, &sv.resp
+	if err := c.DecodeRequest(msg, req); err != nil {
+		*resp = Response{ID: req.ID, Dialect: req.Dialect, Error: decodeError(err)}
+		return appendResponse(c, dst, resp)
 	}
-	result, err := s.call(ctx, c.Name(), &req)
+	result, err := s.call(ctx, c.Name(), req)
 	if req.Notification {
 		return dst
 	}
-	return appendResponse(c, dst, &Response{ID: req.ID, Dialect: req.Dialect, Result: result, Error: AsError(err)})
+	*resp = Response{ID: req.ID, Dialect: req.Dialect, Result: result, Error: AsError(err)}
+	return appendResponse(c, dst, resp)
 }
 
 // maxBatchWorkers bounds the goroutines that serve one batch.
@@ -288,7 +304,9 @@ func (s *Server) invoke(ctx context.Context, req *Request) (any, error) {
 	if m == nil {
 		return nil, &Error{Code: CodeMethodNotFound, Message: "method not found: " + clip(req.Method)}
 	}
-	args, err := m.decodeArgs(ctx, req.Params)
+	f := m.getFrame()
+	defer m.putFrame(f)
+	args, err := m.decodeArgs(ctx, req.Params, f)
 	if err != nil {
 		return nil, err
 	}
@@ -307,26 +325,57 @@ func (s *Server) invoke(ctx context.Context, req *Request) (any, error) {
 	return nil, nil
 }
 
-func (m *method) decodeArgs(ctx context.Context, p Params) ([]reflect.Value, error) {
-	n := 0
-	if p != nil {
-		n = p.Len()
+// argFrame holds the decoded params of one call: a struct with a field per
+// param, and the argument list for reflect. Frames are pooled per method, so
+// that decoding allocates only what the values themselves need.
+type argFrame struct {
+	fields reflect.Value // the struct, addressable
+	args   []reflect.Value
+}
+
+func (m *method) getFrame() *argFrame {
+	return m.frames.Get().(*argFrame)
+}
+
+func (m *method) putFrame(f *argFrame) {
+	// Drop every reference the call made, so the pool keeps nothing alive.
+	f.fields.SetZero()
+	clear(f.args)
+	m.frames.Put(f)
+}
+
+func (m *method) newFrame() any {
+	var fields []reflect.StructField
+	for i, t := range m.in {
+		fields = append(fields, reflect.StructField{Name: fmt.Sprintf("P%d", i), Type: t})
 	}
 	off := 0
 	if m.hasCtx {
 		off = 1
 	}
-	args := make([]reflect.Value, off+len(m.in))
-	if m.hasCtx {
-		args[0] = reflect.ValueOf(ctx)
+	return &argFrame{
+		fields: reflect.New(reflect.StructOf(fields)).Elem(),
+		args:   make([]reflect.Value, off+len(m.in)),
 	}
-	if n >= 0 {
-		return args, m.decodePositional(p, n, args[off:])
-	}
-	return args, m.decodeNamed(p, args[off:])
 }
 
-func (m *method) decodePositional(p Params, n int, args []reflect.Value) error {
+func (m *method) decodeArgs(ctx context.Context, p Params, f *argFrame) ([]reflect.Value, error) {
+	n := 0
+	if p != nil {
+		n = p.Len()
+	}
+	args := f.args
+	if m.hasCtx {
+		args[0] = reflect.ValueOf(ctx)
+		args = args[1:]
+	}
+	if n >= 0 {
+		return f.args, m.decodePositional(p, n, f.fields, args)
+	}
+	return f.args, m.decodeNamed(p, f.fields, args)
+}
+
+func (m *method) decodePositional(p Params, n int, fields reflect.Value, args []reflect.Value) error {
 	k := len(m.in)
 	fixed := k
 	if m.variadic {
@@ -338,11 +387,11 @@ func (m *method) decodePositional(p Params, n int, args []reflect.Value) error {
 		return invalidParams(fmt.Sprintf("%s wants %d params, got %d", m.info.Name, k, n))
 	}
 	for i := range fixed {
-		v := reflect.New(m.in[i])
-		if err := p.DecodeAt(i, v.Interface()); err != nil {
+		v := fields.Field(i)
+		if err := p.DecodeAt(i, v.Addr().Interface()); err != nil {
 			return invalidParams(fmt.Sprintf("param %d: %v", i+1, err))
 		}
-		args[i] = v.Elem()
+		args[i] = v
 	}
 	if m.variadic {
 		cnt := n - fixed
@@ -357,7 +406,7 @@ func (m *method) decodePositional(p Params, n int, args []reflect.Value) error {
 	return nil
 }
 
-func (m *method) decodeNamed(p Params, args []reflect.Value) error {
+func (m *method) decodeNamed(p Params, fields reflect.Value, args []reflect.Value) error {
 	names := p.Names()
 	switch {
 	case m.names != nil:
@@ -366,11 +415,11 @@ func (m *method) decodeNamed(p Params, args []reflect.Value) error {
 			if !ok {
 				return invalidParams(fmt.Sprintf("%s has no param %q", m.info.Name, clip(name)))
 			}
-			v := reflect.New(m.in[i])
-			if err := p.DecodeNamed(name, v.Interface()); err != nil {
+			v := fields.Field(i)
+			if err := p.DecodeNamed(name, v.Addr().Interface()); err != nil {
 				return invalidParams(fmt.Sprintf("param %q: %v", name, err))
 			}
-			args[i] = v.Elem()
+			args[i] = v
 		}
 		for i, a := range args {
 			if a.IsValid() {
@@ -384,27 +433,24 @@ func (m *method) decodeNamed(p Params, args []reflect.Value) error {
 		}
 		return nil
 	case m.fields != nil:
-		t := m.in[0]
-		st := t
-		if t.Kind() == reflect.Pointer {
-			st = t.Elem()
+		// The struct is the frame's field, or a fresh one for a pointer
+		// param: the handler may keep a pointer.
+		sv := fields.Field(0)
+		if t := m.in[0]; t.Kind() == reflect.Pointer {
+			sv.Set(reflect.New(t.Elem()))
+			sv = sv.Elem()
 		}
-		sv := reflect.New(st)
 		for _, name := range names {
 			f, ok := m.fields[name]
 			if !ok {
 				return invalidParams(fmt.Sprintf("%s has no param %q", m.info.Name, clip(name)))
 			}
-			fv, _ := fieldByIndexAlloc(sv.Elem(), f.Index)
+			fv, _ := fieldByIndexAlloc(sv, f.Index)
 			if err := p.DecodeNamed(name, fv.Addr().Interface()); err != nil {
 				return invalidParams(fmt.Sprintf("param %q: %v", name, err))
 			}
 		}
-		if t.Kind() == reflect.Pointer {
-			args[0] = sv
-		} else {
-			args[0] = sv.Elem()
-		}
+		args[0] = fields.Field(0)
 		return nil
 	case len(m.in) == 0 && len(names) == 0:
 		return nil

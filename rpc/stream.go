@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 )
 
@@ -15,9 +14,9 @@ type Stream interface {
 	// WriteMessage sends one message. It is called from many goroutines at
 	// once and must not keep msg after it returns.
 	WriteMessage(msg []byte) error
-	// ReadMessage returns the next message, which then belongs to the
-	// caller. It is called from one goroutine at a time.
-	ReadMessage() ([]byte, error)
+	// ReadMessage reads the next message, appending it to dst, which it may
+	// grow. It is called from one goroutine at a time.
+	ReadMessage(dst []byte) ([]byte, error)
 	// Close closes the stream, making ReadMessage return. Close is idempotent.
 	Close() error
 }
@@ -65,17 +64,20 @@ type muxConn struct {
 	err     error // set once the stream broke
 }
 
-// waiter is a call (or a batch, under each of its ids) awaiting its reply.
+// waiter is a call, or a batch under each of its ids, awaiting its reply.
+// Waiters are pooled: one is reused only after its reply was received, so
+// that no late delivery can reach its next user.
 type waiter struct {
-	seqs []uint64
-	ch   chan muxReply // buffered: the reader never blocks on it
+	seq  uint64
+	more []uint64      // a batch's other ids
+	ch   chan exchange // buffered: the reader never blocks on it
 }
 
-type muxReply struct {
-	raw   []byte
-	reply *Reply
-	err   error
-}
+var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan exchange, 1)} }}
+
+// msgPool holds reply buffers between the reader and the calls that decode
+// them.
+var msgPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 func (m *streamMux) current(ctx context.Context) (*muxConn, error) {
 	m.mu.Lock()
@@ -105,19 +107,24 @@ func (m *streamMux) current(ctx context.Context) (*muxConn, error) {
 // read routes replies to their calls until the stream fails.
 func (m *streamMux) read(c *muxConn) {
 	for {
-		raw, err := c.s.ReadMessage()
+		bp := msgPool.Get().(*[]byte)
+		raw, err := c.s.ReadMessage((*bp)[:0])
+		*bp = raw
 		if err != nil {
+			releaseMsg(bp)
 			c.fail(fmt.Errorf("%w: %v", ErrConnectionLost, err))
 			return
 		}
 		seq, r, err := m.route(raw)
 		if err != nil {
+			releaseMsg(bp)
 			c.fail(fmt.Errorf("%w: unreadable reply: %v", ErrConnectionLost, err))
 			return
 		}
+		x := exchange{raw: raw, reply: r, buf: bp}
 		c.mu.Lock()
 		w, ok := c.pending[seq]
-		if !ok && len(c.pending) == 1 && (r == nil || r.Error != nil) {
+		if !ok && len(c.pending) == 1 && (!m.ordered || r == nil || r.Error != nil) {
 			// A reply the server could not address (an error with a null id,
 			// or an unordered codec's reply) goes to the only call waiting.
 			for _, only := range c.pending {
@@ -129,17 +136,26 @@ func (m *streamMux) read(c *muxConn) {
 		}
 		c.mu.Unlock()
 		if ok {
-			w.ch <- muxReply{raw: raw, reply: r}
+			w.ch <- x
+		} else {
+			x.release()
 		}
 	}
 }
 
-// route finds the call a reply belongs to. It decodes the reply unless it
+// maxPooledMsg bounds the reply buffers kept for reuse.
+const maxPooledMsg = 64 << 10
+
+func releaseMsg(bp *[]byte) {
+	if bp != nil && cap(*bp) <= maxPooledMsg {
+		*bp = (*bp)[:0]
+		msgPool.Put(bp)
+	}
+}
+
+// route finds the call a reply belongs to and decodes the reply, unless it
 // is a batch, whose items go back undecoded to Batch.
 func (m *streamMux) route(raw []byte) (uint64, *Reply, error) {
-	if !m.ordered {
-		return 0, nil, nil
-	}
 	if bc, ok := m.codec.(BatchCodec); ok {
 		items, isBatch, err := bc.SplitBatch(raw)
 		if err != nil {
@@ -147,24 +163,33 @@ func (m *streamMux) route(raw []byte) (uint64, *Reply, error) {
 		}
 		if isBatch {
 			for _, it := range items {
-				var r Reply
-				if err := m.codec.DecodeReply(it, &r); err == nil && r.ID.Seq != 0 {
-					return r.ID.Seq, nil, nil
+				r, err := decodeReply(m.codec, it)
+				if err == nil && r.ID.Seq != 0 {
+					seq := r.ID.Seq
+					releaseReply(r)
+					return seq, nil, nil
 				}
+				releaseReply(r)
 			}
 			return 0, nil, nil
 		}
 	}
-	r := new(Reply)
-	if err := m.codec.DecodeReply(raw, r); err != nil {
+	r, err := decodeReply(m.codec, raw)
+	if err != nil {
 		return 0, nil, err
+	}
+	if !m.ordered {
+		return 0, r, nil
 	}
 	return r.ID.Seq, r, nil
 }
 
 // remove forgets w under all its ids; c.mu is held.
 func (c *muxConn) remove(w *waiter) {
-	for _, seq := range w.seqs {
+	if c.pending[w.seq] == w {
+		delete(c.pending, w.seq)
+	}
+	for _, seq := range w.more {
 		if c.pending[seq] == w {
 			delete(c.pending, seq)
 		}
@@ -179,66 +204,70 @@ func (c *muxConn) fail(err error) {
 	}
 	var ended []*waiter
 	for _, w := range c.pending {
-		if len(ended) == 0 || !slices.Contains(ended, w) {
-			ended = append(ended, w)
-		}
 		c.remove(w)
+		ended = append(ended, w)
 	}
 	c.mu.Unlock()
 	c.s.Close()
 	for _, w := range ended {
-		w.ch <- muxReply{err: err}
+		w.ch <- exchange{err: err}
 	}
 }
 
-func (m *streamMux) exchange(ctx context.Context, seqs []uint64, msg []byte, oneway bool) ([]byte, *Reply, error) {
+func (m *streamMux) exchange(ctx context.Context, seq uint64, more []uint64, msg []byte, oneway, batch bool) (exchange, error) {
 	if !m.ordered && !oneway {
 		select {
 		case m.turn <- struct{}{}:
 			defer func() { <-m.turn }()
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return exchange{}, ctx.Err()
 		}
 	}
 	c, err := m.current(ctx)
 	if err != nil {
-		return nil, nil, err
+		return exchange{}, err
 	}
 	var w *waiter
 	if !oneway {
-		w = &waiter{seqs: seqs, ch: make(chan muxReply, 1)}
+		w = waiterPool.Get().(*waiter)
+		w.seq, w.more = seq, more
 		c.mu.Lock()
 		if c.err != nil {
 			err := c.err
 			c.mu.Unlock()
-			return nil, nil, err
+			waiterPool.Put(w)
+			return exchange{}, err
 		}
-		for _, seq := range seqs {
-			c.pending[seq] = w
+		c.pending[seq] = w
+		for _, s := range more {
+			c.pending[s] = w
 		}
 		c.mu.Unlock()
 	}
 	if err := c.s.WriteMessage(msg); err != nil {
 		c.fail(fmt.Errorf("%w: %v", ErrConnectionLost, err))
 		if oneway {
-			return nil, nil, err
+			return exchange{}, err
 		}
 	}
 	if oneway {
-		return nil, nil, nil
+		return exchange{}, nil
 	}
 	select {
-	case r := <-w.ch:
-		return r.raw, r.reply, r.err
+	case x := <-w.ch:
+		w.more = nil
+		waiterPool.Put(w)
+		return x, x.err
 	case <-ctx.Done():
 		c.mu.Lock()
 		c.remove(w)
 		c.mu.Unlock()
+		// w is not pooled: the reader may hold it still.
 		if !m.ordered {
 			// The late reply would be taken for the next call's: start over.
 			c.fail(fmt.Errorf("%w: a call was abandoned", ErrConnectionLost))
 		}
-		return nil, nil, ctx.Err()
+		return exchange{}, ctx.Err()
 	}
 }
 

@@ -34,10 +34,10 @@ func (s *chanStream) WriteMessage(msg []byte) error {
 	}
 }
 
-func (s *chanStream) ReadMessage() ([]byte, error) {
+func (s *chanStream) ReadMessage(dst []byte) ([]byte, error) {
 	select {
 	case m := <-s.in:
-		return m, nil
+		return append(dst, m...), nil
 	case <-s.done:
 		return nil, io.EOF
 	}
@@ -52,7 +52,7 @@ func (s *chanStream) Close() error {
 // transport does, unless the codec is unordered.
 func serveStream(s *rpc.Server, st *chanStream, c rpc.Codec) {
 	for {
-		msg, err := st.ReadMessage()
+		msg, err := st.ReadMessage(nil)
 		if err != nil {
 			return
 		}

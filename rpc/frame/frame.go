@@ -9,6 +9,7 @@
 package frame
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -58,12 +59,12 @@ const readChunk = 64 << 10
 // header is io.EOF; one inside the header is io.ErrUnexpectedEOF.
 func ReadHeader(r io.Reader, max int) (int, error) {
 	var h [8]byte
-	if _, err := io.ReadFull(r, h[:4]); err != nil {
+	if err := readFull(r, h[:4]); err != nil {
 		return 0, err
 	}
 	n := int64(int32(binary.BigEndian.Uint32(h[:4])))
 	if n == -1 {
-		if _, err := io.ReadFull(r, h[:8]); err != nil {
+		if err := readFull(r, h[:8]); err != nil {
 			return 0, noEOF(err)
 		}
 		u := binary.BigEndian.Uint64(h[:8])
@@ -79,6 +80,23 @@ func ReadHeader(r io.Reader, max int) (int, error) {
 		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, max)
 	}
 	return int(n), nil
+}
+
+// readFull is io.ReadFull that keeps dst on the caller's stack when r is a
+// bufio.Reader, the common case on the hot path.
+func readFull(r io.Reader, dst []byte) error {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		_, err := io.ReadFull(r, dst)
+		return err
+	}
+	b, err := br.Peek(len(dst))
+	n := copy(dst, b)
+	br.Discard(n)
+	if err != nil && n > 0 && err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // Read reads one frame of at most max bytes and appends its payload to dst.

@@ -1,6 +1,7 @@
 package frame_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -64,9 +65,12 @@ func TestHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := frame.Read(bytes.NewReader(tt.in), nil, 1<<20)
-			if !errors.Is(err, tt.err) || string(got) != tt.want {
-				t.Errorf("Read = %q, %v; want %q, %v", got, err, tt.want, tt.err)
+			// Plain readers and bufio.Readers take different paths.
+			for _, r := range []io.Reader{bytes.NewReader(tt.in), bufio.NewReader(bytes.NewReader(tt.in))} {
+				got, err := frame.Read(r, nil, 1<<20)
+				if !errors.Is(err, tt.err) || string(got) != tt.want {
+					t.Errorf("Read(%T) = %q, %v; want %q, %v", r, got, err, tt.want, tt.err)
+				}
 			}
 		})
 	}

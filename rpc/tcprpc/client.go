@@ -76,6 +76,6 @@ type stream struct {
 
 func (s *stream) WriteMessage(msg []byte) error { return s.w.WriteFrame(msg) }
 
-func (s *stream) ReadMessage() ([]byte, error) { return frame.Read(s.r, nil, s.max) }
+func (s *stream) ReadMessage(dst []byte) ([]byte, error) { return frame.Read(s.r, dst, s.max) }
 
 func (s *stream) Close() error { return s.nc.Close() }
