@@ -72,6 +72,13 @@ type lentBody struct {
 	mu       sync.Mutex
 	msg      []byte
 	returned bool
+	first    lentReader // the request's Body, allocated with the loan
+}
+
+func lend(msg []byte) *lentBody {
+	b := &lentBody{msg: msg}
+	b.first.b = b
+	return b
 }
 
 func (b *lentBody) giveBack() {
@@ -82,7 +89,7 @@ func (b *lentBody) giveBack() {
 }
 
 // reader returns a new reader of the message from its start; it serves as
-// http.Request.GetBody, which net/http uses to replay a request.
+// http.Request.GetBody, which net/http calls to send a request again.
 func (b *lentBody) reader() (io.ReadCloser, error) {
 	return &lentReader{b: b}, nil
 }

@@ -115,7 +115,7 @@ func (t *Transport) RoundTrip(ctx context.Context, c rpc.Codec, msg []byte, onew
 	if len(types) == 0 {
 		return nil, fmt.Errorf("httprpc: codec %s has no media type", c.Name())
 	}
-	body := &lentBody{msg: msg}
+	body := lend(msg)
 	defer body.giveBack()
 	req, err := t.newRequest(ctx, types[0], body, len(msg))
 	if err != nil {
@@ -142,8 +142,7 @@ func (t *Transport) RoundTrip(ctx context.Context, c rpc.Codec, msg []byte, onew
 // requests are made, so that whatever must see every request (headers now,
 // request signing for authentication later) goes here.
 func (t *Transport) newRequest(ctx context.Context, contentType string, body *lentBody, n int) (*http.Request, error) {
-	rc, _ := body.reader()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, rc)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, &body.first)
 	if err != nil {
 		return nil, fmt.Errorf("httprpc: %w", err)
 	}

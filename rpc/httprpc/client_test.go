@@ -3,6 +3,7 @@ package httprpc_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -372,5 +373,48 @@ func TestNewServer(t *testing.T) {
 	}
 	if s.Handler == nil {
 		t.Error("no handler")
+	}
+}
+
+// lateRoundTripper answers at once and reads the request body only when
+// told to, after RoundTrip returned, as http.RoundTripper allows ("may do so
+// in a separate goroutine even after RoundTrip returns"). net/http does so
+// when a server answers before it has read the whole request.
+type lateRoundTripper struct {
+	read chan struct{} // closed to start reading
+	got  chan []byte   // what the late reader read, nil if it failed
+}
+
+func (l *lateRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	go func() {
+		<-l.read
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			b = nil
+		}
+		l.got <- b
+	}()
+	return &http.Response{
+		StatusCode: http.StatusServiceUnavailable,
+		Body:       io.NopCloser(strings.NewReader("busy")),
+		Request:    r,
+	}, nil
+}
+
+func TestTransportLateBodyRead(t *testing.T) {
+	late := &lateRoundTripper{read: make(chan struct{}), got: make(chan []byte, 1)}
+	tr := httprpc.NewTransport("http://rpc.example/", httprpc.WithHTTPClient(&http.Client{Transport: late}))
+	defer tr.Close()
+	msg := []byte("call 1 echo \"mine\"")
+	_, err := tr.RoundTrip(context.Background(), lineCodec{}, msg, false)
+	if se, ok := errors.AsType[*httprpc.StatusError](err); !ok || se.Code != http.StatusServiceUnavailable {
+		t.Fatalf("RoundTrip: %v", err)
+	}
+	// msg belongs to the caller again, who reuses it.
+	copy(msg, "call 2 echo \"next\"")
+	close(late.read)
+	if got := <-late.got; got != nil {
+		t.Errorf("a body read after RoundTrip returned gave %q; want a read error", got)
 	}
 }

@@ -12,9 +12,9 @@
 //	mux.Handle("/RPC2", h)
 //	err := httprpc.NewServer("127.0.0.1:8000", mux).ListenAndServe()
 //
-// Calling:
+// Calling, in any codec with media types (here codec/json's):
 //
-//	c := httprpc.NewClient("http://127.0.0.1:8000/RPC2", codec)
+//	c := httprpc.NewClient("http://127.0.0.1:8000/RPC2", json.New())
 //	defer c.Close()
 //	var sum int64
 //	err := c.Call(ctx, "demo.add", &sum, 2, 3)

@@ -74,8 +74,13 @@ func NewHandler(s *rpc.Server, opts ...Option) *Handler {
 		e := &served{codec: c, contentType: []string{types[0]}}
 		claimed := false
 		for _, t := range types {
-			key := strings.ToLower(strings.TrimSpace(t))
-			if _, taken := h.byType[key]; taken || key == "" {
+			// Requests are matched on the bare media type, so a codec's
+			// own parameters (a charset, say) must not be part of the key.
+			key, ok := mediaType(t)
+			if !ok {
+				continue
+			}
+			if _, taken := h.byType[key]; taken {
 				continue
 			}
 			h.byType[key] = e
@@ -163,13 +168,22 @@ func (h *Handler) lookup(ct string) *served {
 	if e, ok := h.byType[ct]; ok {
 		return e
 	}
-	mt, _, err := mime.ParseMediaType(ct)
+	if mt, ok := mediaType(ct); ok {
+		return h.byType[mt]
+	}
+	return nil
+}
+
+// mediaType returns the media type of a Content-Type value, in lower case
+// and without parameters.
+func mediaType(v string) (string, bool) {
+	mt, _, err := mime.ParseMediaType(v)
 	// A malformed parameter does not change the media type, and parameters
 	// such as charset are advisory for the codecs: tolerate it.
 	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
-		return nil
+		return "", false
 	}
-	return h.byType[mt]
+	return mt, true
 }
 
 // sniff returns the codec that recognises the first non-whitespace byte of
@@ -206,7 +220,9 @@ func (h *Handler) tooLarge(w http.ResponseWriter) {
 // the request's context (an authenticated Identity, say) is kept and
 // completed, not replaced.
 func peerOf(r *http.Request) *rpc.Peer {
-	p := &rpc.Peer{}
+	// The Peer and its address share one allocation: this runs per request.
+	pa := &peerAddr{}
+	p := &pa.peer
 	if prev, ok := rpc.PeerFromContext(r.Context()); ok {
 		*p = *prev
 	}
@@ -214,17 +230,33 @@ func peerOf(r *http.Request) *rpc.Peer {
 		p.Transport = "http"
 	}
 	if p.Addr == nil {
-		p.Addr = remoteAddr(r)
+		p.Addr = pa.remoteAddr(r)
 	}
 	return p
+}
+
+type peerAddr struct {
+	peer rpc.Peer
+	tcp  net.TCPAddr
+	ip   [16]byte
 }
 
 // remoteAddr turns r.RemoteAddr into an address. It is the immediate peer:
 // headers such as X-Forwarded-For are not trusted here; middleware behind a
 // trusted proxy may rewrite r.RemoteAddr before the handler runs.
-func remoteAddr(r *http.Request) rpc.Addr {
+func (pa *peerAddr) remoteAddr(r *http.Request) rpc.Addr {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return net.TCPAddrFromAddrPort(ap)
+		ip := ap.Addr().Unmap()
+		if ip.Is4() {
+			b := ip.As4()
+			pa.tcp.IP = net.IP(pa.ip[:copy(pa.ip[:], b[:])])
+		} else {
+			pa.ip = ip.As16()
+			pa.tcp.IP = net.IP(pa.ip[:])
+			pa.tcp.Zone = ip.Zone()
+		}
+		pa.tcp.Port = int(ap.Port())
+		return &pa.tcp
 	}
 	if r.RemoteAddr == "" {
 		return nil

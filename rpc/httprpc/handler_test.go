@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -52,14 +53,7 @@ func newFixture(t testing.TB, wrap func(http.Handler) http.Handler, opts ...http
 		f.slowEnded <- ctx.Err()
 		return ctx.Err()
 	}))
-	must(s.Register("peer", func(ctx context.Context) (string, error) {
-		ci, ok := rpc.CallInfoFromContext(ctx)
-		if !ok || ci.Peer == nil {
-			return "", errors.New("no peer")
-		}
-		p := ci.Peer
-		return fmt.Sprintf("%s|%s|%T|%s|%s", p.Transport, p.Addr.Network(), p.Addr, p.Addr, p.Identity), nil
-	}))
+	must(s.Register("peer", describePeer))
 	var h http.Handler = httprpc.NewHandler(s, opts...)
 	if wrap != nil {
 		h = wrap(h)
@@ -75,6 +69,20 @@ func newFixture(t testing.TB, wrap func(http.Handler) http.Handler, opts ...http
 	f.Start()
 	t.Cleanup(f.Close)
 	return f
+}
+
+// describePeer describes the caller as
+// "transport|network|address type|address|identity".
+func describePeer(ctx context.Context) (string, error) {
+	ci, ok := rpc.CallInfoFromContext(ctx)
+	if !ok || ci.Peer == nil {
+		return "", errors.New("no peer")
+	}
+	p := ci.Peer
+	if p.Addr == nil {
+		return fmt.Sprintf("%s|||<nil>|%s", p.Transport, p.Identity), nil
+	}
+	return fmt.Sprintf("%s|%s|%T|%s|%s", p.Transport, p.Addr.Network(), p.Addr, p.Addr, p.Identity), nil
 }
 
 func (f *fixture) newConns() []string {
@@ -336,4 +344,94 @@ func TestHandlerPeer(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestHandlerRemoteAddr(t *testing.T) {
+	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
+	if err := s.Register("peer", describePeer); err != nil {
+		t.Fatal(err)
+	}
+	h := httprpc.NewHandler(s)
+	unix := &net.UnixAddr{Name: "/run/rpc.sock", Net: "unix"}
+	tests := []struct {
+		name       string
+		remoteAddr string
+		local      net.Addr // the listener's address, as net/http gives it
+		want       string
+	}{
+		{"ipv4", "192.0.2.1:1234", nil, "http|tcp|*net.TCPAddr|192.0.2.1:1234|"},
+		{"ipv6", "[2001:db8::1]:80", nil, "http|tcp|*net.TCPAddr|[2001:db8::1]:80|"},
+		{"ipv6 zone", "[fe80::1%eth0]:80", nil, "http|tcp|*net.TCPAddr|[fe80::1%eth0]:80|"},
+		{"ipv4 mapped", "[::ffff:192.0.2.1]:5", nil, "http|tcp|*net.TCPAddr|192.0.2.1:5|"},
+		{"unix socket", "@", unix, "http|unix|httprpc.textAddr|@|"},
+		{"unknown", "", nil, "http|||<nil>|"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("call 1 peer"))
+			r.Header.Set("Content-Type", lineType)
+			r.RemoteAddr = tt.remoteAddr
+			if tt.local != nil {
+				r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, tt.local))
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if want := "ok 1 " + strconv.Quote(tt.want); w.Body.String() != want {
+				t.Errorf("got %s, want %s", w.Body, want)
+			}
+		})
+	}
+}
+
+// FuzzHandler feeds the handler arbitrary Content-Types and bodies. The
+// oracle: no panic, only the statuses the handler documents, and a reply
+// that is sized and typed as promised.
+func FuzzHandler(f *testing.F) {
+	for _, seed := range []struct{ ct, body string }{
+		{lineType, "call 1 add 2 3"},
+		{"Text/X-Line-RPC; charset=utf-8", "note record \"x\"\ncall 2 echo \"y\""},
+		{"", " call 1 add 2 3"},
+		{"", `{"x":1}`},
+		{"text/;;", ""},
+		{lineType, "call 1 echo \"" + strings.Repeat("a", 80) + "\""},
+	} {
+		f.Add(seed.ct, []byte(seed.body))
+	}
+	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
+	for name, fn := range map[string]any{
+		"add":    func(a, b int64) (int64, error) { return a + b, nil },
+		"echo":   func(s string) (string, error) { return s, nil },
+		"record": func(string) error { return nil },
+	} {
+		if err := s.Register(name, fn); err != nil {
+			f.Fatal(err)
+		}
+	}
+	h := httprpc.NewHandler(s, httprpc.WithMaxBodySize(64))
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
+		r.Header["Content-Type"] = []string{contentType}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		switch w.Code {
+		case http.StatusOK:
+			if got := w.Header().Get("Content-Type"); got != lineType {
+				t.Errorf("Content-Type %q", got)
+			}
+			if got, want := w.Header().Get("Content-Length"), strconv.Itoa(w.Body.Len()); got != want || w.Body.Len() == 0 {
+				t.Errorf("Content-Length %s for %d bytes", got, w.Body.Len())
+			}
+		case http.StatusNoContent:
+			if w.Body.Len() != 0 {
+				t.Errorf("204 with a body of %d bytes", w.Body.Len())
+			}
+		case http.StatusRequestEntityTooLarge:
+			if len(body) <= 64 {
+				t.Errorf("413 for %d bytes", len(body))
+			}
+		case http.StatusUnsupportedMediaType:
+		default:
+			t.Errorf("status %d", w.Code)
+		}
+	})
 }
