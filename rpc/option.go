@@ -16,6 +16,7 @@ type serverConfig struct {
 	maxBatch     int
 	callTimeout  time.Duration
 	onPanic      func(ctx context.Context, method string, value any, stack []byte)
+	onError      func(ctx context.Context, method string, e *Error)
 }
 
 // DefaultMaxBatch is the default limit on the calls in one batch.
@@ -60,4 +61,14 @@ func WithCallTimeout(d time.Duration) Option {
 // CodeInternal error that reveals nothing of the panic. Use it to log.
 func WithPanicHandler(f func(ctx context.Context, method string, value any, stack []byte)) Option {
 	return optionFunc(func(c *serverConfig) { c.onPanic = f })
+}
+
+// WithErrorHandler sets a function told of every error reply the server
+// sends for a protocol or server condition: a message that cannot be parsed,
+// an invalid request, a limit hit, an internal error. Application faults,
+// missing methods and invalid params are the caller's business and are not
+// reported. method is empty when the message could not be read that far.
+// Use it to log; it runs on the serving goroutine, so keep it quick.
+func WithErrorHandler(f func(ctx context.Context, method string, e *Error)) Option {
+	return optionFunc(func(c *serverConfig) { c.onError = f })
 }

@@ -140,7 +140,7 @@ func (s *Server) ServeMessage(ctx context.Context, c Codec, msg, dst []byte) []b
 	if bc, ok := c.(BatchCodec); ok {
 		items, isBatch, err := bc.SplitBatch(msg)
 		if err != nil {
-			return appendResponse(c, dst, &Response{Error: decodeError(err)})
+			return s.appendError(ctx, c, dst, "", &Response{Error: decodeError(err)})
 		}
 		if isBatch {
 			return s.serveBatch(ctx, bc, items, dst)
@@ -167,14 +167,30 @@ func (s *Server) serveOne(ctx context.Context, c Codec, msg, dst []byte) []byte 
 	req, resp := &sv.req, &sv.resp
 	if err := c.DecodeRequest(msg, req); err != nil {
 		*resp = Response{ID: req.ID, Dialect: req.Dialect, Error: decodeError(err)}
-		return appendResponse(c, dst, resp)
+		return s.appendError(ctx, c, dst, req.Method, resp)
 	}
 	result, err := s.call(ctx, c.Name(), req)
 	if req.Notification {
 		return dst
 	}
 	*resp = Response{ID: req.ID, Dialect: req.Dialect, Result: result, Error: AsError(err)}
-	return appendResponse(c, dst, resp)
+	if resp.Error != nil {
+		return s.appendError(ctx, c, dst, req.Method, resp)
+	}
+	return s.appendResponse(ctx, c, dst, req.Method, resp)
+}
+
+// appendError encodes an error reply and tells the error handler of the
+// conditions it wants to hear of. Panics are told to the panic handler
+// instead, once.
+func (s *Server) appendError(ctx context.Context, c Codec, dst []byte, method string, resp *Response) []byte {
+	if s.cfg.onError != nil {
+		switch resp.Error.Code {
+		case CodeParseError, CodeInvalidRequest, CodeLimitExceeded:
+			s.cfg.onError(ctx, method, resp.Error)
+		}
+	}
+	return s.appendResponse(ctx, c, dst, method, resp)
 }
 
 // maxBatchWorkers bounds the goroutines that serve one batch.
@@ -183,9 +199,9 @@ const maxBatchWorkers = 16
 func (s *Server) serveBatch(ctx context.Context, bc BatchCodec, items [][]byte, dst []byte) []byte {
 	switch {
 	case len(items) == 0:
-		return appendResponse(bc, dst, &Response{Error: &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}})
+		return s.appendError(ctx, bc, dst, "", &Response{Error: &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}})
 	case s.cfg.maxBatch > 0 && len(items) > s.cfg.maxBatch:
-		return appendResponse(bc, dst, &Response{Error: &Error{
+		return s.appendError(ctx, bc, dst, "", &Response{Error: &Error{
 			Code:    CodeLimitExceeded,
 			Message: fmt.Sprintf("batch of %d calls exceeds the limit of %d", len(items), s.cfg.maxBatch),
 		}})
@@ -225,14 +241,18 @@ func (s *Server) serveBatch(ctx context.Context, bc BatchCodec, items [][]byte, 
 }
 
 // appendResponse encodes resp; a result or error data that the codec cannot
-// carry turns into a CodeInternal error naming the reason.
-func appendResponse(c Codec, dst []byte, resp *Response) []byte {
+// carry turns into a CodeInternal error naming the reason, told to the
+// error handler.
+func (s *Server) appendResponse(ctx context.Context, c Codec, dst []byte, method string, resp *Response) []byte {
 	out, err := c.AppendResponse(dst, resp)
 	if err == nil {
 		return out
 	}
 	resp.Result = nil
 	resp.Error = &Error{Code: CodeInternal, Message: "internal error: cannot encode the result: " + err.Error()}
+	if s.cfg.onError != nil {
+		s.cfg.onError(ctx, method, resp.Error)
+	}
 	out, err = c.AppendResponse(dst, resp)
 	if err != nil {
 		return dst

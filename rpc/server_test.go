@@ -5,6 +5,7 @@ import (
 	stdjson "encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os/exec"
 	"slices"
 	"strings"
@@ -458,5 +459,44 @@ func TestLongNamesAreClipped(t *testing.T) {
 	r = serve(t, s, request(2, "subtract", `{"`+long+`": 1}`))
 	if r.Error == nil || len(r.Error.Msg) > 300 {
 		t.Errorf("reply to a 20 kB param name: %+v", r.Error)
+	}
+}
+
+func TestErrorHandler(t *testing.T) {
+	t.Parallel()
+	type seen struct {
+		method string
+		code   rpc.Code
+	}
+	var mu sync.Mutex
+	var got []seen
+	var panics atomic.Int32
+	s := newTestServer(t, rpc.WithMaxBatch(2),
+		rpc.WithErrorHandler(func(_ context.Context, method string, e *rpc.Error) {
+			mu.Lock()
+			got = append(got, seen{method, e.Code})
+			mu.Unlock()
+		}),
+		rpc.WithPanicHandler(func(context.Context, string, any, []byte) { panics.Add(1) }))
+	if err := s.Register("nan", func() (float64, error) { return math.NaN(), nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range []string{
+		`{"m":`,                           // parse error
+		`{"id":1}`,                        // invalid request
+		`[{"m":"a"},{"m":"a"},{"m":"a"}]`, // batch over the limit
+		string(request(1, "nan", "")),     // unencodable result
+		string(request(2, "nope", "")),    // not reported: the caller's business
+		string(request(3, "fail", `[9, "x"]`)),
+		string(request(4, "boom", "")), // reported to the panic handler only
+	} {
+		s.ServeMessage(context.Background(), fakeCodec{}, []byte(msg), nil)
+	}
+	want := []seen{{"", rpc.CodeParseError}, {"", rpc.CodeInvalidRequest}, {"", rpc.CodeLimitExceeded}, {"nan", rpc.CodeInternal}}
+	if !slices.Equal(got, want) {
+		t.Errorf("error handler saw %v, want %v", got, want)
+	}
+	if panics.Load() != 1 {
+		t.Errorf("panic handler called %d times", panics.Load())
 	}
 }

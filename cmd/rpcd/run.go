@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/polyrpc/polyrpc/auth"
-	_ "github.com/polyrpc/polyrpc/codec/json" // registers the JSON-RPC codec
+	jsoncodec "github.com/polyrpc/polyrpc/codec/json"
+	xmlcodec "github.com/polyrpc/polyrpc/codec/xml"
 	"github.com/polyrpc/polyrpc/demo"
 	"github.com/polyrpc/polyrpc/introspect"
 	"github.com/polyrpc/polyrpc/rpc"
@@ -37,6 +38,15 @@ type config struct {
 	tlsCert         string
 	tlsKey          string
 	tlsClientCA     string
+
+	maxBatch         int
+	maxDepth         int
+	maxConns         int
+	maxInFlight      int
+	handshakeTimeout time.Duration
+	idleTimeout      time.Duration
+	readTimeout      time.Duration
+	writeTimeout     time.Duration
 }
 
 // run is rpcd's whole program but for process details, so that tests run it
@@ -78,6 +88,14 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve TLS on every listener with this certificate PEM `file`")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the TLS private key PEM `file`")
 	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", "", "require client certificates signed by the CAs in this PEM `file` (mutual TLS)")
+	fs.IntVar(&cfg.maxBatch, "max-batch", rpc.DefaultMaxBatch, "most calls in one JSON-RPC batch or system.multicall")
+	fs.IntVar(&cfg.maxDepth, "max-depth", 128, "deepest nesting of arrays and objects a message may have")
+	fs.IntVar(&cfg.maxConns, "max-conns", tcprpc.DefaultMaxConns, "most TCP connections served at once; more are closed on accept")
+	fs.IntVar(&cfg.maxInFlight, "max-in-flight", tcprpc.DefaultMaxInFlight, "most calls of one TCP connection running at once; beyond it the connection is not read")
+	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", tcprpc.DefaultHandshakeTimeout, "time a TCP connection has to authenticate")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", tcprpc.DefaultIdleTimeout, "close connections idle this long (TCP with no call running; HTTP keep-alive)")
+	fs.DurationVar(&cfg.readTimeout, "read-timeout", tcprpc.DefaultReadTimeout, "time to read one message once it started (TCP frame; HTTP request)")
+	fs.DurationVar(&cfg.writeTimeout, "write-timeout", tcprpc.DefaultWriteTimeout, "time to write one TCP reply before the peer is dropped")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug (every call), info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: rpcd [serve] [flags]\n       rpcd call [flags] URL METHOD [PARAM...]\n       rpcd list [flags] URL\n\n"+
@@ -93,6 +111,14 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.maxMessage <= 0 {
 		return cfg, fmt.Errorf("rpcd: -max-message must be positive")
 	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"-max-batch", cfg.maxBatch}, {"-max-depth", cfg.maxDepth}, {"-max-conns", cfg.maxConns}, {"-max-in-flight", cfg.maxInFlight}} {
+		if n.v <= 0 {
+			return cfg, fmt.Errorf("rpcd: %s must be positive", n.name)
+		}
+	}
 	if cfg.httpAddr == "" && cfg.tcpAddr == "" {
 		return cfg, fmt.Errorf("rpcd: no listener: -http and -tcp are both empty")
 	}
@@ -101,13 +127,25 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 
 func newServer(cfg config, log *slog.Logger) (*rpc.Server, error) {
 	s := rpc.NewServer(
+		rpc.WithCodecs(codecs(cfg)...),
 		rpc.WithCallTimeout(cfg.callTimeout),
+		rpc.WithMaxBatch(cfg.maxBatch),
 		rpc.WithInterceptors(logCalls(log)),
 		rpc.WithPanicHandler(func(ctx context.Context, method string, v any, stack []byte) {
 			log.Error("handler panicked", "method", method, "panic", fmt.Sprint(v), "stack", string(stack))
 		}),
+		rpc.WithErrorHandler(func(ctx context.Context, method string, e *rpc.Error) {
+			attrs := []any{"code", int(e.Code), "error", e.Message}
+			if method != "" {
+				attrs = append(attrs, "method", method)
+			}
+			if p, ok := rpc.PeerFromContext(ctx); ok && p.Addr != nil {
+				attrs = append(attrs, "remote", p.Addr.String())
+			}
+			log.Warn("refused a message", attrs...)
+		}),
 	)
-	if err := introspect.Register(s); err != nil {
+	if err := introspect.Register(s, introspect.WithMaxMulticall(cfg.maxBatch)); err != nil {
 		return nil, err
 	}
 	if cfg.demo {
@@ -116,6 +154,14 @@ func newServer(cfg config, log *slog.Logger) (*rpc.Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// codecs are the wire formats rpcd serves, with its limits.
+func codecs(cfg config) []rpc.Codec {
+	return []rpc.Codec{
+		jsoncodec.New(jsoncodec.WithMaxDepth(cfg.maxDepth)),
+		xmlcodec.New(xmlcodec.WithMaxDepth(cfg.maxDepth)),
+	}
 }
 
 // logCalls logs every call at debug level: its start, and its end with the
@@ -181,7 +227,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			return err
 		}
 		defer httpLn.Close()
-		var h http.Handler = httprpc.NewHandler(s, httprpc.WithMaxBodySize(cfg.maxMessage))
+		var h http.Handler = httprpc.NewHandler(s, httprpc.WithMaxBodySize(cfg.maxMessage),
+			httprpc.WithErrorHandler(func(r *http.Request, status int, msg string) {
+				log.Warn("refused a request", "status", status, "error", msg, "remote", r.RemoteAddr)
+			}))
 		if keys != nil {
 			h = auth.NewHTTPHandler(h, keys, auth.WithMaxBodySize(cfg.maxMessage))
 		}
@@ -189,6 +238,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		mux.Handle("/{$}", h)
 		mux.Handle("/RPC2", h)
 		hs = httprpc.NewServer(cfg.httpAddr, mux)
+		hs.ReadTimeout = cfg.readTimeout
+		hs.IdleTimeout = cfg.idleTimeout
 		hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
 	var ts *tcprpc.Server
@@ -199,12 +250,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		defer tcpLn.Close()
 		opts := []tcprpc.Option{
 			tcprpc.WithMaxFrame(int(min(cfg.maxMessage, math.MaxInt32))),
+			tcprpc.WithMaxConns(cfg.maxConns),
+			tcprpc.WithMaxInFlight(cfg.maxInFlight),
+			tcprpc.WithHandshakeTimeout(cfg.handshakeTimeout),
+			tcprpc.WithIdleTimeout(cfg.idleTimeout),
+			tcprpc.WithReadTimeout(cfg.readTimeout),
+			tcprpc.WithWriteTimeout(cfg.writeTimeout),
 			tcprpc.WithErrorHandler(func(nc net.Conn, err error) {
 				log.Warn("connection ended", "remote", nc.RemoteAddr().String(), "error", err)
 			}),
 		}
 		if keys != nil {
-			opts = append(opts, tcprpc.WithHandshake(auth.NewServer(keys, auth.WithAllowMD5(cfg.authAllowMD5)).Handshake))
+			opts = append(opts, tcprpc.WithHandshake(auth.NewServer(keys,
+				auth.WithAllowMD5(cfg.authAllowMD5), auth.WithHandshakeTimeout(cfg.handshakeTimeout)).Handshake))
 		}
 		ts = tcprpc.NewServer(s, opts...)
 	}

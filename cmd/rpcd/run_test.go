@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -181,5 +183,41 @@ func TestRunServesTCP(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Error(err)
+	}
+}
+
+// TestLimitsAnswerAndLog checks that limits hit get the protocol's answer,
+// one log line each, and that the server goes on serving.
+func TestLimitsAnswerAndLog(t *testing.T) {
+	addr, _, _, logs := startRPCD(t, "-max-batch", "2", "-max-message", "512", "-max-depth", "8")
+	post := func(body string) (int, string) {
+		t.Helper()
+		resp, err := http.Post("http://"+addr+"/", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	call := `{"jsonrpc":"2.0","method":"demo.add","params":[1,2],"id":1}`
+	if status, body := post("[" + call + "," + call + "," + call + "]"); status != 200 || !strings.Contains(body, "-32004") {
+		t.Errorf("batch over the limit: %d %s", status, body)
+	}
+	if status, body := post(`{"jsonrpc":"2.0","method":"demo.echo","params":[[[[[[[[[[1]]]]]]]]]],"id":2}`); status != 200 || !strings.Contains(body, "-32004") {
+		t.Errorf("nesting over the limit: %d %s", status, body)
+	}
+	if status, _ := post(`{"jsonrpc":"2.0","method":"demo.echo","params":["` + strings.Repeat("x", 600) + `"],"id":3}`); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("message over the limit: %d", status)
+	}
+	if status, body := post(call); status != 200 || !strings.Contains(body, `"result":3`) {
+		t.Errorf("after the limits: %d %s", status, body)
+	}
+	l := logs.String()
+	if n := strings.Count(l, `msg="refused a message"`); n != 2 {
+		t.Errorf("%d message refusals logged, want 2:\n%s", n, l)
+	}
+	if n := strings.Count(l, `msg="refused a request" status=413`); n != 1 {
+		t.Errorf("%d 413s logged, want 1:\n%s", n, l)
 	}
 }

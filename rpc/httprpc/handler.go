@@ -33,6 +33,7 @@ var allowHeader = []string{"POST, OPTIONS"}
 type Handler struct {
 	srv     *rpc.Server
 	maxBody int64
+	onError func(r *http.Request, status int, msg string)
 	// byType maps every accepted media type, in lower case, to its codec.
 	// It is built once and only read afterwards.
 	byType map[string]*served
@@ -60,7 +61,7 @@ func NewHandler(s *rpc.Server, opts ...Option) *Handler {
 	for _, o := range opts {
 		o.applyHandler(&cfg)
 	}
-	h := &Handler{srv: s, maxBody: cfg.maxBody, byType: map[string]*served{}}
+	h := &Handler{srv: s, maxBody: cfg.maxBody, onError: cfg.onError, byType: map[string]*served{}}
 	var all []string
 	for _, c := range s.Codecs() {
 		mt, ok := c.(rpc.MediaTyper)
@@ -116,12 +117,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var e *served
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if e = h.lookup(ct); e == nil {
-			h.unsupported(w, "httprpc: unsupported Content-Type "+strconv.Quote(ct))
+			h.unsupported(w, r, "httprpc: unsupported Content-Type "+strconv.Quote(ct))
 			return
 		}
 	}
 	if r.ContentLength > h.maxBody {
-		h.tooLarge(w)
+		h.tooLarge(w, r)
 		return
 	}
 
@@ -130,17 +131,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer putBuf(in, body)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			h.tooLarge(w)
+			h.tooLarge(w, r)
 			return
 		}
 		// The client went away or broke the framing of the body; the
 		// answer most likely reaches no one.
-		http.Error(w, "httprpc: reading the request body: "+err.Error(), http.StatusBadRequest)
+		h.refuse(w, r, "httprpc: reading the request body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	if e == nil {
 		if e = h.sniff(body); e == nil {
-			h.unsupported(w, "httprpc: no Content-Type, and the body is in no known format")
+			h.unsupported(w, r, "httprpc: no Content-Type, and the body is in no known format")
 			return
 		}
 	}
@@ -204,16 +205,24 @@ func (h *Handler) sniff(msg []byte) *served {
 	return nil
 }
 
-func (h *Handler) unsupported(w http.ResponseWriter, msg string) {
+func (h *Handler) unsupported(w http.ResponseWriter, r *http.Request, msg string) {
 	w.Header()["Accept-Post"] = h.acceptPost
-	http.Error(w, msg, http.StatusUnsupportedMediaType)
+	h.refuse(w, r, msg, http.StatusUnsupportedMediaType)
 }
 
-func (h *Handler) tooLarge(w http.ResponseWriter) {
+// refuse answers a request that no codec serves with an HTTP status.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, msg string, status int) {
+	if h.onError != nil {
+		h.onError(r, status, msg)
+	}
+	http.Error(w, msg, status)
+}
+
+func (h *Handler) tooLarge(w http.ResponseWriter, r *http.Request) {
 	// The rest of the body is unread; closing the connection spares the
 	// server from reading it just to reach the next request.
 	w.Header().Set("Connection", "close")
-	http.Error(w, "httprpc: request body larger than "+strconv.FormatInt(h.maxBody, 10)+" bytes", http.StatusRequestEntityTooLarge)
+	h.refuse(w, r, "httprpc: request body larger than "+strconv.FormatInt(h.maxBody, 10)+" bytes", http.StatusRequestEntityTooLarge)
 }
 
 // peerOf describes the client of r. A Peer that middleware already put into

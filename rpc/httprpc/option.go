@@ -9,6 +9,7 @@ type Option interface {
 
 type handlerConfig struct {
 	maxBody int64
+	onError func(r *http.Request, status int, msg string)
 }
 
 type handlerOption func(*handlerConfig)
@@ -26,6 +27,13 @@ func WithMaxBodySize(n int64) Option {
 		}
 		c.maxBody = n
 	})
+}
+
+// WithErrorHandler sets a function told of every request refused before a
+// codec saw it (413, 415, 400), with the status and the message sent. Use it
+// to log; it must not write to the response.
+func WithErrorHandler(f func(r *http.Request, status int, msg string)) Option {
+	return handlerOption(func(c *handlerConfig) { c.onError = f })
 }
 
 // ClientOption configures a Transport.
