@@ -237,7 +237,7 @@ func (c *Client) Batch(ctx context.Context, calls ...*BatchCall) error {
 	}
 	defer x.release()
 	reply := x.raw
-	parts, isBatch, err := bc.SplitBatch(reply)
+	parts, isBatch, err := bc.SplitBatch(reply, 0)
 	if err != nil {
 		return fmt.Errorf("rpc: decoding the batch reply: %w", err)
 	}

@@ -50,8 +50,10 @@ type BatchCodec interface {
 	Codec
 	// SplitBatch reports whether msg is a batch and, if so, returns its items
 	// as slices of msg. A batch that cannot be split returns an *Error with
-	// CodeParseError.
-	SplitBatch(msg []byte) (items [][]byte, isBatch bool, err error)
+	// CodeParseError; one of more than max items (when max > 0) returns an
+	// *Error with CodeLimitExceeded as soon as the item past max is seen, so
+	// that a hostile batch costs no more than the limit.
+	SplitBatch(msg []byte, max int) (items [][]byte, isBatch bool, err error)
 	// AppendBatch appends a batch made of the already encoded items to dst.
 	AppendBatch(dst []byte, items [][]byte) []byte
 }

@@ -189,13 +189,16 @@ func (fakeCodec) DecodeReply(msg []byte, r *rpc.Reply) error {
 	return nil
 }
 
-func (fakeCodec) SplitBatch(msg []byte) ([][]byte, bool, error) {
+func (fakeCodec) SplitBatch(msg []byte, max int) ([][]byte, bool, error) {
 	if len(msg) == 0 || msg[0] != '[' {
 		return nil, false, nil
 	}
 	var raws []stdjson.RawMessage
 	if err := stdjson.Unmarshal(msg, &raws); err != nil {
 		return nil, true, &rpc.Error{Code: rpc.CodeParseError, Message: err.Error()}
+	}
+	if max > 0 && len(raws) > max {
+		return nil, true, &rpc.Error{Code: rpc.CodeLimitExceeded, Message: "batch too large"}
 	}
 	items := make([][]byte, len(raws))
 	for i, r := range raws {

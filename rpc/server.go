@@ -138,7 +138,7 @@ func (s *Server) Codec(name string) (Codec, bool) {
 // carries the transport's Peer and ends when the caller goes away.
 func (s *Server) ServeMessage(ctx context.Context, c Codec, msg, dst []byte) []byte {
 	if bc, ok := c.(BatchCodec); ok {
-		items, isBatch, err := bc.SplitBatch(msg)
+		items, isBatch, err := bc.SplitBatch(msg, s.cfg.maxBatch)
 		if err != nil {
 			return s.appendError(ctx, c, dst, "", &Response{Error: decodeError(err)})
 		}

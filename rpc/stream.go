@@ -157,7 +157,7 @@ func releaseMsg(bp *[]byte) {
 // is a batch, whose items go back undecoded to Batch.
 func (m *streamMux) route(raw []byte) (uint64, *Reply, error) {
 	if bc, ok := m.codec.(BatchCodec); ok {
-		items, isBatch, err := bc.SplitBatch(raw)
+		items, isBatch, err := bc.SplitBatch(raw, 0)
 		if err != nil {
 			return 0, nil, err
 		}

@@ -1,13 +1,21 @@
 package json
 
+import (
+	"fmt"
+
+	"github.com/polyrpc/polyrpc/rpc"
+)
+
 // SplitBatch reports whether msg is a batch, a JSON array, and if so returns
 // its elements as slices of msg (capped, so appending to one cannot overwrite
 // the next). It validates the whole message: a batch that is not valid JSON
 // returns an *rpc.Error with CodeParseError, and one nested deeper than the
 // depth limit allows (one level more than for a single call) returns
 // CodeLimitExceeded. An empty batch returns no items and isBatch true; the
-// server answers it. Servers and clients both use SplitBatch.
-func (c *Codec) SplitBatch(msg []byte) (items [][]byte, isBatch bool, err error) {
+// server answers it. A batch of more than max items (max > 0) returns
+// CodeLimitExceeded once the item past max is found, before the rest is
+// scanned. Servers and clients both use SplitBatch.
+func (c *Codec) SplitBatch(msg []byte, max int) (items [][]byte, isBatch bool, err error) {
 	i := skipSpace(msg, 0)
 	if i >= len(msg) || msg[i] != '[' {
 		return nil, false, nil
@@ -24,6 +32,10 @@ func (c *Codec) SplitBatch(msg []byte) (items [][]byte, isBatch bool, err error)
 		}
 		if !more {
 			break
+		}
+		if max > 0 && len(items) == max {
+			return nil, true, &rpc.Error{Code: rpc.CodeLimitExceeded,
+				Message: fmt.Sprintf("batch of more than %d calls exceeds the limit", max)}
 		}
 		v, err := w.value()
 		if err != nil {

@@ -140,7 +140,7 @@ func BenchmarkSplitBatch(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(msg)))
 	for b.Loop() {
-		if _, _, err := c.SplitBatch(msg); err != nil {
+		if _, _, err := c.SplitBatch(msg, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

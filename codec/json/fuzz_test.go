@@ -228,7 +228,7 @@ func FuzzSplitBatch(f *testing.F) {
 	addSeeds(f)
 	c := json.New(json.WithMaxDepth(20))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		items, isBatch, err := c.SplitBatch(msg)
+		items, isBatch, err := c.SplitBatch(msg, 0)
 		trimmed := bytes.TrimLeft(msg, " \t\r\n")
 		if isBatch != (len(trimmed) > 0 && trimmed[0] == '[') {
 			t.Fatalf("isBatch %v for %q", isBatch, msg)
@@ -264,7 +264,7 @@ func FuzzSplitBatch(f *testing.F) {
 			}
 		}
 		joined := c.AppendBatch(nil, items)
-		again, isBatch, err := c.SplitBatch(joined)
+		again, isBatch, err := c.SplitBatch(joined, 0)
 		if err != nil || !isBatch || len(again) != len(items) {
 			t.Fatalf("rejoined %s: %q, %v", joined, again, err)
 		}

@@ -200,7 +200,7 @@ func (lineCodec) DecodeReply(msg []byte, r *rpc.Reply) error {
 }
 
 // SplitBatch: a message of several lines is a batch, one call a line.
-func (lineCodec) SplitBatch(msg []byte) ([][]byte, bool, error) {
+func (lineCodec) SplitBatch(msg []byte, _ int) ([][]byte, bool, error) {
 	msg = bytes.TrimSpace(msg)
 	if !bytes.Contains(msg, []byte("\n")) {
 		return nil, false, nil
