@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/polyrpc/polyrpc/codec/json"
 	"github.com/polyrpc/polyrpc/demo"
+	"github.com/polyrpc/polyrpc/introspect"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/httprpc"
 )
@@ -24,13 +25,33 @@ func newDemoServer(t testing.TB, opts ...rpc.Option) (*rpc.Server, *httptest.Ser
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
+	return s, serveHTTP(t, s)
+}
+
+// newIntrospectedDemoServer is newDemoServer with the introspection methods
+// (system.*, rpc.discover) registered too, as rpcd serves them.
+func newIntrospectedDemoServer(t testing.TB, opts ...rpc.Option) (*rpc.Server, *httptest.Server) {
+	t.Helper()
+	s := rpc.NewServer(opts...)
+	if err := demo.Register(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := introspect.Register(s); err != nil {
+		t.Fatal(err)
+	}
+	return s, serveHTTP(t, s)
+}
+
+// serveHTTP serves s behind the real HTTP handler at / and /RPC2.
+func serveHTTP(t testing.TB, s *rpc.Server) *httptest.Server {
+	t.Helper()
 	h := httprpc.NewHandler(s)
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", h)
 	mux.Handle("/RPC2", h)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
-	return s, hs
+	return hs
 }
 
 // post sends body with the content type and returns status and body.

@@ -307,7 +307,9 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(&out, "%s %s\n", name, formatSignatures(sig))
 		if help != "" {
-			fmt.Fprintf(&out, "    %s\n", help)
+			for _, line := range strings.Split(strings.TrimRight(help, "\n"), "\n") {
+				fmt.Fprintf(&out, "    %s\n", line)
+			}
 		}
 	}
 	_, err = stdout.Write(out.Bytes())

@@ -121,6 +121,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Bodies are read as they are: a compressed one would be taken for a
+	// malformed message, so refuse it plainly (RFC 9110, 15.5.16).
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		w.Header()["Accept-Encoding"] = []string{"identity"}
+		h.refuse(w, r, "httprpc: unsupported Content-Encoding "+strconv.Quote(ce), http.StatusUnsupportedMediaType)
+		return
+	}
 	if r.ContentLength > h.maxBody {
 		h.tooLarge(w, r)
 		return
