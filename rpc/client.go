@@ -111,8 +111,16 @@ func (c *Client) Call(ctx context.Context, method string, result any, params ...
 	if params == nil {
 		params = []any{}
 	}
-	return c.call(ctx, &Call{Method: method, Args: params}, result)
+	call := callPool.Get().(*Call)
+	*call = Call{Method: method, Args: params}
+	err := c.call(ctx, call, result)
+	*call = Call{}
+	callPool.Put(call)
+	return err
 }
+
+// callPool holds Calls: one escapes into the codec's AppendCall otherwise.
+var callPool = sync.Pool{New: func() any { return new(Call) }}
 
 // CallNamed calls method with named params, given as a map with string keys
 // or a struct, and decodes its result into result.

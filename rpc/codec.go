@@ -37,7 +37,8 @@ type ServerCodec interface {
 
 // ClientCodec is the half of a codec that a client uses.
 type ClientCodec interface {
-	// AppendCall appends the encoded request or notification to dst.
+	// AppendCall appends the encoded request or notification to dst. It
+	// must not keep call, which the client reuses.
 	AppendCall(dst []byte, call *Call) ([]byte, error)
 	// DecodeReply decodes one reply from msg into r. r.Result may refer to
 	// msg, which the caller keeps unchanged until it has decoded the result.

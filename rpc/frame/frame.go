@@ -58,21 +58,43 @@ const readChunk = 64 << 10
 // length other than -1 is ErrBadHeader. A clean end of stream before the
 // header is io.EOF; one inside the header is io.ErrUnexpectedEOF.
 func ReadHeader(r io.Reader, max int) (int, error) {
+	if br, ok := r.(*bufio.Reader); ok {
+		// Peeking keeps the header off the heap on the hot path.
+		b, err := br.Peek(4)
+		if err != nil {
+			if len(b) > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		n := int64(int32(binary.BigEndian.Uint32(b)))
+		br.Discard(4)
+		if n != -1 {
+			return checkLength(n, max)
+		}
+		b, err = br.Peek(8)
+		if err != nil {
+			return 0, noEOF(err)
+		}
+		u := binary.BigEndian.Uint64(b)
+		br.Discard(8)
+		return checkLong(u, max)
+	}
 	var h [8]byte
-	if err := readFull(r, h[:4]); err != nil {
+	if _, err := io.ReadFull(r, h[:4]); err != nil {
 		return 0, err
 	}
 	n := int64(int32(binary.BigEndian.Uint32(h[:4])))
-	if n == -1 {
-		if err := readFull(r, h[:8]); err != nil {
-			return 0, noEOF(err)
-		}
-		u := binary.BigEndian.Uint64(h[:8])
-		if u > uint64(max) {
-			return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, u, max)
-		}
-		return int(u), nil
+	if n != -1 {
+		return checkLength(n, max)
 	}
+	if _, err := io.ReadFull(r, h[:8]); err != nil {
+		return 0, noEOF(err)
+	}
+	return checkLong(binary.BigEndian.Uint64(h[:8]), max)
+}
+
+func checkLength(n int64, max int) (int, error) {
 	if n < 0 {
 		return 0, fmt.Errorf("%w: length %d", ErrBadHeader, n)
 	}
@@ -82,21 +104,11 @@ func ReadHeader(r io.Reader, max int) (int, error) {
 	return int(n), nil
 }
 
-// readFull is io.ReadFull that keeps dst on the caller's stack when r is a
-// bufio.Reader, the common case on the hot path.
-func readFull(r io.Reader, dst []byte) error {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		_, err := io.ReadFull(r, dst)
-		return err
+func checkLong(u uint64, max int) (int, error) {
+	if u > uint64(max) {
+		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, u, max)
 	}
-	b, err := br.Peek(len(dst))
-	n := copy(dst, b)
-	br.Discard(n)
-	if err != nil && n > 0 && err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
+	return int(u), nil
 }
 
 // Read reads one frame of at most max bytes and appends its payload to dst.

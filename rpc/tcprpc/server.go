@@ -141,7 +141,7 @@ func (srv *Server) isClosing() bool {
 // track registers nc, counted in nconns already, unless the server is
 // closing, when it closes nc.
 func (srv *Server) track(nc net.Conn) (*conn, bool) {
-	c := &conn{srv: srv, nc: nc, sem: make(chan struct{}, srv.cfg.maxInFlight)}
+	c := &conn{srv: srv, nc: nc, sem: make(chan struct{}, srv.cfg.maxInFlight), jobs: make(chan job), done: make(chan struct{})}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if srv.closing {
@@ -221,6 +221,19 @@ type conn struct {
 	sem      chan struct{}
 	inFlight sync.WaitGroup
 	stopping atomic.Bool
+
+	// jobs hands calls to a parked worker goroutine; at most one worker
+	// parks per connection, so a connection costs no more than that while
+	// idle, and a busy one starts no goroutine per call.
+	jobs   chan job
+	parked atomic.Int32
+	done   chan struct{} // closed when the connection ends
+}
+
+// job is one message to serve.
+type job struct {
+	codec rpc.Codec
+	bp    *[]byte
 }
 
 // stopReading makes the read loop end at its next header: used by Shutdown.
@@ -247,6 +260,7 @@ func (c *conn) serve() {
 	srv := c.srv
 	defer func() {
 		c.inFlight.Wait()
+		close(c.done)
 		c.nc.Close()
 		srv.mu.Lock()
 		delete(srv.conns, c)
@@ -370,7 +384,29 @@ func (c *conn) readLoop(ctx context.Context, r *bufio.Reader, w *frame.Writer, r
 		}
 		c.sem <- struct{}{} // blocks when maxInFlight calls run: backpressure
 		c.inFlight.Add(1)
-		go c.call(ctx, codec, bp, w)
+		select {
+		case c.jobs <- job{codec, bp}:
+		default:
+			go c.work(ctx, w, job{codec, bp})
+		}
+	}
+}
+
+// work serves j, then parks for more unless another worker is parked.
+func (c *conn) work(ctx context.Context, w *frame.Writer, j job) {
+	for {
+		c.call(ctx, j.codec, j.bp, w)
+		if c.parked.Add(1) > 1 {
+			c.parked.Add(-1)
+			return
+		}
+		select {
+		case j = <-c.jobs:
+			c.parked.Add(-1)
+		case <-c.done:
+			c.parked.Add(-1)
+			return
+		}
 	}
 }
 
