@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/httprpc"
+	"github.com/polyrpc/polyrpc/rpc/tcprpc"
+)
+
+// newPolyServer returns a polyrpc server of the three calls, serving every
+// codec built into this program.
+func newPolyServer() (*rpc.Server, error) {
+	s := rpc.NewServer()
+	if err := s.Register(methodAdd, func(ctx context.Context, a, b int64) (int64, error) {
+		return a + b, nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.Register(methodEchoInts, func(ctx context.Context, v []int64) ([]int64, error) {
+		return v, nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.Register(methodEchoStruct, func(ctx context.Context, r *Record) (*Record, error) {
+		return r, nil
+	}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// errNoCodec marks a system whose polyrpc codec is not built in.
+var errNoCodec = errors.New("codec not registered")
+
+// lookupCodec finds a polyrpc codec by its registry name.
+func lookupCodec(name string) (rpc.Codec, error) {
+	c, ok := rpc.LookupCodec(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (codec/%s is not imported by bench/codecs.go yet)", errNoCodec, name, name)
+	}
+	return c, nil
+}
+
+// polyrpcTCP is polyrpc's TCP transport with codec: tcprpc.Server, which
+// tells the codec by each frame's first byte, and tcprpc.NewClient.
+func polyrpcTCP(codec string) system {
+	return system{
+		name:  "polyrpc tcp+" + codec,
+		desc:  "tcprpc.NewServer (codec sniffed per frame, default limits) and tcprpc.NewClient with codec " + codec,
+		calls: allCalls,
+		start: func(ctx context.Context) (*instance, error) {
+			c, err := lookupCodec(codec)
+			if err != nil {
+				return nil, err
+			}
+			s, err := newPolyServer()
+			if err != nil {
+				return nil, err
+			}
+			ln, err := listen()
+			if err != nil {
+				return nil, err
+			}
+			srv := tcprpc.NewServer(s)
+			go srv.Serve(ln)
+			cl := tcprpc.NewClient(ln.Addr().String(), c)
+			return &instance{
+				newCaller: polyCaller(cl),
+				close:     closers(func() { srv.Close() }, func() { cl.Close() }),
+			}, nil
+		},
+	}
+}
+
+// polyrpcHTTP is polyrpc's HTTP transport with codec: httprpc.Handler in the
+// http.Server of httprpc.NewServer, and httprpc.NewClient.
+func polyrpcHTTP(codec string) system {
+	return system{
+		name:  "polyrpc http+" + codec,
+		desc:  "httprpc.NewHandler in httprpc.NewServer's http.Server, and httprpc.NewClient (its own keep-alive client) with codec " + codec,
+		calls: allCalls,
+		start: func(ctx context.Context) (*instance, error) {
+			c, err := lookupCodec(codec)
+			if err != nil {
+				return nil, err
+			}
+			s, err := newPolyServer()
+			if err != nil {
+				return nil, err
+			}
+			ln, err := listen()
+			if err != nil {
+				return nil, err
+			}
+			hs := httprpc.NewServer("", httprpc.NewHandler(s))
+			go hs.Serve(ln)
+			cl := httprpc.NewClient("http://"+ln.Addr().String()+"/RPC2", c)
+			return &instance{
+				newCaller: polyCaller(cl),
+				close:     closers(func() { hs.Close() }, func() { cl.Close() }),
+			}, nil
+		},
+	}
+}
+
+// polyCaller makes the three calls on a polyrpc client. The params are
+// boxed once, as constants would be, so that a call's allocations are the
+// framework's own.
+func polyCaller(cl *rpc.Client) func(k callKind, concurrent bool) caller {
+	ctx := context.Background()
+	return func(k callKind, _ bool) caller {
+		switch k {
+		case callAdd:
+			args := []any{addA, addB}
+			var sum int64
+			return caller{
+				call:   func() error { sum = 0; return cl.Call(ctx, methodAdd, &sum, args...) },
+				result: func() any { return sum },
+			}
+		case callInts:
+			args := []any{newInts()}
+			var out []int64
+			return caller{
+				call:   func() error { out = nil; return cl.Call(ctx, methodEchoInts, &out, args...) },
+				result: func() any { return out },
+			}
+		default:
+			rec := newRecord()
+			args := []any{&rec}
+			var out Record
+			return caller{
+				call:   func() error { out = Record{}; return cl.Call(ctx, methodEchoStruct, &out, args...) },
+				result: func() any { return out },
+			}
+		}
+	}
+}
