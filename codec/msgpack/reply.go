@@ -1,0 +1,95 @@
+package msgpack
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/polyrpc/polyrpc/rpc"
+)
+
+// DecodeReply decodes one MessagePack-RPC response, [1, msgid, error,
+// result], from msg into r. r.ID.Raw is the msgid as sent (a slice of msg)
+// and r.ID.Seq its value when it is a non-negative integer. r.Result refers
+// to msg. An error that is not nil becomes r.Error:
+//
+//   - a map with an integer "code" and a string "message", as this
+//     package's servers send, becomes that code and message, with the
+//     map's "data" as Data;
+//   - a string (or bin), as many other msgpack-rpc servers send, becomes a
+//     CodeServerError with that message;
+//   - anything else becomes a CodeServerError with the value as Data.
+//
+// Data holds natural Go values. A reply that is not valid MessagePack, or
+// not a response, is an error, and it is not an *rpc.Error, so that a
+// client does not mistake its own failure to read a reply for an error the
+// server reported.
+func (c *Codec) DecodeReply(msg []byte, r *rpc.Reply) error {
+	*r = rpc.Reply{}
+	var env envelope
+	if err := c.scanEnvelope(msg, &env, false); err != nil {
+		return c.replyError(err)
+	}
+	if !env.array || env.n != 4 {
+		return errors.New("msgpack: a reply must be an array of 4: [1, msgid, error, result]")
+	}
+	if typ, ok := intAt(msg, env.elems[0]); !ok || typ != typeResponse {
+		return errors.New("msgpack: a reply must start with the type 1")
+	}
+	id := env.elems[1]
+	var h head
+	if _ = readHead(msg, id.off, &h); h.kind != kindNil {
+		r.ID.Raw = id.of(msg)
+		switch {
+		case h.kind == kindInt && h.i >= 0:
+			r.ID.Seq = uint64(h.i)
+		case h.kind == kindUint:
+			r.ID.Seq = h.u
+		}
+	}
+	if e := env.elems[2]; msg[e.off] != fmtNil {
+		r.Error = decodeError(msg[e.off:e.end])
+		return nil
+	}
+	r.Result = value(env.elems[3].of(msg))
+	return nil
+}
+
+// decodeError decodes the validated error element of a response.
+func decodeError(raw []byte) *rpc.Error {
+	v, _, err := decodeNatural(raw, 0)
+	if err != nil {
+		return &rpc.Error{Code: rpc.CodeServerError, Message: "server error that cannot be decoded: " + err.Error()}
+	}
+	switch x := v.(type) {
+	case string:
+		return &rpc.Error{Code: rpc.CodeServerError, Message: x}
+	case []byte:
+		return &rpc.Error{Code: rpc.CodeServerError, Message: string(x)}
+	case map[string]any:
+		msg, _ := x["message"].(string)
+		code, ok := x["code"].(int64)
+		if ok && code >= math.MinInt32 && code <= math.MaxInt32 {
+			return &rpc.Error{Code: rpc.Code(code), Message: msg, Data: x["data"]}
+		}
+		if msg != "" {
+			return &rpc.Error{Code: rpc.CodeServerError, Message: msg, Data: v}
+		}
+	}
+	return &rpc.Error{Code: rpc.CodeServerError, Message: "server error: " + excerpt(fmt.Sprint(v)), Data: v}
+}
+
+// excerpt shortens s for an error message.
+func excerpt(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "..."
+	}
+	return s
+}
+
+// value is an encoded result, decoded once the caller says into what.
+type value []byte
+
+// Decode decodes the result into dst, a non-nil pointer, by the rules of
+// params.
+func (v value) Decode(dst any) error { return decodeValue(v, dst) }
