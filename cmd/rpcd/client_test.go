@@ -98,3 +98,21 @@ func TestCallTransportErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCallEveryCodec calls rpcd with each codec over both transports.
+func TestCallEveryCodec(t *testing.T) {
+	addr, _, _, logs := startRPCD(t)
+	tcp := tcpAddr(t, logs)
+	for _, codec := range []string{"json", "xml", "msgpack", "proto"} {
+		for _, u := range []string{"http://" + addr + "/RPC2", "tcp://" + tcp} {
+			out, stderr, code := rpcdCall(t, "call", "-codec", codec, u, "demo.echo", `{"n":9223372036854775807,"s":"ü","l":[1,2]}`)
+			want := "{\n  \"l\": [\n    1,\n    2\n  ],\n  \"n\": 9223372036854775807,\n  \"s\": \"ü\"\n}\n"
+			if code != 0 || out != want {
+				t.Errorf("%s %s: exit %d, %q %q", codec, u, code, out, stderr)
+			}
+			if _, stderr, code := rpcdCall(t, "call", "-codec", codec, u, "demo.divide", "1", "0"); code != 1 || !strings.Contains(stderr, "fault 1001: division by zero") {
+				t.Errorf("%s %s fault: exit %d, %q", codec, u, code, stderr)
+			}
+		}
+	}
+}

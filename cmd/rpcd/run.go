@@ -16,6 +16,8 @@ import (
 
 	"github.com/polyrpc/polyrpc/auth"
 	jsoncodec "github.com/polyrpc/polyrpc/codec/json"
+	msgpackcodec "github.com/polyrpc/polyrpc/codec/msgpack"
+	protocodec "github.com/polyrpc/polyrpc/codec/proto"
 	xmlcodec "github.com/polyrpc/polyrpc/codec/xml"
 	"github.com/polyrpc/polyrpc/demo"
 	"github.com/polyrpc/polyrpc/introspect"
@@ -160,6 +162,8 @@ func newServer(cfg config, log *slog.Logger) (*rpc.Server, error) {
 func codecs(cfg config) []rpc.Codec {
 	return []rpc.Codec{
 		jsoncodec.New(jsoncodec.WithMaxDepth(cfg.maxDepth)),
+		msgpackcodec.New(msgpackcodec.WithMaxDepth(cfg.maxDepth)),
+		protocodec.New(protocodec.WithMaxDepth(cfg.maxDepth)),
 		xmlcodec.New(xmlcodec.WithMaxDepth(cfg.maxDepth)),
 	}
 }
