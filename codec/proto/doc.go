@@ -1,0 +1,111 @@
+// Package proto is polyrpc's protobuf codec: each call is one binary
+// Request message and each answer one Response message of the schema in
+// polyrpc.proto (package polyrpc.v1), whose generated Go types are in
+// package polyrpcpb. Importing the package registers the codec under the
+// name "proto", so the shortest use is a blank import:
+//
+//	import _ "github.com/polyrpc/polyrpc/codec/proto"
+//
+//	s := rpc.NewServer() // serves every registered codec, "proto" among them
+//	s.Register("add", func(a, b int64) (int64, error) { return a + b, nil })
+//	c, _ := s.Codec("proto")
+//	client := rpc.NewClient(rpc.InProcess(s), c)
+//	var sum int64
+//	err := client.Call(ctx, "add", &sum, 1, 2)
+//
+// Use New for a codec with another depth limit, and pass it to
+// rpc.WithCodecs. Over HTTP the codec answers to the media types
+// application/x-protobuf (the one it replies with), application/protobuf
+// and application/vnd.google.protobuf; on a stream its requests start with
+// the byte 0x08 or 0x12 (see Sniff).
+//
+// # The schema
+//
+// A Request has an id (uint64, 1), a method (2), positional params (3, a
+// repeated Value) or named params (4, a Map), and a notification flag (5).
+// A Response echoes the id (1) and holds a result (2, a Value) or an Error
+// (3): a code (sint64), a message, optional data (a Value) and details
+// (repeated google.protobuf.Any). A Value is a oneof of null, bool, int
+// (sint64), uint (uint64), double, string, bytes, time (seconds, nanos and
+// the zone's offset in seconds), list, map (string keys), message (a
+// serialized protobuf message), and two packed lists, int_list (sint64) and
+// double_list. Other languages generate their code from polyrpc.proto, as
+// the interop test does for Python.
+//
+// # Go types
+//
+// Params and results are encoded by their Go type:
+//
+//	nil, nil pointer, nil slice, nil map    null
+//	bool                                    bool
+//	int, int8 ... int64                     int (exact over the whole range)
+//	uint, uint8 ... uint64                  uint
+//	float32, float64                        double (NaN and infinities too)
+//	string                                  string (must be valid UTF-8)
+//	[]byte, [N]byte                         bytes
+//	time.Time                               time, with its zone's offset
+//	[]int, []int8 ... []int64, []uint16,    int_list, one varint an element
+//	  []uint32 (and such arrays)
+//	[]float32, []float64                    double_list, 8 bytes an element
+//	other slices and arrays                 list
+//	map[string]T                            map, keys sorted
+//	struct                                  map of the fields that
+//	                                          rpc.StructFields names, sorted
+//	                                          by name; omitempty honoured
+//	pointer                                 what it points to
+//	proto.Message                           message
+//
+// The encoding is deterministic and canonical: byte for byte what
+// proto.MarshalOptions{Deterministic: true} makes of the equivalent
+// polyrpcpb message. Decoding is the reverse, with range checks: an int or
+// uint fits any integer type whose range holds it, an integer also fits a
+// float, null leaves the zero value, a list of ints fits any slice, a map
+// fits a struct (unknown keys ignored) or a map. Anything else is an error,
+// which the server answers with rpc.CodeInvalidParams. Into an interface
+// (any) a Value decodes into natural Go types: nil, bool, int64, uint64
+// (only above the int64 range), float64, string, []byte (bytes and
+// message), time.Time (in UTC, or in a fixed zone of the offset), []any and
+// map[string]any.
+//
+// # Protobuf messages
+//
+// A handler whose params and results are protobuf messages gets them
+// without a detour: a message param travels as a message_value, the
+// message's own encoding, which is unmarshalled straight into the
+// parameter's type (*pb.Thing, or pb.Thing), and a message result is
+// marshalled straight into the Response:
+//
+//	s.Register("things.get", func(ctx context.Context, q *pb.Query) (*pb.Thing, error) { ... })
+//
+// A client passes and receives messages the same way. An rpc.Error whose
+// Data is a proto.Message (or a []proto.Message) sends it as the Error's
+// details, and a client gets it back as a message of its type when the
+// program links that type in.
+//
+// The core refuses to register a handler whose types hold an interface
+// with methods, which includes the generated type of a message with a
+// oneof; such a message travels fine inside a Value elsewhere, for instance
+// as a []byte param decoded by the handler.
+//
+// # Limits
+//
+// DecodeRequest and DecodeReply validate the whole message as strictly as
+// protobuf-go's Unmarshal (wire format, UTF-8 of strings and keys, closed
+// groups) before anything is decoded, and refuse Values nested deeper than
+// the depth limit (WithMaxDepth) with rpc.CodeLimitExceeded. Memory grows
+// with the bytes of a message, never with the lengths it declares; the
+// decoding of a Value allocates only what its Go value needs. The messages
+// inside message_values are unmarshalled by protobuf-go with the depth limit
+// as their RecursionLimit. Unknown fields are skipped, and of a singular
+// field given twice the last counts (messages merge), as in protobuf.
+//
+// # Generated code
+//
+// polyrpcpb/polyrpc.pb.go and internal/testpb/thing.pb.go (a message of the
+// tests) were generated with protoc 3.21.12 (libprotoc) and protoc-gen-go
+// v1.36.12, the version of google.golang.org/protobuf in go.mod; the
+// go:generate lines below regenerate them.
+package proto
+
+//go:generate protoc --proto_path=. --go_out=. --go_opt=module=github.com/polyrpc/polyrpc/codec/proto polyrpc.proto
+//go:generate protoc --proto_path=testdata --go_out=. --go_opt=module=github.com/polyrpc/polyrpc/codec/proto testdata/thing.proto

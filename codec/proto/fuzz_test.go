@@ -1,0 +1,378 @@
+package proto_test
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/polyrpc/polyrpc/codec/proto"
+	"github.com/polyrpc/polyrpc/codec/proto/polyrpcpb"
+	"github.com/polyrpc/polyrpc/rpc"
+	"google.golang.org/protobuf/encoding/protowire"
+	pb "google.golang.org/protobuf/proto"
+)
+
+// fuzzSeeds are hand-made messages beyond the golden files: merged fields,
+// unknown fields and groups, packed and unpacked lists, odd encodings.
+var fuzzSeeds = []string{
+	// Request: id, method "echo", a Value with two list_values, merged.
+	"\x08\x01\x12\x04echo\x1a\x0a\x4a\x03\x0a\x01\x00\x4a\x03\x0a\x01\x00",
+	// A Value whose kind changes from list to int and back to list.
+	"\x08\x01\x12\x04echo\x1a\x0c\x4a\x02\x0a\x00\x18\x02\x4a\x04\x0a\x02\x18\x04",
+	// A map entry with its value given twice, and a duplicate key.
+	"\x08\x01\x12\x04echo\x1a\x16\x52\x14\x0a\x08\x0a\x01k\x12\x03\x4a\x01\x00\x0a\x08\x0a\x01k\x12\x03\x18\x02\x00",
+	// Named params given in two occurrences of the named field.
+	"\x08\x02\x12\x04echo\x22\x07\x0a\x05\x0a\x01a\x12\x00\x22\x07\x0a\x05\x0a\x01b\x12\x00",
+	// An Int64List with packed and unpacked values, and a DoubleList.
+	"\x08\x03\x12\x04echo\x1a\x09\x62\x07\x0a\x02\x02\x03\x08\x05\x00\x1a\x0c\x6a\x0a\x09\x00\x00\x00\x00\x00\x00\xf0\x3f",
+	// Unknown fields: a group, fixed32, fixed64, bytes.
+	"\x08\x04\x12\x04echo\xa3\x06\x08\x01\xa4\x06\xad\x06\x01\x02\x03\x04\xa9\x06\x01\x02\x03\x04\x05\x06\x07\x08",
+	// A Time with nanos out of range and an offset.
+	"\x08\x05\x12\x04echo\x1a\x0a\x42\x08\x08\x02\x10\xff\xff\xff\xff\x0f\x18\x01",
+	// A notification, id 0 left out.
+	"\x12\x04echo\x28\x01",
+	// A message_value and a bytes_value.
+	"\x08\x06\x12\x05thing\x1a\x04\x5a\x02\x08\x02",
+	// Responses: a result given twice; an error with data and details.
+	"\x08\x01\x12\x04\x4a\x02\x0a\x00\x12\x04\x4a\x02\x0a\x00",
+	"\x08\x01\x1a\x19\x08\x06\x22\x15\x0a\x0fexample.com/a.B\x12\x02\x08\x01",
+	"\x08\x01\x1a\x08\x08\x01\x1a\x04\x52\x02\x0a\x00",
+}
+
+func addSeeds(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.bin"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+}
+
+// fuzzDepth is the depth limit of the codec under fuzzing: shallow, so that
+// the fuzzer reaches it.
+const fuzzDepth = 20
+
+// allocated returns the bytes f allocates. The tests that use it are not
+// parallel, so that other tests' allocations do not count.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// reference returns the natural Go value of a Value as decoded by
+// protobuf-go, computed independently of the codec.
+func reference(v *polyrpcpb.Value) any {
+	switch k := v.GetKind().(type) {
+	case *polyrpcpb.Value_BoolValue:
+		return k.BoolValue
+	case *polyrpcpb.Value_IntValue:
+		return k.IntValue
+	case *polyrpcpb.Value_UintValue:
+		if k.UintValue <= math.MaxInt64 {
+			return int64(k.UintValue)
+		}
+		return k.UintValue
+	case *polyrpcpb.Value_DoubleValue:
+		return k.DoubleValue
+	case *polyrpcpb.Value_StringValue:
+		return k.StringValue
+	case *polyrpcpb.Value_BytesValue:
+		return k.BytesValue
+	case *polyrpcpb.Value_MessageValue:
+		return k.MessageValue
+	case *polyrpcpb.Value_TimeValue:
+		t := time.Unix(k.TimeValue.GetSeconds(), int64(k.TimeValue.GetNanos()))
+		if off := k.TimeValue.GetOffset(); off != 0 {
+			return t.In(time.FixedZone("", int(off)))
+		}
+		return t.UTC()
+	case *polyrpcpb.Value_ListValue:
+		out := []any{}
+		for _, e := range k.ListValue.GetValues() {
+			out = append(out, reference(e))
+		}
+		return out
+	case *polyrpcpb.Value_IntList:
+		out := []any{}
+		for _, e := range k.IntList.GetValues() {
+			out = append(out, e)
+		}
+		return out
+	case *polyrpcpb.Value_DoubleList:
+		out := []any{}
+		for _, e := range k.DoubleList.GetValues() {
+			out = append(out, e)
+		}
+		return out
+	case *polyrpcpb.Value_MapValue:
+		out := map[string]any{}
+		for key, e := range k.MapValue.GetFields() {
+			out[key] = reference(e)
+		}
+		return out
+	}
+	return nil
+}
+
+// same compares natural values: floats by their bits (NaN too), bytes with
+// nil and empty alike, times by instant and offset.
+func same(a, b any) bool {
+	switch x := a.(type) {
+	case float64:
+		y, ok := b.(float64)
+		return ok && math.Float64bits(x) == math.Float64bits(y)
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && bytes.Equal(x, y)
+	case time.Time:
+		y, ok := b.(time.Time)
+		_, xo := x.Zone()
+		_, yo := y.Zone()
+		return ok && x.Equal(y) && xo == yo
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !same(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if w, ok := y[k]; !ok || !same(v, w) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// params decodes every param of req into natural values.
+func params(t *testing.T, req *rpc.Request) (args []any, named map[string]any) {
+	t.Helper()
+	p := req.Params
+	if p == nil {
+		return nil, nil
+	}
+	if n := p.Len(); n >= 0 {
+		args = make([]any, n)
+		for i := range args {
+			if err := p.DecodeAt(i, &args[i]); err != nil {
+				t.Fatalf("param %d: %v", i, err)
+			}
+		}
+		return args, nil
+	}
+	named = map[string]any{}
+	for _, name := range p.Names() {
+		if _, dup := named[name]; dup {
+			t.Fatalf("name %q listed twice", name)
+		}
+		var v any
+		if err := p.DecodeNamed(name, &v); err != nil {
+			t.Fatalf("param %q: %v", name, err)
+		}
+		named[name] = v
+	}
+	return nil, named
+}
+
+// limitError reports whether err is the codec's depth limit.
+func limitError(err error) bool {
+	var e *rpc.Error
+	return errors.As(err, &e) && e.Code == rpc.CodeLimitExceeded
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	addSeeds(f)
+	c := proto.New(proto.WithMaxDepth(fuzzDepth))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		var req rpc.Request
+		var err error
+		n := allocated(func() { err = c.DecodeRequest(msg, &req) })
+		if limit := uint64(len(msg)) + 1024; n > limit {
+			t.Fatalf("DecodeRequest allocated %d bytes for %d", n, len(msg))
+		}
+		var ref polyrpcpb.Request
+		refErr := pb.Unmarshal(msg, &ref)
+		if err != nil {
+			var e *rpc.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %v is not an *rpc.Error", err)
+			}
+			switch {
+			case e.Code == rpc.CodeLimitExceeded:
+			case e.Code == rpc.CodeParseError && refErr == nil:
+				t.Fatalf("refused as malformed, protobuf-go reads %v: %v", &ref, err)
+			case e.Code == rpc.CodeInvalidRequest && refErr != nil:
+				t.Fatalf("malformed (%v), refused as invalid: %v", refErr, err)
+			case e.Code == rpc.CodeInvalidRequest && ref.Method != "" && (len(ref.Params) == 0 || ref.Named == nil):
+				t.Fatalf("valid request %v refused: %v", &ref, err)
+			case e.Code != rpc.CodeParseError && e.Code != rpc.CodeInvalidRequest:
+				t.Fatalf("unexpected error code: %v", err)
+			}
+			if refErr == nil && ref.Id != 0 && uvarint(req.ID.Raw) != ref.Id {
+				t.Fatalf("error reply would echo id %x, not %d", req.ID.Raw, ref.Id)
+			}
+			return
+		}
+		if refErr != nil {
+			t.Fatalf("accepted what protobuf-go refuses (%v): %+v", refErr, req)
+		}
+		if req.Method != ref.Method || req.Notification != ref.Notification || uvarint(req.ID.Raw) != ref.Id ||
+			req.ID.Raw == nil && ref.Id != 0 {
+			t.Fatalf("request %+v, protobuf-go reads %v", req, &ref)
+		}
+
+		// Params agree with protobuf-go's reading, with bounded allocation.
+		var args []any
+		var named map[string]any
+		n = allocated(func() { args, named = params(t, &req) })
+		if limit := 64*uint64(len(msg)) + 4096; n > limit {
+			t.Fatalf("params allocated %d bytes for %d", n, len(msg))
+		}
+		if ref.Named != nil {
+			want := map[string]any{}
+			for k, v := range ref.Named.GetFields() {
+				want[k] = reference(v)
+			}
+			if args != nil || !same(named, want) {
+				t.Fatalf("named params %#v, protobuf-go reads %#v", named, want)
+			}
+		} else {
+			want := []any{}
+			for _, v := range ref.Params {
+				want = append(want, reference(v))
+			}
+			if named != nil || len(want) > 0 && !same(args, want) || len(want) == 0 && req.Params != nil {
+				t.Fatalf("params %#v, protobuf-go reads %#v", args, want)
+			}
+		}
+
+		// Decode, encode, decode: the same call.
+		call := rpc.Call{Method: req.Method, ID: rpc.ID{Seq: 1}, Notification: req.Notification, Args: args}
+		if named != nil {
+			call.Named = named
+		}
+		msg2, err := c.AppendCall(nil, &call)
+		if err != nil {
+			t.Fatalf("re-encoding %+v: %v", call, err)
+		}
+		var req2 rpc.Request
+		if err := c.DecodeRequest(msg2, &req2); err != nil {
+			t.Fatalf("re-encoded % x: %v", msg2, err)
+		}
+		args2, named2 := params(t, &req2)
+		if req2.Method != req.Method || req2.Notification != req.Notification ||
+			!same(args, args2) && len(args)+len(args2) > 0 || !same(named, named2) {
+			t.Fatalf("% x\nbecame % x:\n%#v %#v\n%#v %#v", msg, msg2, args, named, args2, named2)
+		}
+
+		// The reply echoes the id, and carries the params back.
+		out, err := c.AppendResponse(nil, &rpc.Response{ID: req.ID, Result: args})
+		if err != nil {
+			t.Fatalf("reply: %v", err)
+		}
+		var r rpc.Reply
+		if err := c.DecodeReply(out, &r); err != nil || !bytes.Equal(r.ID.Raw, req.ID.Raw) || r.ID.Seq != ref.Id {
+			t.Fatalf("reply % x: id %x, %v; want id %x", out, r.ID.Raw, err, req.ID.Raw)
+		}
+		var back any
+		if err := r.Result.Decode(&back); err != nil || args != nil && !same(back, args) {
+			t.Fatalf("reply result %#v, %v; want %#v", back, err, args)
+		}
+	})
+}
+
+// uvarint decodes the varint b, or returns 0.
+func uvarint(b []byte) uint64 {
+	v, n := protowire.ConsumeVarint(b)
+	if n < 0 {
+		return 0
+	}
+	return v
+}
+
+// FuzzDecodeReply checks that no reply, however malformed, panics a client,
+// and that a reply reads as protobuf-go reads it.
+func FuzzDecodeReply(f *testing.F) {
+	addSeeds(f)
+	c := proto.New(proto.WithMaxDepth(fuzzDepth))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		var r rpc.Reply
+		var err error
+		c.DecodeReply(msg, &r) // warms up protobuf-go's types of details
+		n := allocated(func() { err = c.DecodeReply(msg, &r) })
+		if limit := 64*uint64(len(msg)) + 4096; n > limit {
+			t.Fatalf("DecodeReply allocated %d bytes for %d", n, len(msg))
+		}
+		var ref polyrpcpb.Response
+		refErr := pb.Unmarshal(msg, &ref)
+		if err != nil {
+			var e *rpc.Error
+			if errors.As(err, &e) {
+				t.Fatalf("a malformed reply is an *rpc.Error: %v", err)
+			}
+			if refErr == nil && !bytes.Contains([]byte(err.Error()), []byte("nested deeper")) {
+				t.Fatalf("refused (%v) what protobuf-go reads: %v", err, &ref)
+			}
+			return
+		}
+		if refErr != nil {
+			t.Fatalf("accepted what protobuf-go refuses (%v): %+v", refErr, r)
+		}
+		if r.ID.Seq != ref.Id || (r.Error == nil) == (r.Result == nil) {
+			t.Fatalf("reply %+v, protobuf-go reads %v", r, &ref)
+		}
+		if ref.Error != nil {
+			e := ref.Error
+			if r.Error == nil || int64(r.Error.Code) != e.Code || r.Error.Message != e.Message {
+				t.Fatalf("error %+v, protobuf-go reads %v", r.Error, e)
+			}
+			if e.Data != nil && !same(r.Error.Data, reference(e.Data)) {
+				t.Fatalf("error data %#v, protobuf-go reads %v", r.Error.Data, e.Data)
+			}
+			return
+		}
+		var got any
+		n = allocated(func() { err = r.Result.Decode(&got) })
+		if limit := 64*uint64(len(msg)) + 4096; n > limit {
+			t.Fatalf("result allocated %d bytes for %d", n, len(msg))
+		}
+		if err != nil || !same(got, reference(ref.Result)) {
+			t.Fatalf("result %#v (%v), protobuf-go reads %#v", got, err, reference(ref.Result))
+		}
+		// Encode, decode: the same result.
+		out, err := c.AppendResponse(nil, &rpc.Response{ID: r.ID, Result: got})
+		if err != nil {
+			t.Fatalf("re-encoding %#v: %v", got, err)
+		}
+		var r2 rpc.Reply
+		var again any
+		if err := c.DecodeReply(out, &r2); err != nil || r2.Result.Decode(&again) != nil || !same(got, again) {
+			t.Fatalf("% x became % x: %#v, %v", msg, out, again, err)
+		}
+	})
+}

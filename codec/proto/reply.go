@@ -1,0 +1,152 @@
+package proto
+
+import (
+	"fmt"
+
+	"github.com/polyrpc/polyrpc/rpc"
+	"google.golang.org/protobuf/encoding/protowire"
+	pb "google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// DecodeReply decodes one Response from msg into r, validating all of it as
+// DecodeRequest validates a request. r.ID.Seq is the id and r.ID.Raw its
+// varint's encoding. An error field becomes r.Error, with its data decoded
+// into natural Go types as rpc.Error.Data promises; when the error has no
+// data but details, Data holds the details' messages instead: one
+// proto.Message, or a []proto.Message for several. A detail whose type is
+// not linked into the program (not in protoregistry.GlobalTypes) stays an
+// *anypb.Any. Otherwise r.Result refers to msg and decodes like a param; a
+// reply with neither result nor error has a null result. A malformed reply
+// is a plain error, not an *rpc.Error, so that a client does not mistake its
+// failure to read a reply for an error the server reported.
+func (c *Codec) DecodeReply(msg []byte, r *rpc.Reply) error {
+	*r = rpc.Reply{}
+	v := validator{maxDepth: c.maxDepth}
+	var result, errMsg wireMsg
+	var f field
+	for b := msg; len(b) > 0; {
+		n := readField(b, &f)
+		if n < 0 {
+			return replyError(wireError(n))
+		}
+		b = b[n:]
+		if f.typ == protowire.VarintType && f.num == fResponseID {
+			r.ID = rpc.ID{Raw: f.raw, Seq: f.u}
+			continue
+		}
+		if f.typ != protowire.BytesType {
+			continue
+		}
+		switch f.num {
+		case fResponseResult:
+			if err := v.value(f.raw, 1); err != nil {
+				return replyError(err)
+			}
+			result.add(f.raw)
+		case fResponseError:
+			if err := v.errorMsg(f.raw); err != nil {
+				return replyError(err)
+			}
+			errMsg.add(f.raw)
+		}
+	}
+	if errMsg.present() {
+		r.Error = c.decodeError(&errMsg)
+		return nil
+	}
+	r.Result = &result1{c: c, m: result}
+	return nil
+}
+
+func replyError(err error) error {
+	if _, ok := err.(*depthError); ok {
+		return err
+	}
+	return fmt.Errorf("proto: malformed reply: %w", err)
+}
+
+// result1 is the result of a reply, decoded once the caller says into what.
+type result1 struct {
+	c *Codec
+	m wireMsg
+	k kind // the result being decoded, kept here to spare an allocation
+}
+
+// Decode decodes the result into dst, a non-nil pointer.
+func (r *result1) Decode(dst any) error {
+	r.k = kindOf(&r.m)
+	return r.c.decodeValue(&r.k, dst)
+}
+
+// decodeError decodes a validated Error.
+func (c *Codec) decodeError(m *wireMsg) *rpc.Error {
+	e := &rpc.Error{}
+	var data wireMsg
+	var details [][]byte
+	var f field
+	it := m.fields()
+	for it.next(&f) {
+		switch {
+		case f.num == fErrorCode && f.typ == protowire.VarintType:
+			x := protowire.DecodeZigZag(f.u)
+			if int64(int(x)) != x {
+				x = int64(rpc.CodeServerError) // beyond a 32-bit int
+			}
+			e.Code = rpc.Code(x)
+		case f.typ != protowire.BytesType:
+		case f.num == fErrorMessage:
+			e.Message = string(f.raw)
+		case f.num == fErrorData:
+			data.add(f.raw)
+		case f.num == fErrorDetails:
+			details = append(details, f.raw)
+		}
+	}
+	switch {
+	case data.present():
+		k := kindOf(&data)
+		e.Data = natural(&k)
+	case len(details) == 1:
+		e.Data = c.detail(details[0])
+	case len(details) > 1:
+		ms := make([]pb.Message, len(details))
+		for i, d := range details {
+			ms[i] = c.detail(d)
+		}
+		e.Data = ms
+	}
+	return e
+}
+
+// detail decodes a google.protobuf.Any into a message of its type when the
+// program has that type, else into an *anypb.Any.
+func (c *Codec) detail(b []byte) pb.Message {
+	var url string
+	var value []byte
+	var f field
+	for len(b) > 0 {
+		n := readField(b, &f)
+		if n < 0 {
+			break
+		}
+		b = b[n:]
+		if f.typ != protowire.BytesType {
+			continue
+		}
+		switch f.num {
+		case fAnyTypeURL:
+			url = string(f.raw)
+		case fAnyValue:
+			value = f.raw
+		}
+	}
+	if mt, err := protoregistry.GlobalTypes.FindMessageByURL(url); err == nil {
+		m := mt.New().Interface()
+		if c.unmarshal(value, m) == nil {
+			return m
+		}
+	}
+	return &anypb.Any{TypeUrl: url, Value: append([]byte{}, value...)}
+}

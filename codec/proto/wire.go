@@ -1,0 +1,506 @@
+package proto
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/bits"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Field numbers of polyrpc.proto. schema_test.go checks them against the
+// generated descriptors.
+const (
+	fRequestID           protowire.Number = 1
+	fRequestMethod       protowire.Number = 2
+	fRequestParams       protowire.Number = 3
+	fRequestNamed        protowire.Number = 4
+	fRequestNotification protowire.Number = 5
+
+	fResponseID     protowire.Number = 1
+	fResponseResult protowire.Number = 2
+	fResponseError  protowire.Number = 3
+
+	fErrorCode    protowire.Number = 1
+	fErrorMessage protowire.Number = 2
+	fErrorData    protowire.Number = 3
+	fErrorDetails protowire.Number = 4
+
+	fAnyTypeURL protowire.Number = 1
+	fAnyValue   protowire.Number = 2
+
+	// The members of Value's oneof, in order; they double as the kinds of
+	// value the codec reads.
+	fNull       protowire.Number = 1
+	fBool       protowire.Number = 2
+	fInt        protowire.Number = 3
+	fUint       protowire.Number = 4
+	fDouble     protowire.Number = 5
+	fString     protowire.Number = 6
+	fBytes      protowire.Number = 7
+	fTime       protowire.Number = 8
+	fList       protowire.Number = 9
+	fMap        protowire.Number = 10
+	fMessage    protowire.Number = 11
+	fIntList    protowire.Number = 12
+	fDoubleList protowire.Number = 13
+
+	fTimeSeconds protowire.Number = 1
+	fTimeNanos   protowire.Number = 2
+	fTimeOffset  protowire.Number = 3
+
+	fListValues   protowire.Number = 1 // List.values
+	fMapFields    protowire.Number = 1 // Map.fields, a map of entries
+	fEntryKey     protowire.Number = 1 // map entry key
+	fEntryValue   protowire.Number = 2 // map entry value
+	fPackedValues protowire.Number = 1 // Int64List.values and DoubleList.values
+)
+
+// The first bytes of an encoded Request (see Sniff).
+const (
+	tagRequestID     = byte(fRequestID<<3) | byte(protowire.VarintType)
+	tagRequestMethod = byte(fRequestMethod<<3) | byte(protowire.BytesType)
+)
+
+// valueWire is the wire type of each member of Value's oneof. A known field
+// number with another wire type is an unknown field, as in protobuf-go.
+var valueWire = [...]protowire.Type{
+	fNull:       protowire.VarintType,
+	fBool:       protowire.VarintType,
+	fInt:        protowire.VarintType,
+	fUint:       protowire.VarintType,
+	fDouble:     protowire.Fixed64Type,
+	fString:     protowire.BytesType,
+	fBytes:      protowire.BytesType,
+	fTime:       protowire.BytesType,
+	fList:       protowire.BytesType,
+	fMap:        protowire.BytesType,
+	fMessage:    protowire.BytesType,
+	fIntList:    protowire.BytesType,
+	fDoubleList: protowire.BytesType,
+}
+
+// field is one field of a message as readField reads it.
+type field struct {
+	num protowire.Number
+	typ protowire.Type
+	u   uint64 // the value of a varint, fixed32 or fixed64 field
+	raw []byte // the value's bytes: a varint's own encoding, a payload
+}
+
+var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
+
+// readField reads the field at the start of b into f and returns its length,
+// or a negative protowire error code. It accepts exactly the fields that
+// protobuf-go accepts in a message: field numbers 1 to 2^29-1, wire types 0
+// to 5, groups properly closed. A group is read whole, its contents unread.
+func readField(b []byte, f *field) int {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 {
+		return n
+	}
+	if num > protowire.MaxValidNumber {
+		return -1 // protowire's generic error code
+	}
+	rest := b[n:]
+	var m int
+	switch typ {
+	case protowire.VarintType:
+		f.u, m = protowire.ConsumeVarint(rest)
+		if m >= 0 {
+			f.raw = rest[:m:m]
+		}
+	case protowire.Fixed64Type:
+		f.u, m = protowire.ConsumeFixed64(rest)
+		f.raw = nil
+	case protowire.Fixed32Type:
+		var v uint32
+		v, m = protowire.ConsumeFixed32(rest)
+		f.u, f.raw = uint64(v), nil
+	case protowire.BytesType:
+		f.raw, m = protowire.ConsumeBytes(rest)
+	default: // a group, or an invalid wire type that this reports
+		m = protowire.ConsumeFieldValue(num, typ, rest)
+	}
+	if m < 0 {
+		return m
+	}
+	f.num, f.typ = num, typ
+	return n + m
+}
+
+// wireError turns a protowire error code into an error.
+func wireError(n int) error {
+	return protowire.ParseError(n)
+}
+
+// wireMsg is an encoded protobuf message as the codec reads it: the payload of
+// one field or, since protobuf merges the occurrences of a singular message
+// field as if they were concatenated, the payloads of several. Every wireMsg the
+// codec reads has been validated first.
+type wireMsg struct {
+	b    []byte   // the first part; nil when there is none
+	more [][]byte // further parts, in order; nil in the usual case
+}
+
+// add appends a part, a slice of a message and so never nil.
+func (m *wireMsg) add(b []byte) {
+	if m.b == nil {
+		m.b = b
+	} else {
+		m.more = append(m.more, b)
+	}
+}
+
+// present reports whether m has a part.
+func (m *wireMsg) present() bool { return m.b != nil }
+
+// fields iterates over the fields of a wireMsg, part after part. It holds
+// the parts themselves rather than a pointer to the wireMsg, so that the
+// wireMsg can stay on its caller's stack.
+type fields struct {
+	more [][]byte // the parts after b's
+	b    []byte
+}
+
+func (m *wireMsg) fields() fields { return fields{more: m.more, b: m.b} }
+
+// next reads the next field into f.
+func (it *fields) next(f *field) bool {
+	for len(it.b) == 0 {
+		if len(it.more) == 0 {
+			return false
+		}
+		it.b, it.more = it.more[0], it.more[1:]
+	}
+	n := readField(it.b, f)
+	if n < 0 { // validated messages do not get here
+		it.b, it.more = nil, nil
+		return false
+	}
+	it.b = it.b[n:]
+	return true
+}
+
+// kind is what a Value holds: the member of its oneof set last.
+type kind struct {
+	num protowire.Number // fNull ... fDoubleList, or 0 when none is set (null)
+	u   uint64           // the value of a varint or fixed64 member
+	// m is the merged message of a time, list, map or packed list; its
+	// first part alone holds the bytes of a string, bytes or message_value
+	// (see bytes).
+	m wireMsg
+}
+
+// bytes returns the bytes of a string, bytes or message_value.
+func (k *kind) bytes() []byte { return k.m.b }
+
+// kindOf returns what the Value m holds. As protobuf-go does, it lets the
+// last member of the oneof win, and merges consecutive occurrences of the
+// same message member.
+func kindOf(m *wireMsg) kind {
+	var k kind
+	var f field
+	it := m.fields()
+	for it.next(&f) {
+		if f.num < 1 || int(f.num) >= len(valueWire) || f.typ != valueWire[f.num] {
+			continue // unknown
+		}
+		switch f.num {
+		case fTime, fList, fMap, fIntList, fDoubleList:
+			switch {
+			case k.num != f.num:
+				k = kind{num: f.num}
+			case k.m.more == nil:
+				// A merge, which is rare: count its parts first, so that a
+				// hostile run of them costs one slice header each.
+				k.m.more = make([][]byte, 0, mergedParts(it, f.num))
+			}
+			k.m.add(f.raw)
+		default:
+			k = kind{num: f.num, u: f.u, m: wireMsg{b: f.raw}}
+		}
+	}
+	return k
+}
+
+// mergedParts counts the occurrences of the message member num that it
+// holds before another member of the oneof, which are merged with the
+// occurrence just read.
+func mergedParts(it fields, num protowire.Number) int {
+	n := 1
+	var f field
+	for it.next(&f) {
+		if f.num < 1 || int(f.num) >= len(valueWire) || f.typ != valueWire[f.num] {
+			continue
+		}
+		if f.num != num {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// kindOfPayload is kindOf for the payload of one Value field.
+func kindOfPayload(b []byte) kind {
+	m := wireMsg{b: b}
+	return kindOf(&m)
+}
+
+// validator checks encoded messages against the schema, as strictly as
+// protobuf-go's Unmarshal, and bounds the nesting of Values.
+type validator struct {
+	maxDepth int
+}
+
+// value validates the Value b at nesting level depth (1 for a param).
+func (v validator) value(b []byte, depth int) error {
+	if depth > v.maxDepth {
+		return &depthError{max: v.maxDepth}
+	}
+	var f field
+	for len(b) > 0 {
+		n := readField(b, &f)
+		if n < 0 {
+			return wireError(n)
+		}
+		b = b[n:]
+		if int(f.num) >= len(valueWire) || f.typ != valueWire[f.num] {
+			continue
+		}
+		var err error
+		switch f.num {
+		case fString:
+			if !utf8.Valid(f.raw) {
+				err = errInvalidUTF8
+			}
+		case fTime:
+			err = v.plain(f.raw)
+		case fList:
+			err = v.list(f.raw, depth)
+		case fMap:
+			err = v.mapOf(f.raw, depth)
+		case fIntList:
+			err = v.packedVarints(f.raw)
+		case fDoubleList:
+			err = v.packedDoubles(f.raw)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plain validates a message with scalar fields only (Time, Any's value is
+// opaque bytes).
+func (v validator) plain(b []byte) error {
+	var f field
+	for len(b) > 0 {
+		n := readField(b, &f)
+		if n < 0 {
+			return wireError(n)
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// list validates a List whose elements are at level depth+1.
+func (v validator) list(b []byte, depth int) error {
+	var f field
+	for len(b) > 0 {
+		n := readField(b, &f)
+		if n < 0 {
+			return wireError(n)
+		}
+		b = b[n:]
+		if f.num == fListValues && f.typ == protowire.BytesType {
+			if err := v.value(f.raw, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mapOf validates a Map whose values are at level depth+1.
+func (v validator) mapOf(b []byte, depth int) error {
+	var f field
+	for len(b) > 0 {
+		n := readField(b, &f)
+		if n < 0 {
+			return wireError(n)
+		}
+		b = b[n:]
+		if f.num == fMapFields && f.typ == protowire.BytesType {
+			if err := v.entry(f.raw, depth); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// entry validates a map entry whose value is at level depth+1.
+func (v validator) entry(b []byte, depth int) error {
+	var f field
+	for len(b) > 0 {
+		n := readField(b, &f)
+		if n < 0 {
+			return wireError(n)
+		}
+		b = b[n:]
+		if f.typ != protowire.BytesType {
+			continue
+		}
+		switch f.num {
+		case fEntryKey:
+			if !utf8.Valid(f.raw) {
+				return errInvalidUTF8
+			}
+		case fEntryValue:
+			if err := v.value(f.raw, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// packedVarints validates an Int64List.
+func (v validator) packedVarints(b []byte) error {
+	var f field
+	for len(b) > 0 {
+		n := readField(b, &f)
+		if n < 0 {
+			return wireError(n)
+		}
+		b = b[n:]
+		if f.num == fPackedValues && f.typ == protowire.BytesType {
+			if err := validVarints(f.raw); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validVarints checks that p is a sequence of whole varints, as
+// protowire.ConsumeVarint would read them one by one, in one pass over the
+// bytes: a varint ends at a byte below 0x80, within ten bytes, the tenth
+// being at most 1.
+func validVarints(p []byte) error {
+	run := 0 // bytes of the current varint so far
+	// Eight bytes at a time while each word ends a varint: only a word of
+	// continuation bytes (a varint of nine bytes or more) needs a closer look.
+	for len(p) >= 8 {
+		w := binary.LittleEndian.Uint64(p)
+		ends := ^w & highBits // the high bit of each byte that ends a varint
+		if ends == 0 {
+			break
+		}
+		first := bits.TrailingZeros64(ends) / 8
+		if run+first > 9 || run+first == 9 && p[first] > 1 {
+			return wireError(-3) // protowire's overflow code
+		}
+		run = bits.LeadingZeros64(ends) / 8
+		p = p[8:]
+	}
+	for _, c := range p {
+		if run == 9 && c > 1 {
+			return wireError(-3) // protowire's overflow code
+		}
+		if c < 0x80 {
+			run = 0
+		} else {
+			run++
+		}
+	}
+	if run != 0 {
+		return wireError(-1) // a truncated last varint
+	}
+	return nil
+}
+
+// highBits selects the high bit of each byte of a word.
+const highBits = 0x8080808080808080
+
+// countVarints returns the number of whole varints in the valid packed
+// sequence p: the number of its bytes below 0x80.
+func countVarints(p []byte) int {
+	n := 0
+	for ; len(p) >= 8; p = p[8:] {
+		n += bits.OnesCount64(^binary.LittleEndian.Uint64(p) & highBits)
+	}
+	for _, c := range p {
+		if c < 0x80 {
+			n++
+		}
+	}
+	return n
+}
+
+// packedDoubles validates a DoubleList.
+func (v validator) packedDoubles(b []byte) error {
+	var f field
+	for len(b) > 0 {
+		n := readField(b, &f)
+		if n < 0 {
+			return wireError(n)
+		}
+		b = b[n:]
+		if f.num == fPackedValues && f.typ == protowire.BytesType && len(f.raw)%8 != 0 {
+			return wireError(-1)
+		}
+	}
+	return nil
+}
+
+// errorMsg validates an Error.
+func (v validator) errorMsg(b []byte) error {
+	var f field
+	for len(b) > 0 {
+		n := readField(b, &f)
+		if n < 0 {
+			return wireError(n)
+		}
+		b = b[n:]
+		if f.typ != protowire.BytesType {
+			continue
+		}
+		var err error
+		switch f.num {
+		case fErrorMessage:
+			if !utf8.Valid(f.raw) {
+				err = errInvalidUTF8
+			}
+		case fErrorData:
+			err = v.value(f.raw, 1)
+		case fErrorDetails:
+			err = v.anyMsg(f.raw)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// anyMsg validates a google.protobuf.Any; its value stays opaque.
+func (v validator) anyMsg(b []byte) error {
+	var f field
+	for len(b) > 0 {
+		n := readField(b, &f)
+		if n < 0 {
+			return wireError(n)
+		}
+		b = b[n:]
+		if f.num == fAnyTypeURL && f.typ == protowire.BytesType && !utf8.Valid(f.raw) {
+			return errInvalidUTF8
+		}
+	}
+	return nil
+}
