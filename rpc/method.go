@@ -181,6 +181,9 @@ func checkWireTypeDepth(t reflect.Type, seen map[reflect.Type]bool) error {
 		return nil
 	}
 	seen[t] = true
+	if isProtoMessage(t) {
+		return nil // a codec that knows protobuf carries it whole
+	}
 	switch t.Kind() {
 	case reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128, reflect.Uintptr:
 		return fmt.Errorf("type %v cannot be sent over the wire", t)
@@ -206,6 +209,20 @@ func checkWireTypeDepth(t reflect.Type, seen map[reflect.Type]bool) error {
 		}
 	}
 	return nil
+}
+
+// isProtoMessage reports whether t, or a pointer to it, is a generated
+// protobuf message (it has a ProtoReflect method): such types hold fields,
+// like oneofs, that only a protobuf-aware codec can carry, and it does.
+func isProtoMessage(t reflect.Type) bool {
+	if _, ok := t.MethodByName("ProtoReflect"); ok {
+		return true
+	}
+	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface {
+		_, ok := reflect.PointerTo(t).MethodByName("ProtoReflect")
+		return ok
+	}
+	return false
 }
 
 // serviceMethodName turns a Go method name into a wire name: the first rune

@@ -500,3 +500,19 @@ func TestErrorHandler(t *testing.T) {
 		t.Errorf("panic handler called %d times", panics.Load())
 	}
 }
+
+// protoLike has a ProtoReflect method, as generated protobuf messages do,
+// and a field with an interface type like a oneof's.
+type protoLike struct {
+	Kind interface{ isKind() }
+}
+
+func (*protoLike) ProtoReflect() {}
+
+func TestProtoMessagesRegister(t *testing.T) {
+	t.Parallel()
+	s := rpc.NewServer()
+	if err := s.Register("m", func(p *protoLike) (*protoLike, error) { return p, nil }); err != nil {
+		t.Errorf("a message type with a oneof-like field: %v", err)
+	}
+}

@@ -103,7 +103,11 @@ func (c *Codec) decodeValue(k *kind, dst any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("proto: cannot decode into %T, not a non-nil pointer", dst)
 	}
-	return codecFor(rv.Type().Elem()).decode(c, k, rv.Elem())
+	// The compiled functions are called through function values, through
+	// which k would escape; a copy does, so that the fast paths above cost
+	// their callers no allocation.
+	kk := *k
+	return codecFor(rv.Type().Elem()).decode(c, &kk, rv.Elem())
 }
 
 func isNull(k *kind) bool { return k.num == 0 || k.num == fNull }

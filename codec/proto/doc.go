@@ -44,28 +44,40 @@
 //	string                                  string (must be valid UTF-8)
 //	[]byte, [N]byte                         bytes
 //	time.Time                               time, with its zone's offset
-//	[]int, []int8 ... []int64, []uint16,    int_list, one varint an element
-//	  []uint32 (and such arrays)
-//	[]float32, []float64                    double_list, 8 bytes an element
+//	[]int, []int8 ... []int64, []uint16,    int_list, packed: one varint an
+//	  []uint32 (and such arrays)              element, no Value each
+//	[]float32, []float64                    double_list, packed
 //	other slices and arrays                 list
 //	map[string]T                            map, keys sorted
 //	struct                                  map of the fields that
 //	                                          rpc.StructFields names, sorted
 //	                                          by name; omitempty honoured
-//	pointer                                 what it points to
+//	pointer, interface                      what it holds
 //	proto.Message                           message
 //
 // The encoding is deterministic and canonical: byte for byte what
 // proto.MarshalOptions{Deterministic: true} makes of the equivalent
-// polyrpcpb message. Decoding is the reverse, with range checks: an int or
-// uint fits any integer type whose range holds it, an integer also fits a
-// float, null leaves the zero value, a list of ints fits any slice, a map
-// fits a struct (unknown keys ignored) or a map. Anything else is an error,
-// which the server answers with rpc.CodeInvalidParams. Into an interface
-// (any) a Value decodes into natural Go types: nil, bool, int64, uint64
-// (only above the int64 range), float64, string, []byte (bytes and
-// message), time.Time (in UTC, or in a fixed zone of the offset), []any and
-// map[string]any.
+// polyrpcpb message (the golden tests check it with protobuf-go and with
+// Python's protobuf). A value that a Value cannot hold (a channel, a
+// function, a string or map key that is not UTF-8, nesting beyond the depth
+// limit, a cycle) is an error: the server answers rpc.CodeInternal, a
+// client's call fails before it is sent.
+//
+// Decoding is the reverse, with range checks: an int or uint fits any
+// integer type whose range holds its value, an integer also fits a float,
+// null sets the zero value, a list (or a packed list) fits any slice or an
+// array of its length, a map fits a map with string keys or a struct (by
+// rpc.StructFields names; unknown keys are ignored, absent fields left
+// alone). Anything else is an error, which a server answers with
+// rpc.CodeInvalidParams. A double never fits an integer, nor a string bytes.
+// Into an interface (any) a Value decodes into natural Go types: nil, bool,
+// int64, uint64 (only above the int64 range), float64, string, []byte
+// (bytes and message), time.Time (in UTC, or in a zone with the offset and
+// no name), []any and map[string]any.
+//
+// The packed lists make a large []int64 cheap: a Go encoder writes it as
+// one int_list, and a []int64 destination decodes an int_list in one loop
+// over its bytes, without a Value or an interface an element.
 //
 // # Protobuf messages
 //
@@ -82,29 +94,40 @@
 // details, and a client gets it back as a message of its type when the
 // program links that type in.
 //
-// The core refuses to register a handler whose types hold an interface
-// with methods, which includes the generated type of a message with a
-// oneof; such a message travels fine inside a Value elsewhere, for instance
-// as a []byte param decoded by the handler.
+// The core refuses to register a handler whose param or result types hold
+// an interface with methods, and the generated type of a message with a
+// oneof holds one (its oneof field), so such a message cannot be a param or
+// result type today; a handler can take its encoding as a []byte and
+// unmarshal it.
 //
 // # Limits
 //
 // DecodeRequest and DecodeReply validate the whole message as strictly as
 // protobuf-go's Unmarshal (wire format, UTF-8 of strings and keys, closed
 // groups) before anything is decoded, and refuse Values nested deeper than
-// the depth limit (WithMaxDepth) with rpc.CodeLimitExceeded. Memory grows
-// with the bytes of a message, never with the lengths it declares; the
-// decoding of a Value allocates only what its Go value needs. The messages
-// inside message_values are unmarshalled by protobuf-go with the depth limit
-// as their RecursionLimit. Unknown fields are skipped, and of a singular
-// field given twice the last counts (messages merge), as in protobuf.
+// the depth limit (WithMaxDepth) with rpc.CodeLimitExceeded; the fuzz tests
+// hold the codec to protobuf-go's verdict and reading of every message.
+// Memory grows with the bytes that arrive, never with the lengths a message
+// declares: validation allocates nothing, and decoding allocates what the Go
+// values need, at most a small multiple of the message (up to 16 bytes a
+// byte for a packed list of one-byte ints decoded into []any, whose
+// elements are 16 bytes each; see hostile_test.go for the measurements).
+// The messages that message_values hold are unmarshalled by protobuf-go with
+// the depth limit as their RecursionLimit.
+//
+// Unknown fields are skipped at every level, and of a singular field given
+// twice the last counts, messages being merged, as protobuf has it. A map
+// key given twice keeps its last value. A request's id is echoed as its
+// varint was encoded.
 //
 // # Generated code
 //
-// polyrpcpb/polyrpc.pb.go and internal/testpb/thing.pb.go (a message of the
-// tests) were generated with protoc 3.21.12 (libprotoc) and protoc-gen-go
-// v1.36.12, the version of google.golang.org/protobuf in go.mod; the
-// go:generate lines below regenerate them.
+// polyrpcpb/polyrpc.pb.go and internal/testpb/thing.pb.go (the message of
+// the tests) were generated with protoc 3.21.12 (libprotoc, Debian's
+// protobuf-compiler) and protoc-gen-go v1.36.12, the version of
+// google.golang.org/protobuf in go.mod (go install
+// google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12); the go:generate
+// lines below regenerate them.
 package proto
 
 //go:generate protoc --proto_path=. --go_out=. --go_opt=module=github.com/polyrpc/polyrpc/codec/proto polyrpc.proto

@@ -74,10 +74,13 @@ func TestHostileInputs(t *testing.T) {
 		{"1 M packed ints into []int64", call("lenInts", param(protowire.AppendBytes([]byte{0x62}, protowire.AppendBytes([]byte{0x0a}, repeat("\x02", mb))))), 0, 8.2},
 		{"1 M packed ints into []any", call("len", param(protowire.AppendBytes([]byte{0x62}, protowire.AppendBytes([]byte{0x0a}, repeat("\x02", mb))))), 0, 16.5},
 		{"512 K empty Values into []any", call("len", param(protowire.AppendBytes([]byte{0x4a}, repeat("\x0a\x00", mb/2)))), 0, 8.5},
-		{"1 MB of map entries into map[string]int", call("lenMap", param(protowire.AppendBytes([]byte{0x52}, entries(mb/12)))), 0, 7.5},
+		{"1 MB of map entries into map[string]int", call("lenMap", param(protowire.AppendBytes([]byte{0x52}, entries(mb/12)))), 0, 9},
 		{"1 MB of map entries into any", call("len", param(protowire.AppendBytes([]byte{0x52}, entries(mb/12)))), 0, 12},
 		{"1 MB of one key repeated", call("lenMap", param(protowire.AppendBytes([]byte{0x52}, repeat("\x0a\x06\x0a\x00\x12\x02\x18\x02", mb/8)))), 0, 0.1},
-		{"1 MB of merged lists", call("len", param(repeat("\x4a\x02\x0a\x00", mb/4))), 0, 10.5},
+		{"1 MB of merged lists", call("len", param(repeat("\x4a\x02\x0a\x00", mb/4))), 0, 4.5},
+		{"1 MB of merged named params", call("point", repeat("\x22\x00", mb/2)), 0, 0.05},
+		{"1 MB of merges in a merge", call("len", param(protowire.AppendBytes([]byte{0x52},
+			protowire.AppendBytes([]byte{0x0a}, append([]byte{0x0a, 0x00}, repeat("\x12\x04\x4a\x02\x0a\x00", mb/6)...))))), 0, 9},
 	}
 	s, c, _, _ := newServer(t)
 	for _, tt := range tests {
@@ -129,6 +132,33 @@ func TestHostileReplies(t *testing.T) {
 			t.Errorf("%s: allocated %d bytes", name, n)
 		}
 	}
+	// Replies that are valid but hostile: their decoding is bounded too. A
+	// merge inside a merge lists its parts, a slice header (24 bytes) for
+	// every four bytes at worst.
+	for name, msg := range map[string][]byte{
+		"merged results":    append([]byte{0x08, 0x01}, repeat("\x12\x02\x4a\x00", mb/4)...),
+		"merged errors":     append([]byte{0x08, 0x01}, repeat("\x1a\x03\x12\x01x", mb/5)...),
+		"many details":      protowire.AppendBytes([]byte{0x08, 0x01, 0x1a}, repeat("\x22\x00", mb/2)),
+		"many messages":     protowire.AppendBytes([]byte{0x08, 0x01, 0x1a}, repeat("\x12\x01x", mb/3)),
+		"merged error data": protowire.AppendBytes([]byte{0x08, 0x01, 0x1a}, repeat("\x1a\x02\x4a\x00", mb/4)),
+	} {
+		var r rpc.Reply
+		var err error
+		var v any
+		n := allocated(func() {
+			if err = c.DecodeReply(msg, &r); err == nil && r.Result != nil {
+				err = r.Result.Decode(&v)
+			}
+		})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		t.Logf("%s: %d bytes allocated for %d", name, n, len(msg))
+		if limit := 6.5*float64(len(msg)) + 64<<10; float64(n) > limit {
+			t.Errorf("%s: allocated %d bytes", name, n)
+		}
+	}
+
 	// A detail whose message declares a huge length: protobuf-go refuses it
 	// and the detail stays an Any.
 	detail := protowire.AppendString([]byte{0x0a}, "type.googleapis.com/polyrpc.test.Thing")

@@ -123,7 +123,6 @@ func entryKey(b []byte) []byte {
 
 // entryValue returns the value of the map entry b: its value fields merged.
 func entryValue(b []byte) wireMsg {
-	var val wireMsg
 	var f field
 	for len(b) > 0 {
 		n := readField(b, &f)
@@ -132,10 +131,10 @@ func entryValue(b []byte) wireMsg {
 		}
 		b = b[n:]
 		if f.num == fEntryValue && f.typ == protowire.BytesType {
-			val.add(f.raw)
+			return occurrence(f.raw, b, fEntryValue)
 		}
 	}
-	return val
+	return wireMsg{}
 }
 
 // maxMapHint caps the size hint of a map made for a map kind: entries may

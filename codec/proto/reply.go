@@ -15,7 +15,8 @@ import (
 // varint's encoding. An error field becomes r.Error, with its data decoded
 // into natural Go types as rpc.Error.Data promises; when the error has no
 // data but details, Data holds the details' messages instead: one
-// proto.Message, or a []proto.Message for several. A detail whose type is
+// proto.Message, or a []proto.Message for several (at most 64; a reply
+// with more is hostile, and the rest are dropped). A detail whose type is
 // not linked into the program (not in protoregistry.GlobalTypes) stays an
 // *anypb.Any. Otherwise r.Result refers to msg and decodes like a param; a
 // reply with neither result nor error has a null result. A malformed reply
@@ -44,19 +45,23 @@ func (c *Codec) DecodeReply(msg []byte, r *rpc.Reply) error {
 			if err := v.value(f.raw, 1); err != nil {
 				return replyError(err)
 			}
-			result.add(f.raw)
+			if !result.present() { // later occurrences merge
+				result = occurrence(f.raw, b, fResponseResult)
+			}
 		case fResponseError:
 			if err := v.errorMsg(f.raw); err != nil {
 				return replyError(err)
 			}
-			errMsg.add(f.raw)
+			if !errMsg.present() {
+				errMsg = occurrence(f.raw, b, fResponseError)
+			}
 		}
 	}
 	if errMsg.present() {
 		r.Error = c.decodeError(&errMsg)
 		return nil
 	}
-	r.Result = &result1{c: c, m: result}
+	r.Result = &replyResult{c: c, m: result}
 	return nil
 }
 
@@ -67,27 +72,30 @@ func replyError(err error) error {
 	return fmt.Errorf("proto: malformed reply: %w", err)
 }
 
-// result1 is the result of a reply, decoded once the caller says into what.
-type result1 struct {
+// replyResult is the result of a reply, decoded once the caller says into what.
+type replyResult struct {
 	c *Codec
 	m wireMsg
-	k kind // the result being decoded, kept here to spare an allocation
 }
 
 // Decode decodes the result into dst, a non-nil pointer.
-func (r *result1) Decode(dst any) error {
-	r.k = kindOf(&r.m)
-	return r.c.decodeValue(&r.k, dst)
+func (r *replyResult) Decode(dst any) error {
+	k := kindOf(&r.m)
+	return r.c.decodeValue(&k, dst)
 }
+
+// maxDetails is how many of an error's details a client decodes; a reply
+// with more is hostile, and the rest are dropped.
+const maxDetails = 64
 
 // decodeError decodes a validated Error.
 func (c *Codec) decodeError(m *wireMsg) *rpc.Error {
 	e := &rpc.Error{}
-	var data wireMsg
-	var details [][]byte
+	var message []byte
+	var details [maxDetails][]byte
+	n := 0
 	var f field
-	it := m.fields()
-	for it.next(&f) {
+	for it := m.fields(); it.next(&f); {
 		switch {
 		case f.num == fErrorCode && f.typ == protowire.VarintType:
 			x := protowire.DecodeZigZag(f.u)
@@ -97,22 +105,23 @@ func (c *Codec) decodeError(m *wireMsg) *rpc.Error {
 			e.Code = rpc.Code(x)
 		case f.typ != protowire.BytesType:
 		case f.num == fErrorMessage:
-			e.Message = string(f.raw)
-		case f.num == fErrorData:
-			data.add(f.raw)
-		case f.num == fErrorDetails:
-			details = append(details, f.raw)
+			message = f.raw
+		case f.num == fErrorDetails && n < maxDetails:
+			details[n] = f.raw
+			n++
 		}
 	}
+	e.Message = string(message)
+	data := m.sub(fErrorData)
 	switch {
 	case data.present():
 		k := kindOf(&data)
 		e.Data = natural(&k)
-	case len(details) == 1:
+	case n == 1:
 		e.Data = c.detail(details[0])
-	case len(details) > 1:
-		ms := make([]pb.Message, len(details))
-		for i, d := range details {
+	case n > 1:
+		ms := make([]pb.Message, n)
+		for i, d := range details[:n] {
 			ms[i] = c.detail(d)
 		}
 		e.Data = ms

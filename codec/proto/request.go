@@ -54,7 +54,9 @@ func (c *Codec) DecodeRequest(msg []byte, req *rpc.Request) error {
 			}
 		case f.num == fRequestNamed && f.typ == protowire.BytesType:
 			err = v.mapOf(f.raw, 0)
-			named.add(f.raw)
+			if !named.present() { // later occurrences merge; named finds them
+				named = occurrence(f.raw, b, fRequestNamed)
+			}
 		case f.num == fRequestNotification && f.typ == protowire.VarintType:
 			req.Notification = f.u != 0
 		}
@@ -99,7 +101,6 @@ type positional struct {
 	curIdx int
 	curEnd int
 	cur    []byte
-	k      kind // the param being decoded, kept here to spare an allocation
 }
 
 // add records a param whose field ends at offset end in the message.
@@ -123,8 +124,8 @@ func (p *positional) DecodeAt(i int, dst any) error {
 	if i < 0 || i >= p.n {
 		return errors.New("proto: no param " + strconv.Itoa(i))
 	}
-	p.k = kindOfPayload(p.at(i))
-	return p.c.decodeValue(&p.k, dst)
+	k := kindOfPayload(p.at(i))
+	return p.c.decodeValue(&k, dst)
 }
 
 // at returns the payload of param i.
@@ -162,7 +163,6 @@ type namedParams struct {
 	names   []string
 	entries [][]byte
 	index   map[string]int
-	k       kind // the param being decoded, kept here to spare an allocation
 }
 
 func (p *namedParams) Len() int { return -1 }
@@ -242,6 +242,6 @@ func (p *namedParams) DecodeNamed(name string, dst any) error {
 		return errors.New("proto: no param named " + strconv.Quote(name))
 	}
 	val := entryValue(p.entries[j])
-	p.k = kindOf(&val)
-	return p.c.decodeValue(&p.k, dst)
+	k := kindOf(&val)
+	return p.c.decodeValue(&k, dst)
 }

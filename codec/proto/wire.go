@@ -101,7 +101,7 @@ func readField(b []byte, f *field) int {
 		return n
 	}
 	if num > protowire.MaxValidNumber {
-		return -1 // protowire's generic error code
+		return -2 // protowire's code for an invalid field number
 	}
 	rest := b[n:]
 	var m int
@@ -135,48 +135,120 @@ func wireError(n int) error {
 	return protowire.ParseError(n)
 }
 
-// wireMsg is an encoded protobuf message as the codec reads it: the payload of
-// one field or, since protobuf merges the occurrences of a singular message
-// field as if they were concatenated, the payloads of several. Every wireMsg the
-// codec reads has been validated first.
+// wireMsg is an encoded protobuf message as the codec reads it: the payload
+// of one field or, since protobuf merges the occurrences of a singular
+// message field as if they were concatenated, the payloads of several.
+// Every wireMsg the codec reads has been validated first.
+//
+// The parts are b, then those in more, then the payloads of the
+// length-delimited fields numbered num in tail: a field given many times in
+// one encoded message is found again there rather than listed, so that a
+// hostile run of them costs no memory.
 type wireMsg struct {
 	b    []byte   // the first part; nil when there is none
 	more [][]byte // further parts, in order; nil in the usual case
-}
-
-// add appends a part, a slice of a message and so never nil.
-func (m *wireMsg) add(b []byte) {
-	if m.b == nil {
-		m.b = b
-	} else {
-		m.more = append(m.more, b)
-	}
+	tail []byte
+	num  protowire.Number // 0 when tail holds no parts
 }
 
 // present reports whether m has a part.
 func (m *wireMsg) present() bool { return m.b != nil }
 
+// occurrence returns the merged message of the field numbered num whose
+// first occurrence is b, followed in its message by rest: b alone, unless
+// rest holds more occurrences.
+func occurrence(b, rest []byte, num protowire.Number) wireMsg {
+	var f field
+	for len(rest) > 0 {
+		n := readField(rest, &f)
+		if n < 0 {
+			break
+		}
+		if f.num == num && f.typ == protowire.BytesType {
+			return wireMsg{b: b, tail: rest, num: num}
+		}
+		rest = rest[n:]
+	}
+	return wireMsg{b: b}
+}
+
+// sub returns the merged message of m's singular message field num.
+func (m *wireMsg) sub(num protowire.Number) wireMsg {
+	it := m.fields()
+	var f field
+	for it.next(&f) {
+		if f.num != num || f.typ != protowire.BytesType {
+			continue
+		}
+		if it.plain() {
+			return occurrence(f.raw, it.b, num)
+		}
+		// m itself is in parts, which is rare: list the rest, counted first.
+		out := wireMsg{b: f.raw}
+		if n := countFields(it, num); n > 0 {
+			out.more = make([][]byte, 0, n)
+			for it.next(&f) {
+				if f.num == num && f.typ == protowire.BytesType {
+					out.more = append(out.more, f.raw)
+				}
+			}
+		}
+		return out
+	}
+	return wireMsg{}
+}
+
+// countFields counts the length-delimited fields numbered num that it has
+// yet to read.
+func countFields(it fields, num protowire.Number) int {
+	n := 0
+	var f field
+	for it.next(&f) {
+		if f.num == num && f.typ == protowire.BytesType {
+			n++
+		}
+	}
+	return n
+}
+
 // fields iterates over the fields of a wireMsg, part after part. It holds
 // the parts themselves rather than a pointer to the wireMsg, so that the
 // wireMsg can stay on its caller's stack.
 type fields struct {
-	more [][]byte // the parts after b's
 	b    []byte
+	more [][]byte
+	tail []byte
+	num  protowire.Number
 }
 
-func (m *wireMsg) fields() fields { return fields{more: m.more, b: m.b} }
+func (m *wireMsg) fields() fields { return fields{b: m.b, more: m.more, tail: m.tail, num: m.num} }
+
+// plain reports whether the fields still to come are all in it.b.
+func (it *fields) plain() bool { return len(it.more) == 0 && it.num == 0 }
 
 // next reads the next field into f.
 func (it *fields) next(f *field) bool {
 	for len(it.b) == 0 {
-		if len(it.more) == 0 {
+		switch {
+		case len(it.more) > 0:
+			it.b, it.more = it.more[0], it.more[1:]
+		case it.num != 0 && len(it.tail) > 0:
+			n := readField(it.tail, f)
+			if n < 0 { // validated messages do not get here
+				it.tail = nil
+				return false
+			}
+			it.tail = it.tail[n:]
+			if f.num == it.num && f.typ == protowire.BytesType {
+				it.b = f.raw
+			}
+		default:
 			return false
 		}
-		it.b, it.more = it.more[0], it.more[1:]
 	}
 	n := readField(it.b, f)
 	if n < 0 { // validated messages do not get here
-		it.b, it.more = nil, nil
+		*it = fields{}
 		return false
 	}
 	it.b = it.b[n:]
@@ -198,7 +270,7 @@ func (k *kind) bytes() []byte { return k.m.b }
 
 // kindOf returns what the Value m holds. As protobuf-go does, it lets the
 // last member of the oneof win, and merges consecutive occurrences of the
-// same message member.
+// same message member (unknown fields between them do not count).
 func kindOf(m *wireMsg) kind {
 	var k kind
 	var f field
@@ -211,13 +283,24 @@ func kindOf(m *wireMsg) kind {
 		case fTime, fList, fMap, fIntList, fDoubleList:
 			switch {
 			case k.num != f.num:
-				k = kind{num: f.num}
-			case k.m.more == nil:
-				// A merge, which is rare: count its parts first, so that a
-				// hostile run of them costs one slice header each.
-				k.m.more = make([][]byte, 0, mergedParts(it, f.num))
+				k = kind{num: f.num, m: wireMsg{b: f.raw}}
+				if it.plain() {
+					// Any later occurrence is in the rest of it.b, and
+					// part of this one's merge unless another member
+					// comes first, which sets k anew.
+					k.m.tail, k.m.num = it.b, f.num
+				}
+			case k.m.num != 0:
+				// A merge, found through k.m.tail.
+			default:
+				// A merge in a Value that is itself in parts, which is
+				// rare: count the parts first, so that a hostile run of
+				// them costs one slice header each.
+				if k.m.more == nil {
+					k.m.more = make([][]byte, 0, mergedParts(it, f.num))
+				}
+				k.m.more = append(k.m.more, f.raw)
 			}
-			k.m.add(f.raw)
 		default:
 			k = kind{num: f.num, u: f.u, m: wireMsg{b: f.raw}}
 		}
@@ -294,8 +377,7 @@ func (v validator) value(b []byte, depth int) error {
 	return nil
 }
 
-// plain validates a message with scalar fields only (Time, Any's value is
-// opaque bytes).
+// plain validates a message whose fields are all scalars: a Time.
 func (v validator) plain(b []byte) error {
 	var f field
 	for len(b) > 0 {

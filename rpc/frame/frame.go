@@ -49,9 +49,11 @@ func Write(w io.Writer, payload []byte) error {
 	return err
 }
 
-// readChunk is how much a frame's buffer grows at a time, so that a header
-// that promises more bytes than arrive costs memory only for what arrived.
-const readChunk = 64 << 10
+// readChunk is how much a frame's buffer grows first; it then doubles with
+// the bytes that arrived, so that a header that promises more bytes than
+// arrive costs memory only for what arrived: a peer stalled one byte into a
+// frame announced as 4 MiB holds 4 KiB, not a whole chunk, per connection.
+const readChunk = 4 << 10
 
 // ReadHeader reads a frame header and returns the payload length. A length
 // over max is ErrTooLarge, refused before anything is allocated; a negative

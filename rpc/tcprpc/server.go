@@ -272,6 +272,9 @@ func (c *conn) serve() {
 	peer := &rpc.Peer{Transport: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr()}
 	if srv.cfg.handshake != nil {
 		c.nc.SetDeadline(time.Now().Add(srv.cfg.handshakeTimeout))
+		if c.stopping.Load() {
+			return // Shutdown set its deadline before ours
+		}
 		hctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.handshakeTimeout)
 		id, err := srv.cfg.handshake(hctx, c.nc)
 		cancel()
@@ -327,6 +330,10 @@ func (c *conn) unframed(r *bufio.Reader) (rpc.Delimiter, rpc.Codec) {
 		return nil, nil
 	}
 	c.nc.SetReadDeadline(deadline(c.srv.cfg.idleTimeout))
+	if c.stopping.Load() {
+		// Shutdown set its deadline before ours: readLoop ends at once.
+		return nil, nil
+	}
 	b, err := r.Peek(1)
 	// A frame header starts with 0x00-0x7f (a length) or 0xff (-1).
 	if err != nil || b[0] < 0x80 || b[0] == 0xff {
