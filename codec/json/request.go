@@ -37,6 +37,11 @@ func (c *Codec) DecodeRequest(msg []byte, req *rpc.Request) error {
 	}
 	var env envelope
 	if err := c.scanEnvelope(msg, i, &env); err != nil {
+		if err == errTooDeep {
+			// The message may be fine but for its depth: name the call in
+			// the error, so a multiplexing client can match the reply.
+			req.ID.Raw = salvageID(msg, i)
+		}
 		return c.scanError(err)
 	}
 
@@ -409,4 +414,77 @@ func (p *objectParams) DecodeNamed(name string, dst any) error {
 	}
 	v := p.vals[j]
 	return decodeValue(p.msg[v.off:v.end], dst)
+}
+
+// salvageID returns the top-level "id" of the object at msg[i] when it is a
+// string or a number, scanning members with no depth limit. It serves only
+// the error path of a message refused for its depth, and allocates nothing.
+func salvageID(msg []byte, i int) []byte {
+	i = skipSpace(msg, i+1)
+	for i < len(msg) && msg[i] == '"' {
+		key, escaped, next, err := scanKey(msg, i)
+		if err != nil {
+			return nil
+		}
+		if !escaped && string(msg[key.off:key.end]) == `"id"` {
+			if next >= len(msg) {
+				return nil
+			}
+			switch msg[next] {
+			case '"', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+				end, err := skipValue(msg, next, 0)
+				if err != nil {
+					return nil
+				}
+				return msg[next:end:end]
+			}
+			return nil
+		}
+		i = skipSpace(msg, skipLoose(msg, next))
+		if i >= len(msg) || msg[i] != ',' {
+			return nil
+		}
+		i = skipSpace(msg, i+1)
+	}
+	return nil
+}
+
+// skipLoose returns the index after the value at msg[i], counting brackets
+// without validating: enough to step over members that salvageID does not
+// want, at any depth, in constant memory.
+func skipLoose(msg []byte, i int) int {
+	depth := 0
+	for i < len(msg) {
+		switch msg[i] {
+		case '"':
+			i++
+			for i < len(msg) && msg[i] != '"' {
+				if msg[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			i++
+		case '[', '{':
+			depth++
+			i++
+		case ']', '}':
+			if depth == 0 {
+				return i
+			}
+			depth--
+			i++
+		case ',':
+			if depth == 0 {
+				return i
+			}
+			i++
+		default:
+			i++
+		}
+		if depth == 0 && i < len(msg) && (msg[i] == ',' || msg[i] == '}' || msg[i] == ']') {
+			return i
+		}
+	}
+	return i
 }

@@ -1,6 +1,7 @@
 package json
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/polyrpc/polyrpc/rpc"
@@ -31,14 +32,22 @@ func (c *Codec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
 		} else {
 			dst = append(dst, `{"jsonrpc":"2.0","error":`...)
 		}
+		start := len(dst)
 		dst, err = appendError(dst, resp.Error)
+		if err == nil {
+			err = c.checkDepth(dst[start:])
+		}
 	} else {
 		if v1 {
 			dst = append(dst, `{"result":`...)
 		} else {
 			dst = append(dst, `{"jsonrpc":"2.0","result":`...)
 		}
+		start := len(dst)
 		dst, err = appendValue(dst, resp.Result)
+		if err == nil {
+			err = c.checkDepth(dst[start:])
+		}
 		if v1 {
 			dst = append(dst, `,"error":null`...)
 		}
@@ -53,6 +62,15 @@ func (c *Codec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
 		dst = append(dst, resp.ID.Raw...)
 	}
 	return append(dst, '}'), nil
+}
+
+// checkDepth refuses to send a value nested deeper than the codec reads:
+// its own clients, and peers with the same limit, could not read the reply.
+func (c *Codec) checkDepth(value []byte) error {
+	if _, err := skipValue(value, 0, c.maxDepth); err == errTooDeep {
+		return fmt.Errorf("json: result nested deeper than %d levels", c.maxDepth)
+	}
+	return nil
 }
 
 // appendError appends a JSON-RPC error object.
