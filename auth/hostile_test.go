@@ -71,7 +71,7 @@ func misbehave(c net.Conn, h hostile) {
 	}
 }
 
-func checkHostile(t *testing.T, h hostile, err error, took time.Duration) {
+func checkHostile(t *testing.T, h hostile, err error) {
 	t.Helper()
 	if !errors.Is(err, auth.ErrAuthentication) || !errors.Is(err, h.want) {
 		t.Errorf("error %v; want ErrAuthentication and %v", err, h.want)
@@ -79,9 +79,9 @@ func checkHostile(t *testing.T, h hostile, err error, took time.Duration) {
 	if h.msg != "" {
 		wantErr(t, "handshake", err, h.msg)
 	}
-	if took > hostileTimeout+2*time.Second {
-		t.Errorf("the handshake took %v, over its timeout of %v", took, hostileTimeout)
-	}
+	// How long it took is not asserted: on a loaded machine any bound is
+	// noise. A peer that hangs is ended by the timeout, whose error
+	// (os.ErrDeadlineExceeded) the cases that hang check for.
 }
 
 func TestServerHostileClient(t *testing.T) {
@@ -103,9 +103,8 @@ func TestServerHostileClient(t *testing.T) {
 				frame.Read(cc, nil, 256)
 				misbehave(cc, h)
 			}()
-			start := time.Now()
 			_, err := srv.Handshake(context.Background(), sc)
-			checkHostile(t, h, err, time.Since(start))
+			checkHostile(t, h, err)
 		})
 	}
 }
@@ -126,9 +125,8 @@ func TestClientHostileServer(t *testing.T) {
 			t.Parallel()
 			sc, cc := loopback(t)
 			go misbehave(sc, h)
-			start := time.Now()
 			err := cli.Handshake(context.Background(), cc)
-			checkHostile(t, h, err, time.Since(start))
+			checkHostile(t, h, err)
 		})
 	}
 }
@@ -229,11 +227,7 @@ func TestHandshakeContext(t *testing.T) {
 			sc, _ := loopback(t) // the client end stays silent
 			ctx, cancel := tt.ctx()
 			defer cancel()
-			start := time.Now()
 			_, err := srv.Handshake(ctx, sc)
-			if took := time.Since(start); took > 3*time.Second {
-				t.Errorf("took %v", took)
-			}
 			if !errors.Is(err, auth.ErrAuthentication) || (tt.want != nil && !errors.Is(err, tt.want)) {
 				t.Errorf("error %v, want ErrAuthentication and %v", err, tt.want)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Stream is a connection that carries whole messages both ways, such as the
@@ -196,6 +197,27 @@ func (c *muxConn) remove(w *waiter) {
 	}
 }
 
+// write sends msg. A write blocked on full socket buffers (a server that
+// stopped reading) would ignore the call's context: if the context ends
+// while the write is under way, the stream is failed, which unblocks it. A
+// half-written message cannot be taken back, so the connection goes; the
+// calls on it fail with ErrConnectionLost and later calls redial.
+func (c *muxConn) write(ctx context.Context, msg []byte) error {
+	if ctx.Done() == nil {
+		return c.s.WriteMessage(msg)
+	}
+	var written atomic.Bool
+	stop := context.AfterFunc(ctx, func() {
+		if !written.Load() {
+			c.fail(fmt.Errorf("%w: %v while sending a call", ErrConnectionLost, ctx.Err()))
+		}
+	})
+	err := c.s.WriteMessage(msg)
+	written.Store(true)
+	stop()
+	return err
+}
+
 // fail ends every call waiting on c and closes the stream.
 func (c *muxConn) fail(err error) {
 	c.mu.Lock()
@@ -244,7 +266,7 @@ func (m *streamMux) exchange(ctx context.Context, seq uint64, more []uint64, msg
 		}
 		c.mu.Unlock()
 	}
-	if err := c.s.WriteMessage(msg); err != nil {
+	if err := c.write(ctx, msg); err != nil {
 		c.fail(fmt.Errorf("%w: %v", ErrConnectionLost, err))
 		if oneway {
 			return exchange{}, err

@@ -60,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runCall(ctx, args[1:], stdout, stderr)
 		case "list":
 			return runList(ctx, args[1:], stdout, stderr)
+		case "load":
+			return runLoad(ctx, args[1:], stdout, stderr)
 		case "serve":
 			args = args[1:]
 		}

@@ -781,17 +781,9 @@ func TestIdleConnections(t *testing.T) {
 
 // TestCallDeadlineWhileServerStopsReading: a server that stops reading a
 // connection (its calls in flight at the limit, or a hung process) lets the
-// socket buffers fill; calls whose deadline passes must still return.
-//
-// Known bug, so skipped unless TCPRPC_KNOWN_BUGS=1: the call whose goroutine
-// is writing to the stream when the buffers fill blocks in net.Conn.Write
-// (rpc.streamMux.exchange → Stream.WriteMessage → frame.Writer.WriteFrame),
-// which no context reaches and no write deadline bounds, until the server
-// reads again or the connection breaks: its deadline is not honoured.
+// socket buffers fill; calls whose deadline passes must still return, the
+// one blocked writing included (the client fails the connection under it).
 func TestCallDeadlineWhileServerStopsReading(t *testing.T) {
-	if os.Getenv("TCPRPC_KNOWN_BUGS") == "" {
-		t.Skip("known bug: a client's write blocked on full socket buffers ignores the call's context (TCPRPC_KNOWN_BUGS=1 runs it)")
-	}
 	e := startFault(t, tcprpc.WithMaxInFlight(1))
 	c := tcprpc.NewClient(e.addr, jsonCodec(t))
 	defer c.Close()
@@ -808,15 +800,13 @@ func TestCallDeadlineWhileServerStopsReading(t *testing.T) {
 			errc <- c.Call(ctx, "demo.echo", nil, big)
 		}()
 	}
-	timeout := time.After(20 * time.Second)
+	// Were a call to ignore its deadline, this would hang until the test
+	// binary's -timeout: no wall-clock bound here.
 	for i := range calls {
-		select {
-		case err := <-errc:
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("call %d: %v, want its deadline", i, err)
-			}
-		case <-timeout:
-			t.Fatalf("%d of %d calls with a 1s deadline still running 20s later", calls-i, calls)
+		// A call blocked writing when its deadline passes fails the
+		// connection, so the others may end with it before their own.
+		if err := <-errc; !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, rpc.ErrConnectionLost) {
+			t.Errorf("call %d: %v, want its deadline or the connection lost", i, err)
 		}
 	}
 }

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/httprpc"
+)
+
+// loadValue is what each call of rpcd load echoes: unique to its client and
+// call number, with a random nonce and padding, so that a reply can be told
+// from any other call's.
+type loadValue struct {
+	Client int64  `json:"client"`
+	Call   int64  `json:"call"`
+	Nonce  int64  `json:"nonce"`
+	Pad    string `json:"pad"`
+}
+
+// loadConfig is what the load flags say.
+type loadConfig struct {
+	clients     int
+	calls       int
+	codecs      []string
+	urls        []string
+	concurrency int
+	timeout     time.Duration
+	maxPad      int
+	cf          clientFlags // TLS and authentication; codec set per client
+}
+
+// loadStats are the counts of one run, or of one codec and URL of it.
+type loadStats struct {
+	calls, lost, duplicated, mismatched int64
+	lat                                 []time.Duration
+}
+
+func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rpcd load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg loadConfig
+	var codecs, urls string
+	fs.IntVar(&cfg.clients, "clients", 10, "number of clients, each with its own connection")
+	fs.IntVar(&cfg.calls, "calls", 100, "calls per client")
+	fs.StringVar(&codecs, "codecs", "json,msgpack,proto,xml", "comma-separated `codecs`, assigned to clients in turn")
+	fs.StringVar(&urls, "urls", "tcp://127.0.0.1:9000,http://127.0.0.1:8000/", "comma-separated server `URLs` (http, https, tcp, tls, unix), assigned to clients in turn")
+	fs.IntVar(&cfg.concurrency, "concurrency", 1, "calls in flight per client")
+	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "deadline of each call")
+	fs.IntVar(&cfg.maxPad, "payload", 64, "longest random padding of each echoed value, in `characters`")
+	fs.StringVar(&cfg.cf.authKeyFile, "auth-key-file", "", "authenticate with the key in this `file` (its exact bytes)")
+	fs.BoolVar(&cfg.cf.authAllowMD5, "auth-allow-md5", false, "accept the legacy HMAC-MD5 handshake of Python 3.11 and older")
+	fs.StringVar(&cfg.cf.tlsCA, "tls-ca", "", "trust the CA certificates in this PEM `file` (tls:// and https://)")
+	fs.StringVar(&cfg.cf.tlsCert, "tls-cert", "", "client certificate PEM `file` for mutual TLS")
+	fs.StringVar(&cfg.cf.tlsKey, "tls-key", "", "client key PEM `file` for mutual TLS")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: rpcd load [flags]\n\n"+
+			"Runs clients × calls calls of demo.echo, each of a value unique to its client\n"+
+			"and call, over the URLs in the codecs given, and checks every reply against\n"+
+			"its request. Prints calls/s, latency percentiles and the replies lost (the\n"+
+			"call failed), duplicated (a reply seen twice) and mismatched (not the\n"+
+			"request's value). Exit status: 0 when none, 1 when any, 2 on usage errors\n"+
+			"or when a codec or URL does not work at all.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return usageError("load: unexpected argument %q", fs.Arg(0))
+	}
+	cfg.codecs, cfg.urls = splitList(codecs), splitList(urls)
+	switch {
+	case cfg.clients <= 0 || cfg.calls <= 0 || cfg.concurrency <= 0:
+		return usageError("load: -clients, -calls and -concurrency must be positive")
+	case cfg.timeout <= 0:
+		return usageError("load: -timeout must be positive")
+	case cfg.maxPad < 0:
+		return usageError("load: -payload must not be negative")
+	case len(cfg.codecs) == 0 || len(cfg.urls) == 0:
+		return usageError("load: no codec or no URL")
+	}
+	for _, name := range cfg.codecs {
+		if _, ok := rpc.LookupCodec(name); !ok {
+			return usageError("load: unknown codec %q", name)
+		}
+	}
+
+	// One call per codec and URL first: a combination that does not work
+	// at all is a configuration error, not a million lost calls.
+	for _, u := range cfg.urls {
+		for _, name := range cfg.codecs {
+			if err := loadProbe(ctx, cfg, u, name); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "load: %d clients × %d calls = %d calls (concurrency %d per client), codecs %s, URLs %s\n",
+		cfg.clients, cfg.calls, cfg.clients*cfg.calls, cfg.concurrency, strings.Join(cfg.codecs, ","), strings.Join(cfg.urls, ","))
+	total, byCombo, wall, err := loadRun(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(byCombo)) {
+		st := byCombo[k]
+		fmt.Fprintf(stdout, "  %-40s calls=%d p50=%v p99=%v lost=%d duplicated=%d mismatched=%d\n",
+			k, st.calls, percentile(st.lat, 50), percentile(st.lat, 99), st.lost, st.duplicated, st.mismatched)
+	}
+	fmt.Fprintf(stdout, "calls=%d wall=%v calls/s=%.0f p50=%v p99=%v max=%v\n",
+		total.calls, wall.Round(time.Millisecond), float64(total.calls)/wall.Seconds(),
+		percentile(total.lat, 50), percentile(total.lat, 99), percentile(total.lat, 100))
+	fmt.Fprintf(stdout, "lost=%d duplicated=%d mismatched=%d\n", total.lost, total.duplicated, total.mismatched)
+	if total.lost+total.duplicated+total.mismatched > 0 {
+		return exitError{code: 1, msg: fmt.Sprintf("rpcd load: %d lost, %d duplicated, %d mismatched of %d calls",
+			total.lost, total.duplicated, total.mismatched, total.calls)}
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// loadDial makes the client of one load client: as rpcd call does, but an
+// HTTP client keeps a connection per call in flight alive, and closing it
+// closes them.
+func loadDial(cfg loadConfig, rawURL, codec string) (*loadClient, error) {
+	cf := cfg.cf
+	cf.codec = codec
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		c, err := cf.dial(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		return &loadClient{Client: c}, nil
+	}
+	c, _ := rpc.LookupCodec(codec)
+	tlsConf, err := cf.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	auth, err := cf.authenticator()
+	if err != nil {
+		return nil, err
+	}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = tlsConf
+	base.MaxIdleConnsPerHost = max(cfg.concurrency, 2)
+	var rt http.RoundTripper = base
+	if auth != nil {
+		if rt, err = auth.wrapHTTP(rt); err != nil {
+			return nil, usageError("-auth-key-file: %v", err)
+		}
+	}
+	return &loadClient{httprpc.NewClient(rawURL, c, httprpc.WithHTTPClient(&http.Client{Transport: rt})), base}, nil
+}
+
+// loadClient is a client of rpcd load, with its HTTP transport if it has
+// one of its own.
+type loadClient struct {
+	*rpc.Client
+	http *http.Transport
+}
+
+func (c *loadClient) Close() error {
+	err := c.Client.Close()
+	if c.http != nil {
+		c.http.CloseIdleConnections()
+	}
+	return err
+}
+
+func loadProbe(ctx context.Context, cfg loadConfig, rawURL, codec string) error {
+	c, err := loadDial(cfg, rawURL, codec)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	want := loadValue{Client: -1, Call: -1, Nonce: 1, Pad: "probe"}
+	var got loadValue
+	if err := c.Call(ctx, "demo.echo", &got, want); err != nil {
+		return exitError{code: 2, msg: fmt.Sprintf("rpcd load: codec %s at %s does not work: %v", codec, rawURL, err)}
+	}
+	if got != want {
+		return exitError{code: 2, msg: fmt.Sprintf("rpcd load: codec %s at %s: demo.echo(%+v) = %+v", codec, rawURL, want, got)}
+	}
+	return nil
+}
+
+// padChars are the padding's characters: some that codecs must escape.
+const padChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 <>&\"'\\/é€"
+
+// loadRun runs the calls. It returns the totals, the stats per codec and
+// URL, and the wall time of the calls.
+func loadRun(ctx context.Context, cfg loadConfig, stderr io.Writer) (loadStats, map[string]*loadStats, time.Duration, error) {
+	padRunes := []rune(padChars)
+	clients := make([]*loadClient, cfg.clients)
+	combos := make([]string, cfg.clients)
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	for i := range clients {
+		codec := cfg.codecs[i%len(cfg.codecs)]
+		u := cfg.urls[(i/len(cfg.codecs))%len(cfg.urls)]
+		c, err := loadDial(cfg, u, codec)
+		if err != nil {
+			return loadStats{}, nil, 0, err
+		}
+		clients[i], combos[i] = c, codec+" "+u
+	}
+
+	// seen marks the replies received, by client and call: a reply that
+	// names a call already answered is a duplicate.
+	seen := make([]atomic.Bool, cfg.clients*cfg.calls)
+	var errMu sync.Mutex
+	errShown := 0
+	showErr := func(format string, args ...any) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		if errShown++; errShown <= 10 {
+			fmt.Fprintf(stderr, "rpcd load: "+format+"\n", args...)
+		}
+	}
+
+	// Each worker gathers its own stats; no lock on the hot path.
+	workers := make([]loadStats, cfg.clients*cfg.concurrency)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, c := range clients {
+		for w := range cfg.concurrency {
+			st := &workers[i*cfg.concurrency+w]
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(i), uint64(w)^uint64(start.UnixNano())))
+				var pad []rune
+				for call := w; call < cfg.calls; call += cfg.concurrency {
+					pad = pad[:0]
+					for range rng.IntN(cfg.maxPad + 1) {
+						pad = append(pad, padRunes[rng.IntN(len(padRunes))])
+					}
+					want := loadValue{Client: int64(i), Call: int64(call), Nonce: rng.Int64(), Pad: string(pad)}
+					var got loadValue
+					cctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+					t0 := time.Now()
+					err := c.Call(cctx, "demo.echo", &got, want)
+					d := time.Since(t0)
+					cancel()
+					st.calls++
+					if err != nil {
+						st.lost++
+						showErr("client %d (%s) call %d: %v", i, combos[i], call, err)
+						continue
+					}
+					st.lat = append(st.lat, d)
+					if got.Client >= 0 && got.Client < int64(cfg.clients) && got.Call >= 0 && got.Call < int64(cfg.calls) &&
+						seen[got.Client*int64(cfg.calls)+got.Call].Swap(true) {
+						st.duplicated++
+						showErr("client %d (%s) call %d: duplicated reply %+v", i, combos[i], call, got)
+						continue
+					}
+					if got != want {
+						st.mismatched++
+						showErr("client %d (%s) call %d: sent %+v, got %+v", i, combos[i], call, want, got)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	if errShown > 10 {
+		fmt.Fprintf(stderr, "rpcd load: ... %d more failures not shown\n", errShown-10)
+	}
+
+	var total loadStats
+	byCombo := map[string]*loadStats{}
+	for i := range clients {
+		k := combos[i]
+		if byCombo[k] == nil {
+			byCombo[k] = &loadStats{}
+		}
+		for w := range cfg.concurrency {
+			st := &workers[i*cfg.concurrency+w]
+			for _, agg := range []*loadStats{&total, byCombo[k]} {
+				agg.calls += st.calls
+				agg.lost += st.lost
+				agg.duplicated += st.duplicated
+				agg.mismatched += st.mismatched
+				agg.lat = append(agg.lat, st.lat...)
+			}
+		}
+	}
+	slices.Sort(total.lat)
+	for _, st := range byCombo {
+		slices.Sort(st.lat)
+	}
+	return total, byCombo, wall, nil
+}
+
+// percentile returns the p-th percentile of sorted latencies (nearest rank).
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100
+	return sorted[min(max(i-1, 0), len(sorted)-1)].Round(time.Microsecond)
+}
