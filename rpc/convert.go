@@ -165,10 +165,7 @@ func convert(dst reflect.Value, src any, depth int) error {
 				if !ok {
 					continue
 				}
-				fv, err := fieldByIndexAlloc(dst, f.Index)
-				if err != nil {
-					return err
-				}
+				fv := fieldByIndexAlloc(dst, f.Index)
 				if err := convert(fv, v, depth+1); err != nil {
 					return fmt.Errorf("%s: %w", f.Name, err)
 				}
@@ -180,7 +177,7 @@ func convert(dst reflect.Value, src any, depth int) error {
 }
 
 // fieldByIndexAlloc is FieldByIndex that allocates nil embedded pointers.
-func fieldByIndexAlloc(v reflect.Value, index []int) (reflect.Value, error) {
+func fieldByIndexAlloc(v reflect.Value, index []int) reflect.Value {
 	for i, x := range index {
 		if i > 0 && v.Kind() == reflect.Pointer {
 			if v.IsNil() {
@@ -190,7 +187,7 @@ func fieldByIndexAlloc(v reflect.Value, index []int) (reflect.Value, error) {
 		}
 		v = v.Field(x)
 	}
-	return v, nil
+	return v
 }
 
 func isNumber(v reflect.Value) bool {

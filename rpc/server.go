@@ -465,7 +465,7 @@ func (m *method) decodeNamed(p Params, fields reflect.Value, args []reflect.Valu
 			if !ok {
 				return invalidParams(fmt.Sprintf("%s has no param %q", m.info.Name, clip(name)))
 			}
-			fv, _ := fieldByIndexAlloc(sv, f.Index)
+			fv := fieldByIndexAlloc(sv, f.Index)
 			if err := p.DecodeNamed(name, fv.Addr().Interface()); err != nil {
 				return invalidParams(fmt.Sprintf("param %q: %v", name, err))
 			}
