@@ -36,6 +36,12 @@ type clientFlags struct {
 func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.codec, "codec", "json", "wire `codec`: json, xml, msgpack or proto")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up after this `duration`")
+	f.registerSecurity(fs)
+}
+
+// registerSecurity registers the authentication and TLS flags, which rpcd
+// load shares.
+func (f *clientFlags) registerSecurity(fs *flag.FlagSet) {
 	fs.StringVar(&f.authKeyFile, "auth-key-file", "", "authenticate with the key in this `file` (its exact bytes)")
 	fs.BoolVar(&f.authAllowMD5, "auth-allow-md5", false, "accept the legacy HMAC-MD5 handshake of Python 3.11 and older")
 	fs.StringVar(&f.tlsCA, "tls-ca", "", "trust the CA certificates in this PEM `file` (tls:// and https://)")

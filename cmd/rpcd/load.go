@@ -60,11 +60,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&cfg.concurrency, "concurrency", 1, "calls in flight per client")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "deadline of each call")
 	fs.IntVar(&cfg.maxPad, "payload", 64, "longest random padding of each echoed value, in `characters`")
-	fs.StringVar(&cfg.cf.authKeyFile, "auth-key-file", "", "authenticate with the key in this `file` (its exact bytes)")
-	fs.BoolVar(&cfg.cf.authAllowMD5, "auth-allow-md5", false, "accept the legacy HMAC-MD5 handshake of Python 3.11 and older")
-	fs.StringVar(&cfg.cf.tlsCA, "tls-ca", "", "trust the CA certificates in this PEM `file` (tls:// and https://)")
-	fs.StringVar(&cfg.cf.tlsCert, "tls-cert", "", "client certificate PEM `file` for mutual TLS")
-	fs.StringVar(&cfg.cf.tlsKey, "tls-key", "", "client key PEM `file` for mutual TLS")
+	cfg.cf.registerSecurity(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: rpcd load [flags]\n\n"+
 			"Runs clients × calls calls of demo.echo, each of a value unique to its client\n"+
