@@ -20,6 +20,25 @@ import (
 // interface nil. A str decodes into a []byte and a bin into a string,
 // for older peers that have only one of the two.
 
+// setInt decodes raw into a signed integer of bits bits, leaving d alone
+// for a nil value.
+func setInt[T ~int | ~int32 | ~int64](d *T, raw []byte, bits int, name string) error {
+	v, ok, err := decodeInt(raw, bits, name)
+	if ok {
+		*d = T(v)
+	}
+	return err
+}
+
+// setUint is setInt for unsigned integers.
+func setUint[T ~uint | ~uint32 | ~uint64](d *T, raw []byte, bits int, name string) error {
+	v, ok, err := decodeUint(raw, bits, name)
+	if ok {
+		*d = T(v)
+	}
+	return err
+}
+
 // decodeValue decodes raw, exactly one value that skim has validated, into
 // dst, a non-nil pointer.
 func decodeValue(raw []byte, dst any) error {
@@ -48,51 +67,27 @@ func decodeValue(raw []byte, dst any) error {
 		}
 	case *int64:
 		if d != nil {
-			v, ok, err := decodeInt(raw, 64, "int64")
-			if ok {
-				*d = v
-			}
-			return err
+			return setInt(d, raw, 64, "int64")
 		}
 	case *int:
 		if d != nil {
-			v, ok, err := decodeInt(raw, strconv.IntSize, "int")
-			if ok {
-				*d = int(v)
-			}
-			return err
+			return setInt(d, raw, strconv.IntSize, "int")
 		}
 	case *int32:
 		if d != nil {
-			v, ok, err := decodeInt(raw, 32, "int32")
-			if ok {
-				*d = int32(v)
-			}
-			return err
+			return setInt(d, raw, 32, "int32")
 		}
 	case *uint64:
 		if d != nil {
-			v, ok, err := decodeUint(raw, 64, "uint64")
-			if ok {
-				*d = v
-			}
-			return err
+			return setUint(d, raw, 64, "uint64")
 		}
 	case *uint:
 		if d != nil {
-			v, ok, err := decodeUint(raw, strconv.IntSize, "uint")
-			if ok {
-				*d = uint(v)
-			}
-			return err
+			return setUint(d, raw, strconv.IntSize, "uint")
 		}
 	case *uint32:
 		if d != nil {
-			v, ok, err := decodeUint(raw, 32, "uint32")
-			if ok {
-				*d = uint32(v)
-			}
-			return err
+			return setUint(d, raw, 32, "uint32")
 		}
 	case *float64:
 		if d != nil {
