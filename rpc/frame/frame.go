@@ -61,7 +61,9 @@ const readChunk = 4 << 10
 // header is io.EOF; one inside the header is io.ErrUnexpectedEOF.
 func ReadHeader(r io.Reader, max int) (int, error) {
 	if br, ok := r.(*bufio.Reader); ok {
-		// Peeking keeps the header off the heap on the hot path.
+		// Peeking keeps the header off the heap on the hot path, and
+		// consumes it only once whole: a read interrupted by a deadline
+		// inside a header can be tried again.
 		b, err := br.Peek(4)
 		if err != nil {
 			if len(b) > 0 && err == io.EOF {
@@ -70,16 +72,16 @@ func ReadHeader(r io.Reader, max int) (int, error) {
 			return 0, err
 		}
 		n := int64(int32(binary.BigEndian.Uint32(b)))
-		br.Discard(4)
 		if n != -1 {
+			br.Discard(4)
 			return checkLength(n, max)
 		}
-		b, err = br.Peek(8)
+		b, err = br.Peek(12)
 		if err != nil {
 			return 0, noEOF(err)
 		}
-		u := binary.BigEndian.Uint64(b)
-		br.Discard(8)
+		u := binary.BigEndian.Uint64(b[4:])
+		br.Discard(12)
 		return checkLong(u, max)
 	}
 	var h [8]byte

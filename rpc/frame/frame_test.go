@@ -214,3 +214,59 @@ func TestRawWriter(t *testing.T) {
 		t.Errorf("raw writer wrote % x", buf.Bytes())
 	}
 }
+
+// stutterReader returns its data a few bytes at a time, with errTry between
+// the pieces, as a connection with a read deadline that fires would.
+type stutterReader struct {
+	data  []byte
+	step  int
+	fail  bool
+	calls int
+}
+
+var errTry = errors.New("try again")
+
+func (s *stutterReader) Read(p []byte) (int, error) {
+	s.calls++
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	s.fail = !s.fail
+	if s.fail {
+		return 0, errTry
+	}
+	n := copy(p[:min(len(p), s.step)], s.data)
+	s.data = s.data[n:]
+	return n, nil
+}
+
+// TestReadHeaderResumes shows that a header read failing part-way through a
+// bufio.Reader can be tried again without losing its place, short and long
+// headers alike.
+func TestReadHeaderResumes(t *testing.T) {
+	var long []byte
+	long = binary.BigEndian.AppendUint32(long, 0xffffffff)
+	long = binary.BigEndian.AppendUint64(long, 7)
+	for _, in := range [][]byte{binary.BigEndian.AppendUint32(nil, 300), long} {
+		want := int(binary.BigEndian.Uint32(in))
+		if len(in) == 12 {
+			want = 7
+		}
+		br := bufio.NewReaderSize(&stutterReader{data: in, step: 1}, 16)
+		var n, tries int
+		for {
+			var err error
+			n, err = frame.ReadHeader(br, 1<<20)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, errTry) || tries > 100 {
+				t.Fatalf("ReadHeader: %v after %d tries", err, tries)
+			}
+			tries++
+		}
+		if n != want || tries < 2 {
+			t.Fatalf("header %x: got %d after %d failed tries, want %d after several", in, n, tries, want)
+		}
+	}
+}
