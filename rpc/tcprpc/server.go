@@ -38,6 +38,9 @@ type Server struct {
 	closing   bool
 	nconns    atomic.Int64
 	connWG    sync.WaitGroup
+	// watching is set while the watcher of calls served by their
+	// connection's reader runs (inline.go).
+	watching atomic.Bool
 
 	// ctx is the parent of every call's context; cancel ends calls still
 	// running when Shutdown gives up, or on Close.
@@ -228,6 +231,14 @@ type conn struct {
 	jobs   chan job
 	parked atomic.Int32
 	done   chan struct{} // closed when the connection ends
+
+	// What the reading goroutine works with; it passes to another
+	// goroutine when a call it serves itself takes too long (inline.go).
+	ctx  context.Context
+	r    *bufio.Reader
+	w    *frame.Writer
+	read func(*[]byte) (rpc.Codec, error)
+	inline
 }
 
 // job is one message to serve.
@@ -258,50 +269,41 @@ func putBuf(b *[]byte) {
 
 func (c *conn) serve() {
 	srv := c.srv
-	defer func() {
-		c.inFlight.Wait()
-		close(c.done)
-		c.nc.Close()
-		srv.mu.Lock()
-		delete(srv.conns, c)
-		srv.mu.Unlock()
-		srv.nconns.Add(-1)
-		srv.connWG.Done()
-	}()
-
 	peer := &rpc.Peer{Transport: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr()}
 	if srv.cfg.handshake != nil {
 		c.nc.SetDeadline(time.Now().Add(srv.cfg.handshakeTimeout))
 		if c.stopping.Load() {
-			return // Shutdown set its deadline before ours
+			c.finish(nil) // Shutdown set its deadline before ours
+			return
 		}
 		hctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.handshakeTimeout)
 		id, err := srv.cfg.handshake(hctx, c.nc)
 		cancel()
 		if err != nil {
-			srv.report(c.nc, fmt.Errorf("tcprpc: handshake: %w", err))
+			c.finish(fmt.Errorf("tcprpc: handshake: %w", err))
 			return
 		}
 		peer.Identity = id
 		c.nc.SetDeadline(time.Time{})
 	}
-	ctx := rpc.WithPeer(srv.ctx, peer)
-	r := bufio.NewReaderSize(c.nc, 4096)
+	c.ctx = rpc.WithPeer(srv.ctx, peer)
+	c.r = bufio.NewReaderSize(c.nc, 4096)
 	tw := timeoutWriter{c.nc, srv.cfg.writeTimeout}
-	var err error
-	if d, codec := c.unframed(r); d != nil {
-		err = c.readLoop(ctx, r, frame.NewRawWriter(tw), func(bp *[]byte) (rpc.Codec, error) {
-			msg, err := d.ReadMessage(r, (*bp)[:0], srv.cfg.maxFrame)
+	if d, codec := c.unframed(c.r); d != nil {
+		c.w = frame.NewRawWriter(tw)
+		c.read = func(bp *[]byte) (rpc.Codec, error) {
+			msg, err := d.ReadMessage(c.r, (*bp)[:0], srv.cfg.maxFrame)
 			*bp = msg
 			return codec, err
-		})
+		}
 	} else {
-		err = c.readLoop(ctx, r, frame.NewWriter(tw), func(bp *[]byte) (rpc.Codec, error) {
-			n, err := frame.ReadHeader(r, srv.cfg.maxFrame)
+		c.w = frame.NewWriter(tw)
+		c.read = func(bp *[]byte) (rpc.Codec, error) {
+			n, err := frame.ReadHeader(c.r, srv.cfg.maxFrame)
 			if err != nil {
 				return nil, err
 			}
-			msg, err := frame.ReadPayload(r, (*bp)[:0], n)
+			msg, err := frame.ReadPayload(c.r, (*bp)[:0], n)
 			*bp = msg
 			if err != nil {
 				return nil, err
@@ -314,11 +316,34 @@ func (c *conn) serve() {
 				return nil, fmt.Errorf("a frame in no known codec (first byte %#x)", firstByte(msg))
 			}
 			return codec, nil
-		})
+		}
 	}
+	c.readOn()
+}
+
+// readOn runs the read loop in this goroutine until the connection ends, then
+// ends it, unless the loop passes to another goroutine first.
+func (c *conn) readOn() {
+	passed, err := c.readLoop()
+	if !passed {
+		c.finish(err)
+	}
+}
+
+// finish ends the connection once its calls are done, reporting err.
+func (c *conn) finish(err error) {
+	srv := c.srv
 	if err != nil && !c.stopping.Load() {
 		srv.report(c.nc, err)
 	}
+	c.inFlight.Wait()
+	close(c.done)
+	c.nc.Close()
+	srv.mu.Lock()
+	delete(srv.conns, c)
+	srv.mu.Unlock()
+	srv.nconns.Add(-1)
+	srv.connWG.Done()
 }
 
 // unframed tells a connection whose first byte cannot start a frame header
@@ -350,59 +375,71 @@ func (c *conn) unframed(r *bufio.Reader) (rpc.Delimiter, rpc.Codec) {
 	return d, codec
 }
 
-// readLoop reads messages with read and serves them until the connection
-// ends or the server shuts down.
-func (c *conn) readLoop(ctx context.Context, r *bufio.Reader, w *frame.Writer, read func(*[]byte) (rpc.Codec, error)) error {
+// readLoop reads messages and serves them until the connection ends or the
+// server shuts down, or until another goroutine took the loop over from a
+// call this one served itself (passed).
+//
+// A message with nothing more buffered behind it is served by this
+// goroutine itself: a caller waiting for its reply before sending more
+// costs no hand-off between goroutines. Messages with more behind them go
+// to workers, so that a burst of calls runs in parallel. If a call served
+// here takes long, the server's watcher gives the reading to a new
+// goroutine, so that the calls behind it are not held up (see inline.go).
+func (c *conn) readLoop() (passed bool, err error) {
 	srv := c.srv
 	for {
 		if c.stopping.Load() {
-			return nil
+			return false, nil
 		}
 		// Wait for the next message: idle connections time out, but not
 		// while their calls are running.
 		c.nc.SetReadDeadline(deadline(srv.cfg.idleTimeout))
 		if c.stopping.Load() {
 			// Shutdown may have set its deadline before ours: see again.
-			return nil
+			return false, nil
 		}
-		if _, err := r.Peek(1); err != nil {
+		if _, err := c.r.Peek(1); err != nil {
 			if c.stopping.Load() || err == io.EOF {
-				return nil
+				return false, nil
 			}
 			if isTimeout(err) && len(c.sem) > 0 {
 				continue
 			}
-			return fmt.Errorf("tcprpc: waiting for a message: %w", err)
+			return false, fmt.Errorf("tcprpc: waiting for a message: %w", err)
 		}
 		c.nc.SetReadDeadline(deadline(srv.cfg.readTimeout))
 		bp := getBuf()
-		codec, err := read(bp)
+		codec, err := c.read(bp)
 		if err != nil {
 			putBuf(bp)
-			return fmt.Errorf("tcprpc: reading a message: %w", err)
+			return false, fmt.Errorf("tcprpc: reading a message: %w", err)
 		}
+		unordered := false
 		if u, ok := codec.(rpc.Unordered); ok && u.Unordered() {
 			// No ids to match replies by: answer before reading on.
 			c.inFlight.Wait()
-			c.sem <- struct{}{}
-			c.inFlight.Add(1)
-			c.call(ctx, codec, bp, w)
-			continue
+			unordered = true
 		}
 		c.sem <- struct{}{} // blocks when maxInFlight calls run: backpressure
 		c.inFlight.Add(1)
-		select {
-		case c.jobs <- job{codec, bp}:
-		default:
-			go c.work(ctx, w, job{codec, bp})
+		if !unordered && (c.r.Buffered() > 0 || !c.mayInline()) {
+			select {
+			case c.jobs <- job{codec, bp}:
+			default:
+				go c.work(job{codec, bp})
+			}
+			continue
+		}
+		if !c.serveInline(codec, bp) {
+			return true, nil
 		}
 	}
 }
 
 // work serves j, then parks for more unless another worker is parked.
-func (c *conn) work(ctx context.Context, w *frame.Writer, j job) {
+func (c *conn) work(j job) {
 	for {
-		c.call(ctx, j.codec, j.bp, w)
+		c.call(j.codec, j.bp)
 		if c.parked.Add(1) > 1 {
 			c.parked.Add(-1)
 			return
@@ -417,16 +454,16 @@ func (c *conn) work(ctx context.Context, w *frame.Writer, j job) {
 	}
 }
 
-func (c *conn) call(ctx context.Context, codec rpc.Codec, bp *[]byte, w *frame.Writer) {
+func (c *conn) call(codec rpc.Codec, bp *[]byte) {
 	defer func() {
 		putBuf(bp)
 		<-c.sem
 		c.inFlight.Done()
 	}()
 	out := getBuf()
-	reply := c.srv.rpc.ServeMessage(ctx, codec, *bp, (*out)[:0])
+	reply := c.srv.rpc.ServeMessage(c.ctx, codec, *bp, (*out)[:0])
 	if len(reply) > 0 {
-		if err := w.WriteFrame(reply); err != nil {
+		if err := c.w.WriteFrame(reply); err != nil {
 			c.nc.Close() // the reader notices and the connection ends
 		}
 	}
