@@ -45,6 +45,7 @@ type exchange struct {
 	reply *Reply // nil when not decoded; from replyPool
 	buf   *[]byte
 	err   error
+	turn  bool // not a reply: the turn to read a stream (stream.go)
 }
 
 // replyPool holds the Replies that codecs decode into: DecodeReply takes a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Stream is a connection that carries whole messages both ways, such as the
@@ -22,6 +23,31 @@ type Stream interface {
 	Close() error
 }
 
+// LeadStream is a Stream whose reading can be left to the calls waiting on
+// it: the call that finds nobody reading reads, delivering the replies of
+// other calls as they come, until its own arrives; then it hands the
+// reading to another waiting call, if any. A caller that waits for each
+// reply before sending its next call then reads its reply itself, which
+// saves a hand-off between goroutines on every call. A client over a plain
+// Stream reads it with a goroutine of its own.
+type LeadStream interface {
+	Stream
+	// InterruptRead makes the ReadMessage under way, or else the next one,
+	// return ErrReadInterrupted soon, without losing its place: the next
+	// ReadMessage goes on with the message where it stopped. It is called
+	// from any goroutine, when the context of the call reading ends.
+	InterruptRead()
+	// CheckIdle reports, without blocking, an error if the stream is known
+	// to be unusable, such as closed by the peer while nobody read it. It is
+	// called before a call is sent on a stream that nobody reads, never
+	// during a ReadMessage.
+	CheckIdle() error
+}
+
+// ErrReadInterrupted is returned by a LeadStream's ReadMessage after
+// InterruptRead.
+var ErrReadInterrupted = errors.New("rpc: read interrupted")
+
 // Dialer opens a Stream, within ctx's deadline.
 type Dialer func(ctx context.Context) (Stream, error)
 
@@ -35,7 +61,9 @@ var ErrClosed = errors.New("rpc: client closed")
 // NewStreamClient returns a client that multiplexes concurrent calls over one
 // stream from dial, matched to their replies by id. The stream is dialed at
 // the first call and again for the calls after it broke. With a codec whose
-// messages carry no ids (Unordered), calls go one at a time.
+// messages carry no ids (Unordered), calls go one at a time. If the stream
+// is a LeadStream, the calls read it themselves; otherwise a goroutine of
+// the client does.
 func NewStreamClient(dial Dialer, c Codec) *Client {
 	cl := &Client{codec: c}
 	u, ok := c.(Unordered)
@@ -59,10 +87,16 @@ type streamMux struct {
 
 // muxConn is one dialed stream and the calls waiting on it.
 type muxConn struct {
-	s       Stream
+	s    Stream
+	lead LeadStream // s, if calls read it; nil if a goroutine does
+
 	mu      sync.Mutex
 	pending map[uint64]*waiter
 	err     error // set once the stream broke
+	// reading is set while a call reads a LeadStream, or has been given
+	// the turn to: leader.
+	reading bool
+	leader  *waiter
 }
 
 // waiter is a call, or a batch under each of its ids, awaiting its reply.
@@ -70,11 +104,21 @@ type muxConn struct {
 // that no late delivery can reach its next user.
 type waiter struct {
 	seq  uint64
-	more []uint64      // a batch's other ids
-	ch   chan exchange // buffered: the reader never blocks on it
+	more []uint64 // a batch's other ids
+	// ch is buffered for the two things a waiter may be sent: its reply
+	// (or the stream's failure), and the turn to read.
+	ch    chan exchange
+	phase atomic.Int32
 }
 
-var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan exchange, 1)} }}
+// Phases of a call, for what the end of its context must do.
+const (
+	phaseWriting = iota + 1 // fail the stream: a half-sent call cannot be taken back
+	phaseWaiting            // nothing: the call stops waiting by itself
+	phaseLeading            // interrupt the read under way
+)
+
+var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan exchange, 2)} }}
 
 // msgPool holds reply buffers between the reader and the calls that decode
 // them.
@@ -86,62 +130,151 @@ func (m *streamMux) current(ctx context.Context) (*muxConn, error) {
 	if m.closed {
 		return nil, ErrClosed
 	}
-	if m.conn != nil {
-		m.conn.mu.Lock()
-		broken := m.conn.err != nil
-		m.conn.mu.Unlock()
-		if !broken {
-			return m.conn, nil
+	if c := m.conn; c != nil {
+		c.mu.Lock()
+		err := c.err
+		if err == nil && c.lead != nil && !c.reading && len(c.pending) == 0 {
+			// Nobody reads the stream, so nobody saw whether the peer
+			// closed it since the last call: look before sending.
+			if err = c.lead.CheckIdle(); err != nil {
+				err = fmt.Errorf("%w: %v", ErrConnectionLost, err)
+			}
 		}
+		c.mu.Unlock()
+		if err == nil {
+			return c, nil
+		}
+		c.fail(err)
 	}
 	// Dialing under the lock makes concurrent first calls share one dial.
 	s, err := m.dial(ctx)
 	if err != nil {
+		cerr := ctx.Err()
+		if d, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(d) {
+			cerr = context.DeadlineExceeded // the context's timer is a moment late
+		}
+		if cerr != nil && !errors.Is(err, cerr) {
+			// Dialers tend to say "i/o timeout": say which context ended.
+			return nil, fmt.Errorf("%w: %v", cerr, err)
+		}
 		return nil, err
 	}
 	c := &muxConn{s: s, pending: map[uint64]*waiter{}}
+	if ls, ok := s.(LeadStream); ok {
+		c.lead = ls
+	} else {
+		go m.read(c)
+	}
 	m.conn = c
-	go m.read(c)
 	return c, nil
 }
 
-// read routes replies to their calls until the stream fails.
+// read routes replies to their calls until the stream fails: the client's
+// own reader of a plain Stream.
 func (m *streamMux) read(c *muxConn) {
 	for {
-		bp := msgPool.Get().(*[]byte)
-		raw, err := c.s.ReadMessage((*bp)[:0])
-		*bp = raw
+		x, to, err := m.readOne(c, nil)
 		if err != nil {
-			releaseMsg(bp)
-			c.fail(fmt.Errorf("%w: %v", ErrConnectionLost, err))
+			c.fail(err)
 			return
 		}
-		seq, r, err := m.route(raw)
-		if err != nil {
-			releaseMsg(bp)
-			c.fail(fmt.Errorf("%w: unreadable reply: %v", ErrConnectionLost, err))
-			return
-		}
-		x := exchange{raw: raw, reply: r, buf: bp}
-		c.mu.Lock()
-		w, ok := c.pending[seq]
-		if !ok && len(c.pending) == 1 && (!m.ordered || r == nil || r.Error != nil) {
-			// A reply the server could not address (an error with a null id,
-			// or an unordered codec's reply) goes to the only call waiting.
-			for _, only := range c.pending {
-				w, ok = only, true
-			}
-		}
-		if ok {
-			c.remove(w)
-		}
-		c.mu.Unlock()
-		if ok {
-			w.ch <- x
-		} else {
-			x.release()
+		if to != nil {
+			to.ch <- x
 		}
 	}
+}
+
+// readOne reads a message and finds the call it answers, which it forgets;
+// to is nil for a reply that answers no call waiting, which is released.
+// If the reply is self's, the reading passes to another call.
+func (m *streamMux) readOne(c *muxConn, self *waiter) (x exchange, to *waiter, err error) {
+	bp := msgPool.Get().(*[]byte)
+	raw, err := c.s.ReadMessage((*bp)[:0])
+	*bp = raw
+	if err != nil {
+		releaseMsg(bp)
+		if errors.Is(err, ErrReadInterrupted) {
+			return exchange{}, nil, err
+		}
+		return exchange{}, nil, fmt.Errorf("%w: %v", ErrConnectionLost, err)
+	}
+	seq, r, err := m.route(raw)
+	if err != nil {
+		releaseMsg(bp)
+		return exchange{}, nil, fmt.Errorf("%w: unreadable reply: %v", ErrConnectionLost, err)
+	}
+	x = exchange{raw: raw, reply: r, buf: bp}
+	c.mu.Lock()
+	w, ok := c.pending[seq]
+	if !ok && len(c.pending) == 1 && (!m.ordered || r == nil || r.Error != nil) {
+		// A reply the server could not address (an error with a null id,
+		// or an unordered codec's reply) goes to the only call waiting.
+		for _, only := range c.pending {
+			w, ok = only, true
+		}
+	}
+	if ok {
+		c.remove(w)
+		if w == self {
+			c.passTurn()
+		}
+	}
+	c.mu.Unlock()
+	if !ok {
+		x.release()
+		return exchange{}, nil, nil
+	}
+	return x, w, nil
+}
+
+// lead reads the stream for every call until w's own reply comes, the
+// stream fails, or ctx ends.
+func (m *streamMux) lead(ctx context.Context, c *muxConn, w *waiter) (exchange, error) {
+	w.phase.Store(phaseLeading)
+	for {
+		// Checked after the phase is set: an end of ctx is seen here, or
+		// interrupts the read below.
+		if ctx.Err() != nil {
+			c.mu.Lock()
+			c.remove(w)
+			c.passTurn()
+			c.mu.Unlock()
+			return m.abandoned(ctx, c)
+		}
+		x, to, err := m.readOne(c, w)
+		switch {
+		case errors.Is(err, ErrReadInterrupted):
+			// For this call, or late, for a call that led before.
+		case err != nil:
+			c.fail(err)
+			x := <-w.ch // w's failure
+			return x, x.err
+		case to == w:
+			return x, nil
+		case to != nil:
+			to.ch <- x
+		}
+	}
+}
+
+// passTurn gives the reading to a call waiting, if any; c.mu is held.
+func (c *muxConn) passTurn() {
+	c.leader = nil
+	for _, next := range c.pending {
+		c.leader = next
+		next.ch <- exchange{turn: true}
+		return
+	}
+	c.reading = false
+}
+
+// abandoned ends a call whose context ended before its reply came.
+func (m *streamMux) abandoned(ctx context.Context, c *muxConn) (exchange, error) {
+	if !m.ordered {
+		// The late reply would be taken for the next call's: start over.
+		c.fail(fmt.Errorf("%w: a call was abandoned", ErrConnectionLost))
+	}
+	return exchange{}, ctx.Err()
 }
 
 // maxPooledMsg bounds the reply buffers kept for reuse.
@@ -197,27 +330,6 @@ func (c *muxConn) remove(w *waiter) {
 	}
 }
 
-// write sends msg. A write blocked on full socket buffers (a server that
-// stopped reading) would ignore the call's context: if the context ends
-// while the write is under way, the stream is failed, which unblocks it. A
-// half-written message cannot be taken back, so the connection goes; the
-// calls on it fail with ErrConnectionLost and later calls redial.
-func (c *muxConn) write(ctx context.Context, msg []byte) error {
-	if ctx.Done() == nil {
-		return c.s.WriteMessage(msg)
-	}
-	var written atomic.Bool
-	stop := context.AfterFunc(ctx, func() {
-		if !written.Load() {
-			c.fail(fmt.Errorf("%w: %v while sending a call", ErrConnectionLost, ctx.Err()))
-		}
-	})
-	err := c.s.WriteMessage(msg)
-	written.Store(true)
-	stop()
-	return err
-}
-
 // fail ends every call waiting on c and closes the stream.
 func (c *muxConn) fail(err error) {
 	c.mu.Lock()
@@ -236,6 +348,30 @@ func (c *muxConn) fail(err error) {
 	}
 }
 
+// writeGrace is how long a call whose context ended lets its write go on
+// before it fails the stream.
+const writeGrace = 20 * time.Millisecond
+
+// onDone is what the end of a call's context does, by the call's phase. A
+// write under way usually ends at once, and then the call returns the
+// context's error by itself; but a write blocked on full socket buffers (a
+// server that stopped reading) would ignore the context: if it is still
+// under way after writeGrace, the stream is failed, which unblocks it. A
+// half-written message cannot be taken back, so the connection goes; the
+// calls on it fail with ErrConnectionLost and later calls redial.
+func (c *muxConn) onDone(ctx context.Context, w *waiter) {
+	switch w.phase.Load() {
+	case phaseWriting:
+		time.AfterFunc(writeGrace, func() {
+			if w.phase.Load() == phaseWriting {
+				c.fail(fmt.Errorf("%w: %v while sending a call", ErrConnectionLost, ctx.Err()))
+			}
+		})
+	case phaseLeading:
+		c.lead.InterruptRead()
+	}
+}
+
 func (m *streamMux) exchange(ctx context.Context, seq uint64, more []uint64, msg []byte, oneway, batch bool) (exchange, error) {
 	if !m.ordered && !oneway {
 		select {
@@ -249,14 +385,14 @@ func (m *streamMux) exchange(ctx context.Context, seq uint64, more []uint64, msg
 	if err != nil {
 		return exchange{}, err
 	}
-	var w *waiter
+	w := waiterPool.Get().(*waiter)
+	w.seq, w.more = seq, more
 	if !oneway {
-		w = waiterPool.Get().(*waiter)
-		w.seq, w.more = seq, more
 		c.mu.Lock()
 		if c.err != nil {
 			err := c.err
 			c.mu.Unlock()
+			w.more = nil
 			waiterPool.Put(w)
 			return exchange{}, err
 		}
@@ -266,30 +402,62 @@ func (m *streamMux) exchange(ctx context.Context, seq uint64, more []uint64, msg
 		}
 		c.mu.Unlock()
 	}
-	if err := c.write(ctx, msg); err != nil {
+	w.phase.Store(phaseWriting)
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { c.onDone(ctx, w) })
+	}
+	err = c.s.WriteMessage(msg)
+	w.phase.Store(phaseWaiting)
+	if err != nil {
 		c.fail(fmt.Errorf("%w: %v", ErrConnectionLost, err))
-		if oneway {
-			return exchange{}, err
-		}
 	}
-	if oneway {
-		return exchange{}, nil
+	var x exchange
+	switch {
+	case oneway:
+	case err != nil:
+		x = <-w.ch // w's failure
+		err = x.err
+	default:
+		x, err = m.await(ctx, c, w)
 	}
-	select {
-	case x := <-w.ch:
+	if stop != nil && !stop() {
+		// onDone runs or ran and may still look at w: leave it.
+		return x, err
+	}
+	if err == nil || x.err != nil {
+		// w got its reply or failure: nothing more can reach it.
 		w.more = nil
 		waiterPool.Put(w)
-		return x, x.err
-	case <-ctx.Done():
-		c.mu.Lock()
-		c.remove(w)
+	}
+	return x, err
+}
+
+// await waits for w's reply, reading the stream when it is w's turn.
+func (m *streamMux) await(ctx context.Context, c *muxConn, w *waiter) (exchange, error) {
+	c.mu.Lock()
+	if c.lead != nil && c.err == nil && !c.reading {
+		c.reading, c.leader = true, w
 		c.mu.Unlock()
-		// w is not pooled: the reader may hold it still.
-		if !m.ordered {
-			// The late reply would be taken for the next call's: start over.
-			c.fail(fmt.Errorf("%w: a call was abandoned", ErrConnectionLost))
+		return m.lead(ctx, c, w)
+	}
+	c.mu.Unlock()
+	for {
+		select {
+		case x := <-w.ch:
+			if x.turn {
+				return m.lead(ctx, c, w)
+			}
+			return x, x.err
+		case <-ctx.Done():
+			c.mu.Lock()
+			c.remove(w)
+			if c.leader == w {
+				c.passTurn() // w was given the turn, and leaves it
+			}
+			c.mu.Unlock()
+			return m.abandoned(ctx, c)
 		}
-		return exchange{}, ctx.Err()
 	}
 }
 

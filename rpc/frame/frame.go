@@ -117,17 +117,23 @@ func checkLong(u uint64, max int) (int, error) {
 
 // Read reads one frame of at most max bytes and appends its payload to dst.
 // Memory grows with the bytes that actually arrive, not with the length the
-// header claims.
+// header claims. On error it returns dst unchanged.
 func Read(r io.Reader, dst []byte, max int) ([]byte, error) {
 	n, err := ReadHeader(r, max)
 	if err != nil {
 		return dst, err
 	}
-	return ReadPayload(r, dst, n)
+	start := len(dst)
+	dst, err = ReadPayload(r, dst, n)
+	if err != nil {
+		return dst[:start], err
+	}
+	return dst, nil
 }
 
 // ReadPayload reads an n-byte payload, as announced by ReadHeader, and
-// appends it to dst.
+// appends it to dst. On error, the bytes that arrived are appended: a read
+// interrupted by a deadline can go on for the rest.
 func ReadPayload(r io.Reader, dst []byte, n int) ([]byte, error) {
 	start := len(dst)
 	for len(dst)-start < n {
@@ -136,7 +142,7 @@ func ReadPayload(r io.Reader, dst []byte, n int) ([]byte, error) {
 		m, err := io.ReadFull(r, dst[len(dst):len(dst)+want])
 		dst = dst[:len(dst)+m]
 		if err != nil {
-			return dst[:start], noEOF(err)
+			return dst, noEOF(err)
 		}
 	}
 	return dst, nil

@@ -1,14 +1,12 @@
 package tcprpc
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
 
 	"github.com/polyrpc/polyrpc/rpc"
-	"github.com/polyrpc/polyrpc/rpc/frame"
 )
 
 // DefaultMaxReply is the default limit on a reply frame.
@@ -60,22 +58,3 @@ func Dialer(addr string, opts ...ClientOption) rpc.Dialer {
 		return NewStream(nc, cfg.maxFrame), nil
 	}
 }
-
-// NewStream frames messages over nc, reading frames of at most maxFrame
-// bytes. Writes from many goroutines are coalesced.
-func NewStream(nc net.Conn, maxFrame int) rpc.Stream {
-	return &stream{nc: nc, r: bufio.NewReaderSize(nc, 4096), w: frame.NewWriter(nc), max: maxFrame}
-}
-
-type stream struct {
-	nc  net.Conn
-	r   *bufio.Reader
-	w   *frame.Writer
-	max int
-}
-
-func (s *stream) WriteMessage(msg []byte) error { return s.w.WriteFrame(msg) }
-
-func (s *stream) ReadMessage(dst []byte) ([]byte, error) { return frame.Read(s.r, dst, s.max) }
-
-func (s *stream) Close() error { return s.nc.Close() }
