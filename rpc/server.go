@@ -351,6 +351,10 @@ func (s *Server) invoke(ctx context.Context, req *Request) (any, error) {
 type argFrame struct {
 	fields reflect.Value // the struct, addressable
 	args   []reflect.Value
+	// ctx holds the call's context for a method that takes one: passed as
+	// a Value of the interface type itself, reflect assigns it without
+	// boxing it again.
+	ctx *context.Context
 }
 
 func (m *method) getFrame() *argFrame {
@@ -361,6 +365,9 @@ func (m *method) putFrame(f *argFrame) {
 	// Drop every reference the call made, so the pool keeps nothing alive.
 	f.fields.SetZero()
 	clear(f.args)
+	if f.ctx != nil {
+		*f.ctx = nil
+	}
 	m.frames.Put(f)
 }
 
@@ -373,10 +380,14 @@ func (m *method) newFrame() any {
 	if m.hasCtx {
 		off = 1
 	}
-	return &argFrame{
+	f := &argFrame{
 		fields: reflect.New(reflect.StructOf(fields)).Elem(),
 		args:   make([]reflect.Value, off+len(m.in)),
 	}
+	if m.hasCtx {
+		f.ctx = new(context.Context)
+	}
+	return f
 }
 
 func (m *method) decodeArgs(ctx context.Context, p Params, f *argFrame) ([]reflect.Value, error) {
@@ -386,7 +397,8 @@ func (m *method) decodeArgs(ctx context.Context, p Params, f *argFrame) ([]refle
 	}
 	args := f.args
 	if m.hasCtx {
-		args[0] = reflect.ValueOf(ctx)
+		*f.ctx = ctx
+		args[0] = reflect.ValueOf(f.ctx).Elem()
 		args = args[1:]
 	}
 	if n >= 0 {
