@@ -48,6 +48,13 @@ type LeadStream interface {
 // InterruptRead.
 var ErrReadInterrupted = errors.New("rpc: read interrupted")
 
+// busyHinted is a Stream that can use a hint: whether other calls wait on
+// it than the one writing. A stream that coalesces writes can hold a write
+// back a moment when it is busy, for the calls about to be written.
+type busyHinted interface {
+	SetBusy(busy func() bool)
+}
+
 // Dialer opens a Stream, within ctx's deadline.
 type Dialer func(ctx context.Context) (Stream, error)
 
@@ -97,6 +104,8 @@ type muxConn struct {
 	// the turn to: leader.
 	reading bool
 	leader  *waiter
+	// calls counts the calls waiting, for a stream's busy hint.
+	calls atomic.Int32
 }
 
 // waiter is a call, or a batch under each of its ids, awaiting its reply.
@@ -160,6 +169,9 @@ func (m *streamMux) current(ctx context.Context) (*muxConn, error) {
 		return nil, err
 	}
 	c := &muxConn{s: s, pending: map[uint64]*waiter{}}
+	if b, ok := s.(busyHinted); ok {
+		b.SetBusy(func() bool { return c.calls.Load() > 1 })
+	}
 	if ls, ok := s.(LeadStream); ok {
 		c.lead = ls
 	} else {
@@ -322,6 +334,7 @@ func (m *streamMux) route(raw []byte) (uint64, *Reply, error) {
 func (c *muxConn) remove(w *waiter) {
 	if c.pending[w.seq] == w {
 		delete(c.pending, w.seq)
+		c.calls.Add(-1)
 	}
 	for _, seq := range w.more {
 		if c.pending[seq] == w {
@@ -397,6 +410,7 @@ func (m *streamMux) exchange(ctx context.Context, seq uint64, more []uint64, msg
 			return exchange{}, err
 		}
 		c.pending[seq] = w
+		c.calls.Add(1)
 		for _, s := range more {
 			c.pending[s] = w
 		}
@@ -436,7 +450,10 @@ func (m *streamMux) exchange(ctx context.Context, seq uint64, more []uint64, msg
 // await waits for w's reply, reading the stream when it is w's turn.
 func (m *streamMux) await(ctx context.Context, c *muxConn, w *waiter) (exchange, error) {
 	c.mu.Lock()
-	if c.lead != nil && c.err == nil && !c.reading {
+	// w may have its reply already: a call that wrote the others' calls
+	// with its own (the stream coalesces writes) can be the last to get
+	// here, after the reader of the moment delivered its reply and left.
+	if c.lead != nil && c.err == nil && !c.reading && c.pending[w.seq] == w {
 		c.reading, c.leader = true, w
 		c.mu.Unlock()
 		return m.lead(ctx, c, w)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 )
@@ -168,6 +169,7 @@ type Writer struct {
 	queued, spare []byte
 	writing       bool
 	err           error
+	busy          func() bool
 }
 
 // NewWriter returns a Writer that writes frames to w.
@@ -181,6 +183,13 @@ func NewWriter(w io.Writer) *Writer {
 func NewRawWriter(w io.Writer) *Writer {
 	return &Writer{w: w, raw: true}
 }
+
+// SetBusy gives w a hint: when busy reports true as a Write is about to
+// start, more frames are expected soon (say, calls in flight whose replies
+// are being computed), and w yields the processor once before writing, so
+// that they join this Write rather than each costing one. It must be set
+// before the first WriteFrame.
+func (w *Writer) SetBusy(busy func() bool) { w.busy = busy }
 
 // maxSpare bounds the buffer a Writer keeps between bursts.
 const maxSpare = 256 << 10
@@ -206,6 +215,13 @@ func (w *Writer) WriteFrame(payload []byte) error {
 		return nil
 	}
 	w.writing = true
+	if w.busy != nil && w.busy() {
+		// More frames are on their way: let their goroutines run and
+		// queue them, to go out in this Write.
+		w.mu.Unlock()
+		runtime.Gosched()
+		w.mu.Lock()
+	}
 	for len(w.queued) > 0 && w.err == nil {
 		buf := w.queued
 		w.queued = w.spare[:0]

@@ -97,8 +97,21 @@ func TestLyingLengthCostsOnlyWhatArrives(t *testing.T) {
 
 func TestWriterConcurrent(t *testing.T) {
 	t.Parallel()
-	pr, pw := io.Pipe()
-	w := frame.NewWriter(pw)
+	for _, busy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("busy=%v", busy), func(t *testing.T) {
+			t.Parallel()
+			pr, pw := io.Pipe()
+			w := frame.NewWriter(pw)
+			if busy {
+				// Every write yields first: no frame may be lost or reordered.
+				w.SetBusy(func() bool { return true })
+			}
+			writeConcurrently(t, w, pr, pw)
+		})
+	}
+}
+
+func writeConcurrently(t *testing.T, w *frame.Writer, pr *io.PipeReader, pw *io.PipeWriter) {
 	const writers, each = 20, 200
 	var wg sync.WaitGroup
 	for g := range writers {

@@ -176,3 +176,36 @@ func TestIdleConnectionClosedByServer(t *testing.T) {
 		}
 	}
 }
+
+// TestManyCallersOneClient runs thousands of calls from many goroutines on
+// one client, with no deadline of their own: a call whose reply arrived
+// while it was still writing (its write carried the others' calls) must
+// take it, not start reading for a reply that came already. Such a call
+// would read until the generous context below ends.
+func TestManyCallersOneClient(t *testing.T) {
+	t.Parallel()
+	e := start(t, "tcp")
+	for _, codec := range []string{"json", "msgpack"} {
+		c, ok := rpc.LookupCodec(codec)
+		if !ok {
+			continue
+		}
+		cl := tcprpc.NewClient(e.addr, c)
+		var wg sync.WaitGroup
+		for g := range 32 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				for i := range 500 {
+					var sum int
+					if err := cl.Call(ctx, "demo.add", &sum, g, i); err != nil || sum != g+i {
+						t.Errorf("%s: add(%d, %d) = %d, %v", codec, g, i, sum, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		cl.Close()
+	}
+}

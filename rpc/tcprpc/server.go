@@ -291,6 +291,7 @@ func (c *conn) serve() {
 	tw := timeoutWriter{c.nc, srv.cfg.writeTimeout}
 	if d, codec := c.unframed(c.r); d != nil {
 		c.w = frame.NewRawWriter(tw)
+		c.w.SetBusy(c.busy)
 		c.read = func(bp *[]byte) (rpc.Codec, error) {
 			msg, err := d.ReadMessage(c.r, (*bp)[:0], srv.cfg.maxFrame)
 			*bp = msg
@@ -298,6 +299,7 @@ func (c *conn) serve() {
 		}
 	} else {
 		c.w = frame.NewWriter(tw)
+		c.w.SetBusy(c.busy)
 		c.read = func(bp *[]byte) (rpc.Codec, error) {
 			n, err := frame.ReadHeader(c.r, srv.cfg.maxFrame)
 			if err != nil {
@@ -470,6 +472,10 @@ func (c *conn) call(codec rpc.Codec, bp *[]byte) {
 	*out = reply
 	putBuf(out)
 }
+
+// busy reports whether other calls of c are running, whose replies may
+// join the one being written.
+func (c *conn) busy() bool { return len(c.sem) > 1 }
 
 // timeoutWriter bounds every write, so that a peer that stops reading its
 // replies cannot hold calls and their goroutines forever.

@@ -36,6 +36,11 @@ type stream struct {
 
 func (s *stream) WriteMessage(msg []byte) error { return s.w.WriteFrame(msg) }
 
+// SetBusy is called by rpc.NewStreamClient before the first call: busy
+// reports whether calls other than the one writing are waiting, and the
+// writer then gives them a moment to join its write (frame.Writer.SetBusy).
+func (s *stream) SetBusy(busy func() bool) { s.w.SetBusy(busy) }
+
 func (s *stream) ReadMessage(dst []byte) ([]byte, error) {
 	if s.need < 0 {
 		n, err := frame.ReadHeader(s.r, s.max)
