@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,10 @@ type Server struct {
 	closing   bool
 	nconns    atomic.Int64
 	connWG    sync.WaitGroup
+	// jobs hands calls to parked workers, at most maxParked.
+	jobs      chan job
+	parked    atomic.Int32
+	maxParked int32
 	// watching is set while the watcher of calls served by their
 	// connection's reader runs (inline.go).
 	watching atomic.Bool
@@ -65,6 +70,8 @@ func NewServer(s *rpc.Server, opts ...Option) *Server {
 	srv := &Server{
 		rpc:       s,
 		cfg:       cfg,
+		jobs:      make(chan job),
+		maxParked: int32(min(8*runtime.GOMAXPROCS(0), 256)),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 	}
@@ -144,7 +151,7 @@ func (srv *Server) isClosing() bool {
 // track registers nc, counted in nconns already, unless the server is
 // closing, when it closes nc.
 func (srv *Server) track(nc net.Conn) (*conn, bool) {
-	c := &conn{srv: srv, nc: nc, sem: make(chan struct{}, srv.cfg.maxInFlight), jobs: make(chan job), done: make(chan struct{})}
+	c := &conn{srv: srv, nc: nc, sem: make(chan struct{}, srv.cfg.maxInFlight)}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if srv.closing {
@@ -225,13 +232,6 @@ type conn struct {
 	inFlight sync.WaitGroup
 	stopping atomic.Bool
 
-	// jobs hands calls to a parked worker goroutine; at most one worker
-	// parks per connection, so a connection costs no more than that while
-	// idle, and a busy one starts no goroutine per call.
-	jobs   chan job
-	parked atomic.Int32
-	done   chan struct{} // closed when the connection ends
-
 	// What the reading goroutine works with; it passes to another
 	// goroutine when a call it serves itself takes too long (inline.go).
 	ctx  context.Context
@@ -243,6 +243,7 @@ type conn struct {
 
 // job is one message to serve.
 type job struct {
+	c     *conn
 	codec rpc.Codec
 	bp    *[]byte
 }
@@ -339,7 +340,6 @@ func (c *conn) finish(err error) {
 		srv.report(c.nc, err)
 	}
 	c.inFlight.Wait()
-	close(c.done)
 	c.nc.Close()
 	srv.mu.Lock()
 	delete(srv.conns, c)
@@ -425,11 +425,7 @@ func (c *conn) readLoop() (passed bool, err error) {
 		c.sem <- struct{}{} // blocks when maxInFlight calls run: backpressure
 		c.inFlight.Add(1)
 		if !unordered && (c.r.Buffered() > 0 || !c.mayInline()) {
-			select {
-			case c.jobs <- job{codec, bp}:
-			default:
-				go c.work(job{codec, bp})
-			}
+			srv.dispatch(job{c, codec, bp})
 			continue
 		}
 		if !c.serveInline(codec, bp) {
@@ -438,19 +434,31 @@ func (c *conn) readLoop() (passed bool, err error) {
 	}
 }
 
-// work serves j, then parks for more unless another worker is parked.
-func (c *conn) work(j job) {
+// dispatch hands j to a parked worker, or to a new one.
+func (srv *Server) dispatch(j job) {
+	select {
+	case srv.jobs <- j:
+	default:
+		go srv.work(j)
+	}
+}
+
+// work serves j, then parks for more unless maxParked workers are parked
+// already. Workers are shared by the server's connections: a busy server
+// starts no goroutine per call (a new goroutine also grows its stack on its
+// first call), and an idle one keeps at most maxParked.
+func (srv *Server) work(j job) {
 	for {
-		c.call(j.codec, j.bp)
-		if c.parked.Add(1) > 1 {
-			c.parked.Add(-1)
+		j.c.call(j.codec, j.bp)
+		if srv.parked.Add(1) > srv.maxParked {
+			srv.parked.Add(-1)
 			return
 		}
 		select {
-		case j = <-c.jobs:
-			c.parked.Add(-1)
-		case <-c.done:
-			c.parked.Add(-1)
+		case j = <-srv.jobs:
+			srv.parked.Add(-1)
+		case <-srv.ctx.Done():
+			srv.parked.Add(-1)
 			return
 		}
 	}
