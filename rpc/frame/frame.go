@@ -200,19 +200,58 @@ const maxSpare = 256 << 10
 // an earlier one's: after a failure every call fails.
 func (w *Writer) WriteFrame(payload []byte) error {
 	w.mu.Lock()
+	if w.err == nil {
+		w.queue(payload)
+	}
+	return w.flushLocked()
+}
+
+// maxQueued is how much Queue holds back before writing anyway.
+const maxQueued = 64 << 10
+
+// Queue queues payload as one frame without writing it yet, unless the
+// frames held back reach 64 KiB: a later WriteFrame or Flush, or the Write
+// under way in another goroutine, sends it. A reader that serves several
+// requests it found buffered queues their replies and flushes once, when it
+// is about to wait for more. Queue copies payload and returns the error of
+// an earlier failed Write.
+func (w *Writer) Queue(payload []byte) error {
+	w.mu.Lock()
 	if w.err != nil {
 		err := w.err
 		w.mu.Unlock()
 		return err
 	}
+	w.queue(payload)
+	if len(w.queued) < maxQueued {
+		w.mu.Unlock()
+		return nil
+	}
+	return w.flushLocked()
+}
+
+// Flush writes the frames Queue held back, unless a Write under way in
+// another goroutine will. It returns the error of a failed Write.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	return w.flushLocked()
+}
+
+func (w *Writer) queue(payload []byte) {
 	if w.raw {
 		w.queued = append(w.queued, payload...)
 	} else {
 		w.queued = Append(w.queued, payload)
 	}
-	if w.writing {
+}
+
+// flushLocked writes what is queued, unless another goroutine is writing
+// already and will; w.mu is held, and released on return.
+func (w *Writer) flushLocked() error {
+	if w.writing || w.err != nil || len(w.queued) == 0 {
+		err := w.err
 		w.mu.Unlock()
-		return nil
+		return err
 	}
 	w.writing = true
 	if w.busy != nil && w.busy() {

@@ -283,3 +283,53 @@ func TestReadHeaderResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueWaitsForFlush shows that queued frames go out in one Write, at
+// Flush, or with the next WriteFrame, and that holding back stops at 64 KiB.
+func TestQueueWaitsForFlush(t *testing.T) {
+	var cw countingWriter
+	w := frame.NewWriter(&cw)
+	for _, p := range []string{"a", "bb", "ccc"} {
+		if err := w.Queue([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cw.writes != 0 {
+		t.Fatalf("%d writes before Flush", cw.writes)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil || cw.writes != 1 {
+		t.Fatalf("%d writes after two Flushes (%v), want 1", cw.writes, err)
+	}
+	w.Queue([]byte("dddd"))
+	w.WriteFrame([]byte("e"))
+	if cw.writes != 2 {
+		t.Fatalf("%d writes, want 2", cw.writes)
+	}
+	r := bytes.NewReader(cw.buf.Bytes())
+	for _, want := range []string{"a", "bb", "ccc", "dddd", "e"} {
+		got, err := frame.Read(r, nil, 1<<20)
+		if err != nil || string(got) != want {
+			t.Fatalf("frame %q, %v; want %q", got, err, want)
+		}
+	}
+	cw.writes = 0
+	big := make([]byte, 40<<10)
+	w.Queue(big)
+	w.Queue(big)
+	if cw.writes != 1 {
+		t.Fatalf("%d writes after queuing 80 KiB, want 1", cw.writes)
+	}
+}
+
+type countingWriter struct {
+	buf    bytes.Buffer
+	writes int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.writes++
+	return c.buf.Write(p)
+}

@@ -28,8 +28,12 @@ import (
 const watchTick = time.Millisecond
 
 // afterTakeover is how many calls a connection gives to workers after the
-// watcher took its reading over.
+// watcher took its reading over, or after a slow call.
 const afterTakeover = 1024
+
+// slowCall is how long a call served by its reader may take before the
+// connection gives its next calls to workers.
+const slowCall = 100 * time.Microsecond
 
 // inline is a connection's state for calls served by its reader.
 type inline struct {
@@ -65,8 +69,17 @@ func (c *conn) serveInline(codec rpc.Codec, bp *[]byte) bool {
 	serving := 2*c.n + 1
 	c.state.Store(serving)
 	c.srv.watch()
-	c.call(codec, bp)
-	return c.state.CompareAndSwap(serving, serving+1)
+	start := time.Now()
+	c.call(codec, bp, true)
+	if !c.state.CompareAndSwap(serving, serving+1) {
+		c.w.Flush() // the new reader may be waiting for input already
+		return false
+	}
+	if time.Since(start) > slowCall {
+		// Calls this slow are better run in parallel by workers.
+		c.toWorkers = afterTakeover
+	}
+	return true
 }
 
 // takeOver gives the reading of c to a new goroutine if its reader has been

@@ -131,3 +131,33 @@ func TestSlowAndFastCallsShareAConnection(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestPipelinedBurst sends many calls in one write: the reader serves them
+// from its buffer and holds their replies back until the buffer is empty;
+// every reply arrives.
+func TestPipelinedBurst(t *testing.T) {
+	t.Parallel()
+	addr, _ := relayServer(t)
+	nc := rawConn(t, addr)
+	const n = 300
+	var burst []byte
+	for i := range n {
+		burst = frame.Append(burst, fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"echo","params":[%d],"id":%d}`, i, i))
+	}
+	if _, err := nc.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	seen := make([]bool, n)
+	for range n {
+		msg, err := frame.Read(nc, nil, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var i, id int
+		if _, err := fmt.Sscanf(string(msg), `{"jsonrpc":"2.0","result":%d,"id":%d}`, &i, &id); err != nil || i != id || seen[id] {
+			t.Fatalf("reply %s (%v)", msg, err)
+		}
+		seen[id] = true
+	}
+}

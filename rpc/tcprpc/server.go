@@ -340,6 +340,9 @@ func (c *conn) finish(err error) {
 		srv.report(c.nc, err)
 	}
 	c.inFlight.Wait()
+	if c.w != nil {
+		c.w.Flush() // replies held back by a read loop that stopped
+	}
 	c.nc.Close()
 	srv.mu.Lock()
 	delete(srv.conns, c)
@@ -381,17 +384,24 @@ func (c *conn) unframed(r *bufio.Reader) (rpc.Delimiter, rpc.Codec) {
 // server shuts down, or until another goroutine took the loop over from a
 // call this one served itself (passed).
 //
-// A message with nothing more buffered behind it is served by this
-// goroutine itself: a caller waiting for its reply before sending more
-// costs no hand-off between goroutines. Messages with more behind them go
-// to workers, so that a burst of calls runs in parallel. If a call served
-// here takes long, the server's watcher gives the reading to a new
-// goroutine, so that the calls behind it are not held up (see inline.go).
+// Calls are served by this goroutine itself, their replies held back while
+// more input is buffered and written together: a caller waiting for its
+// reply before sending more costs no hand-off between goroutines, and a
+// burst of calls costs one write. A connection whose calls turn out slow
+// gives its calls to workers instead, and if a call served here runs long,
+// the server's watcher gives the reading to a new goroutine, so that the
+// calls behind it are not held up (see inline.go).
 func (c *conn) readLoop() (passed bool, err error) {
 	srv := c.srv
 	for {
 		if c.stopping.Load() {
 			return false, nil
+		}
+		if c.r.Buffered() == 0 {
+			// About to wait: send the replies held back.
+			if err := c.w.Flush(); err != nil {
+				c.nc.Close() // the read below fails and ends the connection
+			}
 		}
 		// Wait for the next message: idle connections time out, but not
 		// while their calls are running.
@@ -424,7 +434,7 @@ func (c *conn) readLoop() (passed bool, err error) {
 		}
 		c.sem <- struct{}{} // blocks when maxInFlight calls run: backpressure
 		c.inFlight.Add(1)
-		if !unordered && (c.r.Buffered() > 0 || !c.mayInline()) {
+		if !unordered && !c.mayInline() {
 			srv.dispatch(job{c, codec, bp})
 			continue
 		}
@@ -449,7 +459,7 @@ func (srv *Server) dispatch(j job) {
 // first call), and an idle one keeps at most maxParked.
 func (srv *Server) work(j job) {
 	for {
-		j.c.call(j.codec, j.bp)
+		j.c.call(j.codec, j.bp, false)
 		if srv.parked.Add(1) > srv.maxParked {
 			srv.parked.Add(-1)
 			return
@@ -464,7 +474,9 @@ func (srv *Server) work(j job) {
 	}
 }
 
-func (c *conn) call(codec rpc.Codec, bp *[]byte) {
+// call serves one message and writes its reply, or queues it for the read
+// loop's next flush.
+func (c *conn) call(codec rpc.Codec, bp *[]byte, queue bool) {
 	defer func() {
 		putBuf(bp)
 		<-c.sem
@@ -473,7 +485,11 @@ func (c *conn) call(codec rpc.Codec, bp *[]byte) {
 	out := getBuf()
 	reply := c.srv.rpc.ServeMessage(c.ctx, codec, *bp, (*out)[:0])
 	if len(reply) > 0 {
-		if err := c.w.WriteFrame(reply); err != nil {
+		write := c.w.WriteFrame
+		if queue {
+			write = c.w.Queue
+		}
+		if err := write(reply); err != nil {
 			c.nc.Close() // the reader notices and the connection ends
 		}
 	}
