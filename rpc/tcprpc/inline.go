@@ -31,8 +31,9 @@ const watchTick = time.Millisecond
 // watcher took its reading over, or after a slow call.
 const afterTakeover = 1024
 
-// slowCall is how long a call served by its reader may take before the
-// connection gives its next calls to workers.
+// slowCall is how long a call served by its reader may take, while other
+// calls wait in the buffer behind it, before the connection gives its next
+// calls to workers.
 const slowCall = 100 * time.Microsecond
 
 // inline is a connection's state for calls served by its reader.
@@ -72,11 +73,18 @@ func (c *conn) serveInline(codec rpc.Codec, bp *[]byte) bool {
 	start := time.Now()
 	c.call(codec, bp, true)
 	if !c.state.CompareAndSwap(serving, serving+1) {
-		c.w.Flush() // the new reader may be waiting for input already
+		// The new reader may be waiting for input already: write the
+		// reply before the call counts as done, since the connection may
+		// close as soon as it is.
+		c.w.Flush()
+		c.release(bp)
 		return false
 	}
-	if time.Since(start) > slowCall {
-		// Calls this slow are better run in parallel by workers.
+	c.release(bp)
+	if c.r.Buffered() > 0 && time.Since(start) > slowCall {
+		// Calls were held up behind a slow one: calls this slow are
+		// better run in parallel by workers. (A caller that waits for
+		// each reply loses nothing to a slow call served here.)
 		c.toWorkers = afterTakeover
 	}
 	return true

@@ -460,6 +460,7 @@ func (srv *Server) dispatch(j job) {
 func (srv *Server) work(j job) {
 	for {
 		j.c.call(j.codec, j.bp, false)
+		j.c.release(j.bp)
 		if srv.parked.Add(1) > srv.maxParked {
 			srv.parked.Add(-1)
 			return
@@ -475,13 +476,8 @@ func (srv *Server) work(j job) {
 }
 
 // call serves one message and writes its reply, or queues it for the read
-// loop's next flush.
+// loop's next flush. The caller then releases the call.
 func (c *conn) call(codec rpc.Codec, bp *[]byte, queue bool) {
-	defer func() {
-		putBuf(bp)
-		<-c.sem
-		c.inFlight.Done()
-	}()
 	out := getBuf()
 	reply := c.srv.rpc.ServeMessage(c.ctx, codec, *bp, (*out)[:0])
 	if len(reply) > 0 {
@@ -495,6 +491,14 @@ func (c *conn) call(codec rpc.Codec, bp *[]byte, queue bool) {
 	}
 	*out = reply
 	putBuf(out)
+}
+
+// release ends a call once its reply is written or queued where the
+// connection's end will flush it.
+func (c *conn) release(bp *[]byte) {
+	putBuf(bp)
+	<-c.sem
+	c.inFlight.Done()
 }
 
 // busy reports whether other calls of c are running, whose replies may
