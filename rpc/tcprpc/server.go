@@ -24,9 +24,12 @@ var ErrServerClosed = errors.New("tcprpc: server closed")
 // length-prefixed frames. Each frame is one message in any codec of the
 // rpc.Server, told by its first byte unless the server is pinned to one
 // codec; each reply goes out in its request's codec. Calls of one
-// connection run concurrently and are answered as they complete, except for
-// codecs without call ids (XML-RPC), answered in order. A Server is safe for
-// concurrent use.
+// connection are answered as they complete, except for codecs without call
+// ids (XML-RPC), answered in order: the goroutine reading a connection
+// serves its calls itself, and one that runs for a millisecond is moved off
+// it, so that the calls behind it go on (see readLoop). A Server keeps up to
+// 8 worker goroutines per processor parked between calls, shared by its
+// connections. A Server is safe for concurrent use.
 type Server struct {
 	rpc *rpc.Server
 	cfg serverConfig
