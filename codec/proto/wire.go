@@ -96,6 +96,21 @@ var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
 // protobuf-go accepts in a message: field numbers 1 to 2^29-1, wire types 0
 // to 5, groups properly closed. A group is read whole, its contents unread.
 func readField(b []byte, f *field) int {
+	if len(b) >= 2 && b[0] < 0x80 && b[1] < 0x80 && b[0] >= 8 {
+		// The common case, decoded in line: a one-byte tag and a one-byte
+		// varint or length.
+		num, typ := protowire.Number(b[0]>>3), protowire.Type(b[0]&7)
+		switch typ {
+		case protowire.VarintType:
+			f.u, f.raw, f.num, f.typ = uint64(b[1]), b[1:2:2], num, typ
+			return 2
+		case protowire.BytesType:
+			if l := int(b[1]); l <= len(b)-2 {
+				f.raw, f.num, f.typ = b[2:2+l:2+l], num, typ
+				return 2 + l
+			}
+		}
+	}
 	num, typ, n := protowire.ConsumeTag(b)
 	if n < 0 {
 		return n
