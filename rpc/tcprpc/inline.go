@@ -21,7 +21,8 @@ import (
 // the reading taken from it: a new goroutine reads on, and the call
 // finishes as a worker would. The connection then gives its next calls to
 // workers for a while (afterTakeover calls), since it has shown that its
-// calls can be long.
+// calls can be long. The watcher looks only at connections whose readers
+// served a call since its last look, and runs only while there are some.
 
 // watchTick is the watcher's period: a call served by its connection's
 // reader holds up the calls behind it for at most two ticks.
@@ -51,6 +52,8 @@ type inline struct {
 	toWorkers int
 	// seen is state at the watcher's last look; only the watcher uses it.
 	seen uint64
+	// listed is set while c is on the watcher's list.
+	listed atomic.Bool
 }
 
 // mayInline reports whether the reader may serve its next call itself.
@@ -69,7 +72,9 @@ func (c *conn) serveInline(codec rpc.Codec, bp *[]byte) bool {
 	c.n++
 	serving := 2*c.n + 1
 	c.state.Store(serving)
-	c.srv.watch()
+	if !c.listed.Load() {
+		c.srv.list(c)
+	}
 	start := time.Now()
 	c.call(codec, bp, true)
 	if !c.state.CompareAndSwap(serving, serving+1) {
@@ -106,19 +111,24 @@ func (c *conn) takeOver() (busy bool) {
 	return busy
 }
 
-// watch makes sure the server's watcher runs.
-func (srv *Server) watch() {
+// list puts c on the watcher's list of connections whose readers serve
+// calls, and makes sure the watcher runs.
+func (srv *Server) list(c *conn) {
+	srv.activeMu.Lock()
+	if c.listed.CompareAndSwap(false, true) {
+		srv.active = append(srv.active, c)
+	}
+	srv.activeMu.Unlock()
 	if !srv.watching.Load() && srv.watching.CompareAndSwap(false, true) {
 		go srv.watchLoop()
 	}
 }
 
-// watchLoop looks at the connections every tick while any of them serves a
-// call in its reader, and ends when none has for a tick.
+// watchLoop looks at the listed connections every tick, and ends when none
+// is left.
 func (srv *Server) watchLoop() {
 	t := time.NewTicker(watchTick)
 	defer t.Stop()
-	idle := false
 	for {
 		select {
 		case <-t.C:
@@ -126,35 +136,40 @@ func (srv *Server) watchLoop() {
 			srv.watching.Store(false)
 			return
 		}
-		if srv.lookAtConns() {
-			idle = false
+		if srv.lookAtConns() > 0 {
 			continue
 		}
-		if !idle {
-			idle = true
-			continue
-		}
-		// Quiet for two ticks: stop, unless a reader began serving a
-		// call just before the flag went down and counts on us.
+		// None left: stop, unless a reader listed its connection just
+		// before the flag went down and counts on us.
 		srv.watching.Store(false)
-		if !srv.lookAtConns() || !srv.watching.CompareAndSwap(false, true) {
+		if srv.lookAtConns() == 0 || !srv.watching.CompareAndSwap(false, true) {
 			return
 		}
-		idle = false
 	}
 }
 
 // lookAtConns takes the reading over where a call has held it for a tick,
-// and reports whether any reader serves a call or served one since the
-// last look.
-func (srv *Server) lookAtConns() bool {
-	busy := false
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	for c := range srv.conns {
-		if c.takeOver() {
-			busy = true
+// takes the connections whose readers served nothing since the last look
+// off the list, and returns how many are left on it. Only connections with
+// calls in the last tick or so are looked at, however many are open.
+func (srv *Server) lookAtConns() int {
+	srv.activeMu.Lock()
+	defer srv.activeMu.Unlock()
+	kept := srv.active[:0]
+	for _, c := range srv.active {
+		if !c.takeOver() {
+			// Off the list, unless a call began meanwhile: the reader
+			// sets state before it looks at listed, and this clears
+			// listed before it looks at state again.
+			c.listed.Store(false)
+			if c.state.Load() == c.seen {
+				continue
+			}
+			c.listed.Store(true)
 		}
+		kept = append(kept, c)
 	}
-	return busy
+	clear(srv.active[len(kept):])
+	srv.active = kept
+	return len(kept)
 }

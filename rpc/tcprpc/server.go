@@ -47,8 +47,10 @@ type Server struct {
 	parked    atomic.Int32
 	maxParked int32
 	// watching is set while the watcher of calls served by their
-	// connection's reader runs (inline.go).
+	// connection's reader runs, looking at the active ones (inline.go).
 	watching atomic.Bool
+	activeMu sync.Mutex
+	active   []*conn
 
 	// ctx is the parent of every call's context; cancel ends calls still
 	// running when Shutdown gives up, or on Close.
