@@ -48,6 +48,65 @@ func (s *chanStream) Close() error {
 	return nil
 }
 
+// leadStream is a chanStream that the calls read themselves
+// (rpc.LeadStream). It panics if it is read by two goroutines at once, or
+// checked while read: the client must never do either.
+type leadStream struct {
+	*chanStream
+	interrupt chan struct{}
+	reading   atomic.Bool
+}
+
+func (s *leadStream) ReadMessage(dst []byte) ([]byte, error) {
+	if !s.reading.CompareAndSwap(false, true) {
+		panic("two ReadMessage calls at once")
+	}
+	defer s.reading.Store(false)
+	select {
+	case m := <-s.in:
+		return append(dst, m...), nil
+	case <-s.done:
+		return nil, io.EOF
+	case <-s.interrupt:
+		return dst, rpc.ErrReadInterrupted
+	}
+}
+
+func (s *leadStream) InterruptRead() {
+	select {
+	case s.interrupt <- struct{}{}:
+	default:
+	}
+}
+
+func (s *leadStream) CheckIdle() error {
+	if s.reading.Load() {
+		panic("CheckIdle during a ReadMessage")
+	}
+	select {
+	case <-s.done:
+		return io.EOF
+	default:
+		return nil
+	}
+}
+
+// bothReaders runs test over streams read by the client's own goroutine,
+// and over LeadStreams, read by the calls.
+func bothReaders(t *testing.T, test func(t *testing.T, lead bool)) {
+	t.Parallel()
+	for _, lead := range []bool{false, true} {
+		name := "reader"
+		if lead {
+			name = "lead"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, lead)
+		})
+	}
+}
+
 // serveStream answers each message in its own goroutine, as a stream
 // transport does, unless the codec is unordered.
 func serveStream(s *rpc.Server, st *chanStream, c rpc.Codec) {
@@ -71,7 +130,10 @@ type streamEnv struct {
 	servers []*chanStream
 }
 
-func newStreamEnv(t *testing.T, c rpc.Codec) *streamEnv {
+// newStreamEnv serves a test server over in-memory streams, which the
+// client reads with a goroutine of its own, or, with lead, with the calls
+// themselves.
+func newStreamEnv(t *testing.T, c rpc.Codec, lead bool) *streamEnv {
 	t.Helper()
 	s := newTestServer(t)
 	if err := s.Register("blackhole", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }); err != nil {
@@ -85,6 +147,9 @@ func newStreamEnv(t *testing.T, c rpc.Codec) *streamEnv {
 		env.servers = append(env.servers, ss)
 		env.mu.Unlock()
 		go serveStream(s, ss, c)
+		if lead {
+			return &leadStream{chanStream: cs, interrupt: make(chan struct{}, 1)}, nil
+		}
 		return cs, nil
 	}, c)
 	t.Cleanup(func() { env.client.Close() })
@@ -99,9 +164,10 @@ func (e *streamEnv) breakAll() {
 	}
 }
 
-func TestStreamClientMultiplexes(t *testing.T) {
-	t.Parallel()
-	env := newStreamEnv(t, fakeCodec{})
+func TestStreamClientMultiplexes(t *testing.T) { bothReaders(t, testStreamClientMultiplexes) }
+
+func testStreamClientMultiplexes(t *testing.T, lead bool) {
+	env := newStreamEnv(t, fakeCodec{}, lead)
 	var wg sync.WaitGroup
 	for i := range 100 {
 		wg.Go(func() {
@@ -130,9 +196,10 @@ func TestStreamClientMultiplexes(t *testing.T) {
 	}
 }
 
-func TestStreamClientContextEnds(t *testing.T) {
-	t.Parallel()
-	env := newStreamEnv(t, fakeCodec{})
+func TestStreamClientContextEnds(t *testing.T) { bothReaders(t, testStreamClientContextEnds) }
+
+func testStreamClientContextEnds(t *testing.T, lead bool) {
+	env := newStreamEnv(t, fakeCodec{}, lead)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if err := env.client.Call(ctx, "blackhole", nil); !errors.Is(err, context.DeadlineExceeded) {
@@ -145,9 +212,10 @@ func TestStreamClientContextEnds(t *testing.T) {
 	}
 }
 
-func TestStreamClientRedials(t *testing.T) {
-	t.Parallel()
-	env := newStreamEnv(t, fakeCodec{})
+func TestStreamClientRedials(t *testing.T) { bothReaders(t, testStreamClientRedials) }
+
+func testStreamClientRedials(t *testing.T, lead bool) {
+	env := newStreamEnv(t, fakeCodec{}, lead)
 	errc := make(chan error, 1)
 	go func() { errc <- env.client.Call(context.Background(), "blackhole", nil) }()
 	// Break the stream once the call is in flight.
@@ -183,9 +251,10 @@ type unorderedCodec struct{ fakeCodec }
 
 func (unorderedCodec) Unordered() bool { return true }
 
-func TestStreamClientUnordered(t *testing.T) {
-	t.Parallel()
-	env := newStreamEnv(t, unorderedCodec{})
+func TestStreamClientUnordered(t *testing.T) { bothReaders(t, testStreamClientUnordered) }
+
+func testStreamClientUnordered(t *testing.T, lead bool) {
+	env := newStreamEnv(t, unorderedCodec{}, lead)
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
@@ -205,5 +274,58 @@ func TestStreamClientUnordered(t *testing.T) {
 	var n int64
 	if err := env.client.Call(context.Background(), "subtract", &n, 2, 1); err != nil || n != 1 {
 		t.Errorf("next call: %d %v", n, err)
+	}
+}
+
+// TestLeadStreamClosedWhileIdle: the peer closes a LeadStream nobody reads;
+// the next call sees it before sending and dials anew.
+func TestLeadStreamClosedWhileIdle(t *testing.T) {
+	t.Parallel()
+	env := newStreamEnv(t, fakeCodec{}, true)
+	for i := range 3 {
+		var n int64
+		if err := env.client.Call(context.Background(), "subtract", &n, 5, i); err != nil || n != int64(5-i) {
+			t.Fatalf("call %d: %d %v", i, n, err)
+		}
+		env.breakAll()
+	}
+	if d := env.dials.Load(); d != 3 {
+		t.Errorf("%d dials, want 3", d)
+	}
+}
+
+// TestLeadStreamContextsEnd has many calls whose contexts end at random
+// while they read for the others or wait: the others get their replies,
+// and no two reads overlap (leadStream panics if they do).
+func TestLeadStreamContextsEnd(t *testing.T) {
+	t.Parallel()
+	env := newStreamEnv(t, fakeCodec{}, true)
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 30 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration((g*7+i*13)%5)*time.Millisecond)
+				var n int64
+				err := env.client.Call(ctx, "sleep", nil, (g+i)%4)
+				if err == nil {
+					err = env.client.Call(ctx, "subtract", &n, g, i)
+					if err == nil && n != int64(g-i) {
+						t.Errorf("subtract(%d, %d) = %d", g, i, n)
+					}
+				}
+				cancel()
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("call: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var n int64
+	if err := env.client.Call(context.Background(), "subtract", &n, 9, 2); err != nil || n != 7 {
+		t.Fatalf("last call: %d %v", n, err)
+	}
+	if d := env.dials.Load(); d != 1 {
+		t.Errorf("%d dials, want 1", d)
 	}
 }
