@@ -13,11 +13,11 @@ import (
 // of a connection closed or reset it. It is made once per connection, so
 // that looking allocates nothing.
 type peeker struct {
-	rc   syscall.RawConn
-	look func(fd uintptr) bool
-	n    int
-	err  error
-	b    [1]byte
+	rc    syscall.RawConn
+	look1 func(fd uintptr) bool
+	n     int
+	err   error
+	b     [1]byte
 }
 
 func newPeeker(nc net.Conn) *peeker {
@@ -33,27 +33,30 @@ func newPeeker(nc net.Conn) *peeker {
 		return nil
 	}
 	p := &peeker{rc: rc}
-	p.look = func(fd uintptr) bool {
+	p.look1 = func(fd uintptr) bool {
 		p.n, _, p.err = syscall.Recvfrom(int(fd), p.b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		return true
 	}
 	return p
 }
 
-// peerClosed reports io.EOF if the peer closed the connection, the error
-// if it was reset, and nil if it is open or p cannot tell.
-func (p *peeker) peerClosed() error {
+// look reports io.EOF if the peer closed the connection, the error if it
+// was reset, and whether bytes wait to be read; nil and false if p cannot
+// tell.
+func (p *peeker) look() (pending bool, err error) {
 	if p == nil {
-		return nil
+		return false, nil
 	}
-	if err := p.rc.Read(p.look); err != nil {
-		return err
+	if err := p.rc.Read(p.look1); err != nil {
+		return false, err
 	}
 	switch {
 	case p.err == nil && p.n == 0:
-		return io.EOF
-	case p.err == nil, errors.Is(p.err, syscall.EAGAIN), errors.Is(p.err, syscall.EINTR):
-		return nil
+		return false, io.EOF
+	case p.err == nil:
+		return true, nil
+	case errors.Is(p.err, syscall.EAGAIN), errors.Is(p.err, syscall.EINTR):
+		return false, nil
 	}
-	return p.err
+	return false, p.err
 }

@@ -2,6 +2,7 @@ package tcprpc
 
 import (
 	"bufio"
+	"crypto/tls"
 	"net"
 	"sync"
 	"time"
@@ -14,7 +15,8 @@ import (
 // bytes. Writes from many goroutines are coalesced. The stream is an
 // rpc.LeadStream: the calls of a client read it themselves.
 func NewStream(nc net.Conn, maxFrame int) rpc.Stream {
-	return &stream{nc: nc, r: bufio.NewReaderSize(nc, 4096), w: frame.NewWriter(nc), max: maxFrame, need: -1, peek: newPeeker(nc)}
+	_, isTLS := nc.(*tls.Conn)
+	return &stream{nc: nc, r: bufio.NewReaderSize(nc, 4096), w: frame.NewWriter(nc), max: maxFrame, need: -1, peek: newPeeker(nc), tls: isTLS}
 }
 
 type stream struct {
@@ -23,6 +25,7 @@ type stream struct {
 	w    *frame.Writer
 	max  int
 	peek *peeker
+	tls  bool
 
 	// A read interrupted inside a frame goes on from here: need is the
 	// length of the payload under way (-1 between frames), partial what
@@ -80,6 +83,10 @@ func (s *stream) readError(err error) error {
 	return rpc.ErrReadInterrupted
 }
 
+// tlsLook bounds the wait for the rest of a TLS record seen waiting on an
+// idle connection.
+const tlsLook = 5 * time.Millisecond
+
 // longAgo is a deadline in the past.
 var longAgo = time.Unix(1, 0)
 
@@ -94,7 +101,28 @@ func (s *stream) CheckIdle() error {
 	if s.need >= 0 || s.r.Buffered() > 0 {
 		return nil // a message is on its way: the next call reads it
 	}
-	return s.peek.peerClosed()
+	pending, err := s.peek.look()
+	if err != nil || !pending || !s.tls {
+		return err
+	}
+	// Over TLS the bytes waiting may be a record the TLS layer keeps to
+	// itself, such as a session ticket, or the peer's close_notify: let it
+	// read them, waiting at most a moment for the rest of a record. An
+	// interrupted read resumes, so nothing is lost if a message has begun
+	// to arrive instead.
+	s.mu.Lock()
+	s.nc.SetReadDeadline(time.Now().Add(tlsLook))
+	s.mu.Unlock()
+	_, err = s.r.Peek(1)
+	s.mu.Lock()
+	if s.interrupts == 0 {
+		s.nc.SetReadDeadline(noDeadline)
+	}
+	s.mu.Unlock()
+	if err == nil || isTimeout(err) {
+		return nil
+	}
+	return err
 }
 
 func (s *stream) Close() error { return s.nc.Close() }
