@@ -23,6 +23,12 @@ type Stream interface {
 	Close() error
 }
 
+// A Stream may also have a method SetBusy(busy func() bool), which a
+// client calls once, before its first call: busy then reports whether calls
+// other than the one writing are waiting on the stream, a hint for a stream
+// that coalesces writes to hold a write back a moment for the calls about
+// to be written (tcprpc's streams do).
+
 // LeadStream is a Stream whose reading can be left to the calls waiting on
 // it: the call that finds nobody reading reads, delivering the replies of
 // other calls as they come, until its own arrives; then it hands the
@@ -48,9 +54,7 @@ type LeadStream interface {
 // InterruptRead.
 var ErrReadInterrupted = errors.New("rpc: read interrupted")
 
-// busyHinted is a Stream that can use a hint: whether other calls wait on
-// it than the one writing. A stream that coalesces writes can hold a write
-// back a moment when it is busy, for the calls about to be written.
+// busyHinted is a Stream with SetBusy (see Stream).
 type busyHinted interface {
 	SetBusy(busy func() bool)
 }
