@@ -351,10 +351,11 @@ func (s *Server) invoke(ctx context.Context, req *Request) (any, error) {
 type argFrame struct {
 	fields reflect.Value // the struct, addressable
 	args   []reflect.Value
-	// ctx holds the call's context for a method that takes one: passed as
-	// a Value of the interface type itself, reflect assigns it without
-	// boxing it again.
-	ctx *context.Context
+	// ctx holds the call's context for a method that takes one, and
+	// ctxArg is ctx as reflect sees it: a Value of the interface type
+	// itself, which reflect passes without boxing the context again.
+	ctx    *context.Context
+	ctxArg reflect.Value
 }
 
 func (m *method) getFrame() *argFrame {
@@ -386,6 +387,7 @@ func (m *method) newFrame() any {
 	}
 	if m.hasCtx {
 		f.ctx = new(context.Context)
+		f.ctxArg = reflect.ValueOf(f.ctx).Elem()
 	}
 	return f
 }
@@ -398,7 +400,7 @@ func (m *method) decodeArgs(ctx context.Context, p Params, f *argFrame) ([]refle
 	args := f.args
 	if m.hasCtx {
 		*f.ctx = ctx
-		args[0] = reflect.ValueOf(f.ctx).Elem()
+		args[0] = f.ctxArg
 		args = args[1:]
 	}
 	if n >= 0 {

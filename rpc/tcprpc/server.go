@@ -486,11 +486,13 @@ func (c *conn) call(codec rpc.Codec, bp *[]byte, queue bool) {
 	out := getBuf()
 	reply := c.srv.rpc.ServeMessage(c.ctx, codec, *bp, (*out)[:0])
 	if len(reply) > 0 {
-		write := c.w.WriteFrame
+		var err error
 		if queue {
-			write = c.w.Queue
+			err = c.w.Queue(reply)
+		} else {
+			err = c.w.WriteFrame(reply)
 		}
-		if err := write(reply); err != nil {
+		if err != nil {
 			c.nc.Close() // the reader notices and the connection ends
 		}
 	}

@@ -60,7 +60,7 @@ func (s *stream) ReadMessage(dst []byte) ([]byte, error) {
 		return dst[:start], s.readError(err)
 	}
 	s.need = -1
-	if cap(s.partial) > 64<<10 {
+	if cap(s.partial) > maxPooled {
 		s.partial = nil
 	}
 	s.partial = s.partial[:0]
