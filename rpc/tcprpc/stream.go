@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/polyrpc/polyrpc/internal/netpeek"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/frame"
 )
@@ -16,7 +17,7 @@ import (
 // rpc.LeadStream: the calls of a client read it themselves.
 func NewStream(nc net.Conn, maxFrame int) rpc.Stream {
 	_, isTLS := nc.(*tls.Conn)
-	return &stream{nc: nc, r: bufio.NewReaderSize(nc, 4096), w: frame.NewWriter(nc), max: maxFrame, need: -1, peek: newPeeker(nc), tls: isTLS}
+	return &stream{nc: nc, r: bufio.NewReaderSize(nc, 4096), w: frame.NewWriter(nc), max: maxFrame, need: -1, peek: netpeek.New(nc), tls: isTLS}
 }
 
 type stream struct {
@@ -24,7 +25,7 @@ type stream struct {
 	r    *bufio.Reader
 	w    *frame.Writer
 	max  int
-	peek *peeker
+	peek *netpeek.Peeker
 	tls  bool
 
 	// A read interrupted inside a frame goes on from here: need is the
@@ -101,7 +102,7 @@ func (s *stream) CheckIdle() error {
 	if s.need >= 0 || s.r.Buffered() > 0 {
 		return nil // a message is on its way: the next call reads it
 	}
-	pending, err := s.peek.look()
+	pending, err := s.peek.Look()
 	if err != nil || !pending || !s.tls {
 		return err
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package tcprpc
+package netpeek
 
 import (
 	"errors"
@@ -9,10 +9,10 @@ import (
 	"syscall"
 )
 
-// peeker looks, without blocking or consuming anything, whether the peer
+// A Peeker looks, without blocking or consuming anything, whether the peer
 // of a connection closed or reset it. It is made once per connection, so
 // that looking allocates nothing.
-type peeker struct {
+type Peeker struct {
 	rc    syscall.RawConn
 	look1 func(fd uintptr) bool
 	n     int
@@ -20,7 +20,7 @@ type peeker struct {
 	b     [1]byte
 }
 
-func newPeeker(nc net.Conn) *peeker {
+func New(nc net.Conn) *Peeker {
 	if t, ok := nc.(interface{ NetConn() net.Conn }); ok {
 		nc = t.NetConn() // TLS: look at the connection under it
 	}
@@ -32,7 +32,7 @@ func newPeeker(nc net.Conn) *peeker {
 	if err != nil {
 		return nil
 	}
-	p := &peeker{rc: rc}
+	p := &Peeker{rc: rc}
 	p.look1 = func(fd uintptr) bool {
 		p.n, _, p.err = syscall.Recvfrom(int(fd), p.b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		return true
@@ -40,10 +40,10 @@ func newPeeker(nc net.Conn) *peeker {
 	return p
 }
 
-// look reports io.EOF if the peer closed the connection, the error if it
+// Look reports io.EOF if the peer closed the connection, the error if it
 // was reset, and whether bytes wait to be read; nil and false if p cannot
 // tell.
-func (p *peeker) look() (pending bool, err error) {
+func (p *Peeker) Look() (pending bool, err error) {
 	if p == nil {
 		return false, nil
 	}
