@@ -47,13 +47,13 @@ func newHTTPClient() *http.Client {
 	}}
 }
 
-// gorillaJSON2 is gorilla/rpc v2 with its json2 codec, served in the same
-// http.Server as polyrpc's handler; the client is json2.EncodeClientRequest,
-// http.Client.Post and json2.DecodeClientResponse.
+// gorillaJSON2 is gorilla/rpc v2 with its json2 codec, served by net/http's
+// server; the client is json2.EncodeClientRequest, http.Client.Post and
+// json2.DecodeClientResponse.
 func gorillaJSON2() system {
 	return system{
 		name:  "gorilla json2",
-		desc:  "gorilla/rpc v2 Server with json2.NewCodec in httprpc.NewServer's http.Server; client json2.EncodeClientRequest + http.Client.Post (keep-alive) + json2.DecodeClientResponse",
+		desc:  "gorilla/rpc v2 Server with json2.NewCodec in net/http's http.Server; client json2.EncodeClientRequest + http.Client.Post (keep-alive) + json2.DecodeClientResponse",
 		calls: allCalls,
 		start: func(ctx context.Context) (*instance, error) {
 			s := gorilla.NewServer()
@@ -65,7 +65,14 @@ func gorillaJSON2() system {
 			if err != nil {
 				return nil, err
 			}
-			hs := httprpc.NewServer("", s)
+			// gorilla/rpc is an http.Handler for net/http's server,
+			// where its users run it; the timeouts are httprpc's.
+			hs := &http.Server{
+				Handler:           s,
+				ReadHeaderTimeout: httprpc.DefaultReadHeaderTimeout,
+				ReadTimeout:       httprpc.DefaultReadTimeout,
+				IdleTimeout:       httprpc.DefaultIdleTimeout,
+			}
 			go hs.Serve(ln)
 			hc := newHTTPClient()
 			url := "http://" + ln.Addr().String() + "/RPC2"

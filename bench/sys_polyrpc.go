@@ -75,12 +75,12 @@ func polyrpcTCP(codec string) system {
 	}
 }
 
-// polyrpcHTTP is polyrpc's HTTP transport with codec: httprpc.Handler in the
-// http.Server of httprpc.NewServer, and httprpc.NewClient.
+// polyrpcHTTP is polyrpc's HTTP transport with codec: httprpc.Handler served
+// by httprpc.Server, and httprpc.NewClient.
 func polyrpcHTTP(codec string) system {
 	return system{
 		name:  "polyrpc http+" + codec,
-		desc:  "httprpc.NewHandler in httprpc.NewServer's http.Server, and httprpc.NewClient (its own keep-alive client) with codec " + codec,
+		desc:  "httprpc.NewHandler served by httprpc.Server (polyrpc's HTTP/1.1 server), and httprpc.NewClient (its own HTTP/1.1 client) with codec " + codec,
 		calls: allCalls,
 		start: func(ctx context.Context) (*instance, error) {
 			c, err := lookupCodec(codec)

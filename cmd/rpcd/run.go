@@ -226,7 +226,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	// Listen on everything first, so that a bad address fails before
 	// anything is served.
-	var hs *http.Server
+	var hs *httprpc.Server
 	var httpLn, tcpLn net.Listener
 	if cfg.httpAddr != "" {
 		if httpLn, err = listen(cfg.httpAddr); err != nil {

@@ -3,6 +3,7 @@ package httprpc_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -66,17 +67,44 @@ func BenchmarkHandler(b *testing.B) {
 	}
 }
 
-// BenchmarkRoundTrip measures a whole call over loopback HTTP: client,
-// net/http on both sides, handler and server.
+// BenchmarkRoundTrip measures a whole call over loopback HTTP, client,
+// handler and server, with net/http's server and with httprpc.Server side by
+// side.
 func BenchmarkRoundTrip(b *testing.B) {
 	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
 	if err := s.Register("add", func(a, b int64) (int64, error) { return a + b, nil }); err != nil {
 		b.Fatal(err)
 	}
-	ts := httptest.NewServer(httprpc.NewHandler(s))
-	defer ts.Close()
-	c := httprpc.NewClient(ts.URL, lineCodec{})
-	defer c.Close()
+	servers := []struct {
+		name  string
+		serve func(net.Listener, http.Handler) func()
+	}{
+		{"net-http", func(ln net.Listener, h http.Handler) func() {
+			hs := &http.Server{Handler: h}
+			go hs.Serve(ln)
+			return func() { hs.Close() }
+		}},
+		{"httprpc", func(ln net.Listener, h http.Handler) func() {
+			hs := httprpc.NewServer("", h)
+			go hs.Serve(ln)
+			return func() { hs.Close() }
+		}},
+	}
+	for _, srv := range servers {
+		b.Run("server="+srv.name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.serve(ln, httprpc.NewHandler(s))()
+			c := httprpc.NewClient("http://"+ln.Addr().String()+"/RPC2", lineCodec{})
+			defer c.Close()
+			benchCalls(b, c)
+		})
+	}
+}
+
+func benchCalls(b *testing.B, c *rpc.Client) {
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()

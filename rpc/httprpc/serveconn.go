@@ -1,0 +1,766 @@
+package httprpc
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// A connection's state, for Shutdown: it closes only idle connections, and
+// a connection that finds itself closed while idle never starts a request.
+const (
+	stateIdle int32 = iota
+	stateActive
+	stateClosed
+)
+
+// maxPending is how much of a response body is held back to learn its
+// length; a longer body of unknown length is sent chunked.
+const maxPending = 4 << 10
+
+// maxDrain bounds what is read of a request body the handler left unread,
+// to keep the connection; past it, closing is cheaper.
+const maxDrain = 256 << 10
+
+// serverConn is one connection of a Server. One goroutine serves it, one
+// request at a time.
+type serverConn struct {
+	srv    *Server
+	nc     net.Conn
+	state  atomic.Int32
+	ctx    context.Context
+	cancel context.CancelFunc
+	remote string
+	tls    *tls.ConnectionState
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	head   []byte // scratch for reading request heads
+	out    []byte // scratch for response heads and held-back bodies
+	// date caches the Date field's value for the second dateSec.
+	dateSec int64
+	date    []byte
+}
+
+func newServerConn(s *Server, nc net.Conn, base context.Context) *serverConn {
+	c := &serverConn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
+	ctx := context.WithValue(base, http.LocalAddrContextKey, nc.LocalAddr())
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.br = bufio.NewReaderSize(flushingReader{c}, 4<<10)
+	c.bw = bufio.NewWriterSize(nc, 4<<10)
+	return c
+}
+
+// flushingReader reads the connection for its bufio.Reader, first sending
+// the responses buffered so far: responses wait in the writer only while
+// requests are already waiting in the reader, so a client is never left
+// without an answer while the server waits for it.
+type flushingReader struct{ c *serverConn }
+
+func (r flushingReader) Read(p []byte) (int, error) {
+	if r.c.bw.Buffered() > 0 {
+		if err := r.c.bw.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return r.c.nc.Read(p)
+}
+
+func (c *serverConn) serve() {
+	defer func() {
+		c.cancel()
+		c.nc.Close()
+		c.srv.trackConn(c, false)
+	}()
+	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
+		return
+	}
+	for c.next() {
+		req, body, err := c.readRequest()
+		if err != nil {
+			c.refuse(err)
+			return
+		}
+		if !c.serveRequest(req, body) || c.srv.closing.Load() {
+			return
+		}
+	}
+}
+
+func (c *serverConn) handshake(tc *tls.Conn) bool {
+	if t := c.srv.ReadHeaderTimeout; t > 0 {
+		c.nc.SetDeadline(time.Now().Add(t))
+	}
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		return false
+	}
+	st := tc.ConnectionState()
+	c.tls = &st
+	c.nc.SetDeadline(time.Time{})
+	return true
+}
+
+// next waits for the first byte of the next request, and reports whether
+// one began. The connection is idle meanwhile, for Shutdown to close.
+func (c *serverConn) next() bool {
+	s := c.srv
+	if c.br.Buffered() == 0 {
+		if !c.state.CompareAndSwap(stateActive, stateIdle) && c.state.Load() != stateIdle {
+			return false
+		}
+		if s.closing.Load() {
+			return false
+		}
+		idle := s.IdleTimeout
+		if idle == 0 {
+			idle = s.ReadTimeout
+		}
+		if idle > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
+		if _, err := c.br.Peek(1); err != nil {
+			return false
+		}
+	}
+	if !c.state.CompareAndSwap(stateIdle, stateActive) && c.state.Load() != stateActive {
+		return false // closed by Shutdown as the request arrived
+	}
+	if t := s.ReadHeaderTimeout; t > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(t))
+	} else if s.ReadTimeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(s.ReadTimeout))
+	} else if s.IdleTimeout > 0 {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	return true
+}
+
+// reqProto is the request every request is copied from by WithContext:
+// the one way to set a request's context without a second copy.
+var reqProto = new(http.Request)
+
+// readRequest reads the next request's head and makes the request.
+func (c *serverConn) readRequest() (*http.Request, *requestBody, error) {
+	s := c.srv
+	start := time.Now()
+	max := s.MaxHeaderBytes
+	if max <= 0 {
+		max = DefaultMaxHeaderBytes
+	}
+	head, scratch, err := readHead(c.br, c.head, max, true)
+	c.head = scratch
+	if err != nil {
+		return nil, nil, err
+	}
+	line, fields := cutLine(head)
+	method, rest, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !validToken(method) || target == "" || !validTarget(target) {
+		return nil, nil, malformed("malformed request line " + quote(line))
+	}
+	major, minor, ok := parseVersion(proto)
+	if !ok {
+		return nil, nil, malformed("malformed HTTP version " + quote(proto))
+	}
+	if major != 1 {
+		return nil, nil, &protocolError{status: http.StatusHTTPVersionNotSupported, msg: "unsupported HTTP version " + quote(proto)}
+	}
+	hdr, err := parseFields(fields)
+	if err != nil {
+		return nil, nil, err
+	}
+	host := ""
+	switch hosts := hdr["Host"]; {
+	case len(hosts) > 1:
+		return nil, nil, malformed("more than one Host field")
+	case len(hosts) == 1:
+		host = hosts[0]
+		delete(hdr, "Host")
+	case minor >= 1:
+		return nil, nil, malformed("missing Host field")
+	}
+	if !validValue(host) || strings.ContainsAny(host, " /\\@") {
+		return nil, nil, malformed("invalid Host " + quote(host))
+	}
+	u, err := parseTarget(method, target)
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.Host != "" && host == "" {
+		host = u.Host
+	}
+	f, err := bodyFraming(hdr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !f.chunked && f.length < 0 {
+		f.length = 0 // a request without framing has no body
+	}
+
+	closeAfter := hasToken(hdr["Connection"], "close") ||
+		(minor == 0 && !hasToken(hdr["Connection"], "keep-alive"))
+	expectContinue := false
+	if ex, ok := hdr["Expect"]; ok {
+		if len(ex) != 1 || !strings.EqualFold(ex[0], "100-continue") {
+			return nil, nil, &protocolError{status: http.StatusExpectationFailed, msg: "unsupported Expect " + quote(strings.Join(ex, ", "))}
+		}
+		expectContinue = minor >= 1 && (f.chunked || f.length > 0)
+	}
+
+	if s.ReadTimeout > 0 {
+		c.nc.SetReadDeadline(start.Add(s.ReadTimeout))
+	} else if s.ReadHeaderTimeout > 0 {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	if s.WriteTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
+	}
+
+	r := reqProto.WithContext(c.ctx)
+	r.Method = method
+	r.URL = u
+	r.Proto = proto
+	r.ProtoMajor, r.ProtoMinor = major, minor
+	r.Header = hdr
+	r.Host = host
+	r.RemoteAddr = c.remote
+	r.RequestURI = target
+	r.TLS = c.tls
+	r.Close = closeAfter
+	r.ContentLength = f.length
+	var body *requestBody
+	if f.chunked || f.length > 0 {
+		body = &requestBody{c: c, expectContinue: expectContinue}
+		body.b.reset(c.br, f, false, max)
+		r.Body = body
+		if f.chunked {
+			r.TransferEncoding = []string{"chunked"}
+		}
+	} else {
+		r.Body = http.NoBody
+	}
+	return r, body, nil
+}
+
+// parseVersion parses "HTTP/x.y".
+func parseVersion(v string) (major, minor int, ok bool) {
+	if len(v) != 8 || !strings.HasPrefix(v, "HTTP/") || v[6] != '.' {
+		return 0, 0, false
+	}
+	if v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9' {
+		return 0, 0, false
+	}
+	return int(v[5] - '0'), int(v[7] - '0'), true
+}
+
+// validTarget reports whether a request target holds no spaces or control
+// characters.
+func validTarget(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// pathChars marks the bytes of an origin-form path that url.ParseRequestURI
+// keeps as they are: a path made only of them needs no parsing.
+var pathChars = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~!$&'()*+,;=:@/" {
+		t[c] = true
+	}
+	return t
+}()
+
+// parseTarget parses a request target (RFC 9112 section 3.2). The common
+// origin form of a plain path costs one allocation.
+func parseTarget(method, target string) (*url.URL, error) {
+	if target[0] == '/' {
+		simple := true
+		for i := 0; i < len(target); i++ {
+			if !pathChars[target[i]] {
+				simple = false
+				break
+			}
+		}
+		if simple {
+			return &url.URL{Path: target}, nil
+		}
+	}
+	if target == "*" {
+		if method != http.MethodOptions {
+			return nil, malformed("target * is for OPTIONS only")
+		}
+		return &url.URL{Path: "*"}, nil
+	}
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return nil, malformed("invalid request target " + quote(target))
+	}
+	return u, nil
+}
+
+// refuse answers a request that could not be read, if it can still be
+// answered, and the connection then closes.
+func (c *serverConn) refuse(err error) {
+	var pe *protocolError
+	if !errors.As(err, &pe) {
+		return // the connection failed, timed out or ended: no one to tell
+	}
+	msg := strconv.Itoa(pe.status) + " " + http.StatusText(pe.status) + ": " + pe.msg
+	b := c.out[:0]
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(pe.status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(pe.status)...)
+	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(msg)), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, msg...)
+	c.out = b
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.bw.Write(b)
+	c.bw.Flush()
+}
+
+// serveRequest runs the handler on r and completes its response. It
+// reports whether the connection can carry another request.
+func (c *serverConn) serveRequest(r *http.Request, body *requestBody) (keep bool) {
+	w := &response{c: c, req: r, header: make(http.Header, 4), declared: -1, closeAfter: r.Close, isHead: r.Method == http.MethodHead}
+	defer func() {
+		if p := recover(); p != nil {
+			keep = false
+			if p != http.ErrAbortHandler {
+				buf := make([]byte, 16<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.srv.logf("httprpc: panic serving %s: %v\n%s", c.remote, p, buf)
+			}
+		}
+		if body != nil {
+			body.c = nil
+		}
+		w.c = nil // a handler's goroutine that writes late gets an error
+	}()
+	c.srv.Handler.ServeHTTP(w, r)
+	w.finish(body)
+	return !w.closeAfter && !w.failed
+}
+
+// requestBody is a request's Body: it reads the body from the connection's
+// reader, first telling a client that expects it to go on (100 Continue).
+type requestBody struct {
+	c              *serverConn // nil once the handler returned
+	b              bodyReader
+	expectContinue bool
+	closed         bool
+}
+
+var errBodyAfterHandler = errors.New("httprpc: request body read after its handler returned, or after Close")
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.c == nil || b.closed {
+		return 0, errBodyAfterHandler
+	}
+	if b.expectContinue {
+		b.expectContinue = false
+		b.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		if err := b.c.bw.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return b.b.Read(p)
+}
+
+// Close stops the handler from reading more; what is left is read or the
+// connection closed once the handler returns.
+func (b *requestBody) Close() error {
+	b.closed = true
+	return nil
+}
+
+// response is the http.ResponseWriter of one request.
+type response struct {
+	c       *serverConn // nil once the handler returned
+	req     *http.Request
+	header  http.Header
+	status  int
+	written int64 // body bytes the handler wrote
+	// declared is the Content-Length the handler set, or -1.
+	declared    int64
+	wroteHeader bool // the status is fixed
+	committed   bool // the head is in the connection's writer
+	chunked     bool
+	isHead      bool
+	bodyless    bool // the status allows no body
+	closeAfter  bool
+	failed      bool // writing failed, or the message is broken
+	pending     []byte
+}
+
+func (w *response) Header() http.Header { return w.header }
+
+func (w *response) WriteHeader(code int) {
+	if w.c == nil || w.wroteHeader {
+		return // net/http logs a superfluous call; it changes nothing
+	}
+	if code < 100 || code > 999 {
+		panic("httprpc: invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		w.interim(code)
+		return
+	}
+	w.status = code
+	w.wroteHeader = true
+	w.bodyless = code == http.StatusNoContent || code == http.StatusNotModified || code < 200
+	if cl := w.header["Content-Length"]; len(cl) == 1 {
+		if n, ok := parseLength(cl[0]); ok {
+			w.declared = n
+		} else {
+			delete(w.header, "Content-Length")
+		}
+	} else if len(cl) > 1 {
+		delete(w.header, "Content-Length")
+	}
+	if hasToken(w.header["Connection"], "close") {
+		w.closeAfter = true
+	}
+}
+
+// interim sends a 1xx response with the fields set so far.
+func (w *response) interim(code int) {
+	if w.req.ProtoMinor == 0 {
+		return // HTTP/1.0 knows no interim responses
+	}
+	b := w.statusLine(w.c.out[:0], code)
+	b = appendFields(b, w.header)
+	b = append(b, "\r\n"...)
+	w.c.out = b
+	if _, err := w.c.bw.Write(b); err != nil {
+		w.failed = true
+		return
+	}
+	if err := w.c.bw.Flush(); err != nil {
+		w.failed = true
+	}
+}
+
+func (w *response) statusLine(b []byte, code int) []byte {
+	if w.req.ProtoMinor == 0 {
+		b = append(b, "HTTP/1.0 "...)
+	} else {
+		b = append(b, "HTTP/1.1 "...)
+	}
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	if t := http.StatusText(code); t != "" {
+		b = append(b, t...)
+	} else {
+		b = append(b, "status code "...)
+		b = strconv.AppendInt(b, int64(code), 10)
+	}
+	return append(b, "\r\n"...)
+}
+
+func (w *response) WriteString(s string) (int, error) {
+	return w.write(len(s), nil, s)
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	return w.write(len(p), p, "")
+}
+
+// write writes a body chunk, given as p or as s.
+func (w *response) write(n int, p []byte, s string) (int, error) {
+	if w.c == nil {
+		return 0, errAfterHandler
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if w.bodyless {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.declared >= 0 && w.written+int64(n) > w.declared {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(n)
+	if w.isHead {
+		return n, nil
+	}
+	if w.failed {
+		return 0, errWriteFailed
+	}
+	if !w.committed {
+		if w.declared < 0 && len(w.pending)+n <= maxPending {
+			// Held back until the handler returns, to send its length.
+			if w.pending == nil {
+				w.pending = w.c.out[:0]
+			}
+			if p != nil {
+				w.pending = append(w.pending, p...)
+			} else {
+				w.pending = append(w.pending, s...)
+			}
+			w.c.out = w.pending
+			return n, nil
+		}
+		w.commit(false, p, s)
+	}
+	var err error
+	if w.chunked {
+		err = w.writeChunk(p, s)
+	} else if p != nil {
+		_, err = w.c.bw.Write(p)
+	} else {
+		_, err = w.c.bw.WriteString(s)
+	}
+	if err != nil {
+		w.failed = true
+		return 0, err
+	}
+	return n, nil
+}
+
+var (
+	errWriteFailed  = errors.New("httprpc: an earlier write of the response failed")
+	errAfterHandler = errors.New("httprpc: response used after its handler returned")
+)
+
+// commit writes the response's head, with the held-back body, to the
+// connection's writer. final says the handler returned, so the pending
+// body is all there is; otherwise p or s is the body's next part, from
+// which a missing Content-Type is guessed as net/http does.
+func (w *response) commit(final bool, p []byte, s string) {
+	c := w.c
+	w.committed = true
+	h := w.header
+	delete(h, "Transfer-Encoding")
+	length := int64(-1) // a length to send that the handler did not set
+	switch {
+	case w.bodyless:
+		delete(h, "Content-Length")
+	case w.declared >= 0:
+	case w.isHead:
+		if w.written > 0 {
+			length = w.written
+		}
+	case final:
+		length = w.written
+		w.declared = w.written
+	case w.req.ProtoMinor >= 1:
+		w.chunked = true
+	default:
+		w.closeAfter = true // HTTP/1.0: the body runs to the connection's end
+	}
+	if c.srv.closing.Load() {
+		w.closeAfter = true
+	}
+	if _, ok := h["Content-Type"]; !ok && !w.bodyless && w.written > 0 {
+		var first []byte
+		switch {
+		case len(w.pending) > 0:
+			first = w.pending
+		case p != nil:
+			first = p
+		default:
+			first = []byte(s[:min(len(s), 512)])
+		}
+		h["Content-Type"] = []string{http.DetectContentType(first)}
+	}
+	// The head is built after the pending body in the same scratch
+	// buffer, so that both go out without another copy.
+	buf := w.pending
+	w.pending = nil
+	if buf == nil {
+		buf = c.out[:0]
+	}
+	b := w.statusLine(buf[len(buf):], w.status)
+	b = appendFields(b, h)
+	if length >= 0 {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, length, 10)
+		b = append(b, "\r\n"...)
+	}
+	if _, ok := h["Date"]; !ok {
+		b = append(b, "Date: "...)
+		b = append(b, c.dateValue()...)
+		b = append(b, "\r\n"...)
+	}
+	if w.chunked {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if w.closeAfter {
+		if !hasToken(h["Connection"], "close") {
+			b = append(b, "Connection: close\r\n"...)
+		}
+	} else if w.req.ProtoMinor == 0 {
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	bw := c.bw
+	bw.Write(b)
+	if len(buf) > 0 {
+		if w.chunked {
+			w.writeChunk(buf, "")
+		} else {
+			bw.Write(buf)
+		}
+	}
+	if cap(b) > cap(buf)-len(buf) {
+		c.out = b[:0] // the head outgrew the buffer: keep the new one
+	} else {
+		c.out = buf[:0]
+	}
+}
+
+// writeChunk writes p, or s, as one chunk of a chunked body.
+func (w *response) writeChunk(p []byte, s string) error {
+	bw := w.c.bw
+	n := len(p) + len(s)
+	var hex [16]byte
+	bw.Write(strconv.AppendUint(hex[:0], uint64(n), 16))
+	bw.WriteString("\r\n")
+	if p != nil {
+		bw.Write(p)
+	} else {
+		bw.WriteString(s)
+	}
+	_, err := bw.WriteString("\r\n")
+	return err
+}
+
+// appendFields appends the fields of h, dropping any with a name that is
+// no token, and turning line breaks in values into spaces, so that no
+// handler can split a response.
+func appendFields(b []byte, h http.Header) []byte {
+	for k, vs := range h {
+		if !validToken(k) {
+			continue
+		}
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			for i := 0; i < len(v); i++ {
+				ch := v[i]
+				if ch == '\r' || ch == '\n' || ch == 0 {
+					ch = ' '
+				}
+				b = append(b, ch)
+			}
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b
+}
+
+// dateValue returns the Date field's value for now, formatted once a
+// second.
+func (c *serverConn) dateValue() []byte {
+	now := time.Now()
+	if sec := now.Unix(); sec != c.dateSec || c.date == nil {
+		c.dateSec = sec
+		c.date = now.UTC().AppendFormat(c.date[:0], http.TimeFormat)
+	}
+	return c.date
+}
+
+// Flush sends what the handler wrote so far; a body of unknown length is
+// chunked from then on.
+func (w *response) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush that reports a failed write (http.ResponseController
+// uses it).
+func (w *response) FlushError() error {
+	if w.c == nil {
+		return errAfterHandler
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(false, nil, "")
+	}
+	if w.failed {
+		return errWriteFailed
+	}
+	if err := w.c.bw.Flush(); err != nil {
+		w.failed = true
+		return err
+	}
+	return nil
+}
+
+// SetReadDeadline sets the connection's read deadline (for
+// http.ResponseController).
+func (w *response) SetReadDeadline(t time.Time) error {
+	if w.c == nil {
+		return errAfterHandler
+	}
+	return w.c.nc.SetReadDeadline(t)
+}
+
+// SetWriteDeadline sets the connection's write deadline (for
+// http.ResponseController).
+func (w *response) SetWriteDeadline(t time.Time) error {
+	if w.c == nil {
+		return errAfterHandler
+	}
+	return w.c.nc.SetWriteDeadline(t)
+}
+
+// finish completes the response once the handler returned, and reads what
+// the handler left of the request body, to reach the next request.
+func (w *response) finish(body *requestBody) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(true, nil, "")
+	} else if w.chunked {
+		w.c.bw.WriteString("0\r\n\r\n")
+	}
+	if !w.bodyless && !w.isHead && w.declared >= 0 && w.written < w.declared {
+		// The body is shorter than it said: only closing tells the client.
+		w.failed = true
+	}
+	if body != nil && !w.failed && !w.closeAfter {
+		switch {
+		case body.expectContinue:
+			// The client was never told to go on: it may send the body
+			// yet, or never; either way the connection's next bytes are
+			// unknown.
+			w.closeAfter = true
+		case !body.b.discard(maxDrain):
+			w.closeAfter = true
+		}
+	}
+	if w.failed || w.closeAfter {
+		w.c.bw.Flush()
+		return
+	}
+	if w.c.br.Buffered() == 0 {
+		// No request waits behind this one: send the response now.
+		if err := w.c.bw.Flush(); err != nil {
+			w.failed = true
+		}
+	}
+}
