@@ -227,13 +227,15 @@ func (s *Server) trackConn(c *serverConn, add bool) bool {
 	return true
 }
 
-// closeListeners closes every listener; the mutex is held.
+// closeListeners closes every listener; the mutex is held. A listener
+// that Serve closed already on its way out is no error.
 func (s *Server) closeListeners() error {
 	var err error
 	for ln := range s.listeners {
-		if cerr := (*ln).Close(); cerr != nil && err == nil {
+		if cerr := (*ln).Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
 			err = cerr
 		}
+		delete(s.listeners, ln)
 	}
 	return err
 }
