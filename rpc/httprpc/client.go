@@ -2,6 +2,8 @@ package httprpc
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,10 +27,13 @@ const maxIdleConnsPerHost = 64
 // returns the response body as the reply. Create it with NewTransport; it is
 // safe for concurrent use.
 type Transport struct {
-	url      string
-	urlErr   error
+	url    string
+	u      *url.URL // url parsed; shared by every request, never modified
+	urlErr error
+	// Requests go through client if it is set, else straight to rt.
 	client   *http.Client
-	own      bool // client was made here, so Close may close its connections
+	rt       http.RoundTripper
+	own      bool // client or rt was made here, so Close may close its connections
 	header   http.Header
 	maxReply int64
 	closed   atomic.Bool
@@ -37,25 +42,38 @@ type Transport struct {
 var _ rpc.Transport = (*Transport)(nil)
 
 // NewTransport returns a transport that POSTs messages to url. Unless
-// WithHTTPClient says otherwise it uses a client of its own that keeps up to
-// 64 idle connections per host alive, bounds dialing and TLS handshakes, and
-// does not follow redirects (a redirected POST would be turned into a GET).
-// It sets no overall timeout, since calls may run long: a call's context
-// bounds it. A malformed url fails every call.
+// WithHTTPClient or WithRoundTripper says otherwise, it sends them with a
+// RoundTripper of its own, which keeps up to 64 idle connections per host
+// alive and bounds dialing and TLS handshakes (see WithTLSConfig); where the
+// environment names a proxy for url (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), it
+// uses net/http's Transport through that proxy instead. Redirects are not
+// followed: a redirected POST would be turned into a GET. No overall timeout
+// is set, since calls may run long: a call's context bounds it. A malformed
+// url fails every call.
 func NewTransport(url string, opts ...ClientOption) *Transport {
 	cfg := transportConfig{maxReply: DefaultMaxReplySize}
 	for _, o := range opts {
 		o.applyTransport(&cfg)
 	}
-	t := &Transport{url: url, client: cfg.client, header: cfg.header, maxReply: cfg.maxReply}
-	if _, err := parseURL(url); err != nil {
-		t.urlErr = err
+	t := &Transport{url: url, client: cfg.client, rt: cfg.rt, header: cfg.header, maxReply: cfg.maxReply}
+	t.u, t.urlErr = parseURL(url)
+	if t.client != nil || t.rt != nil || t.urlErr != nil {
+		return t
 	}
-	if t.client == nil {
-		t.client = newHTTPClient()
-		t.own = true
+	t.own = true
+	if viaProxy(t.u) {
+		t.client = newHTTPClient(cfg.tls)
+	} else {
+		t.rt = &RoundTripper{TLSClientConfig: cfg.tls, MaxIdleConnsPerHost: maxIdleConnsPerHost}
 	}
 	return t
+}
+
+// viaProxy reports whether the environment sends requests to u through a
+// proxy.
+func viaProxy(u *url.URL) bool {
+	p, err := http.ProxyFromEnvironment(&http.Request{URL: u})
+	return err != nil || p != nil
 }
 
 func parseURL(s string) (*url.URL, error) {
@@ -72,10 +90,11 @@ func parseURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-func newHTTPClient() *http.Client {
+func newHTTPClient(tlsConf *tls.Config) *http.Client {
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Client{
 		Transport: &http.Transport{
+			TLSClientConfig:       tlsConf,
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           d.DialContext,
 			ForceAttemptHTTP2:     true,
@@ -121,7 +140,12 @@ func (t *Transport) RoundTrip(ctx context.Context, c rpc.Codec, msg []byte, onew
 	if err != nil {
 		return nil, err
 	}
-	resp, err := t.client.Do(req)
+	var resp *http.Response
+	if t.client != nil {
+		resp, err = t.client.Do(req)
+	} else {
+		resp, err = t.rt.RoundTrip(req)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("httprpc: %w", err)
 	}
@@ -142,12 +166,18 @@ func (t *Transport) RoundTrip(ctx context.Context, c rpc.Codec, msg []byte, onew
 // requests are made, so that whatever must see every request (headers now,
 // request signing for authentication later) goes here.
 func (t *Transport) newRequest(ctx context.Context, contentType string, body *lentBody, n int) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, &body.first)
-	if err != nil {
-		return nil, fmt.Errorf("httprpc: %w", err)
+	if ctx == nil {
+		return nil, errors.New("httprpc: nil Context")
 	}
+	req := reqProto.WithContext(ctx)
+	req.Method = http.MethodPost
+	req.URL = t.u
+	req.Host = t.u.Host
+	req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.1", 1, 1
+	req.Header = make(http.Header, 2+len(t.header))
 	// The body is no *bytes.Reader, so net/http cannot size it or replay
 	// it on its own.
+	req.Body = &body.first
 	req.ContentLength = int64(n)
 	req.GetBody = body.reader
 	if n == 0 {
@@ -182,15 +212,20 @@ func (t *Transport) readReply(resp *http.Response) ([]byte, error) {
 	return reply, nil
 }
 
-// Close makes later calls fail with ErrClosed and closes the idle
-// connections of the transport's own HTTP client (not those of a client
-// given with WithHTTPClient). Calls in flight finish. Close is idempotent.
+// Close makes later calls fail with ErrClosed and closes the connections
+// of the transport's own HTTP client (not those of one given with
+// WithHTTPClient or WithRoundTripper): idle ones at once, those of calls in
+// flight once they finish. Close is idempotent.
 func (t *Transport) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
-	if t.own {
+	switch {
+	case !t.own:
+	case t.client != nil:
 		t.client.CloseIdleConnections()
+	case t.rt != nil:
+		t.rt.(*RoundTripper).CloseIdleConnections()
 	}
 	return nil
 }

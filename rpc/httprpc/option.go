@@ -1,6 +1,9 @@
 package httprpc
 
-import "net/http"
+import (
+	"crypto/tls"
+	"net/http"
+)
 
 // Option configures a Handler.
 type Option interface {
@@ -43,6 +46,8 @@ type ClientOption interface {
 
 type transportConfig struct {
 	client   *http.Client
+	rt       http.RoundTripper
+	tls      *tls.Config
 	header   http.Header
 	maxReply int64
 }
@@ -56,6 +61,23 @@ func (f transportOption) applyTransport(c *transportConfig) { f(c) }
 // connections alone, and its redirect policy and timeouts apply as they are.
 func WithHTTPClient(c *http.Client) ClientOption {
 	return transportOption(func(cfg *transportConfig) { cfg.client = c })
+}
+
+// WithRoundTripper makes the Transport send its requests with rt.RoundTrip
+// directly, with no http.Client around it (so no redirects, cookies or
+// client timeouts). Use it to wrap the package's RoundTripper, as
+// auth.NewHTTPRoundTripper does to sign requests. rt then belongs to the
+// caller: Transport.Close leaves its connections alone. WithHTTPClient, if
+// also given, wins.
+func WithRoundTripper(rt http.RoundTripper) ClientOption {
+	return transportOption(func(cfg *transportConfig) { cfg.rt = rt })
+}
+
+// WithTLSConfig configures the TLS connections of the Transport's own client
+// (https URLs); it has no effect with WithHTTPClient or WithRoundTripper,
+// whose TLS is their own.
+func WithTLSConfig(c *tls.Config) ClientOption {
+	return transportOption(func(cfg *transportConfig) { cfg.tls = c })
 }
 
 // WithHeader adds a header to every request. Options given several times add

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
+	"strconv"
 	"strings"
 )
 
@@ -138,11 +139,24 @@ func parseFields(s string) (http.Header, error) {
 	return h, nil
 }
 
+// quote quotes the start of s for an error message, escaping control
+// characters: what a peer sends must not break a log's lines.
 func quote(s string) string {
 	if len(s) > 64 {
 		s = s[:64] + "..."
 	}
-	return "\"" + strings.ToValidUTF8(s, "?") + "\""
+	return strconv.Quote(s)
+}
+
+// validTarget reports whether s holds no control characters and no spaces,
+// which would end a request target or a Host field early.
+func validTarget(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // trimOWS drops the optional white space around a field value.
