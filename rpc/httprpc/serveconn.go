@@ -27,6 +27,10 @@ const (
 // length; a longer body of unknown length is sent chunked.
 const maxPending = 4 << 10
 
+// finalFlushTimeout bounds sending what is left in a closing connection's
+// writer to a client that does not read.
+const finalFlushTimeout = 5 * time.Second
+
 // maxDrain bounds what is read of a request body the handler left unread,
 // to keep the connection; past it, closing is cheaper.
 const maxDrain = 256 << 10
@@ -76,6 +80,12 @@ func (r flushingReader) Read(p []byte) (int, error) {
 
 func (c *serverConn) serve() {
 	defer func() {
+		// Responses to pipelined requests may still wait in the writer;
+		// they are complete and must not be lost with the connection.
+		if c.bw.Buffered() > 0 {
+			c.nc.SetWriteDeadline(time.Now().Add(finalFlushTimeout))
+			c.bw.Flush()
+		}
 		c.cancel()
 		c.nc.Close()
 		c.srv.trackConn(c, false)
@@ -194,8 +204,16 @@ func (c *serverConn) readRequest() (*http.Request, *requestBody, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if u.Host != "" && host == "" {
+	if u.Host != "" {
+		// A target in absolute form names the host; RFC 9112 section
+		// 3.2.2 has the Host field ignored then.
 		host = u.Host
+	}
+	if _, ok := hdr["Transfer-Encoding"]; ok && minor == 0 {
+		// HTTP/1.0 knows no transfer codings: a message with one has
+		// faulty framing (RFC 9112 section 6.1), a classic way to smuggle
+		// a request past a proxy that reads it otherwise.
+		return nil, nil, malformed("Transfer-Encoding in an HTTP/1.0 request")
 	}
 	f, err := bodyFraming(hdr)
 	if err != nil {
@@ -259,17 +277,6 @@ func parseVersion(v string) (major, minor int, ok bool) {
 		return 0, 0, false
 	}
 	return int(v[5] - '0'), int(v[7] - '0'), true
-}
-
-// validTarget reports whether a request target holds no spaces or control
-// characters.
-func validTarget(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // pathChars marks the bytes of an origin-form path that url.ParseRequestURI
@@ -341,9 +348,13 @@ func (c *serverConn) refuse(err error) {
 // serveRequest runs the handler on r and completes its response. It
 // reports whether the connection can carry another request.
 func (c *serverConn) serveRequest(r *http.Request, body *requestBody) (keep bool) {
-	w := &response{c: c, req: r, header: make(http.Header, 4), declared: -1, closeAfter: r.Close, isHead: r.Method == http.MethodHead}
+	w := &response{c: c, req: r, body: body, header: make(http.Header, 4), declared: -1, closeAfter: r.Close, isHead: r.Method == http.MethodHead}
 	defer func() {
 		if p := recover(); p != nil {
+			// The connection closes; what the writer holds is sent
+			// first (see serve): the answers to pipelined requests
+			// before this one, and, if this one's head went out, part
+			// of its body, which the client sees cut short.
 			keep = false
 			if p != http.ErrAbortHandler {
 				buf := make([]byte, 16<<10)
@@ -367,14 +378,21 @@ type requestBody struct {
 	c              *serverConn // nil once the handler returned
 	b              bodyReader
 	expectContinue bool
+	noContinue     bool // the response began before the client was told to go on
 	closed         bool
 }
 
-var errBodyAfterHandler = errors.New("httprpc: request body read after its handler returned, or after Close")
+var (
+	errBodyAfterHandler = errors.New("httprpc: request body read after its handler returned, or after Close")
+	errNoContinue       = errors.New("httprpc: request body read after the response began: the client, which expected 100 Continue, was never told to send it")
+)
 
 func (b *requestBody) Read(p []byte) (int, error) {
 	if b.c == nil || b.closed {
 		return 0, errBodyAfterHandler
+	}
+	if b.noContinue {
+		return 0, errNoContinue
 	}
 	if b.expectContinue {
 		b.expectContinue = false
@@ -397,6 +415,7 @@ func (b *requestBody) Close() error {
 type response struct {
 	c       *serverConn // nil once the handler returned
 	req     *http.Request
+	body    *requestBody // nil for a request without a body
 	header  http.Header
 	status  int
 	written int64 // body bytes the handler wrote
@@ -574,6 +593,12 @@ func (w *response) commit(final bool, p []byte, s string) {
 	if c.srv.closing.Load() {
 		w.closeAfter = true
 	}
+	if w.body != nil && w.body.expectContinue {
+		// Answered without the body: the client may send it yet, or
+		// never, so the connection's next bytes are unknown.
+		w.body.expectContinue, w.body.noContinue = false, true
+		w.closeAfter = true
+	}
 	if _, ok := h["Content-Type"]; !ok && !w.bodyless && w.written > 0 {
 		var first []byte
 		switch {
@@ -727,11 +752,15 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 	return w.c.nc.SetWriteDeadline(t)
 }
 
-// finish completes the response once the handler returned, and reads what
-// the handler left of the request body, to reach the next request.
+// finish completes the response once the handler returned. What the
+// handler left of the request body is read first, up to maxDrain, so that
+// a response not yet begun can say whether the connection stays open.
 func (w *response) finish(body *requestBody) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
+	}
+	if body != nil && !w.closeAfter && (body.expectContinue || body.noContinue || !body.b.discard(maxDrain)) {
+		w.closeAfter = true
 	}
 	if !w.committed {
 		w.commit(true, nil, "")
@@ -742,20 +771,8 @@ func (w *response) finish(body *requestBody) {
 		// The body is shorter than it said: only closing tells the client.
 		w.failed = true
 	}
-	if body != nil && !w.failed && !w.closeAfter {
-		switch {
-		case body.expectContinue:
-			// The client was never told to go on: it may send the body
-			// yet, or never; either way the connection's next bytes are
-			// unknown.
-			w.closeAfter = true
-		case !body.b.discard(maxDrain):
-			w.closeAfter = true
-		}
-	}
 	if w.failed || w.closeAfter {
-		w.c.bw.Flush()
-		return
+		return // serve flushes on its way out
 	}
 	if w.c.br.Buffered() == 0 {
 		// No request waits behind this one: send the response now.
