@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"reflect"
 	"strings"
@@ -311,10 +310,8 @@ func startServers(t *testing.T) []transport {
 			return httprpc.NewClient("http://"+httpLn.Addr().String()+"/", c)
 		}},
 		{name: "https", client: func(t *testing.T, c rpc.Codec) *rpc.Client {
-			ht := &http.Transport{TLSClientConfig: certs.ClientConfig(t, true), MaxIdleConnsPerHost: 16}
-			t.Cleanup(ht.CloseIdleConnections)
 			return httprpc.NewClient("https://"+httpsLn.Addr().String()+"/", c,
-				httprpc.WithHTTPClient(&http.Client{Transport: ht}))
+				httprpc.WithTLSConfig(certs.ClientConfig(t, true)))
 		}},
 		{name: "tcp", client: func(t *testing.T, c rpc.Codec) *rpc.Client {
 			return tcprpc.NewClient(tcpLn.Addr().String(), c)

@@ -79,15 +79,13 @@ func (f *clientFlags) dial(rawURL string) (*rpc.Client, error) {
 	}
 	switch u.Scheme {
 	case "http", "https":
-		base := http.DefaultTransport.(*http.Transport).Clone()
-		base.TLSClientConfig = tlsConf
-		var rt http.RoundTripper = base
+		var rt http.RoundTripper = &httprpc.RoundTripper{TLSClientConfig: tlsConf, Proxy: http.ProxyFromEnvironment}
 		if auth != nil {
 			if rt, err = auth.wrapHTTP(rt); err != nil {
 				return nil, usageError("-auth-key-file: %v", err)
 			}
 		}
-		return httprpc.NewClient(rawURL, codec, httprpc.WithHTTPClient(&http.Client{Transport: rt})), nil
+		return httprpc.NewClient(rawURL, codec, httprpc.WithRoundTripper(rt)), nil
 	case "tcp", "tls":
 		if u.Host == "" || u.Port() == "" {
 			return nil, usageError("%s URL needs host:port: %q", u.Scheme, rawURL)

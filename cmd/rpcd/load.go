@@ -161,23 +161,25 @@ func loadDial(cfg loadConfig, rawURL, codec string) (*loadClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.TLSClientConfig = tlsConf
-	base.MaxIdleConnsPerHost = max(cfg.concurrency, 2)
+	base := &httprpc.RoundTripper{
+		TLSClientConfig:     tlsConf,
+		MaxIdleConnsPerHost: max(cfg.concurrency, 2),
+		Proxy:               http.ProxyFromEnvironment,
+	}
 	var rt http.RoundTripper = base
 	if auth != nil {
 		if rt, err = auth.wrapHTTP(rt); err != nil {
 			return nil, usageError("-auth-key-file: %v", err)
 		}
 	}
-	return &loadClient{httprpc.NewClient(rawURL, c, httprpc.WithHTTPClient(&http.Client{Transport: rt})), base}, nil
+	return &loadClient{httprpc.NewClient(rawURL, c, httprpc.WithRoundTripper(rt)), base}, nil
 }
 
 // loadClient is a client of rpcd load, with its HTTP transport if it has
 // one of its own.
 type loadClient struct {
 	*rpc.Client
-	http *http.Transport
+	http *httprpc.RoundTripper
 }
 
 func (c *loadClient) Close() error {

@@ -2,15 +2,12 @@ package httprpc
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"sync/atomic"
-	"time"
 
 	"github.com/polyrpc/polyrpc/rpc"
 )
@@ -20,7 +17,8 @@ import (
 const DefaultMaxReplySize = 64 << 20
 
 // maxIdleConnsPerHost lets that many concurrent calls to one server each keep
-// a connection; net/http's default of 2 would make most of them dial anew.
+// a connection, and net/http's default of 2 would make most of them dial
+// anew.
 const maxIdleConnsPerHost = 64
 
 // Transport is an rpc.Transport that POSTs each message to one URL and
@@ -33,7 +31,7 @@ type Transport struct {
 	// Requests go through client if it is set, else straight to rt.
 	client   *http.Client
 	rt       http.RoundTripper
-	own      bool // client or rt was made here, so Close may close its connections
+	own      bool // rt was made here, so Close may close its connections
 	header   http.Header
 	maxReply int64
 	closed   atomic.Bool
@@ -45,8 +43,8 @@ var _ rpc.Transport = (*Transport)(nil)
 // WithHTTPClient or WithRoundTripper says otherwise, it sends them with a
 // RoundTripper of its own, which keeps up to 64 idle connections per host
 // alive and bounds dialing and TLS handshakes (see WithTLSConfig); where the
-// environment names a proxy for url (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), it
-// uses net/http's Transport through that proxy instead. Redirects are not
+// environment names a proxy for url (HTTPS_PROXY, HTTP_PROXY, NO_PROXY),
+// requests go through it (see RoundTripper.Proxy). Redirects are not
 // followed: a redirected POST would be turned into a GET. No overall timeout
 // is set, since calls may run long: a call's context bounds it. A malformed
 // url fails every call.
@@ -61,19 +59,12 @@ func NewTransport(url string, opts ...ClientOption) *Transport {
 		return t
 	}
 	t.own = true
-	if viaProxy(t.u) {
-		t.client = newHTTPClient(cfg.tls)
-	} else {
-		t.rt = &RoundTripper{TLSClientConfig: cfg.tls, MaxIdleConnsPerHost: maxIdleConnsPerHost}
+	t.rt = &RoundTripper{
+		TLSClientConfig:     cfg.tls,
+		MaxIdleConnsPerHost: maxIdleConnsPerHost,
+		Proxy:               http.ProxyFromEnvironment,
 	}
 	return t
-}
-
-// viaProxy reports whether the environment sends requests to u through a
-// proxy.
-func viaProxy(u *url.URL) bool {
-	p, err := http.ProxyFromEnvironment(&http.Request{URL: u})
-	return err != nil || p != nil
 }
 
 func parseURL(s string) (*url.URL, error) {
@@ -88,24 +79,6 @@ func parseURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("httprpc: url %q has no host", s)
 	}
 	return u, nil
-}
-
-func newHTTPClient(tlsConf *tls.Config) *http.Client {
-	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Transport: &http.Transport{
-			TLSClientConfig:       tlsConf,
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           d.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          0, // no global cap; the per-host cap applies
-			MaxIdleConnsPerHost:   maxIdleConnsPerHost,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: 1 * time.Second,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 }
 
 // NewClient returns an rpc.Client that calls the server at url in codec c,
@@ -220,11 +193,7 @@ func (t *Transport) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
-	switch {
-	case !t.own:
-	case t.client != nil:
-		t.client.CloseIdleConnections()
-	case t.rt != nil:
+	if t.own {
 		t.rt.(*RoundTripper).CloseIdleConnections()
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,6 +126,17 @@ type RoundTripper struct {
 	// fields; zero or a negative value means DefaultMaxHeaderBytes.
 	MaxResponseHeaderBytes int
 
+	// Proxy, if set, returns the proxy for a request, as net/http's
+	// Transport.Proxy does (http.ProxyFromEnvironment, say); nil, or a nil
+	// URL, means none. A request that goes through a proxy is sent by a
+	// net/http Transport made with the fields above, since proxies speak
+	// more than this RoundTripper does (CONNECT, their own
+	// authentication).
+	Proxy func(*http.Request) (*url.URL, error)
+
+	proxyOnce sync.Once
+	proxied   *http.Transport // sends the requests that go through a proxy
+
 	tlsOnce sync.Once
 	tlsBase *tls.Config // TLSClientConfig's clone with NextProtos set
 
@@ -172,7 +184,8 @@ func (t *RoundTripper) maxHead() int {
 // RoundTrip sends req and returns its response, whose body the caller must
 // read to its end or close: then, if both sides keep the connection alive,
 // it carries the next request. RoundTrip closes req.Body, also when it
-// fails. Only http and https URLs are served; there is no proxy support. A
+// fails. Only http and https URLs are served; a request that Proxy sends
+// through a proxy goes through net/http's Transport. A
 // body of unknown length (ContentLength -1, or 0 with a Body other than
 // http.NoBody, as for net/http) is sent chunked; a POST, PUT or PATCH
 // without a body says Content-Length: 0.
@@ -184,6 +197,18 @@ func (t *RoundTripper) maxHead() int {
 // server closes the connection. An error that Read returns, other than
 // io.EOF, closes the connection; Read after Close fails.
 func (t *RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.Proxy != nil && req != nil && req.URL != nil {
+		proxy, err := t.Proxy(req)
+		if err != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, fmt.Errorf("httprpc: choosing a proxy: %w", err)
+		}
+		if proxy != nil {
+			return t.viaProxy().RoundTrip(req)
+		}
+	}
 	var r rtRequest
 	if err := r.init(req); err != nil {
 		if req != nil && req.Body != nil {
@@ -219,6 +244,9 @@ func (t *RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 // request. This is what an rpc Transport that closes wants, and it differs
 // from net/http, which goes on keeping connections.
 func (t *RoundTripper) CloseIdleConnections() {
+	if t.proxied != nil || t.Proxy != nil {
+		t.viaProxy().CloseIdleConnections()
+	}
 	t.mu.Lock()
 	idle := t.idle
 	t.idle = nil
@@ -233,6 +261,32 @@ func (t *RoundTripper) CloseIdleConnections() {
 			pc.close()
 		}
 	}
+}
+
+// viaProxy returns the net/http Transport that sends the requests going
+// through a proxy, made the first time one does.
+func (t *RoundTripper) viaProxy() *http.Transport {
+	t.proxyOnce.Do(func() {
+		dial := t.DialContext
+		if dial == nil {
+			dial = rtDialer.DialContext
+		}
+		handshake := t.TLSHandshakeTimeout
+		if handshake == 0 {
+			handshake = rtDefaultHandshakeTimeout
+		}
+		t.proxied = &http.Transport{
+			Proxy:                  t.Proxy,
+			DialContext:            dial,
+			TLSClientConfig:        t.TLSClientConfig,
+			TLSHandshakeTimeout:    max(handshake, 0),
+			MaxIdleConnsPerHost:    t.maxIdle(),
+			IdleConnTimeout:        max(t.idleTimeout(), 0),
+			MaxResponseHeaderBytes: int64(t.maxHead()),
+			ExpectContinueTimeout:  time.Second,
+		}
+	})
+	return t.proxied
 }
 
 // rtRequest is what RoundTrip works out about a request before sending it.

@@ -674,8 +674,9 @@ func (w *response) writeChunk(p []byte, s string) error {
 }
 
 // appendFields appends the fields of h, dropping any with a name that is
-// no token, and turning line breaks in values into spaces, so that no
-// handler can split a response.
+// no token, and turning control characters in values (line breaks above
+// all) into spaces, so that no handler can split a response or send a
+// field that strict clients refuse.
 func appendFields(b []byte, h http.Header) []byte {
 	for k, vs := range h {
 		if !validToken(k) {
@@ -686,7 +687,7 @@ func appendFields(b []byte, h http.Header) []byte {
 			b = append(b, ": "...)
 			for i := 0; i < len(v); i++ {
 				ch := v[i]
-				if ch == '\r' || ch == '\n' || ch == 0 {
+				if (ch < ' ' && ch != '\t') || ch == 0x7f {
 					ch = ' '
 				}
 				b = append(b, ch)
