@@ -2,6 +2,13 @@
 // rpc.Server, one message per POST body, in the codec named by the
 // Content-Type; a Transport is the client's side.
 //
+// The package has its own HTTP/1.1 server and client, built for many small
+// requests on kept-alive connections: Server serves any http.Handler with
+// one goroutine per connection and no other, and RoundTripper, an
+// http.RoundTripper, does a request's I/O in the calling goroutine. Handler
+// runs on net/http's server just as well, and Transport can send through any
+// http.Client or http.RoundTripper (WithHTTPClient, WithRoundTripper).
+//
 // Serving, at / and /RPC2 as rpcd does:
 //
 //	s := rpc.NewServer() // every imported codec, e.g. codec/json
