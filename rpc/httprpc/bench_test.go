@@ -117,6 +117,7 @@ func benchCalls(b *testing.B, c *rpc.Client) {
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		b.SetParallelism(32) // 64 goroutines on two cores, as bench/ runs
 		b.RunParallel(func(pb *testing.PB) {
 			var sum int64
 			for pb.Next() {

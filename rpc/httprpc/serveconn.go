@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,6 +27,12 @@ const (
 // maxPending is how much of a response body is held back to learn its
 // length; a longer body of unknown length is sent chunked.
 const maxPending = 4 << 10
+
+// lingerTimeout and maxLinger bound what lingerClose reads.
+const (
+	lingerTimeout = 500 * time.Millisecond
+	maxLinger     = 64 << 20
+)
 
 // finalFlushTimeout bounds sending what is left in a closing connection's
 // writer to a client that does not read.
@@ -49,6 +56,9 @@ type serverConn struct {
 	bw     *bufio.Writer
 	head   []byte // scratch for reading request heads
 	out    []byte // scratch for response heads and held-back bodies
+	// linger says the client may still be sending (a body left unread, a
+	// refused request): see lingerClose.
+	linger bool
 	// date caches the Date field's value for the second dateSec.
 	dateSec int64
 	date    []byte
@@ -86,6 +96,9 @@ func (c *serverConn) serve() {
 			c.nc.SetWriteDeadline(time.Now().Add(finalFlushTimeout))
 			c.bw.Flush()
 		}
+		if c.linger {
+			c.lingerClose()
+		}
 		c.cancel()
 		c.nc.Close()
 		c.srv.trackConn(c, false)
@@ -103,6 +116,20 @@ func (c *serverConn) serve() {
 			return
 		}
 	}
+}
+
+// lingerClose ends a connection whose client may still be sending: it
+// closes the sending side and reads, for a moment, what still arrives. A
+// plain close with unread bytes makes the system reset the connection, and
+// a client still writing its request then fails with the reset before it
+// reads the answer (a 413, a 431) that was sent to it.
+func (c *serverConn) lingerClose() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.CopyN(io.Discard, c.nc, maxLinger)
 }
 
 func (c *serverConn) handshake(tc *tls.Conn) bool {
@@ -343,6 +370,7 @@ func (c *serverConn) refuse(err error) {
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	c.bw.Write(b)
 	c.bw.Flush()
+	c.linger = true
 }
 
 // serveRequest runs the handler on r and completes its response. It
@@ -762,6 +790,9 @@ func (w *response) finish(body *requestBody) {
 	}
 	if body != nil && !w.closeAfter && (body.expectContinue || body.noContinue || !body.b.discard(maxDrain)) {
 		w.closeAfter = true
+	}
+	if body != nil && !body.b.done {
+		w.c.linger = true
 	}
 	if !w.committed {
 		w.commit(true, nil, "")

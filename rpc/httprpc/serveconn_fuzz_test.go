@@ -85,8 +85,9 @@ func FuzzServeConn(f *testing.F) {
 				methods = append(methods, r.Method)
 				io.Copy(io.Discard, r.Body)
 				w.Header().Set("X-Reply", strconv.Itoa(len(methods)))
-				// The decoded path may hold line breaks: the server
-				// must not let them split the response.
+				// The decoded path may hold line breaks and other
+				// control characters: the server must neither let them
+				// split the response nor send them.
 				w.Header().Set("X-Path", r.URL.Path)
 				if strings.Contains(r.URL.Path, "flush") {
 					// Sent before the handler returns: chunked, or

@@ -542,6 +542,52 @@ func TestHostileUnreadBody(t *testing.T) {
 	}
 }
 
+// TestHostileRefusalWhileSending sends requests that the server refuses
+// while the client is still sending them, with net/http's client: the
+// refusal must reach it, not a reset connection. A server that closes a
+// connection with request bytes unread makes the kernel reset it, and the
+// client's write then fails before it reads the answer; net/http's server
+// half-closes and waits instead (closeWriteAndWait).
+func TestHostileRefusalWhileSending(t *testing.T) {
+	t.Parallel()
+	h := httprpc.NewHandler(rpc.NewServer(rpc.WithCodecs(lineCodec{})), httprpc.WithMaxBodySize(1<<10))
+	_, addr := startHostile(t, h, nil)
+	for _, tc := range []struct {
+		name   string
+		req    func() *http.Request
+		status int
+	}{
+		{"body over the handler's limit", func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, "http://"+addr, bytes.NewReader(make([]byte, 8<<20)))
+			r.Header.Set("Content-Type", lineType)
+			return r
+		}, http.StatusRequestEntityTooLarge},
+		{"head over MaxHeaderBytes", func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, "http://"+addr, strings.NewReader("x"))
+			r.Header.Set("X-Big", strings.Repeat("b", 4<<20))
+			return r
+		}, http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range 10 {
+				client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+				ctx, cancel := context.WithTimeout(context.Background(), hostileHangGuard)
+				resp, err := client.Do(tc.req().WithContext(ctx))
+				if err != nil {
+					cancel()
+					t.Fatalf("attempt %d: %v, want the answer %d", i, err, tc.status)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				cancel()
+				if resp.StatusCode != tc.status {
+					t.Fatalf("attempt %d: got %s, want %d", i, resp.Status, tc.status)
+				}
+			}
+		})
+	}
+}
+
 func TestHostileResponseSplitting(t *testing.T) {
 	t.Parallel()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -577,6 +623,28 @@ func TestHostileResponseSplitting(t *testing.T) {
 		if bytes.Contains(raw.Bytes(), []byte(bad)) {
 			t.Errorf("the raw answer holds %q:\n%q", bad, raw.Bytes())
 		}
+	}
+}
+
+// TestHostileResponseFieldControls: a field value a handler set with
+// control characters other than line breaks must still make a response
+// that clients read; net/http's client and this package's RoundTripper
+// both refuse a value with control characters.
+func TestHostileResponseFieldControls(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Ctl", "a\x01b\x1bc\x7fd")
+		io.WriteString(w, "body")
+	})
+	_, addr := startHostile(t, h, nil)
+	c, br := hostileDial(t, addr)
+	hostileSend(t, c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the response does not parse: %v", err)
+	}
+	if v := resp.Header.Get("X-Ctl"); !strings.HasPrefix(v, "a") || !strings.HasSuffix(v, "d") {
+		t.Errorf("X-Ctl is %q", v)
 	}
 }
 
