@@ -76,11 +76,18 @@ func polyrpcTCP(codec string) system {
 }
 
 // polyrpcHTTP is polyrpc's HTTP transport with codec: httprpc.Handler served
-// by httprpc.Server, and httprpc.NewClient.
-func polyrpcHTTP(codec string) system {
+// by httprpc.Server, and httprpc.NewClient, pipelining up to pipeline calls
+// per connection if pipeline > 1 (httprpc.WithPipelining).
+func polyrpcHTTP(codec string, pipeline int) system {
+	name := "polyrpc http+" + codec
+	desc := "httprpc.NewHandler served by httprpc.Server (polyrpc's HTTP/1.1 server), and httprpc.NewClient (its own HTTP/1.1 client) with codec " + codec
+	if pipeline > 1 {
+		name += fmt.Sprintf(" pipelined %d", pipeline)
+		desc += fmt.Sprintf(", pipelining up to %d calls per connection (httprpc.WithPipelining(%d)) on at most 2×GOMAXPROCS connections", pipeline, pipeline)
+	}
 	return system{
-		name:  "polyrpc http+" + codec,
-		desc:  "httprpc.NewHandler served by httprpc.Server (polyrpc's HTTP/1.1 server), and httprpc.NewClient (its own HTTP/1.1 client) with codec " + codec,
+		name:  name,
+		desc:  desc,
 		calls: allCalls,
 		start: func(ctx context.Context) (*instance, error) {
 			c, err := lookupCodec(codec)
@@ -97,7 +104,7 @@ func polyrpcHTTP(codec string) system {
 			}
 			hs := httprpc.NewServer("", httprpc.NewHandler(s))
 			go hs.Serve(ln)
-			cl := httprpc.NewClient("http://"+ln.Addr().String()+"/RPC2", c)
+			cl := httprpc.NewClient("http://"+ln.Addr().String()+"/RPC2", c, httprpc.WithPipelining(pipeline))
 			return &instance{
 				newCaller: polyCaller(cl),
 				close:     closers(func() { hs.Close() }, func() { cl.Close() }),

@@ -74,6 +74,7 @@ const (
 	tcpProto   = "polyrpc tcp+proto"
 	tcpJSON    = "polyrpc tcp+json"
 	httpJSON   = "polyrpc http+json"
+	httpJSONP  = "polyrpc http+json pipelined 16"
 	httpXML    = "polyrpc http+xml"
 	gorillaSys = "gorilla json2"
 	koloSys    = "kolo xmlrpc → polyrpc"
@@ -92,6 +93,7 @@ var targets = []target{
 	atLeast("TCP+proto large echo struct 1-at-a-time", tcpProto, callStruct, modeOne, 1.2, refGob),
 	atLeast("HTTP+JSON-RPC small 1-at-a-time", httpJSON, callAdd, modeOne, 1.5, gorillaSys),
 	atLeast("HTTP+JSON-RPC small 64 goroutines", httpJSON, callAdd, modeMany, 2, gorillaSys),
+	atLeast("HTTP+JSON-RPC pipelined small 64 goroutines", httpJSONP, callAdd, modeMany, 2, gorillaSys),
 	atLeast("XML-RPC over HTTP large echo []int64 1-at-a-time", httpXML, callInts, modeOne, 3, koloSys),
 	atLeast("XML-RPC over HTTP large echo struct 1-at-a-time", httpXML, callStruct, modeOne, 3, koloSys),
 	atMost("TCP+msgpack small", tcpMsgpack, callAdd, 8),

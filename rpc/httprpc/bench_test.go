@@ -2,6 +2,7 @@ package httprpc_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -91,16 +92,18 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}},
 	}
 	for _, srv := range servers {
-		b.Run("server="+srv.name, func(b *testing.B) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer srv.serve(ln, httprpc.NewHandler(s))()
-			c := httprpc.NewClient("http://"+ln.Addr().String()+"/RPC2", lineCodec{})
-			defer c.Close()
-			benchCalls(b, c)
-		})
+		for _, pipeline := range []int{0, 16} {
+			b.Run(fmt.Sprintf("server=%s/pipeline=%d", srv.name, pipeline), func(b *testing.B) {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer srv.serve(ln, httprpc.NewHandler(s))()
+				c := httprpc.NewClient("http://"+ln.Addr().String()+"/RPC2", lineCodec{}, httprpc.WithPipelining(pipeline))
+				defer c.Close()
+				benchCalls(b, c)
+			})
+		}
 	}
 }
 

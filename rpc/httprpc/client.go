@@ -63,6 +63,7 @@ func NewTransport(url string, opts ...ClientOption) *Transport {
 		TLSClientConfig:     cfg.tls,
 		MaxIdleConnsPerHost: maxIdleConnsPerHost,
 		Proxy:               http.ProxyFromEnvironment,
+		Pipeline:            cfg.pipeline,
 	}
 	return t
 }
@@ -120,7 +121,10 @@ func (t *Transport) RoundTrip(ctx context.Context, c rpc.Codec, msg []byte, onew
 		resp, err = t.rt.RoundTrip(req)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("httprpc: %w", err)
+		if t.client != nil {
+			err = fmt.Errorf("httprpc: %w", err) // net/http's errors do not say who
+		}
+		return nil, err
 	}
 	defer closeBody(resp.Body)
 	switch {
@@ -172,6 +176,14 @@ func (t *Transport) newRequest(ctx context.Context, contentType string, body *le
 // readReply reads the body of a 200 response, which then belongs to the
 // caller: it is never pooled.
 func (t *Transport) readReply(resp *http.Response) ([]byte, error) {
+	if pb, ok := resp.Body.(*pipeBody); ok {
+		// Read whole already, and the caller's to keep.
+		reply := pb.take()
+		if int64(len(reply)) > t.maxReply {
+			return nil, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrReplyTooLarge, len(reply), t.maxReply)
+		}
+		return reply, nil
+	}
 	if resp.ContentLength > t.maxReply {
 		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrReplyTooLarge, resp.ContentLength, t.maxReply)
 	}

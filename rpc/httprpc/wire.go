@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -47,40 +48,59 @@ func malformed(msg string) error {
 // is set (a server's request line); io.EOF means the connection ended before
 // a message began.
 func readHead(br *bufio.Reader, scratch []byte, max int, skipEmpty bool) (string, []byte, error) {
-	b := scratch[:0]
-	start := 0 // where the current line begins in b
-	empties := 0
+	h := headReader{b: scratch[:0]}
+	head, err := h.read(br, max, skipEmpty)
+	return head, h.b, err
+}
+
+// headReader reads a message head as readHead does, but keeps what a read
+// that failed had gathered, so that a read interrupted by a deadline can be
+// taken up again, by the same goroutine or another.
+type headReader struct {
+	b       []byte // the head so far
+	start   int    // where the current line begins in b
+	empties int    // empty lines skipped
+}
+
+// reset forgets a head in progress.
+func (h *headReader) reset() {
+	h.b, h.start, h.empties = h.b[:0], 0, 0
+}
+
+func (h *headReader) read(br *bufio.Reader, max int, skipEmpty bool) (string, error) {
 	for {
 		line, err := br.ReadSlice('\n')
-		if len(b)+len(line) > max {
-			return "", b, &protocolError{status: http.StatusRequestHeaderFieldsTooLarge, msg: errHeadTooLarge.Error()}
+		if len(h.b)+len(line) > max {
+			return "", &protocolError{status: http.StatusRequestHeaderFieldsTooLarge, msg: errHeadTooLarge.Error()}
 		}
-		b = append(b, line...)
+		h.b = append(h.b, line...)
 		if err == bufio.ErrBufferFull {
 			continue // a line longer than br's buffer: keep gathering
 		}
 		if err != nil {
 			if err == io.EOF {
-				if len(b) == 0 {
-					return "", b, io.EOF
+				if len(h.b) == 0 {
+					return "", io.EOF
 				}
 				err = io.ErrUnexpectedEOF
 			}
-			return "", b, err
+			return "", err
 		}
-		ln := b[start:]
+		ln := h.b[h.start:]
 		if len(ln) == 1 || (len(ln) == 2 && ln[0] == '\r') {
-			if start > 0 {
-				return string(b[:start]), b, nil
+			if h.start > 0 {
+				head := string(h.b[:h.start])
+				h.reset()
+				return head, nil
 			}
-			if !skipEmpty || empties == maxEmptyLines {
-				return "", b, malformed("empty line where the start line belongs")
+			if !skipEmpty || h.empties == maxEmptyLines {
+				return "", malformed("empty line where the start line belongs")
 			}
-			empties++
-			b = b[:0]
+			h.empties++
+			h.b = h.b[:0]
 			continue
 		}
-		start = len(b)
+		h.start = len(h.b)
 	}
 }
 
@@ -351,10 +371,16 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	if err != nil {
-		b.err = err
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		b.err = err // a deadline interrupts; reading can go on after it
 	}
 	return n, err
+}
+
+// resumable reports whether reading can go on after a deadline
+// interrupted it: not inside a chunked body, whose reader keeps its error.
+func (b *bodyReader) resumable() bool {
+	return b.err == nil && b.chunks == nil
 }
 
 // skipTrailer reads the trailer section after a chunked body's last chunk,

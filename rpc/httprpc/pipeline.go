@@ -1,0 +1,561 @@
+package httprpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// This file is the RoundTripper's pipelining (RoundTripper.Pipeline): a few
+// connections per host, shared by every request to it, each carrying
+// several requests at once. Requests written together leave in one write;
+// a goroutine per connection reads the responses, in order, and hands each,
+// body read whole, to its request.
+
+// DefaultMaxPipelinedBody limits a pipelined response's body, which is read
+// whole before it is handed over (see RoundTripper.MaxPipelinedBody).
+const DefaultMaxPipelinedBody = 64 << 20
+
+// errUnanswered is the error of pipelined requests that a server will not
+// answer because it closed the connection after an earlier response, or
+// that were never sent: they can go again on another connection.
+var errUnanswered = errors.New("the server closed the connection before this request was sent or read")
+
+// errConnLost is the error of pipelined requests whose connection failed
+// before their response: the server may or may not have served them.
+var errConnLost = errors.New("the connection failed before the response; the server may have served the request")
+
+// pipeSet is the pipelining connections to one host.
+type pipeSet struct {
+	conns   []*pipeConn
+	dialing int
+	waiting int // requests waiting for room
+	// freed is closed, and replaced, when a request ends or a connection
+	// goes: requests waiting for room look again.
+	freed chan struct{}
+}
+
+// pipeConn is a connection that carries pipelined requests.
+type pipeConn struct {
+	*rtConn
+	// inflight counts the requests given this connection and not yet
+	// answered; the RoundTripper's mutex guards it.
+	inflight int
+
+	wmu     sync.Mutex   // held while writing a request
+	writers atomic.Int32 // requests writing or waiting to: the last flushes
+
+	mu      sync.Mutex
+	queue   []*pipeCall // requests sent, in order, awaiting their responses
+	reading bool        // a goroutine reads the responses
+	err     error       // set when the connection failed: it takes no more
+	closed  bool        // a request asked to close the connection
+
+	// The response being read; its reading can be interrupted by a
+	// caller's context and taken up by the reading goroutine.
+	rs respState
+
+	// imu orders a caller's context ending, which interrupts its read,
+	// against the end of that read.
+	imu         sync.Mutex
+	watched     *pipeCall // the call whose context may interrupt the read
+	interrupted bool      // the read deadline was set to interrupt it
+}
+
+// respState is a response partly read.
+type respState struct {
+	head bool // the head was read: resp, f and keep are set
+	resp *http.Response
+	f    framing
+	keep bool
+	body bodyReader
+	data []byte
+}
+
+// pipeCall is a request that waits for its response.
+type pipeCall struct {
+	r     *rtRequest
+	state atomic.Int32 // callWaiting, callAnswered or callAbandoned
+	done  chan struct{}
+	resp  *http.Response
+	err   error
+}
+
+const (
+	callWaiting int32 = iota
+	callAnswered
+	callAbandoned
+)
+
+// deliver hands c its response or error, unless its caller gave up.
+func (c *pipeCall) deliver(resp *http.Response, err error) {
+	c.resp, c.err = resp, err
+	if c.state.CompareAndSwap(callWaiting, callAnswered) {
+		close(c.done)
+	}
+}
+
+func (t *RoundTripper) pipelineConns() int {
+	if t.PipelineConns > 0 {
+		return t.PipelineConns
+	}
+	return 2 * runtime.GOMAXPROCS(0)
+}
+
+func (t *RoundTripper) maxPipelinedBody() int64 {
+	if t.MaxPipelinedBody > 0 {
+		return t.MaxPipelinedBody
+	}
+	return DefaultMaxPipelinedBody
+}
+
+// pipelined sends r on a pipelining connection. A request that a server
+// closed its connection before answering, or that could not be sent, goes
+// again once on another connection, if its body can be made anew.
+func (t *RoundTripper) pipelined(r *rtRequest) (*http.Response, error) {
+	defer r.closeBody()
+	for attempt := 0; ; attempt++ {
+		pc, err := t.pickPipe(r)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := pc.roundTrip(r)
+		if err == nil || !errors.Is(err, errUnanswered) || attempt > 0 || !r.replayable() {
+			return resp, err
+		}
+		if r.body != nil {
+			r.body.Close()
+			r.body = nil
+			body, gerr := r.req.GetBody()
+			if gerr != nil {
+				return nil, err
+			}
+			if body != http.NoBody {
+				r.body = body
+			}
+		}
+	}
+}
+
+// pickPipe returns the connection for r: one with no request under way,
+// else a new one while there are fewer than PipelineConns, else the one with
+// the fewest requests under way, if fewer than Pipeline; or it waits for
+// room.
+func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
+	limit, depth := t.pipelineConns(), t.Pipeline
+	for {
+		t.mu.Lock()
+		if t.pipes == nil {
+			t.pipes = make(map[rtKey]*pipeSet)
+		}
+		set := t.pipes[r.key]
+		if set == nil {
+			set = &pipeSet{freed: make(chan struct{})}
+			t.pipes[r.key] = set
+		}
+		var best *pipeConn
+		for _, pc := range set.conns {
+			if best == nil || pc.inflight < best.inflight {
+				best = pc
+			}
+		}
+		switch {
+		case best != nil && (best.inflight == 0 || len(set.conns)+set.dialing >= limit && best.inflight < depth):
+			// An idle connection is looked at before use, under the
+			// mutex: no other request may use it meanwhile.
+			if best.inflight == 0 && !best.usable(t.idleTimeout()) {
+				t.mu.Unlock()
+				best.fail(errUnanswered) // stale: closed by its server, say
+				continue
+			}
+			best.inflight++
+			t.mu.Unlock()
+			return best, nil
+		case len(set.conns)+set.dialing < limit:
+			set.dialing++
+			t.mu.Unlock()
+			rc, err := t.dial(r)
+			t.mu.Lock()
+			set.dialing--
+			if err != nil {
+				t.freeLocked(set)
+				t.mu.Unlock()
+				return nil, err
+			}
+			pc := &pipeConn{rtConn: rc, inflight: 1}
+			set.conns = append(set.conns, pc)
+			t.freeLocked(set) // requests that waited for the dial can share it
+			t.mu.Unlock()
+			return pc, nil
+		}
+		freed := set.freed
+		set.waiting++
+		t.mu.Unlock()
+		var err error
+		select {
+		case <-freed:
+		case <-r.ctx.Done():
+			err = r.fail("request to", r.ctx.Err())
+		}
+		t.mu.Lock()
+		set.waiting--
+		t.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// freeLocked tells the requests waiting for room in set to look again; the
+// RoundTripper's mutex is held.
+func (t *RoundTripper) freeLocked(set *pipeSet) {
+	if set.waiting > 0 {
+		close(set.freed)
+		set.freed = make(chan struct{})
+	}
+}
+
+// ended counts one request of pc as answered, and closes pc if it is idle
+// and the RoundTripper keeps no idle connections any more.
+func (t *RoundTripper) ended(pc *pipeConn) {
+	t.mu.Lock()
+	pc.inflight--
+	if pc.inflight == 0 {
+		pc.idleAt = time.Now()
+	}
+	idleAndDone := pc.inflight == 0 && t.noIdle
+	if set := t.pipes[pc.key]; set != nil {
+		t.freeLocked(set)
+	}
+	t.mu.Unlock()
+	if idleAndDone {
+		pc.fail(errUnanswered)
+	}
+}
+
+// drop takes the failed pc out of its set.
+func (t *RoundTripper) drop(pc *pipeConn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	set := t.pipes[pc.key]
+	if set == nil {
+		return
+	}
+	for i, c := range set.conns {
+		if c == pc {
+			set.conns = append(set.conns[:i], set.conns[i+1:]...)
+			set.conns = set.conns[:len(set.conns):len(set.conns)]
+			break
+		}
+	}
+	t.freeLocked(set)
+}
+
+// closeIdlePipes closes the pipelining connections with no request under
+// way; those with some close when their last request ends.
+func (t *RoundTripper) closeIdlePipes() {
+	var idle []*pipeConn
+	t.mu.Lock()
+	for _, set := range t.pipes {
+		for _, pc := range set.conns {
+			if pc.inflight == 0 {
+				idle = append(idle, pc)
+			}
+		}
+	}
+	t.mu.Unlock()
+	for _, pc := range idle {
+		pc.fail(errUnanswered)
+	}
+}
+
+// roundTrip sends r on pc and waits for its response. A request alone on
+// its connection reads its response itself, as without pipelining; one sent
+// behind others waits for the goroutine that reads theirs. The request's
+// context ending stops the wait, not the connection: its response, when it
+// comes, is read and dropped.
+func (pc *pipeConn) roundTrip(r *rtRequest) (*http.Response, error) {
+	c := &pipeCall{r: r, done: make(chan struct{})}
+	if err := pc.send(c); err != nil {
+		pc.t.ended(pc)
+		return nil, err
+	}
+	pc.mu.Lock()
+	direct := !pc.reading && len(pc.queue) > 0 && pc.queue[0] == c
+	if direct {
+		pc.reading = true
+	}
+	pc.mu.Unlock()
+	if direct {
+		return pc.readOwn(c)
+	}
+	select {
+	case <-c.done:
+	case <-r.ctx.Done():
+		if c.state.CompareAndSwap(callWaiting, callAbandoned) {
+			return nil, r.fail("request to", r.ctx.Err())
+		}
+		<-c.done // answered meanwhile
+	}
+	return c.resp, c.err
+}
+
+// readOwn reads the response to c, first in the queue, in the calling
+// goroutine. When c's context ends meanwhile, the read is interrupted and
+// c returns; the reading goroutine takes the read up where it stopped if
+// other requests wait behind c, and the connection is closed if none does
+// (or the read cannot be taken up: a chunked body).
+func (pc *pipeConn) readOwn(c *pipeCall) (*http.Response, error) {
+	r := c.r
+	var stop func() bool
+	if r.ctx.Done() != nil {
+		pc.imu.Lock()
+		pc.watched = c
+		pc.imu.Unlock()
+		stop = context.AfterFunc(r.ctx, func() {
+			pc.imu.Lock()
+			if pc.watched == c {
+				pc.interrupted = true
+				pc.nc.SetReadDeadline(rtLongAgo)
+			}
+			pc.imu.Unlock()
+		})
+	}
+	resp, keep, err := pc.readNext(c)
+	if stop != nil {
+		stop()
+		pc.imu.Lock()
+		pc.watched = nil
+		if pc.interrupted {
+			pc.interrupted = false
+			pc.nc.SetReadDeadline(time.Time{})
+		}
+		pc.imu.Unlock()
+	}
+	if err == nil {
+		pc.answered(c, keep)
+		return resp, nil
+	}
+	if cerr := r.ctx.Err(); cerr != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		pc.mu.Lock()
+		handOff := len(pc.queue) > 1 && pc.err == nil && pc.rs.resumable()
+		if handOff {
+			c.state.Store(callAbandoned)
+			go pc.readLoop() // reading stays set: the goroutine has it
+		}
+		pc.mu.Unlock()
+		if !handOff {
+			pc.fail(fmt.Errorf("%w: a request's context ended while its response was read", errConnLost))
+		}
+		return nil, r.fail("request to", cerr)
+	}
+	pc.failRead(err)
+	return nil, r.fail("request to", pc.err)
+}
+
+// answered takes c, just answered, off the queue, and has the reading
+// goroutine read the responses queued behind it, if any.
+func (pc *pipeConn) answered(c *pipeCall, keep bool) {
+	pc.mu.Lock()
+	pc.queue[0] = nil
+	pc.queue = pc.queue[1:]
+	more := len(pc.queue) > 0 && keep
+	if !more {
+		pc.reading = false
+	}
+	pc.mu.Unlock()
+	pc.t.ended(pc)
+	if !keep {
+		// The server closes after this response: requests after it
+		// will not be served, and may go again elsewhere.
+		pc.fail(errUnanswered)
+		return
+	}
+	if more {
+		go pc.readLoop()
+	}
+}
+
+// send writes c's request. Requests written while others wait to write
+// stay in the writer: the last of them sends them all in one write.
+func (pc *pipeConn) send(c *pipeCall) error {
+	pc.writers.Add(1)
+	pc.wmu.Lock()
+	defer pc.wmu.Unlock()
+	pc.mu.Lock()
+	err := pc.err
+	if err == nil && pc.closed {
+		err = errUnanswered
+	}
+	if err == nil && c.r.ctx.Err() != nil {
+		err = c.r.ctx.Err()
+	}
+	if err != nil {
+		pc.mu.Unlock()
+		pc.flushIfLast()
+		if errors.Is(err, errConnLost) {
+			err = errUnanswered // it was not sent
+		}
+		return c.r.fail("request to", err)
+	}
+	pc.queue = append(pc.queue, c)
+	if c.r.close {
+		pc.closed = true
+	}
+	pc.mu.Unlock()
+	if c.r.close {
+		pc.t.drop(pc) // no request goes after this one
+	}
+
+	werr := pc.writeMessage(c.r)
+	if werr == nil {
+		werr = pc.flushIfLast()
+	} else {
+		pc.writers.Add(-1)
+	}
+	if werr != nil {
+		if pc.src.err != nil {
+			werr = fmt.Errorf("reading the request body: %w", pc.src.err)
+		}
+		// The connection carries part of a request: nothing more can
+		// go on it.
+		pc.fail(fmt.Errorf("%w: writing: %w", errConnLost, werr))
+	}
+	return nil
+}
+
+// flushIfLast ends a writer's turn, sending what the writer holds if no
+// other request waits to be written.
+func (pc *pipeConn) flushIfLast() error {
+	if pc.writers.Add(-1) == 0 && pc.bw.Buffered() > 0 {
+		return pc.bw.Flush()
+	}
+	return nil
+}
+
+// fail closes pc for good and fails every request waiting on it with err.
+func (pc *pipeConn) fail(err error) {
+	pc.mu.Lock()
+	if pc.err != nil {
+		pc.mu.Unlock()
+		return
+	}
+	pc.err = err
+	queue := pc.queue
+	pc.queue = nil
+	pc.mu.Unlock()
+	pc.nc.Close()
+	pc.t.drop(pc)
+	for _, c := range queue {
+		c.deliver(nil, c.r.fail("request to", err))
+	}
+}
+
+// readLoop reads the responses of the requests in the queue, in order,
+// handing each to its request, until the queue is empty.
+func (pc *pipeConn) readLoop() {
+	for {
+		pc.mu.Lock()
+		if len(pc.queue) == 0 || pc.err != nil {
+			pc.reading = false
+			pc.mu.Unlock()
+			return
+		}
+		c := pc.queue[0]
+		pc.mu.Unlock()
+		resp, keep, err := pc.readNext(c)
+		if err != nil {
+			pc.failRead(err)
+			return
+		}
+		c.deliver(resp, nil)
+		pc.mu.Lock()
+		pc.queue[0] = nil
+		pc.queue = pc.queue[1:]
+		pc.mu.Unlock()
+		pc.t.ended(pc)
+		if !keep {
+			pc.fail(errUnanswered)
+			return
+		}
+	}
+}
+
+// failRead fails pc after reading a response failed with err.
+func (pc *pipeConn) failRead(err error) {
+	if !pc.rs.head && len(pc.hr.b) == 0 && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)) {
+		pc.fail(errUnanswered) // closed before any answer
+		return
+	}
+	pc.fail(fmt.Errorf("%w: reading the response: %w", errConnLost, err))
+}
+
+// readNext reads the response to c, first in the queue, taking up a read
+// that was interrupted, and reports whether the connection stays open
+// after it.
+func (pc *pipeConn) readNext(c *pipeCall) (*http.Response, bool, error) {
+	rs := &pc.rs
+	if !rs.head {
+		resp, f, keep, _, err := pc.responseHead(c.r, !c.r.close)
+		if err != nil {
+			return nil, false, err
+		}
+		*rs = respState{head: true, resp: resp, f: f, keep: keep}
+		rs.body.reset(pc.br, f, true, pc.t.maxHead())
+	}
+	resp := rs.resp
+	resp.Body = http.NoBody
+	if !rs.body.done {
+		max := pc.t.maxPipelinedBody()
+		data, err := readAll(io.LimitReader(&rs.body, max+1-int64(len(rs.data))), rs.data, rs.f.length)
+		rs.data = data
+		if err == nil && int64(len(data)) > max {
+			err = fmt.Errorf("response body over the limit of %d bytes", max)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		resp.Body = &pipeBody{b: data}
+	}
+	keep := rs.keep
+	*rs = respState{}
+	return resp, keep, nil
+}
+
+// resumable reports whether reading the response can be taken up after a
+// deadline interrupted it.
+func (rs *respState) resumable() bool {
+	return !rs.head || rs.body.resumable()
+}
+
+// pipeBody is a pipelined response's body, read whole.
+type pipeBody struct {
+	b   []byte
+	off int
+}
+
+func (b *pipeBody) Read(p []byte) (int, error) {
+	if b.off >= len(b.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, b.b[b.off:])
+	b.off += n
+	return n, nil
+}
+
+func (b *pipeBody) Close() error { return nil }
+
+// take returns the unread rest of the body, which then belongs to the
+// caller, without a copy.
+func (b *pipeBody) take() []byte {
+	rest := b.b[b.off:]
+	b.b, b.off = nil, 0
+	return rest
+}

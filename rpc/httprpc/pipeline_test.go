@@ -1,0 +1,270 @@
+package httprpc_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/httprpc"
+)
+
+func pipePost(ctx context.Context, rt http.RoundTripper, url, body string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// TestPipelineManyCallers runs 64 goroutines through a pipelining
+// RoundTripper: every answer is its request's, and they share the allowed
+// connections, no more.
+func TestPipelineManyCallers(t *testing.T) {
+	url, _, ln := startServer(t, http.HandlerFunc(echoHandler))
+	rt := &httprpc.RoundTripper{Pipeline: 8, PipelineConns: 2}
+	defer rt.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for g := range 64 {
+		wg.Go(func() {
+			for i := range 40 {
+				want := fmt.Sprintf("g%d-i%d-%s", g, i, strings.Repeat("x", (g*i)%3000))
+				got, err := pipePost(context.Background(), rt, url+"/", want)
+				if err != nil || got != want {
+					t.Errorf("got %.20q, %v; want %.20q", got, err, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := ln.n.Load(); n > 2 {
+		t.Errorf("%d connections, want at most PipelineConns = 2", n)
+	}
+}
+
+// TestPipelineAbandonedCall ends the context of a call that a slow handler
+// holds, with a second call pipelined behind it on the one connection: the
+// first returns its context's error at once, the second gets its answer
+// once the handler goes on, and the connection is kept.
+func TestPipelineAbandonedCall(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			entered <- struct{}{}
+			<-release
+		}
+		echoHandler(w, r)
+	})
+	url, _, ln := startServer(t, h)
+	// The fast request is behind the slow one on the wire once its bytes
+	// were written: only then is the slow call's context ended.
+	fastSent := make(chan struct{})
+	var once sync.Once
+	dialer := &net.Dialer{}
+	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &watchConn{Conn: c, saw: func(p []byte) {
+				if strings.Contains(string(p), "/fast") {
+					once.Do(func() { close(fastSent) })
+				}
+			}}, nil
+		}}
+	defer rt.CloseIdleConnections()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	slow := make(chan error, 1)
+	go func() {
+		_, err := pipePost(ctx, rt, url+"/slow", "slow")
+		slow <- err
+	}()
+	<-entered
+	fast := make(chan string, 1)
+	go func() {
+		got, err := pipePost(context.Background(), rt, url+"/fast", "fast")
+		if err != nil {
+			got = err.Error()
+		}
+		fast <- got
+	}()
+	<-fastSent
+	cancel()
+	if err := <-slow; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the abandoned call: %v, want context.Canceled", err)
+	}
+	close(release)
+	if got := <-fast; got != "fast" {
+		t.Fatalf("the call behind it: %q", got)
+	}
+	if got, err := pipePost(context.Background(), rt, url+"/again", "again"); err != nil || got != "again" {
+		t.Fatalf("a later call: %q, %v", got, err)
+	}
+	if n := ln.n.Load(); n != 1 {
+		t.Errorf("%d connections, want the one kept", n)
+	}
+}
+
+// watchConn shows what is written on a connection to saw.
+type watchConn struct {
+	net.Conn
+	saw func([]byte)
+}
+
+func (c *watchConn) Write(p []byte) (int, error) {
+	c.saw(p)
+	return c.Conn.Write(p)
+}
+
+// rawPipelineServer accepts connections and runs serve on each.
+func rawPipelineServer(t *testing.T, serve func(n int, c net.Conn, br *bufio.Reader)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for n := 0; ; n++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(n, c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// readRequests reads k requests and returns their bodies.
+func readRequests(br *bufio.Reader, k int) ([]string, error) {
+	var bodies []string
+	for range k {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return bodies, err
+		}
+		b, _ := io.ReadAll(req.Body)
+		bodies = append(bodies, string(b))
+	}
+	return bodies, nil
+}
+
+func answer(c net.Conn, body string, close bool) {
+	extra := ""
+	if close {
+		extra = "Connection: close\r\n"
+	}
+	fmt.Fprintf(c, "HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s", extra, len(body), body)
+}
+
+// TestPipelineServerClosesAfterAResponse has the server answer the first of
+// two pipelined requests with Connection: close and never read the second:
+// the second goes again on a new connection and gets its answer.
+func TestPipelineServerClosesAfterAResponse(t *testing.T) {
+	both := make(chan struct{})
+	url := rawPipelineServer(t, func(n int, c net.Conn, br *bufio.Reader) {
+		if n == 0 {
+			bodies, err := readRequests(br, 2) // both, sent together
+			if err != nil {
+				return
+			}
+			close(both)
+			answer(c, bodies[0], true)
+			return
+		}
+		for {
+			bodies, err := readRequests(br, 1)
+			if err != nil {
+				return
+			}
+			answer(c, bodies[0], false)
+		}
+	})
+	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1}
+	defer rt.CloseIdleConnections()
+	// The first request holds the connection until the second is
+	// written behind it: the server reads both before answering.
+	var wg sync.WaitGroup
+	results := make([]string, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			got, err := pipePost(context.Background(), rt, url+"/", fmt.Sprint("req", i))
+			if err != nil {
+				got = err.Error()
+			}
+			results[i] = got
+		})
+	}
+	<-both
+	wg.Wait()
+	if results[0] != "req0" || results[1] != "req1" {
+		t.Errorf("results %q, want [req0 req1]", results)
+	}
+}
+
+// TestPipelineConnectionLost has the server read two pipelined requests and
+// drop the connection: both fail with an error (they may have been served),
+// and neither hangs.
+func TestPipelineConnectionLost(t *testing.T) {
+	url := rawPipelineServer(t, func(n int, c net.Conn, br *bufio.Reader) {
+		readRequests(br, 2)
+	})
+	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1}
+	defer rt.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			_, err := pipePost(context.Background(), rt, url+"/", fmt.Sprint("req", i))
+			if err == nil {
+				t.Errorf("request %d succeeded on a dropped connection", i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestPipelineRPC calls an rpc.Server through httprpc.NewClient with
+// WithPipelining from 64 goroutines.
+func TestPipelineRPC(t *testing.T) {
+	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
+	if err := s.Register("add", func(a, b int64) (int64, error) { return a + b, nil }); err != nil {
+		t.Fatal(err)
+	}
+	url, _, _ := startServer(t, httprpc.NewHandler(s))
+	c := httprpc.NewClient(url+"/RPC2", lineCodec{}, httprpc.WithPipelining(16))
+	defer c.Close()
+	var wg sync.WaitGroup
+	for g := range 64 {
+		wg.Go(func() {
+			for i := range 50 {
+				var sum int64
+				if err := c.Call(context.Background(), "add", &sum, int64(g), int64(i)); err != nil || sum != int64(g+i) {
+					t.Errorf("add(%d, %d) = %d, %v", g, i, sum, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
