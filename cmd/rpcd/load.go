@@ -37,6 +37,7 @@ type loadConfig struct {
 	codecs      []string
 	urls        []string
 	concurrency int
+	pipeline    int
 	timeout     time.Duration
 	maxPad      int
 	cf          clientFlags // TLS and authentication; codec set per client
@@ -58,6 +59,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&codecs, "codecs", "json,msgpack,proto,xml", "comma-separated `codecs`, assigned to clients in turn")
 	fs.StringVar(&urls, "urls", "tcp://127.0.0.1:9000,http://127.0.0.1:8000/", "comma-separated server `URLs` (http, https, tcp, tls, unix), assigned to clients in turn")
 	fs.IntVar(&cfg.concurrency, "concurrency", 1, "calls in flight per client")
+	fs.IntVar(&cfg.pipeline, "pipeline", 0, "HTTP: pipeline up to `N` calls per connection (httprpc.WithPipelining); 0 or 1: none")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "deadline of each call")
 	fs.IntVar(&cfg.maxPad, "payload", 64, "longest random padding of each echoed value, in `characters`")
 	cfg.cf.registerSecurity(fs)
@@ -164,6 +166,7 @@ func loadDial(cfg loadConfig, rawURL, codec string) (*loadClient, error) {
 	base := &httprpc.RoundTripper{
 		TLSClientConfig:     tlsConf,
 		MaxIdleConnsPerHost: max(cfg.concurrency, 2),
+		Pipeline:            cfg.pipeline,
 		Proxy:               http.ProxyFromEnvironment,
 	}
 	var rt http.RoundTripper = base
