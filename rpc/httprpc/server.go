@@ -35,7 +35,8 @@ const (
 // What it does not do: HTTP/2 (over TLS it offers only http/1.1 by ALPN),
 // hijacking a connection, and noticing that a client went away while its
 // handler runs. A request's context ends when the server closes, not when
-// the client disconnects: bound calls with rpc.WithCallTimeout. Use
+// the client disconnects: bound calls with rpc.WithCallTimeout. The context
+// carries http.LocalAddrContextKey, not http.ServerContextKey. Use
 // net/http's server where those matter; Handler works there too.
 //
 // Requests are read strictly (RFC 9112): a malformed request line or field,
