@@ -4,8 +4,8 @@ import (
 	"bytes"
 	stdjson "encoding/json"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"sort"
 	"testing"
@@ -19,7 +19,7 @@ import (
 
 // newDemoServer starts rpcd's demo methods behind the real HTTP handler on a
 // loopback port chosen by the OS, mounted at / and /RPC2 as rpcd does.
-func newDemoServer(t testing.TB, opts ...rpc.Option) (*rpc.Server, *httptest.Server) {
+func newDemoServer(t testing.TB, opts ...rpc.Option) (*rpc.Server, *testServer) {
 	t.Helper()
 	s := rpc.NewServer(opts...)
 	if err := demo.Register(s); err != nil {
@@ -30,7 +30,7 @@ func newDemoServer(t testing.TB, opts ...rpc.Option) (*rpc.Server, *httptest.Ser
 
 // newIntrospectedDemoServer is newDemoServer with the introspection methods
 // (system.*, rpc.discover) registered too, as rpcd serves them.
-func newIntrospectedDemoServer(t testing.TB, opts ...rpc.Option) (*rpc.Server, *httptest.Server) {
+func newIntrospectedDemoServer(t testing.TB, opts ...rpc.Option) (*rpc.Server, *testServer) {
 	t.Helper()
 	s := rpc.NewServer(opts...)
 	if err := demo.Register(s); err != nil {
@@ -42,16 +42,26 @@ func newIntrospectedDemoServer(t testing.TB, opts ...rpc.Option) (*rpc.Server, *
 	return s, serveHTTP(t, s)
 }
 
-// serveHTTP serves s behind the real HTTP handler at / and /RPC2.
-func serveHTTP(t testing.TB, s *rpc.Server) *httptest.Server {
+// testServer is an HTTP server of a test, at URL.
+type testServer struct{ URL string }
+
+// serveHTTP serves s behind the real HTTP handler at / and /RPC2, on
+// httprpc.Server as rpcd does, so that the peers below meet polyrpc's own
+// HTTP stack.
+func serveHTTP(t testing.TB, s *rpc.Server) *testServer {
 	t.Helper()
 	h := httprpc.NewHandler(s)
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", h)
 	mux.Handle("/RPC2", h)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(hs.Close)
-	return hs
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httprpc.NewServer("", mux)
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return &testServer{URL: "http://" + ln.Addr().String()}
 }
 
 // post sends body with the content type and returns status and body.

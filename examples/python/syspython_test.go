@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"net/http/httptest"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,9 +105,21 @@ func demoServer(t *testing.T) *rpc.Server {
 // the URL.
 func serveDemoHTTP(t *testing.T) string {
 	t.Helper()
-	hs := httptest.NewServer(httprpc.NewHandler(demoServer(t)))
-	t.Cleanup(hs.Close)
-	return hs.URL + "/"
+	return serveHTTP(t, httprpc.NewHandler(demoServer(t))) + "/"
+}
+
+// serveHTTP serves h on loopback with httprpc.Server, as rpcd does, and
+// returns the base URL.
+func serveHTTP(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httprpc.NewServer("", h)
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return "http://" + ln.Addr().String()
 }
 
 // serveDemoTCP serves the demo methods over TCP on loopback, with opts, and

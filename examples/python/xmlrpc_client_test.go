@@ -2,7 +2,6 @@ package python_test
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -33,8 +32,7 @@ func TestXMLRPCClientExample(t *testing.T) {
 			demoMethods = append(demoMethods, m.Name)
 		}
 	}
-	hs := httptest.NewServer(httprpc.NewHandler(s))
-	t.Cleanup(hs.Close)
+	url := serveHTTP(t, httprpc.NewHandler(s))
 
 	want := strings.Join([]string{
 		"examples.getStateName(41) = South Dakota",
@@ -51,7 +49,7 @@ func TestXMLRPCClientExample(t *testing.T) {
 	for _, py := range pytest.All(t) {
 		t.Run(py.Version, func(t *testing.T) {
 			t.Parallel()
-			out := py.RunFile(t, time.Minute, "xmlrpc_client.py", hs.URL+"/RPC2")
+			out := py.RunFile(t, time.Minute, "xmlrpc_client.py", url+"/RPC2")
 			if out != want {
 				t.Errorf("xmlrpc_client.py printed:\n%s\nwant:\n%s", out, want)
 			}
