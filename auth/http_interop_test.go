@@ -2,12 +2,14 @@ package auth_test
 
 import (
 	"encoding/hex"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/polyrpc/polyrpc/auth"
 	"github.com/polyrpc/polyrpc/internal/pytest"
+	"github.com/polyrpc/polyrpc/rpc/httprpc"
 )
 
 // pyHTTPClient implements PolyRPC-HMAC from the package documentation with
@@ -47,7 +49,15 @@ print("replayed", status)
 
 func TestPythonHTTPClient(t *testing.T) {
 	t.Parallel()
-	srv := newHTTPServer(t, auth.NewHTTPHandler(echo, keySet(t, bob, binaryKey)))
+	// On httprpc.Server, the HTTP server rpcd runs.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httprpc.NewServer("", auth.NewHTTPHandler(echo, keySet(t, bob, binaryKey)))
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	url := "http://" + ln.Addr().String()
 	want := strings.Join([]string{
 		"unsigned 401",
 		`signed 200 binary POST /RPC2?call=1 {"n":1}`,
@@ -57,7 +67,7 @@ func TestPythonHTTPClient(t *testing.T) {
 	for _, py := range pytest.All(t) {
 		t.Run(py.Version, func(t *testing.T) {
 			t.Parallel()
-			out := py.Run(t, 30*time.Second, pyHTTPClient, srv.URL+"/RPC2?call=1", binaryKey.ID, hex.EncodeToString(binaryKey.Secret))
+			out := py.Run(t, 30*time.Second, pyHTTPClient, url+"/RPC2?call=1", binaryKey.ID, hex.EncodeToString(binaryKey.Secret))
 			if got := strings.TrimSpace(out); got != want {
 				t.Errorf("python printed\n%s\nwant\n%s", got, want)
 			}
