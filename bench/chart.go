@@ -34,7 +34,7 @@ var (
 func renderChart(res *results, goroutines int) ([]byte, error) {
 	const (
 		width    = 1000
-		left     = 200 // system names
+		left     = 240 // system names, up to 32 characters
 		right    = 70  // room for the last value label
 		top      = 70
 		rowH     = 36
