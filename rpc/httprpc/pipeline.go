@@ -19,6 +19,19 @@ import (
 // a goroutine per connection reads the responses, in order, and hands each,
 // body read whole, to its request.
 
+// DefaultPipelineStall is RoundTripper.PipelineStall's default.
+const DefaultPipelineStall = 10 * time.Millisecond
+
+func (t *RoundTripper) pipelineStall() time.Duration {
+	switch {
+	case t.PipelineStall > 0:
+		return t.PipelineStall
+	case t.PipelineStall < 0:
+		return time.Duration(1<<63 - 1)
+	}
+	return DefaultPipelineStall
+}
+
 // DefaultMaxPipelinedBody limits a pipelined response's body, which is read
 // whole before it is handed over (see RoundTripper.MaxPipelinedBody).
 const DefaultMaxPipelinedBody = 64 << 20
@@ -46,8 +59,10 @@ type pipeSet struct {
 type pipeConn struct {
 	*rtConn
 	// inflight counts the requests given this connection and not yet
-	// answered; the RoundTripper's mutex guards it.
-	inflight int
+	// answered, and headSince is when the oldest of them began to wait
+	// for its response; the RoundTripper's mutex guards both.
+	inflight  int
+	headSince time.Time
 
 	wmu     sync.Mutex   // held while writing a request
 	writers atomic.Int32 // requests writing or waiting to: the last flushes
@@ -149,7 +164,7 @@ func (t *RoundTripper) pipelined(r *rtRequest) (*http.Response, error) {
 // the fewest requests under way, if fewer than Pipeline; or it waits for
 // room.
 func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
-	limit, depth := t.pipelineConns(), t.Pipeline
+	limit, depth, stall := t.pipelineConns(), t.Pipeline, t.pipelineStall()
 	for {
 		t.mu.Lock()
 		if t.pipes == nil {
@@ -161,13 +176,26 @@ func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
 			t.pipes[r.key] = set
 		}
 		var best *pipeConn
+		var now time.Time
+		stalled := 0
 		for _, pc := range set.conns {
+			if pc.inflight > 0 {
+				if now.IsZero() {
+					now = time.Now()
+				}
+				if now.Sub(pc.headSince) > stall {
+					stalled++ // a slow response: nothing more behind it
+					continue
+				}
+			}
 			if best == nil || pc.inflight < best.inflight {
 				best = pc
 			}
 		}
+		// Stalled connections do not count: others replace them.
+		active := len(set.conns) - stalled + set.dialing
 		switch {
-		case best != nil && (best.inflight == 0 || len(set.conns)+set.dialing >= limit && best.inflight < depth):
+		case best != nil && (best.inflight == 0 || active >= limit && best.inflight < depth):
 			// An idle connection is looked at before use, under the
 			// mutex: no other request may use it meanwhile.
 			if best.inflight == 0 && !best.usable(t.idleTimeout()) {
@@ -175,10 +203,13 @@ func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
 				best.fail(errUnanswered) // stale: closed by its server, say
 				continue
 			}
+			if best.inflight == 0 {
+				best.headSince = time.Now()
+			}
 			best.inflight++
 			t.mu.Unlock()
 			return best, nil
-		case len(set.conns)+set.dialing < limit:
+		case active < limit:
 			set.dialing++
 			t.mu.Unlock()
 			rc, err := t.dial(r)
@@ -189,7 +220,7 @@ func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
 				t.mu.Unlock()
 				return nil, err
 			}
-			pc := &pipeConn{rtConn: rc, inflight: 1}
+			pc := &pipeConn{rtConn: rc, inflight: 1, headSince: time.Now()}
 			set.conns = append(set.conns, pc)
 			t.freeLocked(set) // requests that waited for the dial can share it
 			t.mu.Unlock()
@@ -198,12 +229,17 @@ func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
 		freed := set.freed
 		set.waiting++
 		t.mu.Unlock()
+		// Look again when a request ends, or when a connection may
+		// have stalled meanwhile.
+		timer := time.NewTimer(min(stall, time.Hour))
 		var err error
 		select {
 		case <-freed:
+		case <-timer.C:
 		case <-r.ctx.Done():
 			err = r.fail("request to", r.ctx.Err())
 		}
+		timer.Stop()
 		t.mu.Lock()
 		set.waiting--
 		t.mu.Unlock()
@@ -225,11 +261,13 @@ func (t *RoundTripper) freeLocked(set *pipeSet) {
 // ended counts one request of pc as answered, and closes pc if it is idle
 // and the RoundTripper keeps no idle connections any more.
 func (t *RoundTripper) ended(pc *pipeConn) {
+	now := time.Now()
 	t.mu.Lock()
 	pc.inflight--
 	if pc.inflight == 0 {
-		pc.idleAt = time.Now()
+		pc.idleAt = now
 	}
+	pc.headSince = now // the next request's response is the one awaited now
 	idleAndDone := pc.inflight == 0 && t.noIdle
 	if set := t.pipes[pc.key]; set != nil {
 		t.freeLocked(set)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/httprpc"
@@ -76,7 +77,7 @@ func TestPipelineAbandonedCall(t *testing.T) {
 	fastSent := make(chan struct{})
 	var once sync.Once
 	dialer := &net.Dialer{}
-	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1,
+	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1, PipelineStall: -1,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := dialer.DialContext(ctx, network, addr)
 			if err != nil {
@@ -201,7 +202,7 @@ func TestPipelineServerClosesAfterAResponse(t *testing.T) {
 			answer(c, bodies[0], false)
 		}
 	})
-	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1}
+	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1, PipelineStall: -1}
 	defer rt.CloseIdleConnections()
 	// The first request holds the connection until the second is
 	// written behind it: the server reads both before answering.
@@ -230,7 +231,7 @@ func TestPipelineConnectionLost(t *testing.T) {
 	url := rawPipelineServer(t, func(n int, c net.Conn, br *bufio.Reader) {
 		readRequests(br, 2)
 	})
-	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1}
+	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1, PipelineStall: -1}
 	defer rt.CloseIdleConnections()
 	var wg sync.WaitGroup
 	for i := range 2 {
@@ -305,7 +306,7 @@ func TestPipelineInterruptedRead(t *testing.T) {
 			oneSent := make(chan struct{})
 			var once sync.Once
 			dialer := &net.Dialer{}
-			rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1,
+			rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1, PipelineStall: -1,
 				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 					c, err := dialer.DialContext(ctx, network, addr)
 					if err != nil {
@@ -357,5 +358,40 @@ func TestPipelineInterruptedRead(t *testing.T) {
 				t.Errorf("%d connections, want 1", len(conns))
 			}
 		})
+	}
+}
+
+// TestPipelineStalledConnection holds a call on the only allowed
+// connection for longer than PipelineStall: the next call goes on a new
+// connection and is answered while the first still waits.
+func TestPipelineStalledConnection(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			entered <- struct{}{}
+			<-release
+		}
+		echoHandler(w, r)
+	})
+	url, _, ln := startServer(t, h)
+	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1, PipelineStall: time.Millisecond}
+	defer rt.CloseIdleConnections()
+	slow := make(chan error, 1)
+	go func() {
+		_, err := pipePost(context.Background(), rt, url+"/slow", "slow")
+		slow <- err
+	}()
+	<-entered
+	time.Sleep(5 * time.Millisecond) // the slow call has waited past PipelineStall
+	if got, err := pipePost(context.Background(), rt, url+"/fast", "fast"); err != nil || got != "fast" {
+		t.Fatalf("the call after a stalled one: %q, %v", got, err)
+	}
+	close(release)
+	if err := <-slow; err != nil {
+		t.Fatalf("the slow call: %v", err)
+	}
+	if n := ln.n.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: the stalled one and its stand-in", n)
 	}
 }

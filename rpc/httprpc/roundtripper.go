@@ -141,7 +141,10 @@ type RoundTripper struct {
 	// requests at once, answered in order. Requests ready together go out
 	// in one write, and their responses come in together: under load, far
 	// fewer system calls per request. The price is head-of-line blocking:
-	// a slow response holds up those behind it on its connection. A
+	// a slow response holds up those behind it on its connection. To
+	// bound it, a connection whose oldest request has waited PipelineStall
+	// for its response takes no more until it answers, and another
+	// connection (beyond PipelineConns if need be) takes its place. A
 	// request whose context ends stops waiting at once, and its response
 	// is dropped when it comes, without closing the connection; a request
 	// that a server closed its connection before reading (after an
@@ -154,6 +157,10 @@ type RoundTripper struct {
 	// PipelineConns is how many connections per host pipelined requests
 	// share; zero means twice GOMAXPROCS.
 	PipelineConns int
+	// PipelineStall is how long the oldest request on a connection may
+	// wait for its response before no more are pipelined behind it; zero
+	// means DefaultPipelineStall, a negative value no limit.
+	PipelineStall time.Duration
 	// MaxPipelinedBody limits the body of a pipelined response; zero means
 	// DefaultMaxPipelinedBody. A longer one fails its request and closes
 	// the connection.
