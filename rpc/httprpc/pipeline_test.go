@@ -74,21 +74,8 @@ func TestPipelineAbandonedCall(t *testing.T) {
 	url, _, ln := startServer(t, h)
 	// The fast request is behind the slow one on the wire once its bytes
 	// were written: only then is the slow call's context ended.
-	fastSent := make(chan struct{})
-	var once sync.Once
-	dialer := &net.Dialer{}
-	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1, PipelineStall: -1,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &watchConn{Conn: c, saw: func(p []byte) {
-				if strings.Contains(string(p), "/fast") {
-					once.Do(func() { close(fastSent) })
-				}
-			}}, nil
-		}}
+	dial, fastSent := dialSignalling(func(p string) bool { return strings.Contains(p, "/fast") })
+	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1, PipelineStall: -1, DialContext: dial}
 	defer rt.CloseIdleConnections()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -121,6 +108,27 @@ func TestPipelineAbandonedCall(t *testing.T) {
 	if n := ln.n.Load(); n != 1 {
 		t.Errorf("%d connections, want the one kept", n)
 	}
+}
+
+// dialSignalling returns a DialContext, and a channel that it closes the
+// first time a write on one of its connections matches: the test knows
+// then that those bytes are on their way.
+func dialSignalling(match func(written string) bool) (func(context.Context, string, string) (net.Conn, error), <-chan struct{}) {
+	seen := make(chan struct{})
+	var once sync.Once
+	dialer := &net.Dialer{}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &watchConn{Conn: c, saw: func(p []byte) {
+			if match(string(p)) {
+				once.Do(func() { close(seen) })
+			}
+		}}, nil
+	}
+	return dial, seen
 }
 
 // watchConn shows what is written on a connection to saw.
@@ -303,21 +311,8 @@ func TestPipelineInterruptedRead(t *testing.T) {
 				readRequests(br, 1)
 			})
 			// The first request is written before the second.
-			oneSent := make(chan struct{})
-			var once sync.Once
-			dialer := &net.Dialer{}
-			rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1, PipelineStall: -1,
-				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-					c, err := dialer.DialContext(ctx, network, addr)
-					if err != nil {
-						return nil, err
-					}
-					return &watchConn{Conn: c, saw: func(p []byte) {
-						if strings.HasSuffix(string(p), "\r\n\r\none") {
-							once.Do(func() { close(oneSent) })
-						}
-					}}, nil
-				}}
+			dial, oneSent := dialSignalling(func(p string) bool { return strings.HasSuffix(p, "\r\n\r\none") })
+			rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1, PipelineStall: -1, DialContext: dial}
 			defer rt.CloseIdleConnections()
 			ctx, cancel := context.WithCancel(context.Background())
 			first := make(chan error, 1)
