@@ -114,3 +114,11 @@ func (r *lentReader) Read(p []byte) (int, error) {
 }
 
 func (r *lentReader) Close() error { return nil }
+
+// Len reports how much of the message is left to read. Its presence tells
+// the pipelining RoundTripper that reading the body cannot block.
+func (r *lentReader) Len() int {
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	return max(len(r.b.msg)-r.off, 0)
+}

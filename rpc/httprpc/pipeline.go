@@ -45,6 +45,10 @@ var errUnanswered = errors.New("the server closed the connection before this req
 // before their response: the server may or may not have served them.
 var errConnLost = errors.New("the connection failed before the response; the server may have served the request")
 
+// errNoAnswer is errConnLost when the server closed the connection before
+// any byte of a response: an idempotent request may go again.
+var errNoAnswer = fmt.Errorf("%w: the server closed it without answering", errConnLost)
+
 // pipeSet is the pipelining connections to one host.
 type pipeSet struct {
 	conns   []*pipeConn
@@ -63,9 +67,10 @@ type pipeConn struct {
 	// for its response; the RoundTripper's mutex guards both.
 	inflight  int
 	headSince time.Time
+	abandoned int // requests in flight whose callers gave up
 
-	wmu     sync.Mutex   // held while writing a request
-	writers atomic.Int32 // requests writing or waiting to: the last flushes
+	wlock   chan struct{} // held (full) while writing a request
+	writers atomic.Int32  // requests writing or waiting to: the last flushes
 
 	mu      sync.Mutex
 	queue   []*pipeCall // requests sent, in order, awaiting their responses
@@ -109,12 +114,15 @@ const (
 	callAbandoned
 )
 
-// deliver hands c its response or error, unless its caller gave up.
-func (c *pipeCall) deliver(resp *http.Response, err error) {
-	c.resp, c.err = resp, err
-	if c.state.CompareAndSwap(callWaiting, callAnswered) {
-		close(c.done)
+// deliver hands c its response or error, unless its caller gave up or it
+// was answered already, and reports whether it did.
+func (c *pipeCall) deliver(resp *http.Response, err error) bool {
+	if !c.state.CompareAndSwap(callWaiting, callAnswered) {
+		return false
 	}
+	c.resp, c.err = resp, err
+	close(c.done)
+	return true
 }
 
 func (t *RoundTripper) pipelineConns() int {
@@ -142,7 +150,8 @@ func (t *RoundTripper) pipelined(r *rtRequest) (*http.Response, error) {
 			return nil, err
 		}
 		resp, err := pc.roundTrip(r)
-		if err == nil || !errors.Is(err, errUnanswered) || attempt > 0 || !r.replayable() {
+		again := errors.Is(err, errUnanswered) || errors.Is(err, errNoAnswer) && r.idempotent
+		if err == nil || !again || attempt > 0 || !r.replayable() {
 			return resp, err
 		}
 		if r.body != nil {
@@ -175,7 +184,7 @@ func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
 			set = &pipeSet{freed: make(chan struct{})}
 			t.pipes[r.key] = set
 		}
-		var best *pipeConn
+		var best, bestStalled *pipeConn
 		var now time.Time
 		stalled := 0
 		for _, pc := range set.conns {
@@ -184,7 +193,12 @@ func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
 					now = time.Now()
 				}
 				if now.Sub(pc.headSince) > stall {
-					stalled++ // a slow response: nothing more behind it
+					// A slow response: nothing more behind it, while
+					// there is another way.
+					stalled++
+					if bestStalled == nil || pc.inflight < bestStalled.inflight {
+						bestStalled = pc
+					}
 					continue
 				}
 			}
@@ -192,24 +206,30 @@ func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
 				best = pc
 			}
 		}
-		// Stalled connections do not count: others replace them.
+		// Stalled connections do not count, and others stand in for
+		// them, up to PipelineConns more.
 		active := len(set.conns) - stalled + set.dialing
+		all := len(set.conns) + set.dialing
+		if best == nil && all >= 2*limit && bestStalled != nil && bestStalled.inflight < depth {
+			best = bestStalled // no other way: wait behind the slow one
+		}
 		switch {
-		case best != nil && (best.inflight == 0 || active >= limit && best.inflight < depth):
-			// An idle connection is looked at before use, under the
-			// mutex: no other request may use it meanwhile.
-			if best.inflight == 0 && !best.usable(t.idleTimeout()) {
-				t.mu.Unlock()
-				best.fail(errUnanswered) // stale: closed by its server, say
-				continue
-			}
+		case best != nil && (best.inflight == 0 || (active >= limit || best == bestStalled) && best.inflight < depth):
 			if best.inflight == 0 {
+				// An idle connection is looked at before use, under
+				// the mutex: no other request may use it meanwhile.
+				if !best.usable(t.idleTimeout()) {
+					t.dropLocked(best)
+					t.mu.Unlock()
+					best.fail(errUnanswered) // stale: closed by its server, say
+					continue
+				}
 				best.headSince = time.Now()
 			}
 			best.inflight++
 			t.mu.Unlock()
 			return best, nil
-		case active < limit:
+		case active < limit && all < 2*limit:
 			set.dialing++
 			t.mu.Unlock()
 			rc, err := t.dial(r)
@@ -220,7 +240,7 @@ func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
 				t.mu.Unlock()
 				return nil, err
 			}
-			pc := &pipeConn{rtConn: rc, inflight: 1, headSince: time.Now()}
+			pc := &pipeConn{rtConn: rc, inflight: 1, headSince: time.Now(), wlock: make(chan struct{}, 1)}
 			set.conns = append(set.conns, pc)
 			t.freeLocked(set) // requests that waited for the dial can share it
 			t.mu.Unlock()
@@ -258,30 +278,55 @@ func (t *RoundTripper) freeLocked(set *pipeSet) {
 	}
 }
 
-// ended counts one request of pc as answered, and closes pc if it is idle
-// and the RoundTripper keeps no idle connections any more.
-func (t *RoundTripper) ended(pc *pipeConn) {
+// ended counts one request of pc as answered (abandoned says its caller
+// had given up), and closes pc if the RoundTripper keeps no idle
+// connections any more and no caller waits on it.
+func (t *RoundTripper) ended(pc *pipeConn, abandoned bool) {
 	now := time.Now()
 	t.mu.Lock()
 	pc.inflight--
+	if abandoned {
+		pc.abandoned--
+	}
 	if pc.inflight == 0 {
 		pc.idleAt = now
 	}
 	pc.headSince = now // the next request's response is the one awaited now
-	idleAndDone := pc.inflight == 0 && t.noIdle
 	if set := t.pipes[pc.key]; set != nil {
 		t.freeLocked(set)
 	}
+	t.closeIfUnwantedLocked(pc)
+}
+
+// gaveUp counts a request of pc whose caller gave up waiting.
+func (t *RoundTripper) gaveUp(pc *pipeConn) {
+	t.mu.Lock()
+	pc.abandoned++
+	t.closeIfUnwantedLocked(pc)
+}
+
+// closeIfUnwantedLocked closes pc, and unlocks the RoundTripper's mutex,
+// if the RoundTripper keeps no idle connections any more and no caller
+// waits on pc: its requests are answered or given up.
+func (t *RoundTripper) closeIfUnwantedLocked(pc *pipeConn) {
+	unwanted := t.noIdle && pc.inflight == pc.abandoned
+	if unwanted {
+		t.dropLocked(pc)
+	}
 	t.mu.Unlock()
-	if idleAndDone {
+	if unwanted {
 		pc.fail(errUnanswered)
 	}
 }
 
-// drop takes the failed pc out of its set.
+// drop takes pc out of its set: no request picks it from then on.
 func (t *RoundTripper) drop(pc *pipeConn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.dropLocked(pc)
+}
+
+func (t *RoundTripper) dropLocked(pc *pipeConn) {
 	set := t.pipes[pc.key]
 	if set == nil {
 		return
@@ -296,17 +341,20 @@ func (t *RoundTripper) drop(pc *pipeConn) {
 	t.freeLocked(set)
 }
 
-// closeIdlePipes closes the pipelining connections with no request under
-// way; those with some close when their last request ends.
+// closeIdlePipes closes the pipelining connections that no caller waits
+// on; the others close when their last request ends or is given up.
 func (t *RoundTripper) closeIdlePipes() {
 	var idle []*pipeConn
 	t.mu.Lock()
 	for _, set := range t.pipes {
 		for _, pc := range set.conns {
-			if pc.inflight == 0 {
+			if pc.inflight == pc.abandoned {
 				idle = append(idle, pc)
 			}
 		}
+	}
+	for _, pc := range idle {
+		t.dropLocked(pc) // before unlocking: no request may pick it
 	}
 	t.mu.Unlock()
 	for _, pc := range idle {
@@ -322,7 +370,7 @@ func (t *RoundTripper) closeIdlePipes() {
 func (pc *pipeConn) roundTrip(r *rtRequest) (*http.Response, error) {
 	c := &pipeCall{r: r, done: make(chan struct{})}
 	if err := pc.send(c); err != nil {
-		pc.t.ended(pc)
+		pc.t.ended(pc, false)
 		return nil, err
 	}
 	pc.mu.Lock()
@@ -338,6 +386,7 @@ func (pc *pipeConn) roundTrip(r *rtRequest) (*http.Response, error) {
 	case <-c.done:
 	case <-r.ctx.Done():
 		if c.state.CompareAndSwap(callWaiting, callAbandoned) {
+			pc.t.gaveUp(pc)
 			return nil, r.fail("request to", r.ctx.Err())
 		}
 		<-c.done // answered meanwhile
@@ -389,6 +438,9 @@ func (pc *pipeConn) readOwn(c *pipeCall) (*http.Response, error) {
 			go pc.readLoop() // reading stays set: the goroutine has it
 		}
 		pc.mu.Unlock()
+		if handOff {
+			pc.t.gaveUp(pc)
+		}
 		if !handOff {
 			pc.fail(fmt.Errorf("%w: a request's context ended while its response was read", errConnLost))
 		}
@@ -402,14 +454,12 @@ func (pc *pipeConn) readOwn(c *pipeCall) (*http.Response, error) {
 // goroutine read the responses queued behind it, if any.
 func (pc *pipeConn) answered(c *pipeCall, keep bool) {
 	pc.mu.Lock()
-	pc.queue[0] = nil
-	pc.queue = pc.queue[1:]
-	more := len(pc.queue) > 0 && keep
+	more := pc.pop(c) && len(pc.queue) > 0 && keep
 	if !more {
 		pc.reading = false
 	}
 	pc.mu.Unlock()
-	pc.t.ended(pc)
+	pc.t.ended(pc, false)
 	if !keep {
 		// The server closes after this response: requests after it
 		// will not be served, and may go again elsewhere.
@@ -422,18 +472,27 @@ func (pc *pipeConn) answered(c *pipeCall, keep bool) {
 }
 
 // send writes c's request. Requests written while others wait to write
-// stay in the writer: the last of them sends them all in one write.
+// stay in the writer: the last of them sends them all in one write. The
+// request's context bounds the wait for its turn, and the writing itself:
+// a write it cuts off leaves part of a request on the connection, which
+// then fails.
 func (pc *pipeConn) send(c *pipeCall) error {
+	ctx := c.r.ctx
 	pc.writers.Add(1)
-	pc.wmu.Lock()
-	defer pc.wmu.Unlock()
+	select {
+	case pc.wlock <- struct{}{}:
+	case <-ctx.Done():
+		pc.leaveWriters()
+		return c.r.fail("request to", ctx.Err())
+	}
+	defer func() { <-pc.wlock }()
 	pc.mu.Lock()
 	err := pc.err
 	if err == nil && pc.closed {
 		err = errUnanswered
 	}
-	if err == nil && c.r.ctx.Err() != nil {
-		err = c.r.ctx.Err()
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
 	}
 	if err != nil {
 		pc.mu.Unlock()
@@ -452,11 +511,30 @@ func (pc *pipeConn) send(c *pipeCall) error {
 		pc.t.drop(pc) // no request goes after this one
 	}
 
-	werr := pc.writeMessage(c.r)
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { pc.nc.SetWriteDeadline(rtLongAgo) })
+	}
+	var werr error
+	if pc.bw.Buffered() > 0 && !inMemory(c.r.body) {
+		// Requests of others wait in the writer, and this body may be
+		// slow to read: send them first.
+		werr = pc.bw.Flush()
+	}
+	if werr == nil {
+		werr = pc.writeMessage(c.r)
+	}
 	if werr == nil {
 		werr = pc.flushIfLast()
 	} else {
 		pc.writers.Add(-1)
+	}
+	if stop != nil && !stop() {
+		// The context ended as the request was written: the write
+		// deadline is spent, and with it the connection.
+		if werr == nil {
+			werr = ctx.Err()
+		}
 	}
 	if werr != nil {
 		if pc.src.err != nil {
@@ -464,9 +542,45 @@ func (pc *pipeConn) send(c *pipeCall) error {
 		}
 		// The connection carries part of a request: nothing more can
 		// go on it.
-		pc.fail(fmt.Errorf("%w: writing: %w", errConnLost, werr))
+		err := fmt.Errorf("%w: writing: %w", errConnLost, werr)
+		pc.fail(err)
+		if cerr := ctx.Err(); cerr != nil {
+			err = cerr
+		}
+		return c.r.fail("request to", err)
 	}
 	return nil
+}
+
+// inMemory reports whether reading body cannot block: it is absent, or
+// already in memory (bytes.Reader, strings.Reader, bytes.Buffer, the rpc
+// Transport's own).
+func inMemory(body io.Reader) bool {
+	if body == nil {
+		return true
+	}
+	_, ok := body.(interface{ Len() int })
+	return ok
+}
+
+// leaveWriters counts out a request that gave up waiting to write. If it
+// was the last, the requests written before it that left the sending to
+// it are sent now.
+func (pc *pipeConn) leaveWriters() {
+	if pc.writers.Add(-1) != 0 {
+		return
+	}
+	go func() {
+		pc.wlock <- struct{}{}
+		var err error
+		if pc.writers.Load() == 0 && pc.bw.Buffered() > 0 {
+			err = pc.bw.Flush()
+		}
+		<-pc.wlock
+		if err != nil {
+			pc.fail(fmt.Errorf("%w: writing: %w", errConnLost, err))
+		}
+	}()
 }
 
 // flushIfLast ends a writer's turn, sending what the writer holds if no
@@ -480,6 +594,7 @@ func (pc *pipeConn) flushIfLast() error {
 
 // fail closes pc for good and fails every request waiting on it with err.
 func (pc *pipeConn) fail(err error) {
+	pc.t.drop(pc) // first: no request is given it from now on
 	pc.mu.Lock()
 	if pc.err != nil {
 		pc.mu.Unlock()
@@ -490,7 +605,6 @@ func (pc *pipeConn) fail(err error) {
 	pc.queue = nil
 	pc.mu.Unlock()
 	pc.nc.Close()
-	pc.t.drop(pc)
 	for _, c := range queue {
 		c.deliver(nil, c.r.fail("request to", err))
 	}
@@ -513,12 +627,11 @@ func (pc *pipeConn) readLoop() {
 			pc.failRead(err)
 			return
 		}
-		c.deliver(resp, nil)
+		delivered := c.deliver(resp, nil)
 		pc.mu.Lock()
-		pc.queue[0] = nil
-		pc.queue = pc.queue[1:]
+		pc.pop(c)
 		pc.mu.Unlock()
-		pc.t.ended(pc)
+		pc.t.ended(pc, !delivered && c.state.Load() == callAbandoned)
 		if !keep {
 			pc.fail(errUnanswered)
 			return
@@ -526,10 +639,21 @@ func (pc *pipeConn) readLoop() {
 	}
 }
 
+// pop takes c off the head of the queue, if it is there still: a failure
+// of the connection may have emptied the queue meanwhile. pc.mu is held.
+func (pc *pipeConn) pop(c *pipeCall) bool {
+	if len(pc.queue) == 0 || pc.queue[0] != c {
+		return false
+	}
+	pc.queue[0] = nil
+	pc.queue = pc.queue[1:]
+	return true
+}
+
 // failRead fails pc after reading a response failed with err.
 func (pc *pipeConn) failRead(err error) {
 	if !pc.rs.head && len(pc.hr.b) == 0 && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)) {
-		pc.fail(errUnanswered) // closed before any answer
+		pc.fail(errNoAnswer) // closed before any answer: maybe served, maybe not
 		return
 	}
 	pc.fail(fmt.Errorf("%w: reading the response: %w", errConnLost, err))
@@ -552,7 +676,14 @@ func (pc *pipeConn) readNext(c *pipeCall) (*http.Response, bool, error) {
 	resp.Body = http.NoBody
 	if !rs.body.done {
 		max := pc.t.maxPipelinedBody()
-		data, err := readAll(io.LimitReader(&rs.body, max+1-int64(len(rs.data))), rs.data, rs.f.length)
+		hint := int64(-1) // unknown: chunked, or until the connection ends
+		if !rs.f.chunked && rs.f.length >= 0 {
+			if rs.f.length > max {
+				return nil, false, fmt.Errorf("response body of %d bytes, over the limit of %d", rs.f.length, max)
+			}
+			hint = rs.body.n // what is left of it
+		}
+		data, err := readAll(io.LimitReader(&rs.body, max+1-int64(len(rs.data))), rs.data, hint)
 		rs.data = data
 		if err == nil && int64(len(data)) > max {
 			err = fmt.Errorf("response body over the limit of %d bytes", max)

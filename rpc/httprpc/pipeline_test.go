@@ -36,7 +36,8 @@ func pipePost(ctx context.Context, rt http.RoundTripper, url, body string) (stri
 // connections, no more.
 func TestPipelineManyCallers(t *testing.T) {
 	url, _, ln := startServer(t, http.HandlerFunc(echoHandler))
-	rt := &httprpc.RoundTripper{Pipeline: 8, PipelineConns: 2}
+	// No stand-ins for stalled connections: exactly PipelineConns.
+	rt := &httprpc.RoundTripper{Pipeline: 8, PipelineConns: 2, PipelineStall: -1}
 	defer rt.CloseIdleConnections()
 	var wg sync.WaitGroup
 	for g := range 64 {

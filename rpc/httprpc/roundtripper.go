@@ -280,7 +280,7 @@ func (t *RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 // request. This is what an rpc Transport that closes wants, and it differs
 // from net/http, which goes on keeping connections.
 func (t *RoundTripper) CloseIdleConnections() {
-	if t.proxied != nil || t.Proxy != nil {
+	if t.Proxy != nil { // proxied exists only if Proxy is set
 		t.viaProxy().CloseIdleConnections()
 	}
 	t.mu.Lock()
