@@ -31,6 +31,22 @@ func pipePost(ctx context.Context, rt http.RoundTripper, url, body string) (stri
 	return string(b), err
 }
 
+// postResult is what pipePost returned.
+type postResult struct {
+	body string
+	err  error
+}
+
+// postAsync runs pipePost in a goroutine of its own.
+func postAsync(ctx context.Context, rt http.RoundTripper, url, body string) <-chan postResult {
+	ch := make(chan postResult, 1)
+	go func() {
+		got, err := pipePost(ctx, rt, url, body)
+		ch <- postResult{got, err}
+	}()
+	return ch
+}
+
 // TestPipelineManyCallers runs 64 goroutines through a pipelining
 // RoundTripper: every answer is its request's, and they share the allowed
 // connections, no more.
@@ -80,28 +96,17 @@ func TestPipelineAbandonedCall(t *testing.T) {
 	defer rt.CloseIdleConnections()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	slow := make(chan error, 1)
-	go func() {
-		_, err := pipePost(ctx, rt, url+"/slow", "slow")
-		slow <- err
-	}()
+	slow := postAsync(ctx, rt, url+"/slow", "slow")
 	<-entered
-	fast := make(chan string, 1)
-	go func() {
-		got, err := pipePost(context.Background(), rt, url+"/fast", "fast")
-		if err != nil {
-			got = err.Error()
-		}
-		fast <- got
-	}()
+	fast := postAsync(context.Background(), rt, url+"/fast", "fast")
 	<-fastSent
 	cancel()
-	if err := <-slow; !errors.Is(err, context.Canceled) {
-		t.Fatalf("the abandoned call: %v, want context.Canceled", err)
+	if r := <-slow; !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("the abandoned call: %v, want context.Canceled", r.err)
 	}
 	close(release)
-	if got := <-fast; got != "fast" {
-		t.Fatalf("the call behind it: %q", got)
+	if r := <-fast; r.err != nil || r.body != "fast" {
+		t.Fatalf("the call behind it: %q, %v", r.body, r.err)
 	}
 	if got, err := pipePost(context.Background(), rt, url+"/again", "again"); err != nil || got != "again" {
 		t.Fatalf("a later call: %q, %v", got, err)
@@ -316,27 +321,20 @@ func TestPipelineInterruptedRead(t *testing.T) {
 			rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1, PipelineStall: -1, DialContext: dial}
 			defer rt.CloseIdleConnections()
 			ctx, cancel := context.WithCancel(context.Background())
-			first := make(chan error, 1)
-			go func() {
-				_, err := pipePost(ctx, rt, url+"/", "one")
-				first <- err
-			}()
+			first := postAsync(ctx, rt, url+"/", "one")
 			<-oneSent
-			second := make(chan string, 1)
-			go func() {
-				got, err := pipePost(context.Background(), rt, url+"/", "two")
-				if err != nil {
-					got = "error: " + err.Error()
-				}
-				second <- got
-			}()
+			second := postAsync(context.Background(), rt, url+"/", "two")
 			<-haveBoth
 			cancel()
-			if err := <-first; !errors.Is(err, context.Canceled) {
-				t.Fatalf("the interrupted call: %v, want context.Canceled", err)
+			if r := <-first; !errors.Is(r.err, context.Canceled) {
+				t.Fatalf("the interrupted call: %v, want context.Canceled", r.err)
 			}
 			close(goOn)
-			got := <-second
+			r := <-second
+			got := r.body
+			if r.err != nil {
+				got = "error: " + r.err.Error()
+			}
 			if chunked {
 				// Whether the interruption came inside the chunked body
 				// (then the connection is closed and the call behind
@@ -373,19 +371,15 @@ func TestPipelineStalledConnection(t *testing.T) {
 	url, _, ln := startServer(t, h)
 	rt := &httprpc.RoundTripper{Pipeline: 4, PipelineConns: 1, PipelineStall: time.Millisecond}
 	defer rt.CloseIdleConnections()
-	slow := make(chan error, 1)
-	go func() {
-		_, err := pipePost(context.Background(), rt, url+"/slow", "slow")
-		slow <- err
-	}()
+	slow := postAsync(context.Background(), rt, url+"/slow", "slow")
 	<-entered
 	time.Sleep(5 * time.Millisecond) // the slow call has waited past PipelineStall
 	if got, err := pipePost(context.Background(), rt, url+"/fast", "fast"); err != nil || got != "fast" {
 		t.Fatalf("the call after a stalled one: %q, %v", got, err)
 	}
 	close(release)
-	if err := <-slow; err != nil {
-		t.Fatalf("the slow call: %v", err)
+	if r := <-slow; r.err != nil {
+		t.Fatalf("the slow call: %v", r.err)
 	}
 	if n := ln.n.Load(); n != 2 {
 		t.Errorf("%d connections, want 2: the stalled one and its stand-in", n)
