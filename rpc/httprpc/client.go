@@ -35,6 +35,7 @@ type Transport struct {
 	header   http.Header
 	maxReply int64
 	closed   atomic.Bool
+	lastType atomic.Pointer[[]string] // see mediaType
 }
 
 var _ rpc.Transport = (*Transport)(nil)
@@ -167,10 +168,22 @@ func (t *Transport) newRequest(ctx context.Context, contentType string, body *le
 		}
 		req.Header[k] = append(req.Header[k], vs...)
 	}
-	ct := []string{contentType}
+	ct := t.mediaType(contentType)
 	req.Header["Content-Type"] = ct
 	req.Header["Accept"] = ct
 	return req, nil
+}
+
+// mediaType returns the field value []string{mt}, made once for the media
+// type last used: a Transport nearly always speaks one codec. The slice is
+// shared by requests, which RoundTrippers must not modify.
+func (t *Transport) mediaType(mt string) []string {
+	if v := t.lastType.Load(); v != nil && (*v)[0] == mt {
+		return *v
+	}
+	v := []string{mt}
+	t.lastType.Store(&v)
+	return v
 }
 
 // readReply reads the body of a 200 response, which then belongs to the
