@@ -97,11 +97,37 @@ func (e *entries) next(key *[]byte, val *wireMsg) bool {
 	var f field
 	for e.it.next(&f) {
 		if f.num == fMapFields && f.typ == protowire.BytesType {
-			*key, *val = entryKey(f.raw), entryValue(f.raw)
+			*key, *val = entry(f.raw)
 			return true
 		}
 	}
 	return false
+}
+
+// entry returns the key and the value of the map entry b, as entryKey and
+// entryValue do, in one pass over its fields.
+func entry(b []byte) (key []byte, val wireMsg) {
+	var f field
+	seen := false
+	for len(b) > 0 {
+		n := readField(b, &f)
+		if n < 0 {
+			break
+		}
+		b = b[n:]
+		if f.typ != protowire.BytesType {
+			continue
+		}
+		switch {
+		case f.num == fEntryKey:
+			key = f.raw
+		case f.num == fEntryValue && !seen:
+			// The occurrences after this one are merged into it from
+			// the rest of b.
+			val, seen = occurrence(f.raw, b, fEntryValue), true
+		}
+	}
+	return key, val
 }
 
 // entryKey returns the key of the map entry b: its last key field.
