@@ -146,7 +146,8 @@ func (t *RoundTripper) maxPipelinedBody() int64 {
 // pipelined sends r on a pipelining connection. A request that a server
 // closed its connection before answering, or that could not be sent, goes
 // again once on another connection, if its body can be made anew.
-func (t *RoundTripper) pipelined(r *rtRequest) (*http.Response, error) {
+func (t *RoundTripper) pipelined(req rtRequest) (*http.Response, error) {
+	r := &req // calls waiting in a queue keep it
 	defer r.closeBody()
 	for attempt := 0; ; attempt++ {
 		pc, err := t.pickPipe(r)

@@ -250,7 +250,7 @@ func (t *RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if t.Pipeline > 1 {
-		return t.pipelined(&r)
+		return t.pipelined(r) // a copy: r itself stays on this stack
 	}
 	for attempt := 0; ; attempt++ {
 		pc, err := t.conn(&r, attempt > 0)

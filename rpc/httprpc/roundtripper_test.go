@@ -1471,14 +1471,16 @@ func TestRoundTripperAllocs(t *testing.T) {
 	// Observed (go1.26, linux/amd64, with and without -race): 6
 	// allocations (the Response, its Header's map, group and values, the
 	// head's string, the body), and 8 with a context that can end
-	// (context.AfterFunc's two). One more is allowed for slack.
+	// (context.AfterFunc's two). The bounds leave room for noise, not for
+	// another allocation: a slack of one let the request's state escape
+	// to the heap unnoticed once.
 	for _, tt := range []struct {
 		name string
 		ctx  context.Context
 		max  float64
 	}{
-		{"background", context.Background(), 7},
-		{"cancelable", ctx, 9},
+		{"background", context.Background(), 6.5},
+		{"cancelable", ctx, 8.5},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rt := rtFor(t, nil)
@@ -1500,7 +1502,7 @@ func TestRoundTripperAllocs(t *testing.T) {
 			}
 			t.Logf("%.1f allocations per round trip", allocs)
 			if allocs > tt.max {
-				t.Errorf("%.1f allocations per round trip, want at most %.0f", allocs, tt.max)
+				t.Errorf("%.1f allocations per round trip, want at most %.1f", allocs, tt.max)
 			}
 		})
 	}
