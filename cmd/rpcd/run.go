@@ -94,7 +94,7 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", "", "require client certificates signed by the CAs in this PEM `file` (mutual TLS)")
 	fs.IntVar(&cfg.maxBatch, "max-batch", rpc.DefaultMaxBatch, "most calls in one JSON-RPC batch or system.multicall")
 	fs.IntVar(&cfg.maxDepth, "max-depth", 128, "deepest nesting of arrays and objects a message may have")
-	fs.IntVar(&cfg.maxConns, "max-conns", tcprpc.DefaultMaxConns, "most TCP connections served at once; more are closed on accept")
+	fs.IntVar(&cfg.maxConns, "max-conns", tcprpc.DefaultMaxConns, "most connections served at once, per listener (HTTP and TCP); more are closed on accept")
 	fs.IntVar(&cfg.maxInFlight, "max-in-flight", tcprpc.DefaultMaxInFlight, "most calls of one TCP connection running at once; beyond it the connection is not read")
 	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", tcprpc.DefaultHandshakeTimeout, "time a TCP connection has to authenticate")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", tcprpc.DefaultIdleTimeout, "close connections idle this long (TCP with no call running; HTTP keep-alive)")
@@ -245,6 +245,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		mux.Handle("/RPC2", h)
 		hs = httprpc.NewServer(cfg.httpAddr, mux)
 		hs.ReadTimeout = cfg.readTimeout
+		hs.MaxConns = cfg.maxConns
 		hs.IdleTimeout = cfg.idleTimeout
 		hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}

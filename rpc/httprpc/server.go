@@ -68,6 +68,10 @@ type Server struct {
 	// MaxHeaderBytes limits a request's head; zero means
 	// DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
+	// MaxConns, if positive, limits the connections served at once: one
+	// accepted beyond it is closed at once, before anything is read, as
+	// rpcd's TCP transport does. Zero means no limit.
+	MaxConns int
 
 	// ErrorLog receives handler panics and failed accepts; nil means the
 	// log package's standard logger.
@@ -186,11 +190,17 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		delay = 0
 		c := newServerConn(s, nc, base)
-		if !s.trackConn(c, true) {
+		switch s.trackConn(c, true) {
+		case tracked:
+			go c.serve()
+		case overLimit:
+			c.cancel()
+			nc.Close()
+		default:
+			c.cancel()
 			nc.Close()
 			return http.ErrServerClosed
 		}
-		go c.serve()
 	}
 }
 
@@ -211,21 +221,32 @@ func (s *Server) trackListener(ln *net.Listener, add bool) bool {
 	return true
 }
 
-func (s *Server) trackConn(c *serverConn, add bool) bool {
+// What trackConn did with a new connection.
+const (
+	tracked = iota
+	overLimit
+	serverClosing
+)
+
+// trackConn adds c to the connections served, or removes it.
+func (s *Server) trackConn(c *serverConn, add bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !add {
 		delete(s.conns, c)
-		return true
+		return tracked
 	}
 	if s.closing.Load() {
-		return false
+		return serverClosing
+	}
+	if s.MaxConns > 0 && len(s.conns) >= s.MaxConns {
+		return overLimit
 	}
 	if s.conns == nil {
 		s.conns = map[*serverConn]struct{}{}
 	}
 	s.conns[c] = struct{}{}
-	return true
+	return tracked
 }
 
 // closeListeners closes every listener; the mutex is held. A listener

@@ -454,3 +454,46 @@ var (
 	textPlain = []string{"text/plain"}
 	okBody    = []byte("ok")
 )
+
+// TestServerMaxConns serves at most MaxConns connections: one more is
+// closed before anything is read, and once one of the served ends, a new
+// one is served again.
+func TestServerMaxConns(t *testing.T) {
+	url, _, _ := startServer(t, http.HandlerFunc(echoHandler), func(s *httprpc.Server) { s.MaxConns = 2 })
+	get := func(nc net.Conn, br *bufio.Reader) error {
+		if _, err := io.WriteString(nc, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return err
+		}
+		_, err = io.ReadAll(resp.Body)
+		return err
+	}
+	c1, br1 := rawConn(t, url)
+	c2, br2 := rawConn(t, url)
+	for i, c := range []net.Conn{c1, c2} {
+		if err := get(c, []*bufio.Reader{br1, br2}[i]); err != nil {
+			t.Fatalf("connection %d of 2: %v", i+1, err)
+		}
+	}
+	c3, br3 := rawConn(t, url)
+	if err := get(c3, br3); err == nil {
+		t.Fatal("a third connection was served with MaxConns 2")
+	}
+	// Once one ends, the server makes room; the next connection is served
+	// as soon as it has seen the end.
+	c1.Close()
+	for attempt := 0; ; attempt++ {
+		c, br := rawConn(t, url)
+		if get(c, br) == nil {
+			break
+		}
+		c.Close()
+		if attempt == 1000 {
+			t.Fatal("no connection served after one of two ended")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
