@@ -16,11 +16,6 @@ import (
 // WithMaxReplySize).
 const DefaultMaxReplySize = 64 << 20
 
-// maxIdleConnsPerHost lets that many concurrent calls to one server each keep
-// a connection, and net/http's default of 2 would make most of them dial
-// anew.
-const maxIdleConnsPerHost = 64
-
 // Transport is an rpc.Transport that POSTs each message to one URL and
 // returns the response body as the reply. Create it with NewTransport; it is
 // safe for concurrent use.
@@ -61,10 +56,9 @@ func NewTransport(url string, opts ...ClientOption) *Transport {
 	}
 	t.own = true
 	t.rt = &RoundTripper{
-		TLSClientConfig:     cfg.tls,
-		MaxIdleConnsPerHost: maxIdleConnsPerHost,
-		Proxy:               http.ProxyFromEnvironment,
-		Pipeline:            cfg.pipeline,
+		TLSClientConfig: cfg.tls, // the zero MaxIdleConnsPerHost keeps 64
+		Proxy:           http.ProxyFromEnvironment,
+		Pipeline:        cfg.pipeline,
 	}
 	return t
 }

@@ -56,6 +56,8 @@ type serverConn struct {
 	bw     *bufio.Writer
 	head   []byte // scratch for reading request heads
 	out    []byte // scratch for response heads and held-back bodies
+	// start is when the request being read began: its first byte.
+	start time.Time
 	// linger says the client may still be sending (a body left unread, a
 	// refused request): see lingerClose.
 	linger bool
@@ -170,10 +172,11 @@ func (c *serverConn) next() bool {
 	if !c.state.CompareAndSwap(stateIdle, stateActive) && c.state.Load() != stateActive {
 		return false // closed by Shutdown as the request arrived
 	}
+	c.start = time.Now()
 	if t := s.ReadHeaderTimeout; t > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(t))
+		c.nc.SetReadDeadline(c.start.Add(t))
 	} else if s.ReadTimeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(s.ReadTimeout))
+		c.nc.SetReadDeadline(c.start.Add(s.ReadTimeout))
 	} else if s.IdleTimeout > 0 {
 		c.nc.SetReadDeadline(time.Time{})
 	}
@@ -187,7 +190,6 @@ var reqProto = new(http.Request)
 // readRequest reads the next request's head and makes the request.
 func (c *serverConn) readRequest() (*http.Request, *requestBody, error) {
 	s := c.srv
-	start := time.Now()
 	max := s.MaxHeaderBytes
 	if max <= 0 {
 		max = DefaultMaxHeaderBytes
@@ -261,7 +263,7 @@ func (c *serverConn) readRequest() (*http.Request, *requestBody, error) {
 	}
 
 	if s.ReadTimeout > 0 {
-		c.nc.SetReadDeadline(start.Add(s.ReadTimeout))
+		c.nc.SetReadDeadline(c.start.Add(s.ReadTimeout))
 	} else if s.ReadHeaderTimeout > 0 {
 		c.nc.SetReadDeadline(time.Time{})
 	}

@@ -324,9 +324,6 @@ func (b *bodyReader) reset(br *bufio.Reader, f framing, toEOF bool, maxHead int)
 	}
 }
 
-// errTruncated is the error of a body that ended before its length.
-var errTruncated = errors.New("body ended before its declared length")
-
 func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
