@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"time"
 )
 
@@ -38,6 +39,7 @@ type config struct {
 	goroutines int
 	allocCalls int
 	warmup     time.Duration
+	cpuProfile string
 }
 
 // allocCallsOf is the number of calls of an allocation measurement of k.
@@ -59,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.goroutines, "goroutines", 64, "goroutines sharing one client in the concurrent mode")
 	fs.IntVar(&cfg.allocCalls, "alloc-calls", 200, "sequential calls per allocation measurement of the small call (a quarter of it for the large calls)")
 	fs.DurationVar(&cfg.warmup, "warmup", 100*time.Millisecond, "warm-up per system and call, before the rounds")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measurements to this file (for go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -91,6 +94,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-only %q matches no system", cfg.only)
 	}
 
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	m := describeMachine()
 	start := time.Now()
 	res := measureAll(ctx, cfg, selected, stderr)
