@@ -190,7 +190,7 @@ func int64s(k *kind) ([]int64, error) {
 	switch k.num {
 	case 0, fNull:
 		return nil, nil
-	case fIntList, fList:
+	case fIntList, fList, fDoubleList: // a double fails, as an element
 	default:
 		return nil, typeError(k, "[]int64")
 	}
@@ -421,8 +421,9 @@ func decMap(elem *typeCodec) decodeFunc {
 
 // decStruct decodes a map into a struct, by the names of rpc.StructFields.
 // It sets the fields the map has and leaves the others alone; unknown keys
-// are ignored.
-func decStruct(fields map[string]*structField) decodeFunc {
+// are ignored. fields are sorted by name, as encoders write them, so the
+// next entry's field is looked for first after the last one found.
+func decStruct(fields []structField, byName map[string]*structField) decodeFunc {
 	return func(c *Codec, k *kind, v reflect.Value) error {
 		switch k.num {
 		case fMap:
@@ -432,18 +433,59 @@ func decStruct(fields map[string]*structField) decodeFunc {
 		default:
 			return typeError(k, v.Type())
 		}
+		next := 0 // where in fields to look first
+		decField := func(key []byte, e *kind) error {
+			var f *structField
+			if next < len(fields) && fields[next].name == string(key) {
+				f = &fields[next]
+			} else if f = byName[string(key)]; f == nil {
+				return nil
+			}
+			next = f.pos + 1
+			fv := v.Field(f.index[0])
+			if len(f.index) > 1 {
+				fv = v.FieldByIndex(f.index)
+			}
+			if err := f.codec.decode(c, e, fv); err != nil {
+				return fmt.Errorf("%s: %w", f.name, err)
+			}
+			return nil
+		}
+		var e kind
+		if k.m.plain() {
+			// The usual map, in one part, read here without the
+			// generality of entries.
+			var fl field
+			for b := k.m.b; len(b) > 0; {
+				n := readField(b, &fl)
+				if n < 0 { // validated messages do not get here
+					break
+				}
+				b = b[n:]
+				if fl.num != fMapFields || fl.typ != protowire.BytesType {
+					continue
+				}
+				key, val, ok := plainEntry(fl.raw)
+				if !ok {
+					var m wireMsg
+					key, m = entry(fl.raw)
+					e = kindOf(&m)
+				} else {
+					e = kindOfPayload(val)
+				}
+				if err := decField(key, &e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		es := entriesOf(k)
 		var key []byte
 		var val wireMsg
-		var e kind
 		for es.next(&key, &val) {
-			f := fields[string(key)]
-			if f == nil {
-				continue
-			}
 			e = kindOf(&val)
-			if err := f.codec.decode(c, &e, v.FieldByIndex(f.index)); err != nil {
-				return fmt.Errorf("%s: %w", f.name, err)
+			if err := decField(key, &e); err != nil {
+				return err
 			}
 		}
 		return nil

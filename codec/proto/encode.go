@@ -413,7 +413,7 @@ func encStruct(fields []structField) encodeFunc {
 			var p, q int
 			var err error
 			dst, p = openLen(dst, tagLen1)
-			dst = protowire.AppendString(append(dst, tagLen1), f.name)
+			dst = append(dst, f.keyField...)
 			dst, q = openLen(dst, tagLen2)
 			if dst, err = f.codec.encode(c, dst, fv, depth+1, 0); err != nil {
 				return dst, fmt.Errorf("%s: %w", f.name, err)

@@ -104,9 +104,18 @@ func (e *entries) next(key *[]byte, val *wireMsg) bool {
 	return false
 }
 
+// Tags of a map entry's fields.
+const (
+	tagEntryKey   = byte(fEntryKey<<3) | byte(protowire.BytesType)
+	tagEntryValue = byte(fEntryValue<<3) | byte(protowire.BytesType)
+)
+
 // entry returns the key and the value of the map entry b, as entryKey and
 // entryValue do, in one pass over its fields.
 func entry(b []byte) (key []byte, val wireMsg) {
+	if key, v, ok := plainEntry(b); ok {
+		return key, wireMsg{b: v}
+	}
 	var f field
 	seen := false
 	for len(b) > 0 {
@@ -128,6 +137,25 @@ func entry(b []byte) (key []byte, val wireMsg) {
 		}
 	}
 	return key, val
+}
+
+// plainEntry reads the usual map entry, as every encoder writes it: a key
+// field of fewer than 128 bytes, then one value field that ends the entry.
+// ok is false for an entry laid out otherwise, which entry reads.
+func plainEntry(b []byte) (key, val []byte, ok bool) {
+	if len(b) < 4 || b[0] != tagEntryKey || b[1] >= 0x80 {
+		return nil, nil, false
+	}
+	n := int(b[1])
+	rest := b[2:]
+	if n >= len(rest) || rest[n] != tagEntryValue {
+		return nil, nil, false
+	}
+	v, m := protowire.ConsumeBytes(rest[n+1:])
+	if m != len(rest)-n-1 {
+		return nil, nil, false
+	}
+	return rest[:n:n], v, true
 }
 
 // entryKey returns the key of the map entry b: its last key field.

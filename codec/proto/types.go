@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/polyrpc/polyrpc/rpc"
+	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
 )
 
@@ -70,6 +71,12 @@ const maxHops = 32
 
 func (tc *typeCodec) build() {
 	t := tc.t
+	defer func() {
+		if typed, ok := typedDecoders[t]; ok {
+			tc.dec = typed(tc.dec)
+		}
+		tc.enc = typedEncoder(t, tc.enc)
+	}()
 	switch {
 	case t.Kind() == reflect.Pointer && t.Implements(messageType):
 		tc.dec, tc.enc = decMessagePtr, encMessagePtr
@@ -146,6 +153,8 @@ type structField struct {
 	index     []int
 	omitEmpty bool
 	codec     *typeCodec
+	pos       int    // in the sorted fields
+	keyField  []byte // the map entry's key field
 }
 
 // buildStruct compiles a struct type: a map whose keys are the field names
@@ -170,7 +179,9 @@ func (tc *typeCodec) buildStruct() {
 	})
 	byName := make(map[string]*structField, len(fields))
 	for i := range fields {
+		fields[i].pos = i
+		fields[i].keyField = protowire.AppendString([]byte{tagLen1}, fields[i].name)
 		byName[fields[i].name] = &fields[i]
 	}
-	tc.dec, tc.enc = decStruct(byName), encStruct(fields)
+	tc.dec, tc.enc = decStruct(fields, byName), encStruct(fields)
 }

@@ -166,6 +166,9 @@ type wireMsg struct {
 	num  protowire.Number // 0 when tail holds no parts
 }
 
+// plain reports whether m is in one part, b.
+func (m *wireMsg) plain() bool { return m.more == nil && m.num == 0 }
+
 // present reports whether m has a part.
 func (m *wireMsg) present() bool { return m.b != nil }
 
@@ -289,6 +292,13 @@ func (k *kind) bytes() []byte { return k.m.b }
 func kindOf(m *wireMsg) kind {
 	var k kind
 	var f field
+	if m.plain() && len(m.b) > 0 {
+		// The usual Value, as every encoder writes it: one field, a member
+		// of the oneof, whose message is all in this one occurrence.
+		if n := readField(m.b, &f); n == len(m.b) && f.num >= 1 && int(f.num) < len(valueWire) && f.typ == valueWire[f.num] {
+			return kind{num: f.num, u: f.u, m: wireMsg{b: f.raw}}
+		}
+	}
 	it := m.fields()
 	for it.next(&f) {
 		if f.num < 1 || int(f.num) >= len(valueWire) || f.typ != valueWire[f.num] {
