@@ -84,8 +84,9 @@ type Delimiter interface {
 }
 
 // Unordered is implemented by codecs whose messages carry no call id
-// (XML-RPC). A stream transport answers such calls in the order they arrived
-// and a client sends them one at a time.
+// (XML-RPC). A stream transport answers such calls in the order they arrived,
+// and a stream client sends one at a time on each stream, opening more
+// streams for concurrent calls (see NewStreamClient).
 type Unordered interface {
 	Unordered() bool
 }

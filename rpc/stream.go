@@ -71,25 +71,25 @@ var ErrClosed = errors.New("rpc: client closed")
 
 // NewStreamClient returns a client that multiplexes concurrent calls over one
 // stream from dial, matched to their replies by id. The stream is dialed at
-// the first call and again for the calls after it broke. With a codec whose
-// messages carry no ids (Unordered), calls go one at a time. If the stream
-// is a LeadStream, the calls read it themselves; otherwise a goroutine of
-// the client does.
+// the first call and again for the calls after it broke. If the stream is a
+// LeadStream, the calls read it themselves; otherwise a goroutine of the
+// client does.
+//
+// With a codec whose messages carry no ids (Unordered), a stream carries
+// one call at a time instead: concurrent calls use up to
+// MaxUnorderedStreams streams, which are kept open for the calls after.
 func NewStreamClient(dial Dialer, c Codec) *Client {
-	cl := &Client{codec: c}
-	u, ok := c.(Unordered)
-	cl.ordered = !(ok && u.Unordered())
-	cl.ex = &streamMux{dial: dial, codec: c, ordered: cl.ordered, turn: make(chan struct{}, 1)}
-	return cl
+	if u, ok := c.(Unordered); ok && u.Unordered() {
+		return &Client{codec: c, ex: newStreamPool(dial, c, MaxUnorderedStreams)}
+	}
+	return &Client{codec: c, ordered: true, ex: &streamMux{dial: dial, codec: c}}
 }
 
-// streamMux is the exchanger of a stream client.
+// streamMux is the exchanger of a stream client whose codec's replies carry
+// ids.
 type streamMux struct {
-	dial    Dialer
-	codec   Codec
-	ordered bool
-	// turn serialises calls when replies cannot be matched by id.
-	turn chan struct{}
+	dial  Dialer
+	codec Codec
 
 	mu     sync.Mutex
 	conn   *muxConn
@@ -162,15 +162,7 @@ func (m *streamMux) current(ctx context.Context) (*muxConn, error) {
 	// Dialing under the lock makes concurrent first calls share one dial.
 	s, err := m.dial(ctx)
 	if err != nil {
-		cerr := ctx.Err()
-		if d, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(d) {
-			cerr = context.DeadlineExceeded // the context's timer is a moment late
-		}
-		if cerr != nil && !errors.Is(err, cerr) {
-			// Dialers tend to say "i/o timeout": say which context ended.
-			return nil, fmt.Errorf("%w: %v", cerr, err)
-		}
-		return nil, err
+		return nil, dialError(ctx, err)
 	}
 	c := &muxConn{s: s, pending: map[uint64]*waiter{}}
 	if b, ok := s.(busyHinted); ok {
@@ -183,6 +175,19 @@ func (m *streamMux) current(ctx context.Context) (*muxConn, error) {
 	}
 	m.conn = c
 	return c, nil
+}
+
+// dialError is the error of a dial that failed: the context's, when it
+// ended, with the dialer's, which tends to say only "i/o timeout".
+func dialError(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if d, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(d) {
+		cerr = context.DeadlineExceeded // the context's timer is a moment late
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %v", cerr, err)
+	}
+	return err
 }
 
 // read routes replies to their calls until the stream fails: the client's
@@ -222,9 +227,9 @@ func (m *streamMux) readOne(c *muxConn, self *waiter) (x exchange, to *waiter, e
 	x = exchange{raw: raw, reply: r, buf: bp}
 	c.mu.Lock()
 	w, ok := c.pending[seq]
-	if !ok && len(c.pending) == 1 && (!m.ordered || r == nil || r.Error != nil) {
-		// A reply the server could not address (an error with a null id,
-		// or an unordered codec's reply) goes to the only call waiting.
+	if !ok && len(c.pending) == 1 && (r == nil || r.Error != nil) {
+		// A reply the server could not address (an error with a null id)
+		// goes to the only call waiting.
 		for _, only := range c.pending {
 			w, ok = only, true
 		}
@@ -255,7 +260,7 @@ func (m *streamMux) lead(ctx context.Context, c *muxConn, w *waiter) (exchange, 
 			c.remove(w)
 			c.passTurn()
 			c.mu.Unlock()
-			return m.abandoned(ctx, c)
+			return m.abandoned(ctx)
 		}
 		x, to, err := m.readOne(c, w)
 		switch {
@@ -284,12 +289,9 @@ func (c *muxConn) passTurn() {
 	c.reading = false
 }
 
-// abandoned ends a call whose context ended before its reply came.
-func (m *streamMux) abandoned(ctx context.Context, c *muxConn) (exchange, error) {
-	if !m.ordered {
-		// The late reply would be taken for the next call's: start over.
-		c.fail(fmt.Errorf("%w: a call was abandoned", ErrConnectionLost))
-	}
+// abandoned ends a call whose context ended before its reply came; its
+// reply, if it comes, answers no call and is dropped.
+func (m *streamMux) abandoned(ctx context.Context) (exchange, error) {
 	return exchange{}, ctx.Err()
 }
 
@@ -327,9 +329,6 @@ func (m *streamMux) route(raw []byte) (uint64, *Reply, error) {
 	r, err := decodeReply(m.codec, raw)
 	if err != nil {
 		return 0, nil, err
-	}
-	if !m.ordered {
-		return 0, r, nil
 	}
 	return r.ID.Seq, r, nil
 }
@@ -390,14 +389,6 @@ func (c *muxConn) onDone(ctx context.Context, w *waiter) {
 }
 
 func (m *streamMux) exchange(ctx context.Context, seq uint64, more []uint64, msg []byte, oneway, batch bool) (exchange, error) {
-	if !m.ordered && !oneway {
-		select {
-		case m.turn <- struct{}{}:
-			defer func() { <-m.turn }()
-		case <-ctx.Done():
-			return exchange{}, ctx.Err()
-		}
-	}
 	c, err := m.current(ctx)
 	if err != nil {
 		return exchange{}, err
@@ -477,7 +468,7 @@ func (m *streamMux) await(ctx context.Context, c *muxConn, w *waiter) (exchange,
 				c.passTurn() // w was given the turn, and leaves it
 			}
 			c.mu.Unlock()
-			return m.abandoned(ctx, c)
+			return m.abandoned(ctx)
 		}
 	}
 }

@@ -17,6 +17,7 @@ type chanStream struct {
 	in, out   chan []byte
 	done      chan struct{}
 	closeOnce *sync.Once
+	reading   atomic.Int32 // ReadMessage calls under way
 }
 
 func streamPair() (client, server *chanStream) {
@@ -35,6 +36,8 @@ func (s *chanStream) WriteMessage(msg []byte) error {
 }
 
 func (s *chanStream) ReadMessage(dst []byte) ([]byte, error) {
+	s.reading.Add(1)
+	defer s.reading.Add(-1)
 	select {
 	case m := <-s.in:
 		return append(dst, m...), nil
@@ -124,10 +127,12 @@ func serveStream(s *rpc.Server, st *chanStream, c rpc.Codec) {
 }
 
 type streamEnv struct {
+	server  *rpc.Server
 	client  *rpc.Client
 	dials   atomic.Int32
 	mu      sync.Mutex
 	servers []*chanStream
+	clients []*chanStream
 }
 
 // newStreamEnv serves a test server over in-memory streams, which the
@@ -139,12 +144,13 @@ func newStreamEnv(t *testing.T, c rpc.Codec, lead bool) *streamEnv {
 	if err := s.Register("blackhole", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }); err != nil {
 		t.Fatal(err)
 	}
-	env := &streamEnv{}
+	env := &streamEnv{server: s}
 	env.client = rpc.NewStreamClient(func(ctx context.Context) (rpc.Stream, error) {
 		env.dials.Add(1)
 		cs, ss := streamPair()
 		env.mu.Lock()
 		env.servers = append(env.servers, ss)
+		env.clients = append(env.clients, cs)
 		env.mu.Unlock()
 		go serveStream(s, ss, c)
 		if lead {
