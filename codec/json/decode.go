@@ -116,6 +116,18 @@ func decodeValue(raw []byte, dst any) error {
 			}
 			return typeError(raw, "bool")
 		}
+	case *[]int64:
+		if d != nil {
+			return decodeInt64s(raw, d)
+		}
+	case *[]float64:
+		if d != nil {
+			return decodeFloat64s(raw, d)
+		}
+	case *[]string:
+		if d != nil {
+			return decodeSlice(raw, d, "[]string", stringElem)
+		}
 	case *[]any:
 		if d != nil && (raw[0] == '[' || raw[0] == 'n') {
 			v, err := decodeNatural(raw)

@@ -56,6 +56,45 @@ func appendValueDepth(dst []byte, v any, depth int) ([]byte, error) {
 		return appendFloat(dst, x, 64)
 	case float32:
 		return appendFloat(dst, float64(x), 32)
+	case []int64:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = strconv.AppendInt(dst, e, 10)
+		}
+		return append(dst, ']'), nil
+	case []float64:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendFloat(dst, e, 64); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	case []string:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendQuoted(dst, e)
+		}
+		return append(dst, ']'), nil
 	case []any:
 		if x == nil {
 			return append(dst, "null"...), nil
