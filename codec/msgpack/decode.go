@@ -129,6 +129,10 @@ func decodeValue(raw []byte, dst any) error {
 			}
 			return nil
 		}
+	case *[]int64:
+		if d != nil {
+			return decodeInt64s(raw, d)
+		}
 	case *[]any:
 		if d != nil && (raw[0] == fmtNil || isArray(raw[0])) {
 			v, _, err := decodeNatural(raw, 0)

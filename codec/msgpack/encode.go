@@ -71,6 +71,8 @@ func appendValue(dst []byte, v any, budget int) ([]byte, error) {
 		return appendBin(dst, x)
 	case time.Time:
 		return appendTime(dst, x), nil
+	case []int64:
+		return appendInt64s(dst, x), nil
 	case []any:
 		if x == nil {
 			return append(dst, fmtNil), nil
