@@ -38,22 +38,11 @@ func decodeValue(raw []byte, dst any) error {
 		}
 	case *string:
 		if d != nil {
-			switch raw[0] {
-			case '"':
-				*d = unquote(raw)
-				return nil
-			case 'n':
-				return nil // null leaves a non-pointer value alone, as in encoding/json
-			}
-			return typeError(raw, "string")
+			return decodeString(raw, d)
 		}
 	case *int64:
 		if d != nil {
-			v, ok, err := decodeInt(raw, 64)
-			if ok {
-				*d = v
-			}
-			return err
+			return decodeInt64(raw, d)
 		}
 	case *int:
 		if d != nil {
@@ -89,18 +78,7 @@ func decodeValue(raw []byte, dst any) error {
 		}
 	case *float64:
 		if d != nil {
-			switch c := raw[0]; {
-			case c == 'n':
-				return nil
-			case c == '-' || isDigit(c):
-				f, err := strconv.ParseFloat(string(raw), 64)
-				if err != nil {
-					return rangeError(raw, "float64")
-				}
-				*d = f
-				return nil
-			}
-			return typeError(raw, "float64")
+			return decodeFloat64(raw, d)
 		}
 	case *bool:
 		if d != nil {
@@ -126,7 +104,7 @@ func decodeValue(raw []byte, dst any) error {
 		}
 	case *[]string:
 		if d != nil {
-			return decodeSlice(raw, d, "[]string", stringElem)
+			return decodeSlice(raw, d, "[]string", decodeString)
 		}
 	case *[]any:
 		if d != nil && (raw[0] == '[' || raw[0] == 'n') {

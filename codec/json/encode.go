@@ -57,44 +57,11 @@ func appendValueDepth(dst []byte, v any, depth int) ([]byte, error) {
 	case float32:
 		return appendFloat(dst, float64(x), 32)
 	case []int64:
-		if x == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, e := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = strconv.AppendInt(dst, e, 10)
-		}
-		return append(dst, ']'), nil
+		return appendSlice(dst, x, appendInt64)
 	case []float64:
-		if x == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, e := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = appendFloat(dst, e, 64); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
+		return appendSlice(dst, x, appendFloat64)
 	case []string:
-		if x == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, e := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendQuoted(dst, e)
-		}
-		return append(dst, ']'), nil
+		return appendSlice(dst, x, appendString)
 	case []any:
 		if x == nil {
 			return append(dst, "null"...), nil
@@ -115,6 +82,31 @@ func appendValueDepth(dst []byte, v any, depth int) ([]byte, error) {
 	}
 	return appendStd(dst, v)
 }
+
+// appendSlice appends xs as an array, or null when it is nil, each element
+// appended by elem.
+func appendSlice[E any](dst []byte, xs []E, elem func([]byte, E) ([]byte, error)) ([]byte, error) {
+	if xs == nil {
+		return append(dst, "null"...), nil
+	}
+	dst = append(dst, '[')
+	for i, e := range xs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = elem(dst, e); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+func appendInt64(dst []byte, x int64) ([]byte, error) { return strconv.AppendInt(dst, x, 10), nil }
+
+func appendFloat64(dst []byte, f float64) ([]byte, error) { return appendFloat(dst, f, 64) }
+
+func appendString(dst []byte, s string) ([]byte, error) { return appendQuoted(dst, s), nil }
 
 // appendFloat writes f as encoding/json does: the shortest decimal that reads
 // back as the same float, in exponent form only below 1e-6 and from 1e21,

@@ -77,7 +77,9 @@ func numberHint(raw []byte) int {
 	return n
 }
 
-func int64Elem(raw []byte, e *int64) error {
+// decodeInt64, decodeFloat64 and decodeString decode a value into a
+// non-nil pointer: null leaves it alone, as in encoding/json.
+func decodeInt64(raw []byte, e *int64) error {
 	v, ok, err := decodeInt(raw, 64)
 	if ok {
 		*e = v
@@ -85,7 +87,7 @@ func int64Elem(raw []byte, e *int64) error {
 	return err
 }
 
-func float64Elem(raw []byte, e *float64) error {
+func decodeFloat64(raw []byte, e *float64) error {
 	switch c := raw[0]; {
 	case c == 'n':
 		return nil
@@ -100,7 +102,7 @@ func float64Elem(raw []byte, e *float64) error {
 	return typeError(raw, "float64")
 }
 
-func stringElem(raw []byte, e *string) error {
+func decodeString(raw []byte, e *string) error {
 	switch raw[0] {
 	case '"':
 		*e = unquote(raw)
@@ -113,12 +115,12 @@ func stringElem(raw []byte, e *string) error {
 
 // decodeInt64s decodes []int64, sized up front from the commas.
 func decodeInt64s(raw []byte, d *[]int64) error {
-	return presized(raw, d, "[]int64", int64Elem)
+	return presized(raw, d, "[]int64", decodeInt64)
 }
 
 // decodeFloat64s decodes []float64, sized up front from the commas.
 func decodeFloat64s(raw []byte, d *[]float64) error {
-	return presized(raw, d, "[]float64", float64Elem)
+	return presized(raw, d, "[]float64", decodeFloat64)
 }
 
 // presized is decodeSlice for numbers into a nil slice, which it makes

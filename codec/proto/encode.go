@@ -260,17 +260,31 @@ func (c *Codec) appendValue(dst []byte, x any, depth, hops int) ([]byte, error) 
 
 // appendEntry appends a map entry whose value, at level depth, is x.
 func (c *Codec) appendEntry(dst []byte, key string, x any, depth int) ([]byte, error) {
-	if !utf8.ValidString(key) {
-		return dst, errKeyUTF8
-	}
-	dst, start := openLen(dst, tagLen1)
-	dst = protowire.AppendString(append(dst, tagLen1), key)
-	dst, p := openLen(dst, tagLen2)
-	dst, err := c.appendValue(dst, x, depth, 0)
+	dst, entry, value, err := openEntry(dst, key)
 	if err != nil {
 		return dst, err
 	}
-	return closeLen(closeLen(dst, p), start), nil
+	if dst, err = c.appendValue(dst, x, depth, 0); err != nil {
+		return dst, err
+	}
+	return closeEntry(dst, entry, value), nil
+}
+
+// openEntry appends the start of a map entry: its key field, and the head
+// of its value field, whose fields the caller appends next. closeEntry then
+// measures both.
+func openEntry(dst []byte, key string) (out []byte, entry, value int, err error) {
+	if !utf8.ValidString(key) {
+		return dst, 0, 0, errKeyUTF8
+	}
+	dst, entry = openLen(dst, tagLen1)
+	dst = protowire.AppendString(append(dst, tagLen1), key)
+	dst, value = openLen(dst, tagLen2)
+	return dst, entry, value, nil
+}
+
+func closeEntry(dst []byte, entry, value int) []byte {
+	return closeLen(closeLen(dst, value), entry)
 }
 
 var errKeyUTF8 = errors.New("proto: map key is not valid UTF-8")
@@ -379,19 +393,15 @@ func encMap(elem *typeCodec) encodeFunc {
 		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 		dst, start := openLen(dst, tagMap)
 		for _, k := range keys {
-			key := k.String()
-			if !utf8.ValidString(key) {
-				return dst, errKeyUTF8
-			}
-			var p, q int
+			var entry, value int
 			var err error
-			dst, p = openLen(dst, tagLen1)
-			dst = protowire.AppendString(append(dst, tagLen1), key)
-			dst, q = openLen(dst, tagLen2)
+			if dst, entry, value, err = openEntry(dst, k.String()); err != nil {
+				return dst, err
+			}
 			if dst, err = elem.encode(c, dst, v.MapIndex(k), depth+1, 0); err != nil {
 				return dst, err
 			}
-			dst = closeLen(closeLen(dst, q), p)
+			dst = closeEntry(dst, entry, value)
 		}
 		return closeLen(dst, start), nil
 	}
@@ -418,7 +428,7 @@ func encStruct(fields []structField) encodeFunc {
 			if dst, err = f.codec.encode(c, dst, fv, depth+1, 0); err != nil {
 				return dst, fmt.Errorf("%s: %w", f.name, err)
 			}
-			dst = closeLen(closeLen(dst, q), p)
+			dst = closeEntry(dst, p, q)
 		}
 		return closeLen(dst, start), nil
 	}

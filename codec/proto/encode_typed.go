@@ -3,9 +3,6 @@ package proto
 import (
 	"reflect"
 	"slices"
-	"unicode/utf8"
-
-	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // This file holds the encoders of the maps that structs and params use
@@ -34,18 +31,15 @@ func mapFrom[E any](elem func(c *Codec, dst []byte, x E, depth int) ([]byte, err
 		slices.Sort(keys)
 		dst, start := openLen(dst, tagMap)
 		for _, k := range keys {
-			if !utf8.ValidString(k) {
-				return dst, errKeyUTF8
-			}
-			var p, q int
+			var entry, value int
 			var err error
-			dst, p = openLen(dst, tagLen1)
-			dst = protowire.AppendString(append(dst, tagLen1), k)
-			dst, q = openLen(dst, tagLen2)
+			if dst, entry, value, err = openEntry(dst, k); err != nil {
+				return dst, err
+			}
 			if dst, err = elem(c, dst, m[k], depth+1); err != nil {
 				return dst, err
 			}
-			dst = closeLen(closeLen(dst, q), p)
+			dst = closeEntry(dst, entry, value)
 		}
 		return closeLen(dst, start), nil
 	}
