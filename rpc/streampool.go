@@ -43,6 +43,9 @@ func newStreamPool(dial Dialer, c Codec, max int) *streamPool {
 }
 
 func (p *streamPool) exchange(ctx context.Context, _ uint64, _ []uint64, msg []byte, oneway, batch bool) (exchange, error) {
+	if err := ctx.Err(); err != nil {
+		return exchange{}, err // before a stream is taken, and closed for it
+	}
 	s, reused, err := p.get(ctx)
 	if err != nil {
 		return exchange{}, err
