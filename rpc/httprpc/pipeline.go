@@ -415,7 +415,7 @@ func (pc *pipeConn) readOwn(c *pipeCall) (*http.Response, error) {
 			pc.imu.Lock()
 			if pc.watched == c {
 				pc.interrupted = true
-				pc.nc.SetReadDeadline(rtLongAgo)
+				pc.nc.SetReadDeadline(longAgo)
 			}
 			pc.imu.Unlock()
 		})
@@ -518,7 +518,7 @@ func (pc *pipeConn) send(c *pipeCall) error {
 
 	var stop func() bool
 	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { pc.nc.SetWriteDeadline(rtLongAgo) })
+		stop = context.AfterFunc(ctx, func() { pc.nc.SetWriteDeadline(longAgo) })
 	}
 	var werr error
 	if pc.bw.Buffered() > 0 && !inMemory(c.r.body) {

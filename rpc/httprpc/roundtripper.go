@@ -43,8 +43,8 @@ const rtMaxInterim = 8
 // to a request whose writing failed.
 const rtMoment = 50 * time.Millisecond
 
-// rtLongAgo is a deadline in the past: setting it interrupts blocked I/O.
-var rtLongAgo = time.Unix(1, 0)
+// longAgo is a deadline in the past: setting it interrupts blocked I/O.
+var longAgo = time.Unix(1, 0)
 
 var rtDialer = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 
@@ -739,7 +739,7 @@ func newRTConn(t *RoundTripper, key rtKey, nc net.Conn, state *tls.ConnectionSta
 	pc.cw.nc = nc
 	pc.br = bufio.NewReaderSize(nc, rtBufSize)
 	pc.bw = bufio.NewWriterSize(&pc.cw, rtBufSize)
-	pc.interrupt = func() { nc.SetDeadline(rtLongAgo) }
+	pc.interrupt = func() { nc.SetDeadline(longAgo) }
 	return pc
 }
 

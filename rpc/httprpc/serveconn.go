@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -64,6 +65,17 @@ type serverConn struct {
 	// date caches the Date field's value for the second dateSec.
 	dateSec int64
 	date    []byte
+
+	// Noticing a client that goes away while its handler runs (watch.go).
+	// watchable is when the handler began to run with its request read
+	// whole (UnixNano), 0 otherwise; the rest is guarded by watchMu.
+	watchable atomic.Int64
+	watchMu   sync.Mutex
+	watched   bool          // the request's background read began
+	watchDone chan struct{} // closed when it ends
+	peekByte  [1]byte
+	peeked    bool // peekByte is the connection's next byte
+	gone      bool // the client closed or reset the connection
 }
 
 func newServerConn(s *Server, nc net.Conn, base context.Context) *serverConn {
@@ -86,6 +98,12 @@ func (r flushingReader) Read(p []byte) (int, error) {
 		if err := r.c.bw.Flush(); err != nil {
 			return 0, err
 		}
+	}
+	if r.c.peeked && len(p) > 0 {
+		// What a background read took (watch.go).
+		r.c.peeked = false
+		p[0] = r.c.peekByte[0]
+		return 1, nil
 	}
 	return r.c.nc.Read(p)
 }
@@ -381,6 +399,7 @@ func (c *serverConn) serveRequest(r *http.Request, body *requestBody) (keep bool
 	w := &response{c: c, req: r, body: body, header: make(http.Header, 4), declared: -1, closeAfter: r.Close, isHead: r.Method == http.MethodHead}
 	defer func() {
 		if p := recover(); p != nil {
+			c.stopWatch()
 			// The connection closes; what the writer holds is sent
 			// first (see serve): the answers to pipelined requests
 			// before this one, and, if this one's head went out, part
@@ -397,9 +416,13 @@ func (c *serverConn) serveRequest(r *http.Request, body *requestBody) (keep bool
 		}
 		w.c = nil // a handler's goroutine that writes late gets an error
 	}()
+	if body == nil {
+		c.setWatchable()
+	}
 	c.srv.Handler.ServeHTTP(w, r)
+	gone := c.stopWatch()
 	w.finish(body)
-	return !w.closeAfter && !w.failed
+	return !w.closeAfter && !w.failed && !gone
 }
 
 // requestBody is a request's Body: it reads the body from the connection's
@@ -431,7 +454,11 @@ func (b *requestBody) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	return b.b.Read(p)
+	n, err := b.b.Read(p)
+	if b.b.done {
+		b.c.setWatchable() // the request is read whole
+	}
+	return n, err
 }
 
 // Close stops the handler from reading more; what is left is read or the
