@@ -36,6 +36,10 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			}
 			return nil
 		}},
+		{"ints1000", `{"jsonrpc":"2.0","method":"echo","params":[` + ints1000JSON() + `],"id":1}`, func(p rpc.Params) error {
+			var v []int64
+			return p.DecodeAt(0, &v)
+		}},
 		{"any", `{"jsonrpc":"2.0","method":"echo","params":[{"a":[1,2.5,"x"],"b":true}],"id":"abc"}`, func(p rpc.Params) error {
 			var v any
 			return p.DecodeAt(0, &v)
@@ -96,6 +100,7 @@ func BenchmarkAppendResponse(b *testing.B) {
 		{"string", rpc.Response{ID: id, Dialect: json.Dialect2, Result: "hello, world"}},
 		{"slice", rpc.Response{ID: id, Dialect: json.Dialect2, Result: []any{"hello", int64(5), 2.5, true, nil}}},
 		{"struct", rpc.Response{ID: id, Dialect: json.Dialect2, Result: Point{X: 1, Y: 2, Label: "p"}}},
+		{"ints1000", rpc.Response{ID: id, Dialect: json.Dialect2, Result: ints1000()}},
 		{"error", rpc.Response{ID: id, Dialect: json.Dialect2, Error: &rpc.Error{Code: rpc.CodeMethodNotFound, Message: "method not found: x"}}},
 	}
 	for _, tc := range cases {
@@ -144,4 +149,24 @@ func BenchmarkSplitBatch(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// ints1000 is a large param: 1000 integers of every size, both signs.
+func ints1000() []int64 {
+	xs := make([]int64, 1000)
+	for i := range xs {
+		xs[i] = int64(i*i*i) * 7919
+		if i%2 == 1 {
+			xs[i] = -xs[i]
+		}
+	}
+	return xs
+}
+
+func ints1000JSON() string {
+	b, err := stdjson.Marshal(ints1000())
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

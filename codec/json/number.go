@@ -59,6 +59,17 @@ func parseDigits[B ~string | ~[]byte](s B) (uint64, bool) {
 		return 0, false
 	}
 	var v uint64
+	if len(s) < 20 {
+		// Nineteen digits cannot overflow.
+		for i := 0; i < len(s); i++ {
+			d := s[i] - '0'
+			if d > 9 {
+				return 0, false
+			}
+			v = v*10 + uint64(d)
+		}
+		return v, true
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !isDigit(c) {

@@ -1,6 +1,7 @@
 package json
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 )
@@ -34,7 +35,13 @@ func decodeSlice[E any](raw []byte, d *[]E, goType string, elem func(raw []byte,
 		return nil
 	}
 	for n := 0; ; n++ {
-		end, err := skipValue(raw, i, 0)
+		var end int
+		var err error
+		if c := raw[i]; c == '[' || c == '{' {
+			end, err = skipValue(raw, i, 0)
+		} else {
+			end, err = scanScalar(raw, i)
+		}
 		if err != nil {
 			// An array or object, which no element type here takes, or
 			// bytes that were not validated.
@@ -68,13 +75,7 @@ func decodeSlice[E any](raw []byte, d *[]E, goType string, elem func(raw []byte,
 // its commas, for a slice's first capacity: at least two bytes of JSON per
 // element bound it.
 func numberHint(raw []byte) int {
-	n := 1
-	for _, c := range raw {
-		if c == ',' {
-			n++
-		}
-	}
-	return n
+	return bytes.Count(raw, []byte{','}) + 1
 }
 
 // decodeInt64, decodeFloat64 and decodeString decode a value into a

@@ -44,6 +44,10 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			var v Point
 			return p.DecodeAt(0, &v)
 		}},
+		{"ints1000", []any{0, 1, "echo", []any{ints1000()}}, func(p prpc.Params) error {
+			var v []int64
+			return p.DecodeAt(0, &v)
+		}},
 	}
 	for _, tc := range cases {
 		msg := pack(b, tc.msg)
@@ -77,6 +81,7 @@ func BenchmarkAppendResponse(b *testing.B) {
 		{"slice", prpc.Response{ID: id, Result: []any{"hello", int64(5), 2.5, true, nil}}},
 		{"map", prpc.Response{ID: id, Result: map[string]any{"a": int64(1), "b": "two", "c": []any{}}}},
 		{"struct", prpc.Response{ID: id, Result: Point{X: 1, Y: 2, Label: "p"}}},
+		{"ints1000", prpc.Response{ID: id, Result: ints1000()}},
 		{"error", prpc.Response{ID: id, Error: &prpc.Error{Code: prpc.CodeMethodNotFound, Message: "method not found: x"}}},
 	}
 	for _, tc := range cases {
@@ -165,4 +170,16 @@ func BenchmarkGobCodecWork(b *testing.B) {
 		roundTrip(seq)
 		seq++
 	}
+}
+
+// ints1000 is a large param: 1000 integers of every size, both signs.
+func ints1000() []int64 {
+	xs := make([]int64, 1000)
+	for i := range xs {
+		xs[i] = int64(i*i*i) * 7919
+		if i%2 == 1 {
+			xs[i] = -xs[i]
+		}
+	}
+	return xs
 }
