@@ -24,7 +24,8 @@ type streamPool struct {
 	codec Codec
 	// open holds a token for each stream open or being dialed.
 	open chan struct{}
-	// idle holds the streams that wait for a call, the most recent last.
+	// idle holds the streams that wait for a call, in the order they came
+	// free: the one idle longest is taken first.
 	idle chan Stream
 
 	mu     sync.Mutex
@@ -54,10 +55,9 @@ func (p *streamPool) exchange(ctx context.Context, _ uint64, _ []uint64, msg []b
 	x, sent, err := p.roundTrip(s, msg, oneway, batch)
 	if reused && !sent && ctx.Err() == nil && (stop == nil || stop()) {
 		// A stream that waited idle may have been closed by the peer
-		// meanwhile, which shows only when a write fails (a stream that
-		// is not a LeadStream cannot tell before, and the peer may close
-		// it just after the check): the call was not sent, so it goes once
-		// more, on a stream of its own.
+		// just after get checked it, which shows only when a write
+		// fails: the call was not sent, so it goes once more, on a
+		// stream of its own.
 		p.drop(s)
 		if s, err = p.fresh(ctx); err != nil {
 			return exchange{}, err
