@@ -227,6 +227,16 @@ func (m *streamMux) readOne(c *muxConn, self *waiter) (x exchange, to *waiter, e
 	x = exchange{raw: raw, reply: r, buf: bp}
 	c.mu.Lock()
 	w, ok := c.pending[seq]
+	if !ok && seq == 0 && r != nil && r.Error != nil && len(c.pending) > 1 {
+		// An error the server could not address (a null id: it could
+		// not read a call's id) answers one of the calls waiting, but
+		// which is unknown: rather than leave them all waiting, fail the
+		// stream, and with it every call waiting on it.
+		c.mu.Unlock()
+		err := fmt.Errorf("%w: the server answered a call it could not identify: %v", ErrConnectionLost, r.Error)
+		x.release()
+		return exchange{}, nil, err
+	}
 	if !ok && len(c.pending) == 1 && (r == nil || r.Error != nil) {
 		// A reply the server could not address (an error with a null id)
 		// goes to the only call waiting.

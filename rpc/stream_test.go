@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -333,5 +334,46 @@ func TestLeadStreamContextsEnd(t *testing.T) {
 	}
 	if d := env.dials.Load(); d != 1 {
 		t.Errorf("%d dials, want 1", d)
+	}
+}
+
+// TestNullIDErrorFailsTheStream: an error reply without an id, with two
+// calls waiting, answers one of them but not which: both fail, with the
+// server's error, instead of waiting for good.
+func TestNullIDErrorFailsTheStream(t *testing.T) { bothReaders(t, testNullIDErrorFailsTheStream) }
+
+func testNullIDErrorFailsTheStream(t *testing.T, lead bool) {
+	cl := rpc.NewStreamClient(func(ctx context.Context) (rpc.Stream, error) {
+		cs, ss := streamPair()
+		go func() {
+			for range 2 {
+				if _, err := ss.ReadMessage(nil); err != nil {
+					return
+				}
+			}
+			msg, err := fakeCodec{}.AppendResponse(nil, &rpc.Response{Error: &rpc.Error{Code: rpc.CodeParseError, Message: "unreadable call"}})
+			if err == nil {
+				ss.WriteMessage(msg)
+			}
+		}()
+		if lead {
+			return &leadStream{chanStream: cs, interrupt: make(chan struct{}, 1)}, nil
+		}
+		return cs, nil
+	}, fakeCodec{})
+	defer cl.Close()
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() { errs <- cl.Call(context.Background(), "subtract", nil, i, 1) }()
+	}
+	for range 2 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, rpc.ErrConnectionLost) || !strings.Contains(err.Error(), "unreadable call") {
+				t.Errorf("call: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a call still waits for the reply that came without an id")
+		}
 	}
 }
