@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/json"
+	"github.com/polyrpc/polyrpc/internal/testvals"
 	"github.com/polyrpc/polyrpc/rpc"
 )
 
@@ -100,7 +101,7 @@ func BenchmarkAppendResponse(b *testing.B) {
 		{"string", rpc.Response{ID: id, Dialect: json.Dialect2, Result: "hello, world"}},
 		{"slice", rpc.Response{ID: id, Dialect: json.Dialect2, Result: []any{"hello", int64(5), 2.5, true, nil}}},
 		{"struct", rpc.Response{ID: id, Dialect: json.Dialect2, Result: Point{X: 1, Y: 2, Label: "p"}}},
-		{"ints1000", rpc.Response{ID: id, Dialect: json.Dialect2, Result: ints1000()}},
+		{"ints1000", rpc.Response{ID: id, Dialect: json.Dialect2, Result: testvals.Ramp(1000)}},
 		{"error", rpc.Response{ID: id, Dialect: json.Dialect2, Error: &rpc.Error{Code: rpc.CodeMethodNotFound, Message: "method not found: x"}}},
 	}
 	for _, tc := range cases {
@@ -151,20 +152,8 @@ func BenchmarkSplitBatch(b *testing.B) {
 	}
 }
 
-// ints1000 is a large param: 1000 integers of every size, both signs.
-func ints1000() []int64 {
-	xs := make([]int64, 1000)
-	for i := range xs {
-		xs[i] = int64(i*i*i) * 7919
-		if i%2 == 1 {
-			xs[i] = -xs[i]
-		}
-	}
-	return xs
-}
-
 func ints1000JSON() string {
-	b, err := stdjson.Marshal(ints1000())
+	b, err := stdjson.Marshal(testvals.Ramp(1000))
 	if err != nil {
 		panic(err)
 	}

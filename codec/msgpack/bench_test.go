@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/msgpack"
+	"github.com/polyrpc/polyrpc/internal/testvals"
 	prpc "github.com/polyrpc/polyrpc/rpc"
 )
 
@@ -44,7 +45,7 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			var v Point
 			return p.DecodeAt(0, &v)
 		}},
-		{"ints1000", []any{0, 1, "echo", []any{ints1000()}}, func(p prpc.Params) error {
+		{"ints1000", []any{0, 1, "echo", []any{testvals.Ramp(1000)}}, func(p prpc.Params) error {
 			var v []int64
 			return p.DecodeAt(0, &v)
 		}},
@@ -81,7 +82,7 @@ func BenchmarkAppendResponse(b *testing.B) {
 		{"slice", prpc.Response{ID: id, Result: []any{"hello", int64(5), 2.5, true, nil}}},
 		{"map", prpc.Response{ID: id, Result: map[string]any{"a": int64(1), "b": "two", "c": []any{}}}},
 		{"struct", prpc.Response{ID: id, Result: Point{X: 1, Y: 2, Label: "p"}}},
-		{"ints1000", prpc.Response{ID: id, Result: ints1000()}},
+		{"ints1000", prpc.Response{ID: id, Result: testvals.Ramp(1000)}},
 		{"error", prpc.Response{ID: id, Error: &prpc.Error{Code: prpc.CodeMethodNotFound, Message: "method not found: x"}}},
 	}
 	for _, tc := range cases {
@@ -170,16 +171,4 @@ func BenchmarkGobCodecWork(b *testing.B) {
 		roundTrip(seq)
 		seq++
 	}
-}
-
-// ints1000 is a large param: 1000 integers of every size, both signs.
-func ints1000() []int64 {
-	xs := make([]int64, 1000)
-	for i := range xs {
-		xs[i] = int64(i*i*i) * 7919
-		if i%2 == 1 {
-			xs[i] = -xs[i]
-		}
-	}
-	return xs
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/polyrpc/polyrpc/codec/proto"
 	"github.com/polyrpc/polyrpc/codec/proto/internal/testpb"
+	"github.com/polyrpc/polyrpc/internal/testvals"
 	prpc "github.com/polyrpc/polyrpc/rpc"
 )
 
@@ -58,7 +59,7 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			var v *testpb.Thing
 			return p.DecodeAt(0, &v)
 		}},
-		{"ints1000", enc(prpc.Call{Method: "echoInts", ID: prpc.ID{Seq: 1}, Args: []any{ramp(1000)}}), func(p prpc.Params) error {
+		{"ints1000", enc(prpc.Call{Method: "echoInts", ID: prpc.ID{Seq: 1}, Args: []any{testvals.Ramp(1000)}}), func(p prpc.Params) error {
 			var v []int64
 			return p.DecodeAt(0, &v)
 		}},
@@ -94,7 +95,7 @@ func BenchmarkAppendResponse(b *testing.B) {
 		{"slice", prpc.Response{ID: id, Result: []any{"hello", int64(5), 2.5, true, nil}}},
 		{"struct", prpc.Response{ID: id, Result: Point{X: 1, Y: 2, Label: "p"}}},
 		{"message", prpc.Response{ID: id, Result: benchThing}},
-		{"ints1000", prpc.Response{ID: id, Result: ramp(1000)}},
+		{"ints1000", prpc.Response{ID: id, Result: testvals.Ramp(1000)}},
 		{"error", prpc.Response{ID: id, Error: &prpc.Error{Code: prpc.CodeMethodNotFound, Message: "method not found: x"}}},
 	}
 	for _, tc := range cases {
@@ -128,7 +129,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 	})
 	b.Run("ints1000", func(b *testing.B) {
-		xs := ramp(1000)
+		xs := testvals.Ramp(1000)
 		b.ReportAllocs()
 		for b.Loop() {
 			var r []int64
@@ -196,7 +197,7 @@ func BenchmarkGob(b *testing.B) {
 			func(v any) bool { return v.(*gobArgs).A == 42 })
 	})
 	b.Run("ints1000", func(b *testing.B) {
-		xs := ramp(1000)
+		xs := testvals.Ramp(1000)
 		run(b, func() any { return &xs }, func() any { return new([]int64) },
 			func(v any) bool { return len(*v.(*[]int64)) == 1000 })
 	})

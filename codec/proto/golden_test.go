@@ -14,6 +14,7 @@ import (
 	"github.com/polyrpc/polyrpc/codec/proto"
 	"github.com/polyrpc/polyrpc/codec/proto/internal/testpb"
 	"github.com/polyrpc/polyrpc/codec/proto/polyrpcpb"
+	"github.com/polyrpc/polyrpc/internal/testvals"
 	"github.com/polyrpc/polyrpc/rpc"
 	pb "google.golang.org/protobuf/proto"
 )
@@ -48,7 +49,7 @@ func goldenCases() map[string]func(c *proto.Codec) ([]byte, error) {
 			[]any{}, []any{int64(1), "x", []any{nil}}, map[string]any{}, map[string]any{"b": 1, "a": []int64{}},
 			[]int64{1, -1, math.MaxInt64}, []float64{0.25, -2}, thing, Point{X: 1}}}),
 		"call_message":    call(rpc.Call{Method: "thing", ID: rpc.ID{Seq: 11}, Args: []any{thing}}),
-		"call_large_ints": call(rpc.Call{Method: "echoInts", ID: rpc.ID{Seq: 12}, Args: []any{ramp(100)}}),
+		"call_large_ints": call(rpc.Call{Method: "echoInts", ID: rpc.ID{Seq: 12}, Args: []any{testvals.Ramp(100)}}),
 
 		"response_result": resp(rpc.Response{ID: id(1), Result: int64(19)}),
 		"response_result_exact_ints": resp(rpc.Response{ID: id(2),
@@ -60,7 +61,7 @@ func goldenCases() map[string]func(c *proto.Codec) ([]byte, error) {
 		"response_result_time":    resp(rpc.Response{ID: id(6), Result: when}),
 		"response_result_message": resp(rpc.Response{ID: id(7), Result: thing}),
 		"response_result_null":    resp(rpc.Response{}),
-		"response_result_ints":    resp(rpc.Response{ID: id(8), Result: ramp(100)}),
+		"response_result_ints":    resp(rpc.Response{ID: id(8), Result: testvals.Ramp(100)}),
 		"response_error": resp(rpc.Response{ID: id(9),
 			Error: &rpc.Error{Code: rpc.CodeMethodNotFound, Message: "method not found: foobar"}}),
 		"response_error_data": resp(rpc.Response{ID: id(10),
@@ -70,18 +71,6 @@ func goldenCases() map[string]func(c *proto.Codec) ([]byte, error) {
 		"response_error_null_id": resp(rpc.Response{
 			Error: &rpc.Error{Code: rpc.CodeParseError, Message: "parse error"}}),
 	}
-}
-
-// ramp returns n int64s spread over the whole range, positive and negative.
-func ramp(n int) []int64 {
-	out := make([]int64, n)
-	for i := range out {
-		out[i] = int64(i*i*i) * 7919
-		if i%2 == 1 {
-			out[i] = -out[i]
-		}
-	}
-	return out
 }
 
 func TestGolden(t *testing.T) {
