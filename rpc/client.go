@@ -4,29 +4,54 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
-// ErrNoReply reports a call that its reply did not answer: a batch reply
-// that left it out, or a reply whose id belongs to another call.
-var ErrNoReply = errors.New("rpc: no reply for the call")
-
-// Client calls methods of a remote server over a Transport in one codec. It
-// is safe for concurrent use. A failed call returns an *Error when the
-// server answered with an error, the context's error when ctx ended first,
-// and a transport error otherwise.
+// Client calls methods of a remote server over a Transport, or a stream
+// (NewStreamClient), in one codec. It is safe for concurrent use.
+//
+// A call that the server answered with an error returns it as an *Error,
+// and so does a call refused for the caller's credentials
+// (CodeUnauthenticated). A call that got no answer returns the context's
+// error when its context ended first, and a transport error otherwise:
+// ErrConnectionLost, ErrClosed, a dial error, an HTTP status.
 type Client struct {
-	ex      exchanger
-	codec   Codec
-	ordered bool // replies carry ids to check
-	seq     atomic.Uint64
+	ex    exchanger
+	codec Codec
+	// matchIDs is set when replies carry the ids of their calls, which a
+	// reply is checked against; not for codecs whose replies come in order
+	// (wire.InOrder).
+	matchIDs bool
+	seq      atomic.Uint64
+	handler  Handler // interceptors around send
+	log      *slog.Logger
 }
 
-// NewClient returns a client that sends calls over t encoded with c.
-func NewClient(t Transport, c Codec) *Client {
-	u, ok := c.(Unordered)
-	return &Client{ex: transportExchanger{t: t, codec: c}, codec: c, ordered: !(ok && u.Unordered())}
+// NewClient returns a client that sends calls over t encoded with c. It fails
+// for a nil transport or codec and for an invalid option.
+func NewClient(t Transport, c Codec, opts ...Option) (*Client, error) {
+	if t == nil {
+		return nil, errors.New("rpc: NewClient: nil transport")
+	}
+	return newClient(transportExchanger{t: t, codec: c}, c, opts)
+}
+
+func newClient(ex exchanger, c Codec, opts []Option) (*Client, error) {
+	if c == nil {
+		return nil, errors.New("rpc: NewClient: nil codec")
+	}
+	cfg, err := newConfig(true, opts)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := c.(wire.InOrder)
+	cl := &Client{ex: ex, codec: c, matchIDs: !(ok && u.InOrder()), log: cfg.log}
+	cl.handler = chain(cl.send, cfg.interceptors)
+	return cl, nil
 }
 
 // exchanger sends a message for the call numbered seq (and a batch's other
@@ -42,7 +67,7 @@ type exchanger interface {
 // reply is decoded.
 type exchange struct {
 	raw   []byte
-	reply *Reply // nil when not decoded; from replyPool
+	reply *wire.Reply // nil when not decoded; from replyPool
 	buf   *[]byte
 	err   error
 	turn  bool // not a reply: the turn to read a stream (stream.go)
@@ -50,11 +75,11 @@ type exchange struct {
 
 // replyPool holds the Replies that codecs decode into: DecodeReply takes a
 // pointer through an interface, which would otherwise cost an allocation.
-var replyPool = sync.Pool{New: func() any { return new(Reply) }}
+var replyPool = sync.Pool{New: func() any { return new(wire.Reply) }}
 
 // decodeReply decodes raw into a pooled Reply.
-func decodeReply(c Codec, raw []byte) (*Reply, error) {
-	r := replyPool.Get().(*Reply)
+func decodeReply(c Codec, raw []byte) (*wire.Reply, error) {
+	r := replyPool.Get().(*wire.Reply)
 	if err := c.DecodeReply(raw, r); err != nil {
 		releaseReply(r)
 		return nil, err
@@ -62,9 +87,9 @@ func decodeReply(c Codec, raw []byte) (*Reply, error) {
 	return r, nil
 }
 
-func releaseReply(r *Reply) {
+func releaseReply(r *wire.Reply) {
 	if r != nil {
-		*r = Reply{}
+		*r = wire.Reply{}
 		replyPool.Put(r)
 	}
 }
@@ -81,7 +106,7 @@ type transportExchanger struct {
 }
 
 func (x transportExchanger) exchange(ctx context.Context, _ uint64, _ []uint64, msg []byte, oneway, batch bool) (exchange, error) {
-	raw, err := x.t.RoundTrip(ctx, x.codec, msg, oneway)
+	raw, err := x.t.Exchange(ctx, x.codec, msg, oneway)
 	if err != nil || oneway || batch {
 		return exchange{raw: raw}, err
 	}
@@ -112,21 +137,16 @@ func (c *Client) Call(ctx context.Context, method string, result any, params ...
 	if params == nil {
 		params = []any{}
 	}
-	call := callPool.Get().(*Call)
-	*call = Call{Method: method, Args: params}
-	err := c.call(ctx, call, result)
-	*call = Call{}
-	callPool.Put(call)
-	return err
+	return c.do(ctx, method, false, params, nil, result)
 }
-
-// callPool holds Calls: one escapes into the codec's AppendCall otherwise.
-var callPool = sync.Pool{New: func() any { return new(Call) }}
 
 // CallNamed calls method with named params, given as a map with string keys
 // or a struct, and decodes its result into result.
 func (c *Client) CallNamed(ctx context.Context, method string, result any, params any) error {
-	return c.call(ctx, &Call{Method: method, Named: params}, result)
+	if params == nil {
+		return c.do(ctx, method, false, []any{}, nil, result)
+	}
+	return c.do(ctx, method, false, nil, params, result)
 }
 
 // Notify sends a notification: the server runs the method and sends no reply.
@@ -134,46 +154,74 @@ func (c *Client) Notify(ctx context.Context, method string, params ...any) error
 	if params == nil {
 		params = []any{}
 	}
-	return c.call(ctx, &Call{Method: method, Args: params, Notification: true}, nil)
+	return c.do(ctx, method, true, params, nil, nil)
+}
+
+// calling is what one call needs; pooled, as the Call escapes into the
+// interceptors and the codec.
+type calling struct {
+	call   Call
+	params goParams
+	wcall  wire.Call
+}
+
+var callingPool = sync.Pool{New: func() any { return new(calling) }}
+
+func (c *Client) do(ctx context.Context, method string, notification bool, args []any, named, result any) error {
+	cl := callingPool.Get().(*calling)
+	cl.params = goParams{args: args, named: named}
+	cl.call = Call{Method: method, Codec: c.codec.Name(), Notification: notification, Params: &cl.params,
+		args: args, named: named, result: result, scratch: &cl.wcall}
+	_, err := c.handler(ctx, &cl.call)
+	*cl = calling{}
+	callingPool.Put(cl)
+	return err
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-func (c *Client) call(ctx context.Context, call *Call, result any) error {
-	call.ID.Seq = c.seq.Add(1)
+// send is the innermost step of a call: it encodes the call, exchanges it
+// for the reply and decodes the result.
+func (c *Client) send(ctx context.Context, call *Call) (any, error) {
+	wc := call.scratch
+	if wc == nil {
+		wc = new(wire.Call)
+	}
+	*wc = wire.Call{Method: call.Method, Notification: call.Notification, Args: call.args, Named: call.named}
+	wc.ID.Seq = c.seq.Add(1)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	msg, err := c.codec.AppendCall((*bp)[:0], call)
+	msg, err := c.codec.AppendCall((*bp)[:0], wc)
 	if err != nil {
-		return fmt.Errorf("rpc: encoding %s: %w", call.Method, err)
+		return nil, fmt.Errorf("rpc: encoding %s: %w", call.Method, err)
 	}
 	*bp = msg[:0]
-	x, err := c.ex.exchange(ctx, call.ID.Seq, nil, msg, call.Notification, false)
+	x, err := c.ex.exchange(ctx, wc.ID.Seq, nil, msg, call.Notification, false)
 	if err != nil {
 		var re *replyError
 		if errors.As(err, &re) {
-			return fmt.Errorf("rpc: decoding the reply to %s: %w", call.Method, re.err)
+			return nil, fmt.Errorf("rpc: decoding the reply to %s: %w", call.Method, re.err)
 		}
-		return c.transportError(ctx, err)
+		return nil, c.transportError(ctx, err)
 	}
 	if call.Notification {
-		return nil
+		return nil, nil
 	}
 	defer x.release()
 	r := x.reply
 	if r.Error != nil {
-		return r.Error
+		return nil, fromWire(r.Error)
 	}
-	if c.ordered && r.ID.Seq != call.ID.Seq {
-		return fmt.Errorf("%w: reply id %d to call %d", ErrNoReply, r.ID.Seq, call.ID.Seq)
+	if c.matchIDs && r.ID.Seq != wc.ID.Seq {
+		return nil, fmt.Errorf("%w: reply id %d to call %d", ErrNoReply, r.ID.Seq, wc.ID.Seq)
 	}
-	if result == nil || r.Result == nil {
-		return nil
+	if call.result == nil || r.Result == nil {
+		return call.result, nil
 	}
-	if err := r.Result.Decode(result); err != nil {
-		return fmt.Errorf("rpc: decoding the result of %s: %w", call.Method, err)
+	if err := r.Result.Decode(call.result); err != nil {
+		return nil, fmt.Errorf("rpc: decoding the result of %s: %w", call.Method, err)
 	}
-	return nil
+	return call.result, nil
 }
 
 // transportError prefers the context's error when the context ended: the
@@ -202,9 +250,10 @@ type BatchCall struct {
 
 // Batch sends calls as one batch message and waits for the replies. It
 // returns an error only when the batch as a whole failed; each call's own
-// outcome is in its Err. It needs a codec with batches (a BatchCodec).
+// outcome is in its Err. It needs a codec with batches (JSON-RPC). The
+// client's interceptors do not see the calls of a batch.
 func (c *Client) Batch(ctx context.Context, calls ...*BatchCall) error {
-	bc, ok := c.codec.(BatchCodec)
+	bc, ok := c.codec.(wire.BatchCodec)
 	if !ok {
 		return fmt.Errorf("rpc: codec %s has no batches", c.codec.Name())
 	}
@@ -216,7 +265,7 @@ func (c *Client) Batch(ctx context.Context, calls ...*BatchCall) error {
 	bySeq := make(map[uint64]*BatchCall, len(calls))
 	oneway := true
 	for i, bcall := range calls {
-		call := &Call{Method: bcall.Method, Args: bcall.Params, Named: bcall.Named, Notification: bcall.Notification}
+		call := &wire.Call{Method: bcall.Method, Args: bcall.Params, Named: bcall.Named, Notification: bcall.Notification}
 		if call.Args == nil && call.Named == nil {
 			call.Args = []any{}
 		}
@@ -252,18 +301,18 @@ func (c *Client) Batch(ctx context.Context, calls ...*BatchCall) error {
 	}
 	if !isBatch {
 		// The server refused the batch as a whole with one error.
-		var r Reply
+		var r wire.Reply
 		if err := c.codec.DecodeReply(reply, &r); err != nil {
 			return fmt.Errorf("rpc: decoding the batch reply: %w", err)
 		}
 		if r.Error != nil {
-			return r.Error
+			return fromWire(r.Error)
 		}
 		return fmt.Errorf("rpc: a single reply to a batch")
 	}
 	answered := make(map[uint64]bool, len(parts))
 	for _, part := range parts {
-		var r Reply
+		var r wire.Reply
 		if err := c.codec.DecodeReply(part, &r); err != nil {
 			return fmt.Errorf("rpc: decoding the batch reply: %w", err)
 		}
@@ -274,7 +323,7 @@ func (c *Client) Batch(ctx context.Context, calls ...*BatchCall) error {
 		answered[r.ID.Seq] = true
 		switch {
 		case r.Error != nil:
-			bcall.Err = r.Error
+			bcall.Err = fromWire(r.Error)
 		case bcall.Result != nil && r.Result != nil:
 			if err := r.Result.Decode(bcall.Result); err != nil {
 				bcall.Err = fmt.Errorf("rpc: decoding the result of %s: %w", bcall.Method, err)

@@ -3,6 +3,10 @@ package rpc_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,9 +15,101 @@ import (
 
 func newTestClient(t *testing.T, opts ...rpc.Option) *rpc.Client {
 	t.Helper()
-	c := rpc.NewClient(rpc.InProcess(newTestServer(t, opts...)), fakeCodec{})
+	c, err := rpc.NewClient(rpc.InProcess(newTestServer(t, opts...)), fakeCodec{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// TestNewClientRefusesWhatCannotWork: a nil codec or transport, or an
+// option for servers only, is an error at construction, not a panic or a
+// hang at the first call.
+func TestNewClientRefusesWhatCannotWork(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	if c, err := rpc.NewClient(rpc.InProcess(s), nil); err == nil || c != nil {
+		t.Errorf("nil codec: %v, %v", c, err)
+	}
+	if _, err := rpc.NewClient(nil, fakeCodec{}); err == nil {
+		t.Error("nil transport accepted")
+	}
+	if _, err := rpc.NewStreamClient(nil, fakeCodec{}); err == nil {
+		t.Error("nil dialer accepted")
+	}
+	for _, opt := range []rpc.Option{rpc.WithMaxBatch(3), rpc.WithCallTimeout(time.Second), rpc.WithCodecs(fakeCodec{})} {
+		if _, err := rpc.NewClient(rpc.InProcess(s), fakeCodec{}, opt); err == nil || !strings.Contains(err.Error(), "server option") {
+			t.Errorf("server option given to a client: %v", err)
+		}
+	}
+}
+
+// TestClientInterceptors: a client's interceptors see each call's method,
+// params and codec, its result or error, in order, and may refuse a call
+// before it is sent.
+func TestClientInterceptors(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []string
+	record := func(name string) rpc.Interceptor {
+		return func(ctx context.Context, call *rpc.Call, next rpc.Handler) (any, error) {
+			var first int64
+			if call.Params != nil && call.Params.Len() > 0 {
+				if err := call.Params.DecodeAt(0, &first); err != nil {
+					return nil, err
+				}
+			}
+			res, err := next(ctx, call)
+			out := fmt.Sprintf("%s %s(%d) codec=%s notif=%v", name, call.Method, first, call.Codec, call.Notification)
+			if p, ok := res.(*int64); ok {
+				out += fmt.Sprintf(" = %d", *p)
+			}
+			if err != nil {
+				out += " err=" + rpc.AsError(err).Code.String()
+			}
+			mu.Lock()
+			seen = append(seen, out)
+			mu.Unlock()
+			return res, err
+		}
+	}
+	refuse := func(ctx context.Context, call *rpc.Call, next rpc.Handler) (any, error) {
+		if call.Method == "secret" {
+			return nil, errors.New("not from here")
+		}
+		return next(ctx, call)
+	}
+	s := newTestServer(t)
+	c, err := rpc.NewClient(rpc.InProcess(s), fakeCodec{},
+		rpc.WithInterceptors(record("outer"), record("inner")), rpc.WithInterceptors(refuse))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	var n int64
+	if err := c.Call(ctx, "subtract", &n, 42, 23); err != nil || n != 19 {
+		t.Fatalf("Call = %d, %v", n, err)
+	}
+	if err := c.Call(ctx, "nope", nil, 1); !errors.Is(err, rpc.ErrMethodNotFound) {
+		t.Errorf("nope: %v", err)
+	}
+	if err := c.Notify(ctx, "sum", 5); err != nil {
+		t.Errorf("Notify: %v", err)
+	}
+	if err := c.Call(ctx, "secret", nil); err == nil || err.Error() != "not from here" {
+		t.Errorf("refused call: %v", err)
+	}
+	want := []string{
+		"inner subtract(42) codec=fake notif=false = 19", "outer subtract(42) codec=fake notif=false = 19",
+		"inner nope(1) codec=fake notif=false err=method not found", "outer nope(1) codec=fake notif=false err=method not found",
+		"inner sum(5) codec=fake notif=true", "outer sum(5) codec=fake notif=true",
+		"inner secret(0) codec=fake notif=false err=application error", "outer secret(0) codec=fake notif=false err=application error",
+	}
+	if !slices.Equal(seen, want) {
+		t.Errorf("interceptors saw\n%s\nwant\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 func TestClientCall(t *testing.T) {

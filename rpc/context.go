@@ -1,6 +1,10 @@
 package rpc
 
-import "context"
+import (
+	"context"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
+)
 
 // Addr is a network end point. It has the method set of net.Addr, so any
 // net.Addr is an Addr, while the core need not import net.
@@ -21,14 +25,28 @@ type Peer struct {
 	Identity string
 }
 
-// CallInfo describes the call being served; handlers and interceptors get it
-// with CallInfoFromContext.
-type CallInfo struct {
-	Method       string
+// Call describes a call to the interceptors that see it, on a server and on a
+// client alike, and to a handler through CallFromContext.
+type Call struct {
+	Method string
+	// Codec is the name of the codec the call travels in.
 	Codec        string
 	Notification bool
-	// Peer is nil when the transport did not provide one.
+	// Peer is, on a server, the caller as its transport describes it; nil
+	// on a client and when the transport did not say.
 	Peer *Peer
+	// Params are the call's params: on a server still encoded, decoded on
+	// demand into any type (the handler's own are decoded after the
+	// interceptors ran); on a client the Go values given to the call, which
+	// decode into any type they convert to. Nil for a call without params.
+	Params wire.Params
+
+	// On a client: what the innermost step sends, where the result goes,
+	// and room to encode it without an allocation.
+	args    []any
+	named   any
+	result  any
+	scratch *wire.Call
 }
 
 type peerKey struct{}
@@ -46,8 +64,22 @@ func PeerFromContext(ctx context.Context) (*Peer, bool) {
 	return p, ok && p != nil
 }
 
-// CallInfoFromContext returns the description of the call that ctx belongs to.
-func CallInfoFromContext(ctx context.Context) (*CallInfo, bool) {
-	c, ok := ctx.Value(callKey{}).(*CallInfo)
+// CallFromContext returns the call that a handler's ctx belongs to.
+func CallFromContext(ctx context.Context) (*Call, bool) {
+	c, ok := ctx.Value(callKey{}).(*Call)
 	return c, ok && c != nil
+}
+
+// callContext carries the Call of a call served at the cost of one
+// allocation.
+type callContext struct {
+	context.Context
+	call Call
+}
+
+func (c *callContext) Value(key any) any {
+	if key == (callKey{}) {
+		return &c.call
+	}
+	return c.Context.Value(key)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strconv"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // Code is an error code carried on the wire. The reserved codes follow
@@ -55,8 +57,15 @@ func (c Code) String() string {
 // Error is the error of a failed call, on the server and on the client alike.
 // Every codec carries Code and Message; Data is optional detail that codecs
 // carry where their format has room for it (JSON-RPC error data, the
-// msgpack-rpc error map, the protobuf envelope). A client always returns a
-// failed call as an *Error, so errors.As finds it.
+// msgpack-rpc error map, the protobuf envelope).
+//
+// A handler returns an *Error to choose the code the caller sees; any other
+// error reaches the caller as CodeApplication with the error's text (see
+// AsError). A client returns an *Error when the server answered the call
+// with one, or refused the caller's credentials (CodeUnauthenticated, on
+// every transport); a call that never got an answer fails with the
+// context's error or a transport error instead (ErrConnectionLost, a dial
+// error, an HTTP status).
 type Error struct {
 	Code    Code
 	Message string
@@ -91,18 +100,29 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code && (t.Message == "" || t.Message == e.Message)
 }
 
-// Sentinel errors for errors.Is; they match any *Error with the same code.
+// Errors for errors.Is. The *Error values match any *Error with the same
+// code.
 var (
-	ErrParse          = &Error{Code: CodeParseError}
-	ErrInvalidRequest = &Error{Code: CodeInvalidRequest}
-	ErrMethodNotFound = &Error{Code: CodeMethodNotFound}
-	ErrInvalidParams  = &Error{Code: CodeInvalidParams}
-	ErrInternal       = &Error{Code: CodeInternal}
-	ErrLimitExceeded  = &Error{Code: CodeLimitExceeded}
+	ErrParse           = &Error{Code: CodeParseError}
+	ErrInvalidRequest  = &Error{Code: CodeInvalidRequest}
+	ErrMethodNotFound  = &Error{Code: CodeMethodNotFound}
+	ErrInvalidParams   = &Error{Code: CodeInvalidParams}
+	ErrInternal        = &Error{Code: CodeInternal}
+	ErrUnauthenticated = &Error{Code: CodeUnauthenticated}
+	ErrLimitExceeded   = &Error{Code: CodeLimitExceeded}
+
+	// ErrClosed is returned by calls on a closed client.
+	ErrClosed = errors.New("rpc: client closed")
+	// ErrConnectionLost fails the calls in flight on a stream that broke.
+	// New calls dial a new stream.
+	ErrConnectionLost = errors.New("rpc: connection lost")
+	// ErrNoReply reports a call that its reply did not answer: a batch
+	// reply that left it out, or a reply whose id belongs to another call.
+	ErrNoReply = errors.New("rpc: no reply for the call")
 )
 
 // AsError converts any error to the *Error a server sends: an *Error found
-// with errors.As as it is; context deadlines and cancellations as
+// with errors.As as it is (a *wire.Error too, with its code); context deadlines and cancellations as
 // CodeDeadlineExceeded and CodeCanceled; anything else as CodeApplication
 // with the error's text. It returns nil for a nil error.
 func AsError(err error) *Error {
@@ -112,6 +132,10 @@ func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return fromWire(we)
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -125,4 +149,15 @@ func AsError(err error) *Error {
 // invalidParams returns a CodeInvalidParams error with the given text.
 func invalidParams(msg string) *Error {
 	return &Error{Code: CodeInvalidParams, Message: "invalid params: " + msg}
+}
+
+// fromWire is the *Error of a message's error.
+func fromWire(e *wire.Error) *Error {
+	return &Error{Code: Code(e.Code), Message: e.Message, Data: e.Data}
+}
+
+// toWire stores e in w, the form a codec encodes.
+func (e *Error) toWire(w *wire.Error) *wire.Error {
+	*w = wire.Error{Code: int(e.Code), Message: e.Message, Data: e.Data}
+	return w
 }

@@ -2,21 +2,27 @@ package rpc_test
 
 import (
 	"bytes"
+	"context"
 	stdjson "encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
+	"sync"
+	"testing"
 
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // fakeCodec is a minimal codec for testing the core without a real wire
-// format: an envelope {"m":method,"id":n,"p":params} in encoding/json, with
-// params decoded into natural values and converted with rpc.Convert. A
-// message starting with '[' is a batch.
+// format: an envelope {"m":method,"id":n,"p":params} in encoding/json, each
+// param decoded by encoding/json into the type wanted. A message starting
+// with '[' is a batch.
 type fakeCodec struct{}
 
-var _ rpc.BatchCodec = fakeCodec{}
+var _ wire.BatchCodec = fakeCodec{}
 
 type fakeEnvelope struct {
 	Method string             `json:"m,omitempty"`
@@ -64,10 +70,10 @@ func naturalize(v any) any {
 	return v
 }
 
-func (fakeCodec) DecodeRequest(msg []byte, req *rpc.Request) error {
+func (fakeCodec) DecodeRequest(msg []byte, req *wire.Request) error {
 	var env fakeEnvelope
 	if err := stdjson.Unmarshal(msg, &env); err != nil {
-		return &rpc.Error{Code: rpc.CodeParseError, Message: err.Error()}
+		return &wire.Error{Code: wire.CodeParseError, Message: err.Error()}
 	}
 	if env.ID != nil {
 		req.ID.Raw = []byte(strconv.FormatUint(*env.ID, 10))
@@ -75,29 +81,32 @@ func (fakeCodec) DecodeRequest(msg []byte, req *rpc.Request) error {
 		req.Notification = true
 	}
 	if env.Method == "" {
-		return &rpc.Error{Code: rpc.CodeInvalidRequest, Message: "no method"}
+		return &wire.Error{Code: wire.CodeInvalidRequest, Message: "no method"}
 	}
 	req.Method = env.Method
 	if len(env.Params) > 0 {
-		p, err := decodeNatural(env.Params)
-		if err != nil {
-			return &rpc.Error{Code: rpc.CodeParseError, Message: err.Error()}
-		}
-		switch p := p.(type) {
-		case []any:
-			req.Params = fakeParams{list: p}
-		case map[string]any:
-			req.Params = fakeParams{named: p}
+		var p fakeParams
+		switch env.Params[0] {
+		case '[':
+			p.list = []stdjson.RawMessage{}
+			if err := stdjson.Unmarshal(env.Params, &p.list); err != nil {
+				return &wire.Error{Code: wire.CodeParseError, Message: err.Error()}
+			}
+		case '{':
+			if err := stdjson.Unmarshal(env.Params, &p.named); err != nil {
+				return &wire.Error{Code: wire.CodeParseError, Message: err.Error()}
+			}
 		default:
-			return &rpc.Error{Code: rpc.CodeInvalidRequest, Message: "params neither list nor object"}
+			return &wire.Error{Code: wire.CodeInvalidRequest, Message: "params neither list nor object"}
 		}
+		req.Params = p
 	}
 	return nil
 }
 
 type fakeParams struct {
-	list  []any
-	named map[string]any
+	list  []stdjson.RawMessage
+	named map[string]stdjson.RawMessage
 }
 
 func (p fakeParams) Len() int {
@@ -106,7 +115,7 @@ func (p fakeParams) Len() int {
 	}
 	return len(p.list)
 }
-func (p fakeParams) DecodeAt(i int, dst any) error { return rpc.Convert(dst, p.list[i]) }
+func (p fakeParams) DecodeAt(i int, dst any) error { return fakeValue(p.list[i]).Decode(dst) }
 func (p fakeParams) Names() []string {
 	var out []string
 	for k := range p.named {
@@ -114,9 +123,11 @@ func (p fakeParams) Names() []string {
 	}
 	return out
 }
-func (p fakeParams) DecodeNamed(name string, dst any) error { return rpc.Convert(dst, p.named[name]) }
+func (p fakeParams) DecodeNamed(name string, dst any) error {
+	return fakeValue(p.named[name]).Decode(dst)
+}
 
-func (fakeCodec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
+func (fakeCodec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) {
 	env := fakeEnvelope{}
 	if resp.ID.Raw != nil {
 		id, _ := strconv.ParseUint(string(resp.ID.Raw), 10, 64)
@@ -138,7 +149,7 @@ func (fakeCodec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) 
 	return append(dst, b...), nil
 }
 
-func (fakeCodec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
+func (fakeCodec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	env := fakeEnvelope{Method: call.Method}
 	if !call.Notification {
 		id := call.ID.Seq
@@ -163,14 +174,15 @@ func (fakeCodec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
 type fakeValue []byte
 
 func (v fakeValue) Decode(dst any) error {
-	n, err := decodeNatural(v)
-	if err != nil {
+	if p, ok := dst.(*any); ok {
+		n, err := decodeNatural(v)
+		*p = n
 		return err
 	}
-	return rpc.Convert(dst, n)
+	return stdjson.Unmarshal(v, dst)
 }
 
-func (fakeCodec) DecodeReply(msg []byte, r *rpc.Reply) error {
+func (fakeCodec) DecodeReply(msg []byte, r *wire.Reply) error {
 	var env fakeEnvelope
 	if err := stdjson.Unmarshal(msg, &env); err != nil {
 		return err
@@ -179,7 +191,7 @@ func (fakeCodec) DecodeReply(msg []byte, r *rpc.Reply) error {
 		r.ID.Seq = *env.ID
 	}
 	if env.Error != nil {
-		r.Error = &rpc.Error{Code: rpc.Code(env.Error.Code), Message: env.Error.Message, Data: naturalize(env.Error.Data)}
+		r.Error = &wire.Error{Code: env.Error.Code, Message: env.Error.Message, Data: naturalize(env.Error.Data)}
 		return nil
 	}
 	if env.Result == nil {
@@ -195,10 +207,10 @@ func (fakeCodec) SplitBatch(msg []byte, max int) ([][]byte, bool, error) {
 	}
 	var raws []stdjson.RawMessage
 	if err := stdjson.Unmarshal(msg, &raws); err != nil {
-		return nil, true, &rpc.Error{Code: rpc.CodeParseError, Message: err.Error()}
+		return nil, true, &wire.Error{Code: wire.CodeParseError, Message: err.Error()}
 	}
 	if max > 0 && len(raws) > max {
-		return nil, true, &rpc.Error{Code: rpc.CodeLimitExceeded, Message: "batch too large"}
+		return nil, true, &wire.Error{Code: wire.CodeLimitExceeded, Message: "batch too large"}
 	}
 	items := make([][]byte, len(raws))
 	for i, r := range raws {
@@ -225,3 +237,51 @@ func request(id uint64, method string, params string) []byte {
 	}
 	return fmt.Appendf(nil, `{"m":%q,"id":%d,"p":%s}`, method, id, params)
 }
+
+// mustServer returns a new server or fails the test.
+func mustServer(t testing.TB, opts ...rpc.Option) *rpc.Server {
+	t.Helper()
+	s, err := rpc.NewServer(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// logRecorder is a slog.Handler that keeps what is logged, every attribute
+// as text.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []logRecord
+}
+
+type logRecord struct {
+	level slog.Level
+	msg   string
+	attrs map[string]string
+}
+
+func (l *logRecorder) logger() *slog.Logger { return slog.New(l) }
+
+func (l *logRecorder) records() []logRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.recs)
+}
+
+func (*logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]string{}}
+	r.Attrs(func(a slog.Attr) bool {
+		rec.attrs[a.Key] = a.Value.String()
+		return true
+	})
+	l.mu.Lock()
+	l.recs = append(l.recs, rec)
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // MethodInfo describes a registered method for introspection.
@@ -36,13 +38,27 @@ type MethodOption interface {
 }
 
 type methodConfig struct {
-	names []string
-	help  string
+	names   []string
+	help    string
+	exports []export // RegisterService only
+}
+
+// export is a method of a service named by Export.
+type export struct {
+	goName string
+	opts   []MethodOption
 }
 
 type methodOptionFunc func(*methodConfig)
 
 func (f methodOptionFunc) applyMethod(c *methodConfig) { f(c) }
+
+// Export names a method of a service for RegisterService to register, by its
+// Go name, with the options for that method alone.
+func Export(goName string, opts ...MethodOption) MethodOption {
+	opts = append([]MethodOption(nil), opts...)
+	return methodOptionFunc(func(c *methodConfig) { c.exports = append(c.exports, export{goName, opts}) })
+}
 
 // WithParamNames names the method's parameters, in order, for calls with
 // named params (a JSON-RPC params object). Without it, a method whose only
@@ -68,7 +84,7 @@ type method struct {
 	names    map[string]int // param name → index into in
 	// fields maps named params to the fields of the only param, a struct
 	// (or pointer to struct), when no param names were given.
-	fields    map[string]Field
+	fields    map[string]wire.Field
 	hasResult bool
 	frames    sync.Pool // of *argFrame
 }
@@ -87,7 +103,12 @@ func newMethod(name string, fn reflect.Value, opts []MethodOption) (*method, err
 	}
 	var cfg methodConfig
 	for _, o := range opts {
-		o.applyMethod(&cfg)
+		if o != nil {
+			o.applyMethod(&cfg)
+		}
+	}
+	if cfg.exports != nil {
+		return nil, fmt.Errorf("rpc: method %q: Export is an option of RegisterService", name)
 	}
 	t := fn.Type()
 	m := &method{fn: fn, variadic: t.IsVariadic()}
@@ -147,8 +168,8 @@ func newMethod(name string, fn reflect.Value, opts []MethodOption) (*method, err
 			st = st.Elem()
 		}
 		if st != timeType {
-			fields := StructFields(st)
-			m.fields = make(map[string]Field, len(fields))
+			fields := wire.StructFields(st)
+			m.fields = make(map[string]wire.Field, len(fields))
 			for _, f := range fields {
 				m.fields[f.Name] = f
 			}
@@ -202,7 +223,7 @@ func checkWireTypeDepth(t reflect.Type, seen map[reflect.Type]bool) error {
 		if t == timeType {
 			return nil
 		}
-		for _, f := range StructFields(t) {
+		for _, f := range wire.StructFields(t) {
 			if err := checkWireTypeDepth(f.Type, seen); err != nil {
 				return fmt.Errorf("field %s: %v", f.Name, err)
 			}
@@ -236,30 +257,37 @@ func serviceMethodName(prefix, goName string) string {
 	return prefix + "." + name
 }
 
-// serviceMethods lists the exported methods of rcvr that have a handler's
-// signature, under their wire names.
-func serviceMethods(prefix string, rcvr any) (map[string]reflect.Value, error) {
+// serviceMethods builds the methods of rcvr that opts export.
+func serviceMethods(prefix string, rcvr any, opts []MethodOption) ([]*method, error) {
 	v := reflect.ValueOf(rcvr)
 	if !v.IsValid() {
 		return nil, fmt.Errorf("rpc: RegisterService of nil")
 	}
+	var cfg methodConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyMethod(&cfg)
+		}
+	}
+	if cfg.names != nil || cfg.help != "" {
+		return nil, fmt.Errorf("rpc: RegisterService: give a method's options inside its Export")
+	}
+	if len(cfg.exports) == 0 {
+		return nil, fmt.Errorf("rpc: RegisterService: no method exported; name each with rpc.Export")
+	}
 	prefix = strings.TrimSuffix(prefix, ".")
-	out := map[string]reflect.Value{}
 	t := v.Type()
-	for i := 0; i < t.NumMethod(); i++ {
-		mt := t.Method(i)
-		if !mt.IsExported() {
-			continue
+	ms := make([]*method, 0, len(cfg.exports))
+	for _, e := range cfg.exports {
+		mt, ok := t.MethodByName(e.goName)
+		if !ok || !mt.IsExported() {
+			return nil, fmt.Errorf("rpc: RegisterService: %v has no exported method %q", t, e.goName)
 		}
-		ft := mt.Type // includes the receiver
-		n := ft.NumOut()
-		if n < 1 || n > 2 || ft.Out(n-1) != errorType {
-			continue
+		m, err := newMethod(serviceMethodName(prefix, mt.Name), v.Method(mt.Index), e.opts)
+		if err != nil {
+			return nil, err
 		}
-		out[serviceMethodName(prefix, mt.Name)] = v.Method(i)
+		ms = append(ms, m)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("rpc: RegisterService: %v has no exported method returning error", t)
-	}
-	return out, nil
+	return ms, nil
 }

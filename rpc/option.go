@@ -1,74 +1,133 @@
 package rpc
 
 import (
-	"context"
+	"fmt"
+	"log/slog"
 	"time"
 )
 
-// Option configures a Server.
+// Option configures a Server or a Client. Each option says which it applies
+// to; given to the other, NewServer or NewClient returns an error. Zero
+// values mean the default; an invalid value is an error at construction.
 type Option interface {
-	applyServer(*serverConfig)
+	apply(*config) error
 }
 
-type serverConfig struct {
-	codecs       []Codec
+// config is what the options of a server or a client set.
+type config struct {
+	client bool // the options configure a client
+
+	log          *slog.Logger
 	interceptors []Interceptor
-	maxBatch     int
-	callTimeout  time.Duration
-	onPanic      func(ctx context.Context, method string, value any, stack []byte)
-	onError      func(ctx context.Context, method string, e *Error)
+
+	// Server only.
+	codecs      []Codec
+	maxBatch    int
+	callTimeout time.Duration
 }
 
-// DefaultMaxBatch is the default limit on the calls in one batch.
-const DefaultMaxBatch = 1000
+// defaultMaxBatch is the default limit on the calls in one batch.
+const defaultMaxBatch = 1000
 
-func defaultServerConfig() serverConfig {
-	return serverConfig{maxBatch: DefaultMaxBatch}
+func newConfig(client bool, opts []Option) (config, error) {
+	cfg := config{client: client}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(&cfg); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.log == nil {
+		cfg.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.maxBatch == 0 {
+		cfg.maxBatch = defaultMaxBatch
+	}
+	return cfg, nil
 }
 
-type optionFunc func(*serverConfig)
-
-func (f optionFunc) applyServer(c *serverConfig) { f(c) }
-
-// WithCodecs gives the server exactly these codecs instead of a copy of the
-// registry (see RegisterCodec).
-func WithCodecs(codecs ...Codec) Option {
-	codecs = append([]Codec(nil), codecs...)
-	return optionFunc(func(c *serverConfig) { c.codecs = codecs })
+type option struct {
+	name       string
+	serverOnly bool
+	set        func(*config) error
 }
 
-// WithInterceptors adds interceptors around every call, in order: the first
-// is the outermost. Options given several times add up.
+func (o option) apply(c *config) error {
+	if o.serverOnly && c.client {
+		return fmt.Errorf("rpc: %s is a server option", o.name)
+	}
+	return o.set(c)
+}
+
+// WithLogger gives a server or a client a logger. A server logs at Error
+// level a handler's panic (with its stack) and a result its codec cannot
+// encode, and at Warn level every message it refuses (unreadable, invalid,
+// over a limit). By default nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return option{name: "WithLogger", set: func(c *config) error { c.log = l; return nil }}
+}
+
+// WithInterceptors adds interceptors around every call of a server or a
+// client, in order: the first is the outermost. Options given several times
+// add up.
 func WithInterceptors(is ...Interceptor) Option {
 	is = append([]Interceptor(nil), is...)
-	return optionFunc(func(c *serverConfig) { c.interceptors = append(c.interceptors, is...) })
+	return option{name: "WithInterceptors", set: func(c *config) error {
+		for _, i := range is {
+			if i == nil {
+				return fmt.Errorf("rpc: WithInterceptors: nil interceptor")
+			}
+		}
+		c.interceptors = append(c.interceptors, is...)
+		return nil
+	}}
 }
 
-// WithMaxBatch limits the calls in one batch (DefaultMaxBatch by default);
-// a larger batch gets one CodeLimitExceeded error. n <= 0 means no limit.
+// WithCodecs gives a server exactly these codecs instead of every codec
+// registered (see RegisterCodec).
+func WithCodecs(codecs ...Codec) Option {
+	codecs = append([]Codec(nil), codecs...)
+	return option{name: "WithCodecs", serverOnly: true, set: func(c *config) error {
+		if len(codecs) == 0 {
+			return fmt.Errorf("rpc: WithCodecs: no codec")
+		}
+		seen := map[string]bool{}
+		for _, cd := range codecs {
+			if cd == nil {
+				return fmt.Errorf("rpc: WithCodecs: nil codec")
+			}
+			if seen[cd.Name()] {
+				return fmt.Errorf("rpc: WithCodecs: codec %q given twice", cd.Name())
+			}
+			seen[cd.Name()] = true
+		}
+		c.codecs = codecs
+		return nil
+	}}
+}
+
+// WithMaxBatch limits the calls in one batch a server serves (1000 by
+// default); a larger batch gets one CodeLimitExceeded error.
 func WithMaxBatch(n int) Option {
-	return optionFunc(func(c *serverConfig) { c.maxBatch = n })
+	return option{name: "WithMaxBatch", serverOnly: true, set: func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("rpc: WithMaxBatch(%d): negative", n)
+		}
+		c.maxBatch = n
+		return nil
+	}}
 }
 
-// WithCallTimeout gives every call a deadline d after it starts, unless its
-// context already ends sooner. Zero, the default, means no deadline.
+// WithCallTimeout gives every call a server serves a deadline d after it
+// starts, unless its context ends sooner. By default calls have none.
 func WithCallTimeout(d time.Duration) Option {
-	return optionFunc(func(c *serverConfig) { c.callTimeout = d })
-}
-
-// WithPanicHandler sets a function called with the recovered value and stack
-// whenever a handler or interceptor panics. The caller still gets a plain
-// CodeInternal error that reveals nothing of the panic. Use it to log.
-func WithPanicHandler(f func(ctx context.Context, method string, value any, stack []byte)) Option {
-	return optionFunc(func(c *serverConfig) { c.onPanic = f })
-}
-
-// WithErrorHandler sets a function told of every error reply the server
-// sends for a protocol or server condition: a message that cannot be parsed,
-// an invalid request, a limit hit, an internal error. Application faults,
-// missing methods and invalid params are the caller's business and are not
-// reported. method is empty when the message could not be read that far.
-// Use it to log; it runs on the serving goroutine, so keep it quick.
-func WithErrorHandler(f func(ctx context.Context, method string, e *Error)) Option {
-	return optionFunc(func(c *serverConfig) { c.onError = f })
+	return option{name: "WithCallTimeout", serverOnly: true, set: func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("rpc: WithCallTimeout(%v): negative", d)
+		}
+		c.callTimeout = d
+		return nil
+	}}
 }

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // Server is a registry of methods and the dispatcher that serves calls to
@@ -17,7 +20,7 @@ import (
 // ServeMessage. A Server is safe for concurrent use; methods may be
 // registered while it serves.
 type Server struct {
-	cfg     serverConfig
+	cfg     config
 	codecs  []Codec
 	byName  map[string]Codec
 	handler Handler // interceptors around invoke
@@ -27,11 +30,12 @@ type Server struct {
 }
 
 // NewServer returns a server with no methods. Unless WithCodecs says
-// otherwise, it serves every codec registered so far.
-func NewServer(opts ...Option) *Server {
-	cfg := defaultServerConfig()
-	for _, o := range opts {
-		o.applyServer(&cfg)
+// otherwise, it serves every codec registered so far. It fails only for an
+// invalid option.
+func NewServer(opts ...Option) (*Server, error) {
+	cfg, err := newConfig(false, opts)
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg}
 	s.codecs = cfg.codecs
@@ -45,7 +49,7 @@ func NewServer(opts ...Option) *Server {
 	s.handler = chain(s.invoke, cfg.interceptors)
 	empty := map[string]*method{}
 	s.methods.Store(&empty)
-	return s
+	return s, nil
 }
 
 // Register registers fn under name. fn is a function whose first parameter
@@ -60,22 +64,20 @@ func (s *Server) Register(name string, fn any, opts ...MethodOption) error {
 	return s.add(m)
 }
 
-// RegisterService registers every exported method of rcvr whose results are
-// (R, error) or error, named prefix + "." + the Go name with its first letter
-// in lower case (GetStateName → prefix.getStateName); with an empty prefix,
-// the name alone. Other methods are skipped.
-func (s *Server) RegisterService(prefix string, rcvr any) error {
-	fns, err := serviceMethods(prefix, rcvr)
+// RegisterService registers the methods of rcvr that opts name with Export,
+// and no other: a Close or a Reset meant for the program that holds rcvr
+// does not become remotely callable by being exported in Go. Each is named
+// prefix + "." + its Go name with the first letter in lower case
+// (GetStateName → prefix.getStateName; with an empty prefix, the name
+// alone), and takes the options given in its Export:
+//
+//	s.RegisterService("counter", c,
+//		rpc.Export("Add", rpc.WithParamNames("n"), rpc.WithHelp("Adds n.")),
+//		rpc.Export("Get"))
+func (s *Server) RegisterService(prefix string, rcvr any, opts ...MethodOption) error {
+	ms, err := serviceMethods(prefix, rcvr, opts)
 	if err != nil {
 		return err
-	}
-	ms := make([]*method, 0, len(fns))
-	for name, fn := range fns {
-		m, err := newMethod(name, fn, nil)
-		if err != nil {
-			return err
-		}
-		ms = append(ms, m)
 	}
 	return s.add(ms...)
 }
@@ -84,10 +86,12 @@ func (s *Server) add(ms ...*method) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := *s.methods.Load()
+	seen := make(map[string]bool, len(ms))
 	for _, m := range ms {
-		if _, dup := old[m.info.Name]; dup {
+		if _, dup := old[m.info.Name]; dup || seen[m.info.Name] {
 			return fmt.Errorf("rpc: method %q already registered", m.info.Name)
 		}
+		seen[m.info.Name] = true
 	}
 	next := make(map[string]*method, len(old)+len(ms))
 	for k, v := range old {
@@ -135,15 +139,16 @@ func (s *Server) Codec(name string) (Codec, bool) {
 // batch) and appends the encoded reply to dst. It appends nothing when the
 // message held only notifications. Every failure, down to a message that
 // cannot be parsed, becomes an error reply in the codec's own shape. ctx
-// carries the transport's Peer and ends when the caller goes away.
+// carries the transport's Peer (see WithPeer) and ends when the caller goes
+// away. Transports call it; msg is not kept once it returns.
 func (s *Server) ServeMessage(ctx context.Context, c Codec, msg, dst []byte) []byte {
-	if bc, ok := c.(BatchCodec); ok {
+	if bc, ok := c.(wire.BatchCodec); ok {
 		items, isBatch, err := bc.SplitBatch(msg, s.cfg.maxBatch)
 		if err != nil {
-			return s.appendError(ctx, c, dst, "", &Response{Error: decodeError(err)})
+			return s.appendError(ctx, c, dst, &wire.Request{}, decodeError(err))
 		}
 		if isBatch {
-			return s.serveBatch(ctx, bc, items, dst)
+			return s.serveBatch(ctx, c, bc, items, dst)
 		}
 	}
 	return s.serveOne(ctx, c, msg, dst)
@@ -152,8 +157,9 @@ func (s *Server) ServeMessage(ctx context.Context, c Codec, msg, dst []byte) []b
 // serving holds one call's request and response; pooled, as both escape
 // into interface calls.
 type serving struct {
-	req  Request
-	resp Response
+	req  wire.Request
+	resp wire.Response
+	werr wire.Error
 }
 
 var servingPool = sync.Pool{New: func() any { return new(serving) }}
@@ -164,53 +170,53 @@ func (s *Server) serveOne(ctx context.Context, c Codec, msg, dst []byte) []byte 
 		*sv = serving{}
 		servingPool.Put(sv)
 	}()
-	req, resp := &sv.req, &sv.resp
+	req := &sv.req
 	if err := c.DecodeRequest(msg, req); err != nil {
-		*resp = Response{ID: req.ID, Dialect: req.Dialect, Error: decodeError(err)}
-		return s.appendError(ctx, c, dst, req.Method, resp)
+		return s.appendError(ctx, c, dst, req, decodeError(err))
 	}
-	result, err := s.call(ctx, c.Name(), req)
+	result, err := s.call(ctx, c.Name(), req.Method, req.Notification, req.Params)
 	if req.Notification {
 		return dst
 	}
-	*resp = Response{ID: req.ID, Dialect: req.Dialect, Result: result, Error: AsError(err)}
-	if resp.Error != nil {
-		return s.appendError(ctx, c, dst, req.Method, resp)
+	if err != nil {
+		return s.appendResponse(ctx, c, dst, req, sv, nil, AsError(err))
 	}
-	return s.appendResponse(ctx, c, dst, req.Method, resp)
+	return s.appendResponse(ctx, c, dst, req, sv, result, nil)
 }
 
-// appendError encodes an error reply and tells the error handler of the
-// conditions it wants to hear of. Panics are told to the panic handler
-// instead, once.
-func (s *Server) appendError(ctx context.Context, c Codec, dst []byte, method string, resp *Response) []byte {
-	if s.cfg.onError != nil {
-		switch resp.Error.Code {
-		case CodeParseError, CodeInvalidRequest, CodeLimitExceeded:
-			s.cfg.onError(ctx, method, resp.Error)
-		}
+// appendError encodes the error reply to a message the server refused, and
+// logs why.
+func (s *Server) appendError(ctx context.Context, c Codec, dst []byte, req *wire.Request, e *Error) []byte {
+	attrs := []any{"codec", c.Name(), "code", int(e.Code), "error", e.Message}
+	if req.Method != "" {
+		attrs = append(attrs, "method", clip(req.Method))
 	}
-	return s.appendResponse(ctx, c, dst, method, resp)
+	if p, ok := PeerFromContext(ctx); ok && p.Addr != nil {
+		attrs = append(attrs, "remote", p.Addr.String())
+	}
+	s.cfg.log.WarnContext(ctx, "rpc: refused a message", attrs...)
+	var sv serving
+	return s.appendResponse(ctx, c, dst, req, &sv, nil, e)
 }
 
 // maxBatchWorkers bounds the goroutines that serve one batch.
 const maxBatchWorkers = 16
 
-func (s *Server) serveBatch(ctx context.Context, bc BatchCodec, items [][]byte, dst []byte) []byte {
+func (s *Server) serveBatch(ctx context.Context, c Codec, bc wire.BatchCodec, items [][]byte, dst []byte) []byte {
 	switch {
 	case len(items) == 0:
-		return s.appendError(ctx, bc, dst, "", &Response{Error: &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}})
-	case s.cfg.maxBatch > 0 && len(items) > s.cfg.maxBatch:
-		return s.appendError(ctx, bc, dst, "", &Response{Error: &Error{
+		return s.appendError(ctx, c, dst, &wire.Request{}, &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"})
+	case len(items) > s.cfg.maxBatch:
+		return s.appendError(ctx, c, dst, &wire.Request{}, &Error{
 			Code:    CodeLimitExceeded,
 			Message: fmt.Sprintf("batch of %d calls exceeds the limit of %d", len(items), s.cfg.maxBatch),
-		}})
+		})
 	}
 	replies := make([][]byte, len(items))
 	workers := min(len(items), maxBatchWorkers, 2*runtime.GOMAXPROCS(0))
 	if workers <= 1 {
 		for i, item := range items {
-			replies[i] = s.serveOne(ctx, bc, item, nil)
+			replies[i] = s.serveOne(ctx, c, item, nil)
 		}
 	} else {
 		var next atomic.Int64
@@ -222,7 +228,7 @@ func (s *Server) serveBatch(ctx context.Context, bc BatchCodec, items [][]byte, 
 					if i >= len(items) {
 						return
 					}
-					replies[i] = s.serveOne(ctx, bc, items[i], nil)
+					replies[i] = s.serveOne(ctx, c, items[i], nil)
 				}
 			})
 		}
@@ -240,19 +246,22 @@ func (s *Server) serveBatch(ctx context.Context, bc BatchCodec, items [][]byte, 
 	return bc.AppendBatch(dst, out)
 }
 
-// appendResponse encodes resp; a result or error data that the codec cannot
-// carry turns into a CodeInternal error naming the reason, told to the
-// error handler.
-func (s *Server) appendResponse(ctx context.Context, c Codec, dst []byte, method string, resp *Response) []byte {
+// appendResponse encodes the response to req: result, or e when not nil. A
+// result or error data that the codec cannot carry turns into a
+// CodeInternal error naming the reason, and is logged.
+func (s *Server) appendResponse(ctx context.Context, c Codec, dst []byte, req *wire.Request, sv *serving, result any, e *Error) []byte {
+	resp := &sv.resp
+	*resp = wire.Response{ID: req.ID, Dialect: req.Dialect, Result: result}
+	if e != nil {
+		resp.Error = e.toWire(&sv.werr)
+	}
 	out, err := c.AppendResponse(dst, resp)
 	if err == nil {
 		return out
 	}
+	s.cfg.log.ErrorContext(ctx, "rpc: cannot encode a reply", "method", clip(req.Method), "codec", c.Name(), "error", err)
 	resp.Result = nil
-	resp.Error = &Error{Code: CodeInternal, Message: "internal error: cannot encode the result: " + err.Error()}
-	if s.cfg.onError != nil {
-		s.cfg.onError(ctx, method, resp.Error)
-	}
+	resp.Error = (&Error{Code: CodeInternal, Message: "internal error: cannot encode the result: " + err.Error()}).toWire(&sv.werr)
 	out, err = c.AppendResponse(dst, resp)
 	if err != nil {
 		return dst
@@ -261,41 +270,38 @@ func (s *Server) appendResponse(ctx context.Context, c Codec, dst []byte, method
 }
 
 func decodeError(err error) *Error {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return fromWire(we)
+	}
 	if e, ok := err.(*Error); ok {
 		return e
 	}
 	return &Error{Code: CodeParseError, Message: "parse error: " + err.Error()}
 }
 
-// Invoke serves one decoded request through the interceptors, as
-// ServeMessage does for each call, and returns its result. It serves calls
-// made from inside the server, such as the calls of system.multicall; the
-// CallInfo of ctx, if any, lends the codec name.
-func (s *Server) Invoke(ctx context.Context, req *Request) (any, error) {
+// Invoke calls the method registered under name with params in natural Go
+// values (as a codec decodes them when it does not know the types: bool,
+// int64, float64, string, []byte, time.Time, []any, map[string]any, or any
+// Go value that converts), through the interceptors, as ServeMessage calls
+// it. It serves calls made from inside the server, such as the calls of
+// system.multicall; the call that ctx belongs to, if any, lends its codec
+// and peer.
+func (s *Server) Invoke(ctx context.Context, method string, params ...any) (any, error) {
 	codec := ""
-	if ci, ok := CallInfoFromContext(ctx); ok {
-		codec = ci.Codec
+	if outer, ok := CallFromContext(ctx); ok {
+		codec = outer.Codec
 	}
-	return s.call(ctx, codec, req)
-}
-
-// callContext carries the CallInfo of a call at the cost of one allocation.
-type callContext struct {
-	context.Context
-	info CallInfo
-}
-
-func (c *callContext) Value(key any) any {
-	if key == (callKey{}) {
-		return &c.info
+	if params == nil {
+		params = []any{}
 	}
-	return c.Context.Value(key)
+	return s.call(ctx, codec, method, false, &goParams{args: params})
 }
 
-func (s *Server) call(ctx context.Context, codec string, req *Request) (result any, err error) {
+func (s *Server) call(ctx context.Context, codec, method string, notification bool, params wire.Params) (result any, err error) {
 	cc := &callContext{Context: ctx}
-	cc.info = CallInfo{Method: req.Method, Codec: codec, Notification: req.Notification}
-	cc.info.Peer, _ = PeerFromContext(ctx)
+	cc.call = Call{Method: method, Codec: codec, Notification: notification, Params: params}
+	cc.call.Peer, _ = PeerFromContext(ctx)
 	ctx = cc
 	if s.cfg.callTimeout > 0 {
 		var cancel context.CancelFunc
@@ -304,13 +310,11 @@ func (s *Server) call(ctx context.Context, codec string, req *Request) (result a
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			if s.cfg.onPanic != nil {
-				s.cfg.onPanic(ctx, req.Method, v, debug.Stack())
-			}
+			s.cfg.log.ErrorContext(ctx, "rpc: handler panicked", "method", clip(method), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			result, err = nil, &Error{Code: CodeInternal, Message: "internal error"}
 		}
 	}()
-	result, err = s.handler(ctx, req)
+	result, err = s.handler(ctx, &cc.call)
 	if err != nil {
 		return nil, AsError(err)
 	}
@@ -319,14 +323,14 @@ func (s *Server) call(ctx context.Context, codec string, req *Request) (result a
 
 // invoke is the innermost handler: it finds the method, decodes the params
 // into its parameter types and calls it.
-func (s *Server) invoke(ctx context.Context, req *Request) (any, error) {
-	m := (*s.methods.Load())[req.Method]
+func (s *Server) invoke(ctx context.Context, call *Call) (any, error) {
+	m := (*s.methods.Load())[call.Method]
 	if m == nil {
-		return nil, &Error{Code: CodeMethodNotFound, Message: "method not found: " + clip(req.Method)}
+		return nil, &Error{Code: CodeMethodNotFound, Message: "method not found: " + clip(call.Method)}
 	}
 	f := m.getFrame()
 	defer m.putFrame(f)
-	args, err := m.decodeArgs(ctx, req.Params, f)
+	args, err := m.decodeArgs(ctx, call.Params, f)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +396,7 @@ func (m *method) newFrame() any {
 	return f
 }
 
-func (m *method) decodeArgs(ctx context.Context, p Params, f *argFrame) ([]reflect.Value, error) {
+func (m *method) decodeArgs(ctx context.Context, p wire.Params, f *argFrame) ([]reflect.Value, error) {
 	n := 0
 	if p != nil {
 		n = p.Len()
@@ -409,7 +413,7 @@ func (m *method) decodeArgs(ctx context.Context, p Params, f *argFrame) ([]refle
 	return f.args, m.decodeNamed(p, f.fields, args)
 }
 
-func (m *method) decodePositional(p Params, n int, fields reflect.Value, args []reflect.Value) error {
+func (m *method) decodePositional(p wire.Params, n int, fields reflect.Value, args []reflect.Value) error {
 	k := len(m.in)
 	fixed := k
 	if m.variadic {
@@ -440,7 +444,7 @@ func (m *method) decodePositional(p Params, n int, fields reflect.Value, args []
 	return nil
 }
 
-func (m *method) decodeNamed(p Params, fields reflect.Value, args []reflect.Value) error {
+func (m *method) decodeNamed(p wire.Params, fields reflect.Value, args []reflect.Value) error {
 	names := p.Names()
 	switch {
 	case m.names != nil:

@@ -5,6 +5,7 @@ import (
 	stdjson "encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os/exec"
 	"slices"
@@ -27,11 +28,15 @@ type arith struct{}
 func (arith) Add(a, b int64) (int64, error) { return a + b, nil }
 func (arith) Neg(a int64) (int64, error)    { return -a, nil }
 func (arith) Reset() error                  { return nil }
-func (arith) String() string                { return "arith" } // not a handler: skipped
+func (arith) Close() error                  { return nil } // not exported: not callable
+func (arith) String() string                { return "arith" }
 
 func newTestServer(t testing.TB, opts ...rpc.Option) *rpc.Server {
 	t.Helper()
-	s := rpc.NewServer(append([]rpc.Option{rpc.WithCodecs(fakeCodec{})}, opts...)...)
+	s, err := rpc.NewServer(append([]rpc.Option{rpc.WithCodecs(fakeCodec{})}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -67,7 +72,7 @@ func newTestServer(t testing.TB, opts ...rpc.Option) *rpc.Server {
 		}
 	}))
 	must(s.Register("whoami", func(ctx context.Context) (string, error) {
-		ci, ok := rpc.CallInfoFromContext(ctx)
+		ci, ok := rpc.CallFromContext(ctx)
 		if !ok {
 			return "", errors.New("no call info")
 		}
@@ -77,7 +82,9 @@ func newTestServer(t testing.TB, opts ...rpc.Option) *rpc.Server {
 		}
 		return ci.Method + "/" + ci.Codec + "/" + peer, nil
 	}))
-	must(s.RegisterService("arith", arith{}))
+	must(s.RegisterService("arith", arith{},
+		rpc.Export("Add", rpc.WithParamNames("a", "b"), rpc.WithHelp("a plus b")),
+		rpc.Export("Neg"), rpc.Export("Reset")))
 	return s
 }
 
@@ -144,7 +151,7 @@ func TestServeMessage(t *testing.T) {
 		{name: "panic", method: "boom", code: rpc.CodeInternal},
 		{name: "service", method: "arith.add", params: `[2, 3]`, want: `5`},
 		{name: "service error only", method: "arith.reset", want: `null`},
-		{name: "skipped method", method: "arith.string", code: rpc.CodeMethodNotFound},
+		{name: "method not exported", method: "arith.close", code: rpc.CodeMethodNotFound},
 		{name: "call info", method: "whoami", want: `"whoami/fake/none"`},
 		{name: "echo int64 max", method: "echo", params: `[9223372036854775807]`, want: `9223372036854775807`},
 		{name: "echo nested", method: "echo", params: `[{"a": [1, "x", null, true]}]`, want: `{"a":[1,"x",null,true]}`},
@@ -180,16 +187,16 @@ func TestServeMessage(t *testing.T) {
 
 func TestPanicRevealsNothingAndServerGoesOn(t *testing.T) {
 	t.Parallel()
-	var seen atomic.Value
-	s := newTestServer(t, rpc.WithPanicHandler(func(_ context.Context, method string, v any, stack []byte) {
-		seen.Store(fmt.Sprintf("%s %v %d", method, v, len(stack)))
-	}))
+	log := &logRecorder{}
+	s := newTestServer(t, rpc.WithLogger(log.logger()))
 	r := serve(t, s, request(1, "boom", ""))
 	if r.Error == nil || strings.Contains(r.Error.Msg, "secret") {
 		t.Fatalf("panic reply = %+v; want an internal error without the panic text", r.Error)
 	}
-	if got, _ := seen.Load().(string); !strings.HasPrefix(got, "boom secret internals") {
-		t.Errorf("panic handler saw %q", got)
+	recs := log.records()
+	if len(recs) != 1 || recs[0].level != slog.LevelError || recs[0].attrs["method"] != "boom" ||
+		recs[0].attrs["panic"] != "secret internals" || !strings.Contains(recs[0].attrs["stack"], "goroutine") {
+		t.Errorf("logged %+v; want one error record of the panic with its stack", recs)
 	}
 	if r := serve(t, s, request(2, "subtract", "[3, 1]")); string(r.Result) != "2" {
 		t.Errorf("after a panic: %s", r.Result)
@@ -198,7 +205,7 @@ func TestPanicRevealsNothingAndServerGoesOn(t *testing.T) {
 
 func TestNotification(t *testing.T) {
 	t.Parallel()
-	s := rpc.NewServer(rpc.WithCodecs(fakeCodec{}))
+	s := mustServer(t, rpc.WithCodecs(fakeCodec{}))
 	var calls atomic.Int32
 	if err := s.Register("tick", func() error { calls.Add(1); return nil }); err != nil {
 		t.Fatal(err)
@@ -266,31 +273,37 @@ func TestInterceptors(t *testing.T) {
 	var order []string
 	var mu sync.Mutex
 	record := func(name string) rpc.Interceptor {
-		return func(ctx context.Context, req *rpc.Request, next rpc.Handler) (any, error) {
+		return func(ctx context.Context, call *rpc.Call, next rpc.Handler) (any, error) {
 			mu.Lock()
-			order = append(order, name+">"+req.Method)
+			order = append(order, name+">"+call.Method+"/"+call.Codec)
 			mu.Unlock()
-			res, err := next(ctx, req)
+			res, err := next(ctx, call)
 			mu.Lock()
 			order = append(order, name+"<")
 			mu.Unlock()
 			return res, err
 		}
 	}
-	deny := func(ctx context.Context, req *rpc.Request, next rpc.Handler) (any, error) {
-		if req.Method == "plain" {
+	deny := func(ctx context.Context, call *rpc.Call, next rpc.Handler) (any, error) {
+		switch call.Method {
+		case "plain":
 			return nil, &rpc.Error{Code: rpc.CodeUnauthenticated, Message: "no"}
-		}
-		if req.Method == "sum" {
+		case "sum":
 			panic("interceptor panic")
+		case "subtract":
+			// An interceptor may read the params before the handler does.
+			var a int64
+			if err := call.Params.DecodeAt(0, &a); err != nil || a != 2 {
+				return nil, fmt.Errorf("param 0 = %d, %v", a, err)
+			}
 		}
-		return next(ctx, req)
+		return next(ctx, call)
 	}
 	s := newTestServer(t, rpc.WithInterceptors(record("a"), record("b")), rpc.WithInterceptors(deny))
 	if r := serve(t, s, request(1, "subtract", "[2, 1]")); string(r.Result) != "1" {
 		t.Fatalf("result %s", r.Result)
 	}
-	if want := []string{"a>subtract", "b>subtract", "b<", "a<"}; !slices.Equal(order, want) {
+	if want := []string{"a>subtract/fake", "b>subtract/fake", "b<", "a<"}; !slices.Equal(order, want) {
 		t.Errorf("order %v, want %v", order, want)
 	}
 	if r := serve(t, s, request(2, "plain", "")); r.Error == nil || rpc.Code(r.Error.Code) != rpc.CodeUnauthenticated {
@@ -328,6 +341,7 @@ func TestRegisterErrors(t *testing.T) {
 		{"not func", 42, nil, "not a function"},
 		{"no error", func() int { return 1 }, nil, "must return"},
 		{"three results", func() (int, int, error) { return 0, 0, nil }, nil, "must return"},
+		//lint:ignore ST1008 a handler with its error first is what this case refuses
 		{"error first", func() (error, int) { return nil, 0 }, nil, "must return"},
 		{"chan param", func(chan int) error { return nil }, nil, "cannot be sent"},
 		{"func result", func() (func(), error) { return nil, nil }, nil, "cannot be sent"},
@@ -342,14 +356,14 @@ func TestRegisterErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := rpc.NewServer()
+			s := mustServer(t)
 			err := s.Register("m", tt.fn, tt.opts...)
 			if err == nil || !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("Register error = %v, want one containing %q", err, tt.msg)
 			}
 		})
 	}
-	s := rpc.NewServer()
+	s := mustServer(t)
 	if err := s.Register("", func() error { return nil }); err == nil {
 		t.Error("empty name accepted")
 	}
@@ -361,6 +375,21 @@ func TestRegisterErrors(t *testing.T) {
 	}
 	if err := s.RegisterService("x", struct{}{}); err == nil {
 		t.Error("service without methods accepted")
+	}
+	if err := s.RegisterService("x", arith{}); err == nil {
+		t.Error("service without rpc.Export accepted")
+	}
+	if err := s.RegisterService("x", arith{}, rpc.Export("Nope")); err == nil {
+		t.Error("rpc.Export of a missing method accepted")
+	}
+	if err := s.RegisterService("x", arith{}, rpc.Export("String")); err == nil {
+		t.Error("rpc.Export of a method without a handler's signature accepted")
+	}
+	if err := s.RegisterService("x", arith{}, rpc.WithHelp("h"), rpc.Export("Neg")); err == nil {
+		t.Error("a method option outside rpc.Export accepted")
+	}
+	if err := s.Register("y", func() error { return nil }, rpc.Export("Neg")); err == nil {
+		t.Error("rpc.Export given to Register accepted")
 	}
 	// A recursive type is fine.
 	type node struct {
@@ -388,6 +417,14 @@ func TestMethods(t *testing.T) {
 	}
 	if m, _ := s.Method("arith.reset"); m.Result != nil {
 		t.Errorf("arith.reset result = %v", m.Result)
+	}
+	if m, _ := s.Method("arith.add"); m.Help != "a plus b" || len(m.Params) != 2 || m.Params[1].Name != "b" {
+		t.Errorf("arith.add = %+v; want the options given with rpc.Export", m)
+	}
+	for _, name := range []string{"arith.close", "arith.string"} {
+		if _, ok := s.Method(name); ok {
+			t.Errorf("%s registered without rpc.Export", name)
+		}
 	}
 	if m, _ := s.Method("sleep"); len(m.Params) != 1 {
 		t.Errorf("the context is not a wire param: %+v", m.Params)
@@ -420,11 +457,20 @@ func TestRegisterWhileServing(t *testing.T) {
 func TestInvoke(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
-	res, err := s.Invoke(context.Background(), &rpc.Request{Method: "arith.neg", Params: fakeParams{list: []any{int64(5)}}})
+	res, err := s.Invoke(context.Background(), "arith.neg", int64(5))
 	if err != nil || res != int64(-5) {
 		t.Errorf("Invoke = %v, %v", res, err)
 	}
-	_, err = s.Invoke(context.Background(), &rpc.Request{Method: "nope"})
+	// Params in natural values convert to the method's types.
+	res, err = s.Invoke(context.Background(), "norm1", map[string]any{"x": float64(3), "y": int64(-4)})
+	if err != nil || res != int64(7) {
+		t.Errorf("Invoke norm1 = %v, %v", res, err)
+	}
+	_, err = s.Invoke(context.Background(), "arith.neg", 1.5)
+	if !errors.Is(err, rpc.ErrInvalidParams) || strings.Contains(err.Error(), "int64") {
+		t.Errorf("Invoke with 1.5 for an integer = %v; want invalid params in the protocol's terms", err)
+	}
+	_, err = s.Invoke(context.Background(), "nope")
 	if !errors.Is(err, rpc.ErrMethodNotFound) {
 		t.Errorf("Invoke nope = %v", err)
 	}
@@ -462,22 +508,13 @@ func TestLongNamesAreClipped(t *testing.T) {
 	}
 }
 
-func TestErrorHandler(t *testing.T) {
+// TestLoggerSeesRefusedMessages: the server's logger hears of every message
+// it refused, and of a result it could not encode, but not of the callers'
+// own mistakes (a missing method, an application fault).
+func TestLoggerSeesRefusedMessages(t *testing.T) {
 	t.Parallel()
-	type seen struct {
-		method string
-		code   rpc.Code
-	}
-	var mu sync.Mutex
-	var got []seen
-	var panics atomic.Int32
-	s := newTestServer(t, rpc.WithMaxBatch(2),
-		rpc.WithErrorHandler(func(_ context.Context, method string, e *rpc.Error) {
-			mu.Lock()
-			got = append(got, seen{method, e.Code})
-			mu.Unlock()
-		}),
-		rpc.WithPanicHandler(func(context.Context, string, any, []byte) { panics.Add(1) }))
+	log := &logRecorder{}
+	s := newTestServer(t, rpc.WithMaxBatch(2), rpc.WithLogger(log.logger()))
 	if err := s.Register("nan", func() (float64, error) { return math.NaN(), nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -486,18 +523,56 @@ func TestErrorHandler(t *testing.T) {
 		`{"id":1}`,                        // invalid request
 		`[{"m":"a"},{"m":"a"},{"m":"a"}]`, // batch over the limit
 		string(request(1, "nan", "")),     // unencodable result
-		string(request(2, "nope", "")),    // not reported: the caller's business
+		string(request(2, "nope", "")),    // not logged: the caller's business
 		string(request(3, "fail", `[9, "x"]`)),
-		string(request(4, "boom", "")), // reported to the panic handler only
 	} {
 		s.ServeMessage(context.Background(), fakeCodec{}, []byte(msg), nil)
 	}
-	want := []seen{{"", rpc.CodeParseError}, {"", rpc.CodeInvalidRequest}, {"", rpc.CodeLimitExceeded}, {"nan", rpc.CodeInternal}}
-	if !slices.Equal(got, want) {
-		t.Errorf("error handler saw %v, want %v", got, want)
+	type seen struct {
+		level        slog.Level
+		method, code string
 	}
-	if panics.Load() != 1 {
-		t.Errorf("panic handler called %d times", panics.Load())
+	var got []seen
+	for _, r := range log.records() {
+		got = append(got, seen{r.level, r.attrs["method"], r.attrs["code"]})
+	}
+	want := []seen{
+		{slog.LevelWarn, "", "-32700"}, {slog.LevelWarn, "", "-32600"}, {slog.LevelWarn, "", "-32004"},
+		{slog.LevelError, "nan", ""},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logged %v, want %v", got, want)
+	}
+}
+
+func TestServerOptions(t *testing.T) {
+	t.Parallel()
+	for name, opt := range map[string]rpc.Option{
+		"negative batch":   rpc.WithMaxBatch(-1),
+		"negative timeout": rpc.WithCallTimeout(-time.Second),
+		"no codec":         rpc.WithCodecs(),
+		"nil codec":        rpc.WithCodecs(nil),
+		"codec twice":      rpc.WithCodecs(fakeCodec{}, fakeCodec{}),
+		"nil interceptor":  rpc.WithInterceptors(nil),
+	} {
+		if _, err := rpc.NewServer(opt); err == nil {
+			t.Errorf("%s: NewServer accepted it", name)
+		}
+	}
+	// Zero means the default: a batch of 1000 calls is served, one more is not.
+	s := mustServer(t, rpc.WithCodecs(fakeCodec{}), rpc.WithMaxBatch(0))
+	if err := s.Register("n", func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	batch := func(n int) string {
+		return "[" + strings.TrimSuffix(strings.Repeat(string(request(1, "n", ""))+",", n), ",") + "]"
+	}
+	var rs []replyEnv
+	if err := stdjson.Unmarshal(s.ServeMessage(context.Background(), fakeCodec{}, []byte(batch(1000)), nil), &rs); err != nil || len(rs) != 1000 {
+		t.Errorf("batch of 1000 with WithMaxBatch(0): %d replies, %v", len(rs), err)
+	}
+	if r := serve(t, s, []byte(batch(1001))); r.Error == nil || r.Error.Code != int(rpc.CodeLimitExceeded) {
+		t.Errorf("batch of 1001 with WithMaxBatch(0): %+v", r)
 	}
 }
 
@@ -511,7 +586,7 @@ func (*protoLike) ProtoReflect() {}
 
 func TestProtoMessagesRegister(t *testing.T) {
 	t.Parallel()
-	s := rpc.NewServer()
+	s := mustServer(t)
 	if err := s.Register("m", func(p *protoLike) (*protoLike, error) { return p, nil }); err != nil {
 		t.Errorf("a message type with a oneof-like field: %v", err)
 	}

@@ -4,102 +4,57 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Stream is a connection that carries whole messages both ways, such as the
-// TCP transport's framed connections. A client multiplexes its calls over
-// one Stream.
-type Stream interface {
-	// WriteMessage sends one message. It is called from many goroutines at
-	// once and must not keep msg after it returns.
-	WriteMessage(msg []byte) error
-	// ReadMessage reads the next message, appending it to dst, which it may
-	// grow. It is called from one goroutine at a time.
-	ReadMessage(dst []byte) ([]byte, error)
-	// Close closes the stream, making ReadMessage return. Close is idempotent.
-	Close() error
-}
-
-// A Stream may also have a method SetBusy(busy func() bool), which a
-// client calls once, before its first call: busy then reports whether calls
-// other than the one writing are waiting on the stream, a hint for a stream
-// that coalesces writes to hold a write back a moment for the calls about
-// to be written (tcprpc's streams do).
-
-// LeadStream is a Stream whose reading can be left to the calls waiting on
-// it: the call that finds nobody reading reads, delivering the replies of
-// other calls as they come, until its own arrives; then it hands the
-// reading to another waiting call, if any. A caller that waits for each
-// reply before sending its next call then reads its reply itself, which
-// saves a hand-off between goroutines on every call. A client over a plain
-// Stream reads it with a goroutine of its own.
-type LeadStream interface {
-	Stream
-	// InterruptRead makes the ReadMessage under way, or else the next one,
-	// return ErrReadInterrupted soon, without losing its place: the next
-	// ReadMessage goes on with the message where it stopped. It is called
-	// from any goroutine, when the context of the call reading ends.
-	InterruptRead()
-	// CheckIdle reports, without blocking, an error if the stream is known
-	// to be unusable, such as closed by the peer while nobody read it. It is
-	// called before a call is sent on a stream that nobody reads, never
-	// during a ReadMessage.
-	CheckIdle() error
-}
-
-// ErrReadInterrupted is returned by a LeadStream's ReadMessage after
-// InterruptRead.
-var ErrReadInterrupted = errors.New("rpc: read interrupted")
-
-// busyHinted is a Stream with SetBusy (see Stream).
-type busyHinted interface {
-	SetBusy(busy func() bool)
-}
-
-// Dialer opens a Stream, within ctx's deadline.
-type Dialer func(ctx context.Context) (Stream, error)
-
-// ErrConnectionLost fails the calls in flight on a stream that broke. New
-// calls dial a new stream.
-var ErrConnectionLost = errors.New("rpc: connection lost")
-
-// ErrClosed is returned by calls on a closed client.
-var ErrClosed = errors.New("rpc: client closed")
-
 // NewStreamClient returns a client that multiplexes concurrent calls over one
-// stream from dial, matched to their replies by id. The stream is dialed at
-// the first call and again for the calls after it broke. If the stream is a
-// LeadStream, the calls read it themselves; otherwise a goroutine of the
-// client does.
+// stream from dial, matched to their replies by id: the client of a stream
+// transport (tcprpc.NewClient is one). The stream is dialed at the first
+// call and again for the calls after it broke; a dial under way does not
+// hold up the calls on a stream already open, nor Close. If the stream is a
+// wire.LeadStream, the calls read it themselves; otherwise a goroutine of
+// the client does.
 //
-// With a codec whose messages carry no ids (Unordered), a stream carries
-// one call at a time instead: concurrent calls use up to
-// MaxUnorderedStreams streams, which are kept open for the calls after.
-func NewStreamClient(dial Dialer, c Codec) *Client {
-	if u, ok := c.(Unordered); ok && u.Unordered() {
-		return &Client{codec: c, ex: newStreamPool(dial, c, MaxUnorderedStreams)}
+// With a codec whose messages carry no ids (wire.InOrder), a stream carries
+// one call at a time instead: concurrent calls use up to 64 streams, which
+// are kept open for the calls after.
+func NewStreamClient(dial wire.Dialer, c Codec, opts ...Option) (*Client, error) {
+	if dial == nil {
+		return nil, errors.New("rpc: NewStreamClient: nil dialer")
 	}
-	return &Client{codec: c, ordered: true, ex: &streamMux{dial: dial, codec: c}}
+	if u, ok := c.(wire.InOrder); ok && u.InOrder() {
+		return newClient(newStreamPool(dial, c, maxInOrderStreams), c, opts)
+	}
+	return newClient(&streamMux{dial: dial, codec: c}, c, opts)
 }
 
 // streamMux is the exchanger of a stream client whose codec's replies carry
 // ids.
 type streamMux struct {
-	dial  Dialer
+	dial  wire.Dialer
 	codec Codec
 
-	mu     sync.Mutex
-	conn   *muxConn
-	closed bool
+	mu      sync.Mutex
+	conn    *muxConn
+	dialing *dialing // the dial under way, if any
+	closed  bool
+}
+
+// dialing is a dial under way, which the calls that need a stream meanwhile
+// wait for.
+type dialing struct {
+	done   chan struct{}
+	err    error // set before done is closed
+	cancel context.CancelFunc
 }
 
 // muxConn is one dialed stream and the calls waiting on it.
 type muxConn struct {
-	s    Stream
-	lead LeadStream // s, if calls read it; nil if a goroutine does
+	s    wire.Stream
+	lead wire.LeadStream // s, if calls read it; nil if a goroutine does
 
 	mu      sync.Mutex
 	pending map[uint64]*waiter
@@ -126,9 +81,11 @@ type waiter struct {
 
 // Phases of a call, for what the end of its context must do.
 const (
-	phaseWriting = iota + 1 // fail the stream: a half-sent call cannot be taken back
-	phaseWaiting            // nothing: the call stops waiting by itself
-	phaseLeading            // interrupt the read under way
+	// Nothing: the stream's WriteMessage watches the context, and the
+	// call stops waiting by itself.
+	phaseWriting = iota + 1
+	phaseWaiting
+	phaseLeading // interrupt the read under way
 )
 
 var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan exchange, 2)} }}
@@ -137,44 +94,101 @@ var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan exchan
 // them.
 var msgPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
+// current returns the stream that calls go on, dialing it if need be. The
+// dial runs outside m.mu: a dial that hangs holds up only the calls that
+// wait for it, each within its own context, never Close.
 func (m *streamMux) current(ctx context.Context) (*muxConn, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
-	if c := m.conn; c != nil {
-		c.mu.Lock()
-		err := c.err
-		if err == nil && c.lead != nil && !c.reading && len(c.pending) == 0 {
-			// Nobody reads the stream, so nobody saw whether the peer
-			// closed it since the last call: look before sending.
-			if err = c.lead.CheckIdle(); err != nil {
-				err = fmt.Errorf("%w: %v", ErrConnectionLost, err)
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if c := m.conn; c != nil {
+			if err := c.usable(); err == nil {
+				m.mu.Unlock()
+				return c, nil
+			} else {
+				m.conn = nil
+				m.mu.Unlock()
+				c.fail(err)
+				continue
 			}
 		}
-		c.mu.Unlock()
-		if err == nil {
-			return c, nil
+		if d := m.dialing; d != nil {
+			m.mu.Unlock()
+			select {
+			case <-d.done:
+				if d.err != nil && !isContextError(d.err) {
+					return nil, d.err // the server's answer holds for every call
+				}
+				continue // dial again, or take the stream it opened
+			case <-ctx.Done():
+				return nil, dialError(ctx, ctx.Err())
+			}
 		}
-		c.fail(err)
+		dctx, cancel := context.WithCancel(ctx)
+		d := &dialing{done: make(chan struct{}), cancel: cancel}
+		m.dialing = d
+		m.mu.Unlock()
+		return m.dialFor(dctx, d)
 	}
-	// Dialing under the lock makes concurrent first calls share one dial.
+}
+
+// dialFor dials the stream for d and makes it current.
+func (m *streamMux) dialFor(ctx context.Context, d *dialing) (*muxConn, error) {
 	s, err := m.dial(ctx)
-	if err != nil {
-		return nil, dialError(ctx, err)
+	m.mu.Lock()
+	defer func() {
+		m.dialing = nil
+		d.err = err
+		close(d.done)
+		m.mu.Unlock()
+		d.cancel()
+	}()
+	switch {
+	case m.closed:
+		if s != nil {
+			s.Close()
+		}
+		err = ErrClosed
+		return nil, err
+	case err != nil:
+		err = dialError(ctx, err)
+		return nil, err
 	}
 	c := &muxConn{s: s, pending: map[uint64]*waiter{}}
-	if b, ok := s.(busyHinted); ok {
+	if b, ok := s.(wire.BusyHinter); ok {
 		b.SetBusy(func() bool { return c.calls.Load() > 1 })
 	}
-	if ls, ok := s.(LeadStream); ok {
+	if ls, ok := s.(wire.LeadStream); ok {
 		c.lead = ls
 	} else {
 		go m.read(c)
 	}
 	m.conn = c
 	return c, nil
+}
+
+// usable reports an error if c is known to be broken. Nobody reads a
+// LeadStream that no call waits on, so nobody saw whether the peer closed
+// it since the last call: it is looked at before a call is sent.
+func (c *muxConn) usable() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	if c.lead != nil && !c.reading && len(c.pending) == 0 {
+		if err := c.lead.CheckIdle(); err != nil {
+			return fmt.Errorf("%w: %w", ErrConnectionLost, err)
+		}
+	}
+	return nil
+}
+
+func isContextError(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // dialError is the error of a dial that failed: the context's, when it
@@ -214,15 +228,15 @@ func (m *streamMux) readOne(c *muxConn, self *waiter) (x exchange, to *waiter, e
 	*bp = raw
 	if err != nil {
 		releaseMsg(bp)
-		if errors.Is(err, ErrReadInterrupted) {
+		if errors.Is(err, wire.ErrReadInterrupted) {
 			return exchange{}, nil, err
 		}
-		return exchange{}, nil, fmt.Errorf("%w: %v", ErrConnectionLost, err)
+		return exchange{}, nil, fmt.Errorf("%w: %w", ErrConnectionLost, err)
 	}
 	seq, r, err := m.route(raw)
 	if err != nil {
 		releaseMsg(bp)
-		return exchange{}, nil, fmt.Errorf("%w: unreadable reply: %v", ErrConnectionLost, err)
+		return exchange{}, nil, fmt.Errorf("%w: unreadable reply: %w", ErrConnectionLost, err)
 	}
 	x = exchange{raw: raw, reply: r, buf: bp}
 	c.mu.Lock()
@@ -274,7 +288,7 @@ func (m *streamMux) lead(ctx context.Context, c *muxConn, w *waiter) (exchange, 
 		}
 		x, to, err := m.readOne(c, w)
 		switch {
-		case errors.Is(err, ErrReadInterrupted):
+		case errors.Is(err, wire.ErrReadInterrupted):
 			// For this call, or late, for a call that led before.
 		case err != nil:
 			c.fail(err)
@@ -317,8 +331,8 @@ func releaseMsg(bp *[]byte) {
 
 // route finds the call a reply belongs to and decodes the reply, unless it
 // is a batch, whose items go back undecoded to Batch.
-func (m *streamMux) route(raw []byte) (uint64, *Reply, error) {
-	if bc, ok := m.codec.(BatchCodec); ok {
+func (m *streamMux) route(raw []byte) (uint64, *wire.Reply, error) {
+	if bc, ok := m.codec.(wire.BatchCodec); ok {
 		items, isBatch, err := bc.SplitBatch(raw, 0)
 		if err != nil {
 			return 0, nil, err
@@ -374,26 +388,14 @@ func (c *muxConn) fail(err error) {
 	}
 }
 
-// writeGrace is how long a call whose context ended lets its write go on
-// before it fails the stream.
-const writeGrace = 20 * time.Millisecond
-
-// onDone is what the end of a call's context does, by the call's phase. A
-// write under way usually ends at once, and then the call returns the
-// context's error by itself; but a write blocked on full socket buffers (a
-// server that stopped reading) would ignore the context: if it is still
-// under way after writeGrace, the stream is failed, which unblocks it. A
-// half-written message cannot be taken back, so the connection goes; the
-// calls on it fail with ErrConnectionLost and later calls redial.
-func (c *muxConn) onDone(ctx context.Context, w *waiter) {
-	switch w.phase.Load() {
-	case phaseWriting:
-		time.AfterFunc(writeGrace, func() {
-			if w.phase.Load() == phaseWriting {
-				c.fail(fmt.Errorf("%w: %v while sending a call", ErrConnectionLost, ctx.Err()))
-			}
-		})
-	case phaseLeading:
+// onDone is what the end of a call's context does while the call reads the
+// stream for every call: interrupt the read, which another call takes up.
+// A write under way is left to the stream (see wire.Stream.WriteMessage):
+// a half-written message cannot be taken back, and the calls whose messages
+// a coalescing write carries with it must not fail because one of them gave
+// up.
+func (c *muxConn) onDone(w *waiter) {
+	if w.phase.Load() == phaseLeading {
 		c.lead.InterruptRead()
 	}
 }
@@ -423,13 +425,13 @@ func (m *streamMux) exchange(ctx context.Context, seq uint64, more []uint64, msg
 	}
 	w.phase.Store(phaseWriting)
 	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { c.onDone(ctx, w) })
+	if ctx.Done() != nil && c.lead != nil {
+		stop = context.AfterFunc(ctx, func() { c.onDone(w) })
 	}
-	err = c.s.WriteMessage(msg)
+	err = c.s.WriteMessage(ctx, msg)
 	w.phase.Store(phaseWaiting)
 	if err != nil {
-		c.fail(fmt.Errorf("%w: %v", ErrConnectionLost, err))
+		c.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
 	}
 	var x exchange
 	switch {
@@ -487,6 +489,9 @@ func (m *streamMux) close() error {
 	m.mu.Lock()
 	m.closed = true
 	c := m.conn
+	if m.dialing != nil {
+		m.dialing.cancel()
+	}
 	m.mu.Unlock()
 	if c != nil {
 		c.fail(ErrClosed)

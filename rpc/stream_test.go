@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // chanStream is one end of an in-memory message stream.
@@ -27,7 +29,7 @@ func streamPair() (client, server *chanStream) {
 	return &chanStream{in: a, out: b, done: done, closeOnce: once}, &chanStream{in: b, out: a, done: done, closeOnce: once}
 }
 
-func (s *chanStream) WriteMessage(msg []byte) error {
+func (s *chanStream) WriteMessage(_ context.Context, msg []byte) error {
 	select {
 	case s.out <- append([]byte(nil), msg...):
 		return nil
@@ -53,7 +55,7 @@ func (s *chanStream) Close() error {
 }
 
 // leadStream is a chanStream that the calls read themselves
-// (rpc.LeadStream). It panics if it is read by two goroutines at once, or
+// (wire.LeadStream). It panics if it is read by two goroutines at once, or
 // checked while read: the client must never do either.
 type leadStream struct {
 	*chanStream
@@ -72,7 +74,7 @@ func (s *leadStream) ReadMessage(dst []byte) ([]byte, error) {
 	case <-s.done:
 		return nil, io.EOF
 	case <-s.interrupt:
-		return dst, rpc.ErrReadInterrupted
+		return dst, wire.ErrReadInterrupted
 	}
 }
 
@@ -121,19 +123,21 @@ func serveStream(s *rpc.Server, st *chanStream, c rpc.Codec) {
 		}
 		go func() {
 			if reply := s.ServeMessage(context.Background(), c, msg, nil); len(reply) > 0 {
-				st.WriteMessage(reply)
+				st.WriteMessage(context.Background(), reply)
 			}
 		}()
 	}
 }
 
 type streamEnv struct {
-	server  *rpc.Server
-	client  *rpc.Client
-	dials   atomic.Int32
-	mu      sync.Mutex
-	servers []*chanStream
-	clients []*chanStream
+	server *rpc.Server
+	// blackholed gets a value as each call of "blackhole" starts.
+	blackholed chan struct{}
+	client     *rpc.Client
+	dials      atomic.Int32
+	mu         sync.Mutex
+	servers    []*chanStream
+	clients    []*chanStream
 }
 
 // newStreamEnv serves a test server over in-memory streams, which the
@@ -142,11 +146,16 @@ type streamEnv struct {
 func newStreamEnv(t *testing.T, c rpc.Codec, lead bool) *streamEnv {
 	t.Helper()
 	s := newTestServer(t)
-	if err := s.Register("blackhole", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }); err != nil {
+	env := &streamEnv{server: s, blackholed: make(chan struct{}, 100)}
+	if err := s.Register("blackhole", func(ctx context.Context) error {
+		env.blackholed <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}); err != nil {
 		t.Fatal(err)
 	}
-	env := &streamEnv{server: s}
-	env.client = rpc.NewStreamClient(func(ctx context.Context) (rpc.Stream, error) {
+	var err error
+	env.client, err = rpc.NewStreamClient(func(ctx context.Context) (wire.Stream, error) {
 		env.dials.Add(1)
 		cs, ss := streamPair()
 		env.mu.Lock()
@@ -159,6 +168,9 @@ func newStreamEnv(t *testing.T, c rpc.Codec, lead bool) *streamEnv {
 		}
 		return cs, nil
 	}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { env.client.Close() })
 	return env
 }
@@ -225,17 +237,7 @@ func testStreamClientRedials(t *testing.T, lead bool) {
 	env := newStreamEnv(t, fakeCodec{}, lead)
 	errc := make(chan error, 1)
 	go func() { errc <- env.client.Call(context.Background(), "blackhole", nil) }()
-	// Break the stream once the call is in flight.
-	for {
-		env.mu.Lock()
-		n := len(env.servers)
-		env.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(10 * time.Millisecond)
+	<-env.blackholed // the call is in flight: break its stream
 	env.breakAll()
 	if err := <-errc; !errors.Is(err, rpc.ErrConnectionLost) {
 		t.Errorf("in-flight call on a broken stream: %v", err)
@@ -256,7 +258,7 @@ func testStreamClientRedials(t *testing.T, lead bool) {
 // unorderedCodec is the fake codec pretending its messages carry no ids.
 type unorderedCodec struct{ fakeCodec }
 
-func (unorderedCodec) Unordered() bool { return true }
+func (unorderedCodec) InOrder() bool { return true }
 
 func TestStreamClientUnordered(t *testing.T) { bothReaders(t, testStreamClientUnordered) }
 
@@ -343,7 +345,7 @@ func TestLeadStreamContextsEnd(t *testing.T) {
 func TestNullIDErrorFailsTheStream(t *testing.T) { bothReaders(t, testNullIDErrorFailsTheStream) }
 
 func testNullIDErrorFailsTheStream(t *testing.T, lead bool) {
-	cl := rpc.NewStreamClient(func(ctx context.Context) (rpc.Stream, error) {
+	cl, err := rpc.NewStreamClient(func(ctx context.Context) (wire.Stream, error) {
 		cs, ss := streamPair()
 		go func() {
 			for range 2 {
@@ -351,9 +353,9 @@ func testNullIDErrorFailsTheStream(t *testing.T, lead bool) {
 					return
 				}
 			}
-			msg, err := fakeCodec{}.AppendResponse(nil, &rpc.Response{Error: &rpc.Error{Code: rpc.CodeParseError, Message: "unreadable call"}})
+			msg, err := fakeCodec{}.AppendResponse(nil, &wire.Response{Error: &wire.Error{Code: wire.CodeParseError, Message: "unreadable call"}})
 			if err == nil {
-				ss.WriteMessage(msg)
+				ss.WriteMessage(context.Background(), msg)
 			}
 		}()
 		if lead {
@@ -361,6 +363,9 @@ func testNullIDErrorFailsTheStream(t *testing.T, lead bool) {
 		}
 		return cs, nil
 	}, fakeCodec{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer cl.Close()
 	errs := make(chan error, 2)
 	for i := range 2 {
@@ -375,5 +380,92 @@ func testNullIDErrorFailsTheStream(t *testing.T, lead bool) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("a call still waits for the reply that came without an id")
 		}
+	}
+}
+
+// TestStreamDialDoesNotHoldTheClient: a dial that hangs (no deadline on the
+// call that started it) holds up neither a call with a deadline, which ends
+// at its deadline, nor Close, which ends the hung dial's call too.
+func TestStreamDialDoesNotHoldTheClient(t *testing.T) {
+	t.Parallel()
+	var dials atomic.Int32
+	cl, err := rpc.NewStreamClient(func(ctx context.Context) (wire.Stream, error) {
+		dials.Add(1)
+		<-ctx.Done() // a peer that never answers the connect
+		return nil, ctx.Err()
+	}, fakeCodec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hungCtx, stopHung := context.WithCancel(context.Background())
+	defer stopHung()
+	hung := make(chan error, 1)
+	go func() { hung <- cl.Call(hungCtx, "subtract", nil, 1, 1) }()
+	for dials.Load() == 0 {
+		runtime.Gosched()
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	second := make(chan error, 1)
+	go func() { second <- cl.Call(ctx, "subtract", nil, 2, 1) }()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("call with a deadline during a hung dial: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a call with a deadline waits for another call's dial")
+	}
+
+	closed := make(chan error, 1)
+	go func() { closed <- cl.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waits for a dial under way")
+	}
+	if err := <-hung; !errors.Is(err, rpc.ErrClosed) {
+		t.Errorf("the call whose dial hung, after Close: %v", err)
+	}
+	if err := cl.Call(context.Background(), "subtract", nil, 3, 1); !errors.Is(err, rpc.ErrClosed) {
+		t.Errorf("call after Close: %v", err)
+	}
+}
+
+// TestStreamDialSharedByConcurrentCalls: calls that need a stream while one
+// is being dialed wait for that dial rather than each dialing.
+func TestStreamDialSharedByConcurrentCalls(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	var dials atomic.Int32
+	release := make(chan struct{})
+	cl, err := rpc.NewStreamClient(func(ctx context.Context) (wire.Stream, error) {
+		dials.Add(1)
+		<-release
+		cs, ss := streamPair()
+		go serveStream(s, ss, fakeCodec{})
+		return cs, nil
+	}, fakeCodec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			var n int64
+			if err := cl.Call(context.Background(), "subtract", &n, i, 1); err != nil || n != int64(i-1) {
+				t.Errorf("call %d: %d %v", i, n, err)
+			}
+		})
+	}
+	for dials.Load() == 0 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d dials for calls that started together, want 1", n)
 	}
 }

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"sync"
 )
 
-// MaxUnorderedStreams bounds the streams a stream client opens to one
-// server when its codec's replies carry no ids (Unordered): calls beyond
-// that many at once wait for a stream to come free.
-const MaxUnorderedStreams = 64
+// maxInOrderStreams bounds the streams a stream client opens to one server
+// when its codec's replies carry no ids (wire.InOrder): calls beyond that
+// many at once wait for a stream to come free.
+const maxInOrderStreams = 64
 
 // streamPool is the exchanger of a stream client whose codec's replies
 // carry no ids, such as XML-RPC's. A reply can then only be matched to its
@@ -20,26 +21,26 @@ const MaxUnorderedStreams = 64
 // the next; one whose call was abandoned, or that failed, is closed, since
 // a late reply on it could not be told from the next call's.
 type streamPool struct {
-	dial  Dialer
+	dial  wire.Dialer
 	codec Codec
 	// open holds a token for each stream open or being dialed.
 	open chan struct{}
 	// idle holds the streams that wait for a call, in the order they came
 	// free: the one idle longest is taken first.
-	idle chan Stream
+	idle chan wire.Stream
 
 	mu     sync.Mutex
-	busy   map[Stream]struct{} // streams carrying a call
+	busy   map[wire.Stream]struct{} // streams carrying a call
 	closed bool
 }
 
-func newStreamPool(dial Dialer, c Codec, max int) *streamPool {
+func newStreamPool(dial wire.Dialer, c Codec, max int) *streamPool {
 	return &streamPool{
 		dial:  dial,
 		codec: c,
 		open:  make(chan struct{}, max),
-		idle:  make(chan Stream, max),
-		busy:  map[Stream]struct{}{},
+		idle:  make(chan wire.Stream, max),
+		busy:  map[wire.Stream]struct{}{},
 	}
 }
 
@@ -52,7 +53,7 @@ func (p *streamPool) exchange(ctx context.Context, _ uint64, _ []uint64, msg []b
 		return exchange{}, err
 	}
 	stop := closeOnDone(ctx, s)
-	x, sent, err := p.roundTrip(s, msg, oneway, batch)
+	x, sent, err := p.roundTrip(ctx, s, msg, oneway, batch)
 	if reused && !sent && ctx.Err() == nil && (stop == nil || stop()) {
 		// A stream that waited idle may have been closed by the peer
 		// just after get checked it, which shows only when a write
@@ -63,7 +64,7 @@ func (p *streamPool) exchange(ctx context.Context, _ uint64, _ []uint64, msg []b
 			return exchange{}, err
 		}
 		stop = closeOnDone(ctx, s)
-		x, _, err = p.roundTrip(s, msg, oneway, batch)
+		x, _, err = p.roundTrip(ctx, s, msg, oneway, batch)
 	}
 	if stop != nil && !stop() {
 		// The context ended and closed s, maybe under the call.
@@ -85,7 +86,7 @@ func (p *streamPool) exchange(ctx context.Context, _ uint64, _ []uint64, msg []b
 }
 
 // closeOnDone closes s when ctx ends, until stop is called.
-func closeOnDone(ctx context.Context, s Stream) (stop func() bool) {
+func closeOnDone(ctx context.Context, s wire.Stream) (stop func() bool) {
 	if ctx.Done() == nil {
 		return nil
 	}
@@ -95,9 +96,9 @@ func closeOnDone(ctx context.Context, s Stream) (stop func() bool) {
 // roundTrip sends msg on s and reads the reply, decoding it unless it
 // answers a batch. sent is false when the write failed: the message did not
 // reach the peer whole, so the peer cannot have served it.
-func (p *streamPool) roundTrip(s Stream, msg []byte, oneway, batch bool) (x exchange, sent bool, err error) {
-	if err := s.WriteMessage(msg); err != nil {
-		return exchange{}, false, fmt.Errorf("%w: %v", ErrConnectionLost, err)
+func (p *streamPool) roundTrip(ctx context.Context, s wire.Stream, msg []byte, oneway, batch bool) (x exchange, sent bool, err error) {
+	if err := s.WriteMessage(ctx, msg); err != nil {
+		return exchange{}, false, fmt.Errorf("%w: %w", ErrConnectionLost, err)
 	}
 	if oneway {
 		return exchange{}, true, nil
@@ -107,7 +108,7 @@ func (p *streamPool) roundTrip(s Stream, msg []byte, oneway, batch bool) (x exch
 	*bp = raw
 	if err != nil {
 		releaseMsg(bp)
-		return exchange{}, true, fmt.Errorf("%w: %v", ErrConnectionLost, err)
+		return exchange{}, true, fmt.Errorf("%w: %w", ErrConnectionLost, err)
 	}
 	if batch {
 		return exchange{raw: raw, buf: bp}, true, nil
@@ -115,14 +116,14 @@ func (p *streamPool) roundTrip(s Stream, msg []byte, oneway, batch bool) (x exch
 	r, err := decodeReply(p.codec, raw)
 	if err != nil {
 		releaseMsg(bp)
-		return exchange{}, true, fmt.Errorf("%w: unreadable reply: %v", ErrConnectionLost, err)
+		return exchange{}, true, fmt.Errorf("%w: unreadable reply: %w", ErrConnectionLost, err)
 	}
 	return exchange{raw: raw, reply: r, buf: bp}, true, nil
 }
 
 // get returns an idle stream (reused), or a new one when fewer than the
 // maximum are open, or else the first to come free.
-func (p *streamPool) get(ctx context.Context) (s Stream, reused bool, err error) {
+func (p *streamPool) get(ctx context.Context) (s wire.Stream, reused bool, err error) {
 	for {
 		select {
 		case s = <-p.idle:
@@ -149,7 +150,7 @@ func (p *streamPool) get(ctx context.Context) (s Stream, reused bool, err error)
 }
 
 // fresh returns a new stream, once one may be opened.
-func (p *streamPool) fresh(ctx context.Context) (Stream, error) {
+func (p *streamPool) fresh(ctx context.Context) (wire.Stream, error) {
 	select {
 	case p.open <- struct{}{}:
 		return p.dialOne(ctx)
@@ -159,7 +160,7 @@ func (p *streamPool) fresh(ctx context.Context) (Stream, error) {
 }
 
 // dialOne dials a stream for a token taken from p.open.
-func (p *streamPool) dialOne(ctx context.Context) (Stream, error) {
+func (p *streamPool) dialOne(ctx context.Context) (wire.Stream, error) {
 	if p.isClosed() {
 		<-p.open
 		return nil, ErrClosed
@@ -179,7 +180,7 @@ func (p *streamPool) dialOne(ctx context.Context) (Stream, error) {
 }
 
 // take marks s busy, unless the client closed.
-func (p *streamPool) take(s Stream) error {
+func (p *streamPool) take(s wire.Stream) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -192,7 +193,7 @@ func (p *streamPool) take(s Stream) error {
 }
 
 // put makes s idle again.
-func (p *streamPool) put(s Stream) {
+func (p *streamPool) put(s wire.Stream) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.busy, s)
@@ -204,7 +205,7 @@ func (p *streamPool) put(s Stream) {
 }
 
 // drop closes s, which carried a call.
-func (p *streamPool) drop(s Stream) {
+func (p *streamPool) drop(s wire.Stream) {
 	p.mu.Lock()
 	delete(p.busy, s)
 	p.mu.Unlock()
@@ -212,7 +213,7 @@ func (p *streamPool) drop(s Stream) {
 }
 
 // close1 closes s and gives back its token.
-func (p *streamPool) close1(s Stream) {
+func (p *streamPool) close1(s wire.Stream) {
 	s.Close()
 	<-p.open
 }
@@ -246,17 +247,17 @@ func (p *streamPool) close() error {
 }
 
 // idleChecker is a stream that can tell, without blocking, whether it is
-// still usable after waiting idle: a LeadStream, or a readAhead.
+// still usable after waiting idle: a wire.LeadStream, or a readAhead.
 type idleChecker interface {
-	Stream
+	wire.Stream
 	CheckIdle() error
 }
 
-// readAhead gives a plain Stream in the pool a goroutine that reads it all
+// readAhead gives a plain wire.Stream in the pool a goroutine that reads it all
 // the time, so that a stream the peer closed while it waited idle is seen
-// before a call is sent on it, as a LeadStream's CheckIdle sees it.
+// before a call is sent on it, as a wire.LeadStream's CheckIdle sees it.
 type readAhead struct {
-	Stream
+	wire.Stream
 	msgs chan readResult // what the goroutine read, one at a time
 	done chan struct{}   // closed by Close
 	once sync.Once
@@ -267,7 +268,7 @@ type readResult struct {
 	err error
 }
 
-func newReadAhead(s Stream) *readAhead {
+func newReadAhead(s wire.Stream) *readAhead {
 	r := &readAhead{Stream: s, msgs: make(chan readResult, 1), done: make(chan struct{})}
 	go r.read()
 	return r

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/polyrpc/polyrpc/rpc"
@@ -25,6 +26,10 @@ func gate(t *testing.T, env *streamEnv) (arrived *atomic.Int32, release chan str
 	}
 	return arrived, release
 }
+
+// maxInOrderStreams is the most streams a client opens when its codec's
+// replies carry no ids.
+const maxInOrderStreams = 64
 
 // waitFor waits until cond holds, failing the test after a long while.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -48,7 +53,7 @@ func testUnorderedCallsUseSeveralStreams(t *testing.T, lead bool) {
 	arrived, release := gate(t, env)
 	const extra = 6
 	var wg sync.WaitGroup
-	for range rpc.MaxUnorderedStreams + extra {
+	for range maxInOrderStreams + extra {
 		wg.Go(func() {
 			if err := env.client.Call(context.Background(), "gate", nil); err != nil {
 				t.Error(err)
@@ -56,15 +61,15 @@ func testUnorderedCallsUseSeveralStreams(t *testing.T, lead bool) {
 		})
 	}
 	// Had the calls gone one at a time, only one would arrive.
-	waitFor(t, "a call on every stream", func() bool { return arrived.Load() == rpc.MaxUnorderedStreams })
+	waitFor(t, "a call on every stream", func() bool { return arrived.Load() == maxInOrderStreams })
 	close(release)
 	wg.Wait()
-	if n := arrived.Load(); n != rpc.MaxUnorderedStreams+extra {
-		t.Errorf("%d calls arrived, want %d", n, rpc.MaxUnorderedStreams+extra)
+	if n := arrived.Load(); n != maxInOrderStreams+extra {
+		t.Errorf("%d calls arrived, want %d", n, maxInOrderStreams+extra)
 	}
 	// The extra calls waited for streams instead of dialing more.
-	if d := env.dials.Load(); d != rpc.MaxUnorderedStreams {
-		t.Errorf("%d dials, want %d", d, rpc.MaxUnorderedStreams)
+	if d := env.dials.Load(); d != maxInOrderStreams {
+		t.Errorf("%d dials, want %d", d, maxInOrderStreams)
 	}
 	for i := range 20 {
 		var n int64
@@ -72,8 +77,8 @@ func testUnorderedCallsUseSeveralStreams(t *testing.T, lead bool) {
 			t.Fatalf("call %d: %d, %v", i, n, err)
 		}
 	}
-	if d := env.dials.Load(); d != rpc.MaxUnorderedStreams {
-		t.Errorf("%d dials after sequential calls, want %d: streams not reused", d, rpc.MaxUnorderedStreams)
+	if d := env.dials.Load(); d != maxInOrderStreams {
+		t.Errorf("%d dials after sequential calls, want %d: streams not reused", d, maxInOrderStreams)
 	}
 }
 
@@ -85,28 +90,22 @@ func TestUnorderedStreamClosedWhileIdle(t *testing.T) {
 }
 
 func testUnorderedStreamClosedWhileIdle(t *testing.T, lead bool) {
-	env := newStreamEnv(t, unorderedCodec{}, lead)
-	for i := range 3 {
-		var n int64
-		if err := env.client.Call(context.Background(), "subtract", &n, 5, i); err != nil || n != int64(5-i) {
-			t.Fatalf("call %d: %d %v", i, n, err)
+	// In a bubble, synctest.Wait returns once the client's own reader of a
+	// plain stream has seen the close and handed on its error.
+	synctest.Test(t, func(t *testing.T) {
+		env := newStreamEnv(t, unorderedCodec{}, lead)
+		for i := range 3 {
+			var n int64
+			if err := env.client.Call(context.Background(), "subtract", &n, 5, i); err != nil || n != int64(5-i) {
+				t.Fatalf("call %d: %d %v", i, n, err)
+			}
+			env.breakAll()
+			synctest.Wait()
 		}
-		env.breakAll()
-		if !lead {
-			// The client reads a plain stream all the time; a close is
-			// seen once that read has returned and handed on its error,
-			// one channel send after.
-			waitFor(t, "the client's read to end", func() bool {
-				env.mu.Lock()
-				defer env.mu.Unlock()
-				return env.clients[len(env.clients)-1].reading.Load() == 0
-			})
-			time.Sleep(10 * time.Millisecond)
+		if d := env.dials.Load(); d != 3 {
+			t.Errorf("%d dials, want 3", d)
 		}
-	}
-	if d := env.dials.Load(); d != 3 {
-		t.Errorf("%d dials, want 3", d)
-	}
+	})
 }
 
 // TestUnorderedClientClosed: Close fails the calls in flight and the calls

@@ -2,16 +2,16 @@ package rpc
 
 import "context"
 
-// Transport carries a client's messages: it sends one encoded message and
-// returns the encoded reply. HTTP is such a transport; a multiplexed stream
-// transport matches replies to calls on its side. Implementations are safe
-// for concurrent use.
+// Transport carries a client's messages, one exchange at a time: HTTP is
+// such a transport (see NewClient). Stream transports, whose connections
+// carry many calls at once, hand NewStreamClient a wire.Dialer instead.
+// Implementations are safe for concurrent use.
 type Transport interface {
-	// RoundTrip sends msg, encoded in codec c, and returns the reply, which
+	// Exchange sends msg, encoded in codec c, and returns the reply, which
 	// then belongs to the caller. When oneway is set (the message holds only
 	// notifications) no reply is awaited and the returned reply is nil. msg
-	// belongs to the caller again once RoundTrip returns.
-	RoundTrip(ctx context.Context, c Codec, msg []byte, oneway bool) ([]byte, error)
+	// belongs to the caller again once Exchange returns.
+	Exchange(ctx context.Context, c Codec, msg []byte, oneway bool) ([]byte, error)
 	// Close releases the transport's resources. Close is idempotent.
 	Close() error
 }
@@ -28,7 +28,7 @@ type inProcess struct {
 	peer *Peer
 }
 
-func (t *inProcess) RoundTrip(ctx context.Context, c Codec, msg []byte, oneway bool) ([]byte, error) {
+func (t *inProcess) Exchange(ctx context.Context, c Codec, msg []byte, oneway bool) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

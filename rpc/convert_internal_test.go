@@ -1,4 +1,4 @@
-package rpc_test
+package rpc
 
 import (
 	"math"
@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/polyrpc/polyrpc/rpc"
 )
 
 type inner struct {
@@ -37,7 +35,7 @@ func TestConvert(t *testing.T) {
 		"arr": []any{int64(1), float64(2)}, "deep": map[string]any{"d": []any{true}}, "unknown": 1,
 	}
 	var got outer
-	if err := rpc.Convert(&got, src); err != nil {
+	if err := convertInto(&got, src); err != nil {
 		t.Fatal(err)
 	}
 	nine := 9
@@ -54,7 +52,7 @@ func TestConvert(t *testing.T) {
 		src  any
 		msg  string
 	}{
-		{"overflow int8", new(int8), int64(128), "overflows"},
+		{"overflow int8", new(int8), int64(128), "in the range of an 8-bit integer"},
 		{"negative uint", new(uint), int64(-1), "whole number"},
 		{"fraction", new(int), 1.5, "whole number"},
 		{"huge float", new(int64), math.MaxFloat64, "whole number"},
@@ -66,7 +64,7 @@ func TestConvert(t *testing.T) {
 	}
 	for _, tt := range errs {
 		t.Run(tt.name, func(t *testing.T) {
-			err := rpc.Convert(tt.dst, tt.src)
+			err := convertInto(tt.dst, tt.src)
 			if err == nil || !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("Convert error = %v, want %q", err, tt.msg)
 			}
@@ -74,19 +72,19 @@ func TestConvert(t *testing.T) {
 	}
 
 	var u uint64
-	if err := rpc.Convert(&u, uint64(math.MaxUint64)); err != nil || u != math.MaxUint64 {
+	if err := convertInto(&u, uint64(math.MaxUint64)); err != nil || u != math.MaxUint64 {
 		t.Errorf("uint64 max: %v %v", u, err)
 	}
 	var f32 float32
-	if err := rpc.Convert(&f32, 1e300); err == nil {
+	if err := convertInto(&f32, 1e300); err == nil {
 		t.Error("float32 overflow accepted")
 	}
 	p := new(int)
-	if err := rpc.Convert(&p, nil); err != nil || p != nil {
+	if err := convertInto(&p, nil); err != nil || p != nil {
 		t.Errorf("nil into pointer: %v %v", p, err)
 	}
 	tm := time.Time{}
-	if err := rpc.Convert(&tm, "2026-11-22T04:00:00+01:00"); err != nil || tm.Hour() != 4 {
+	if err := convertInto(&tm, "2026-11-22T04:00:00+01:00"); err != nil || tm.Hour() != 4 {
 		t.Errorf("RFC 3339 string into time: %v %v", tm, err)
 	}
 }

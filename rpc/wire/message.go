@@ -1,0 +1,115 @@
+package wire
+
+import "strconv"
+
+// ID identifies a call within a connection. Both sides treat it as opaque: a
+// server copies it from the request to the response; a client numbers its
+// calls with Seq and matches replies by it.
+type ID struct {
+	// Raw is the id exactly as it stood in the request (codec encoded); a
+	// server's codec echoes it verbatim. Nil when the request had none.
+	Raw []byte
+	// Seq is the client's number for the call. A codec encodes it in
+	// AppendCall and parses it back from the reply in DecodeReply.
+	Seq uint64
+}
+
+// Request is a request as a server's codec decoded it.
+type Request struct {
+	Method string
+	ID     ID
+	// Notification is set for a call that expects no reply.
+	Notification bool
+	// Dialect is a codec-defined variant of its protocol (JSON-RPC 1.0 or
+	// 2.0), copied from request to response.
+	Dialect uint8
+	// Params is nil when the request carried none.
+	Params Params
+}
+
+// Response is a response that a server's codec encodes.
+type Response struct {
+	ID      ID
+	Dialect uint8
+	// Result is the handler's result; ignored when Error is set.
+	Result any
+	Error  *Error
+}
+
+// Call is a request that a client's codec encodes.
+type Call struct {
+	Method       string
+	ID           ID
+	Notification bool
+	// Args are positional params; Named, when not nil, is sent instead as
+	// named params (a map with string keys, or a struct).
+	Args  []any
+	Named any
+}
+
+// Reply is a reply as a client's codec decoded it.
+type Reply struct {
+	ID     ID
+	Result Value // nil when Error is set
+	Error  *Error
+}
+
+// Params is the encoded parameter list of a request, decoded one parameter at
+// a time into the types the method wants. It is used by one goroutine at a
+// time. What it stores in a destination must not refer to the message's
+// bytes: transports reuse the message's buffer once the call is served.
+type Params interface {
+	// Len is the number of positional params, or -1 for named params.
+	Len() int
+	// DecodeAt decodes positional param i into dst, a non-nil pointer.
+	DecodeAt(i int, dst any) error
+	// Names lists the names of named params in message order.
+	Names() []string
+	// DecodeNamed decodes the named param into dst, a non-nil pointer.
+	DecodeNamed(name string, dst any) error
+}
+
+// Value is one encoded value, decoded once its Go type is known.
+type Value interface {
+	// Decode decodes the value into dst, a non-nil pointer. What it stores
+	// in dst must not refer to the message's bytes: the client reuses the
+	// message's buffer once Decode returns.
+	Decode(dst any) error
+}
+
+// Error is an error as a message carries it: the error of a response or a
+// reply, or why a codec could not read a request. Package rpc turns it into
+// an *rpc.Error with the same code, message and data; applications never
+// see this type.
+type Error struct {
+	// Code is one of the codes below or an application's.
+	Code    int
+	Message string
+	// Data is optional detail. In a Response it is any value the codec can
+	// encode; in a Reply it is the decoded value in natural Go types (nil,
+	// bool, int64, uint64, float64, string, []byte, time.Time, []any,
+	// map[string]any).
+	Data any
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	return e.Message + " (code " + strconv.Itoa(e.Code) + ")"
+}
+
+// The reserved codes, as rpc.Code defines them. A codec produces the first
+// three when it cannot read a request, and CodeLimitExceeded for a message
+// over one of its limits.
+const (
+	CodeParseError      = -32700 // the message is not well formed
+	CodeInvalidRequest  = -32600 // well formed, but not a valid request
+	CodeMethodNotFound  = -32601
+	CodeInvalidParams   = -32602 // a param of the wrong type or shape
+	CodeInternal        = -32603
+	CodeApplication     = -32500 // a handler's plain error
+	CodeServerError     = -32000 // a condition without a more precise code
+	CodeDeadline        = -32001
+	CodeCanceled        = -32002
+	CodeUnauthenticated = -32003
+	CodeLimitExceeded   = -32004 // a size, count or depth limit was hit
+)
