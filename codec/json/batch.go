@@ -3,13 +3,13 @@ package json
 import (
 	"fmt"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // SplitBatch reports whether msg is a batch, a JSON array, and if so returns
 // its elements as slices of msg (capped, so appending to one cannot overwrite
 // the next). It validates the whole message: a batch that is not valid JSON
-// returns an *rpc.Error with CodeParseError, and one nested deeper than the
+// returns an *wire.Error with CodeParseError, and one nested deeper than the
 // depth limit allows (one level more than for a single call) returns
 // CodeLimitExceeded. An empty batch returns no items and isBatch true; the
 // server answers it. A batch of more than max items (max > 0) returns
@@ -34,7 +34,7 @@ func (c *Codec) SplitBatch(msg []byte, max int) (items [][]byte, isBatch bool, e
 			break
 		}
 		if max > 0 && len(items) == max {
-			return nil, true, &rpc.Error{Code: rpc.CodeLimitExceeded,
+			return nil, true, &wire.Error{Code: wire.CodeLimitExceeded,
 				Message: fmt.Sprintf("batch of more than %d calls exceeds the limit", max)}
 		}
 		v, err := w.value()

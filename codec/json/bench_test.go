@@ -8,6 +8,7 @@ import (
 	"github.com/polyrpc/polyrpc/codec/json"
 	"github.com/polyrpc/polyrpc/internal/testvals"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // BenchmarkDecodeRequest decodes a request and its params, as a server does
@@ -19,16 +20,16 @@ func BenchmarkDecodeRequest(b *testing.B) {
 	cases := []struct {
 		name string
 		msg  string
-		dec  func(p rpc.Params) error
+		dec  func(p wire.Params) error
 	}{
-		{"positional", `{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}`, func(p rpc.Params) error {
+		{"positional", `{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}`, func(p wire.Params) error {
 			var x, y int64
 			if err := p.DecodeAt(0, &x); err != nil {
 				return err
 			}
 			return p.DecodeAt(1, &y)
 		}},
-		{"named", `{"jsonrpc":"2.0","method":"subtract","params":{"subtrahend":23,"minuend":42},"id":3}`, func(p rpc.Params) error {
+		{"named", `{"jsonrpc":"2.0","method":"subtract","params":{"subtrahend":23,"minuend":42},"id":3}`, func(p wire.Params) error {
 			for _, n := range p.Names() {
 				var x int64
 				if err := p.DecodeNamed(n, &x); err != nil {
@@ -37,15 +38,15 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			}
 			return nil
 		}},
-		{"ints1000", `{"jsonrpc":"2.0","method":"echo","params":[` + ints1000JSON() + `],"id":1}`, func(p rpc.Params) error {
+		{"ints1000", `{"jsonrpc":"2.0","method":"echo","params":[` + ints1000JSON() + `],"id":1}`, func(p wire.Params) error {
 			var v []int64
 			return p.DecodeAt(0, &v)
 		}},
-		{"any", `{"jsonrpc":"2.0","method":"echo","params":[{"a":[1,2.5,"x"],"b":true}],"id":"abc"}`, func(p rpc.Params) error {
+		{"any", `{"jsonrpc":"2.0","method":"echo","params":[{"a":[1,2.5,"x"],"b":true}],"id":"abc"}`, func(p wire.Params) error {
 			var v any
 			return p.DecodeAt(0, &v)
 		}},
-		{"struct", `{"jsonrpc":"2.0","method":"point","params":[{"x":1,"y":2,"label":"p"}],"id":1}`, func(p rpc.Params) error {
+		{"struct", `{"jsonrpc":"2.0","method":"point","params":[{"x":1,"y":2,"label":"p"}],"id":1}`, func(p wire.Params) error {
 			var v Point
 			return p.DecodeAt(0, &v)
 		}},
@@ -56,7 +57,7 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(msg)))
 			for b.Loop() {
-				var req rpc.Request
+				var req wire.Request
 				if err := c.DecodeRequest(msg, &req); err != nil {
 					b.Fatal(err)
 				}
@@ -92,17 +93,17 @@ func BenchmarkDecodeRequest(b *testing.B) {
 // transport with pooled buffers does.
 func BenchmarkAppendResponse(b *testing.B) {
 	c := json.New()
-	id := rpc.ID{Raw: []byte("12345")}
+	id := wire.ID{Raw: []byte("12345")}
 	cases := []struct {
 		name string
-		resp rpc.Response
+		resp wire.Response
 	}{
-		{"int", rpc.Response{ID: id, Dialect: json.Dialect2, Result: int64(19)}},
-		{"string", rpc.Response{ID: id, Dialect: json.Dialect2, Result: "hello, world"}},
-		{"slice", rpc.Response{ID: id, Dialect: json.Dialect2, Result: []any{"hello", int64(5), 2.5, true, nil}}},
-		{"struct", rpc.Response{ID: id, Dialect: json.Dialect2, Result: Point{X: 1, Y: 2, Label: "p"}}},
-		{"ints1000", rpc.Response{ID: id, Dialect: json.Dialect2, Result: testvals.Ramp(1000)}},
-		{"error", rpc.Response{ID: id, Dialect: json.Dialect2, Error: &rpc.Error{Code: rpc.CodeMethodNotFound, Message: "method not found: x"}}},
+		{"int", wire.Response{ID: id, Dialect: json.Dialect2, Result: int64(19)}},
+		{"string", wire.Response{ID: id, Dialect: json.Dialect2, Result: "hello, world"}},
+		{"slice", wire.Response{ID: id, Dialect: json.Dialect2, Result: []any{"hello", int64(5), 2.5, true, nil}}},
+		{"struct", wire.Response{ID: id, Dialect: json.Dialect2, Result: Point{X: 1, Y: 2, Label: "p"}}},
+		{"ints1000", wire.Response{ID: id, Dialect: json.Dialect2, Result: testvals.Ramp(1000)}},
+		{"error", wire.Response{ID: id, Dialect: json.Dialect2, Error: &wire.Error{Code: wire.CodeMethodNotFound, Message: "method not found: x"}}},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
@@ -123,7 +124,10 @@ func BenchmarkAppendResponse(b *testing.B) {
 // transport, the server and back: both codec halves and the core.
 func BenchmarkRoundTrip(b *testing.B) {
 	s, c, _ := newServer(b)
-	cl := rpc.NewClient(rpc.InProcess(s), c)
+	cl, err := rpc.NewClient(rpc.InProcess(s), c)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

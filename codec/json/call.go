@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // AppendCall appends a JSON-RPC 2.0 request to dst:
@@ -16,7 +16,7 @@ import (
 // string keys, or a struct; a nil map or pointer sends {}). With neither
 // Args nor Named, params are left out. On error, dst is returned unchanged
 // in length.
-func (c *Codec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
+func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	n := len(dst)
 	dst = append(dst, `{"jsonrpc":"2.0","method":`...)
 	dst = appendQuoted(dst, call.Method)

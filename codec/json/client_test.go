@@ -10,12 +10,17 @@ import (
 
 	"github.com/polyrpc/polyrpc/codec/json"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 func newClient(t testing.TB) (*rpc.Client, *notes) {
 	t.Helper()
 	s, c, n := newServer(t)
-	return rpc.NewClient(rpc.InProcess(s), c), n
+	cl, err := rpc.NewClient(rpc.InProcess(s), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl, n
 }
 
 func TestClientCall(t *testing.T) {
@@ -194,7 +199,7 @@ func TestDecodeReply(t *testing.T) {
 		seq     uint64
 		raw     string
 		result  any // decoded into any; nil when an error is wanted
-		err     *rpc.Error
+		err     *wire.Error
 		invalid bool // DecodeReply fails
 	}{
 		{name: "result", msg: `{"jsonrpc":"2.0","result":19,"id":1}`, seq: 1, raw: "1", result: int64(19)},
@@ -202,16 +207,16 @@ func TestDecodeReply(t *testing.T) {
 		{name: "big id", msg: `{"jsonrpc":"2.0","result":1,"id":18446744073709551615}`, seq: math.MaxUint64, raw: "18446744073709551615", result: int64(1)},
 		{name: "string id", msg: `{"jsonrpc":"2.0","result":1,"id":"7"}`, raw: `"7"`, result: int64(1)},
 		{name: "null id", msg: `{"jsonrpc":"2.0","error":{"code":-32700,"message":"parse error"},"id":null}`,
-			err: &rpc.Error{Code: rpc.CodeParseError, Message: "parse error"}},
+			err: &wire.Error{Code: wire.CodeParseError, Message: "parse error"}},
 		{name: "error with data", msg: `{"jsonrpc":"2.0","error":{"code":-32000,"message":"m","data":{"n":9007199254740993,"l":[1.5,"x"]}},"id":2}`,
-			seq: 2, raw: "2", err: &rpc.Error{Code: -32000, Message: "m", Data: map[string]any{"n": int64(9007199254740993), "l": []any{1.5, "x"}}}},
+			seq: 2, raw: "2", err: &wire.Error{Code: -32000, Message: "m", Data: map[string]any{"n": int64(9007199254740993), "l": []any{1.5, "x"}}}},
 		{name: "1.0 result", msg: `{"result":[1,"a"],"error":null,"id":5}`, seq: 5, raw: "5", result: []any{int64(1), "a"}},
 		{name: "1.0 error", msg: `{"result":null,"error":{"code":-32601,"message":"nope"},"id":5}`, seq: 5, raw: "5",
-			err: &rpc.Error{Code: -32601, Message: "nope"}},
+			err: &wire.Error{Code: -32601, Message: "nope"}},
 		{name: "1.0 string error", msg: `{"result":null,"error":"it broke","id":5}`, seq: 5, raw: "5",
-			err: &rpc.Error{Code: rpc.CodeServerError, Message: "it broke", Data: "it broke"}},
+			err: &wire.Error{Code: wire.CodeServerError, Message: "it broke", Data: "it broke"}},
 		{name: "1.0 error without code", msg: `{"result":null,"error":{"name":"JSONRPCError","message":"bad"},"id":5}`, seq: 5, raw: "5",
-			err: &rpc.Error{Code: rpc.CodeServerError, Message: "bad", Data: map[string]any{"name": "JSONRPCError", "message": "bad"}}},
+			err: &wire.Error{Code: wire.CodeServerError, Message: "bad", Data: map[string]any{"name": "JSONRPCError", "message": "bad"}}},
 		{name: "neither", msg: `{"jsonrpc":"2.0","id":1}`, invalid: true},
 		{name: "not an object", msg: `[1]`, invalid: true},
 		{name: "malformed", msg: `{"jsonrpc":"2.0","result":1,"id":1`, invalid: true},
@@ -222,10 +227,10 @@ func TestDecodeReply(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var r rpc.Reply
+			var r wire.Reply
 			err := c.DecodeReply([]byte(tt.msg), &r)
 			if tt.invalid {
-				var e *rpc.Error
+				var e *wire.Error
 				if err == nil || errors.As(err, &e) {
 					t.Fatalf("DecodeReply = %v, want a plain error", err)
 				}

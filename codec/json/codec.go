@@ -1,27 +1,26 @@
 package json
 
 import (
-	"strconv"
-
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
-// Codec is the JSON-RPC codec. It implements rpc.Codec, rpc.BatchCodec,
-// rpc.MediaTyper and rpc.Sniffer. A Codec is immutable once New returns it
+// Codec is the JSON-RPC codec. It implements rpc.Codec, wire.BatchCodec,
+// wire.MediaTyper and wire.Sniffer. A Codec is immutable once New returns it
 // and is safe for concurrent use.
 type Codec struct {
 	maxDepth int
 }
 
 var (
-	_ rpc.Codec      = (*Codec)(nil)
-	_ rpc.BatchCodec = (*Codec)(nil)
-	_ rpc.MediaTyper = (*Codec)(nil)
-	_ rpc.Sniffer    = (*Codec)(nil)
+	_ rpc.Codec       = (*Codec)(nil)
+	_ wire.BatchCodec = (*Codec)(nil)
+	_ wire.MediaTyper = (*Codec)(nil)
+	_ wire.Sniffer    = (*Codec)(nil)
 )
 
-// Dialects of JSON-RPC, as carried in rpc.Request.Dialect and
-// rpc.Response.Dialect. A response with any other dialect, such as the zero
+// Dialects of JSON-RPC, as carried in wire.Request.Dialect and
+// wire.Response.Dialect. A response with any other dialect, such as the zero
 // value the core uses for errors it raises before a request is read, is
 // written in JSON-RPC 2.0.
 const (
@@ -70,30 +69,25 @@ func (c *Codec) MediaTypes() []string {
 // (a call or reply) or an array (a batch).
 func (c *Codec) Sniff(first byte) bool { return first == '{' || first == '[' }
 
-// scanError turns a scanner error into the *rpc.Error a server sends:
+// scanError turns a scanner error into the *wire.Error a server sends:
 // CodeLimitExceeded for nesting beyond the limit, CodeParseError otherwise.
-func (c *Codec) scanError(err error) *rpc.Error {
+func (c *Codec) scanError(err error) *wire.Error {
 	if err == errTooDeep {
-		return &rpc.Error{
-			Code:    rpc.CodeLimitExceeded,
-			Message: "limit exceeded: JSON nested deeper than " + strconv.Itoa(c.maxDepth) + " levels",
-		}
+		return c.depthError().Reply()
 	}
-	return &rpc.Error{Code: rpc.CodeParseError, Message: "parse error: " + err.Error()}
+	return &wire.Error{Code: wire.CodeParseError, Message: "parse error: " + err.Error()}
 }
 
 // replyError describes a scanner error met while a client decodes a reply.
-// It is a plain error, not an *rpc.Error, so that a client does not mistake
+// It is a plain error, not an *wire.Error, so that a client does not mistake
 // its own failure to read a reply for an error the server reported.
 func (c *Codec) replyError(err error) error {
 	if err == errTooDeep {
-		return &depthError{max: c.maxDepth}
+		return c.depthError()
 	}
 	return err
 }
 
-type depthError struct{ max int }
-
-func (e *depthError) Error() string {
-	return "json: nested deeper than " + strconv.Itoa(e.max) + " levels"
+func (c *Codec) depthError() *wire.DepthError {
+	return &wire.DepthError{Codec: "json", Max: c.maxDepth}
 }

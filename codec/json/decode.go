@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // This file decodes one already validated JSON value into a Go value.
@@ -46,7 +48,7 @@ func decodeValue(raw []byte, dst any) error {
 		}
 	case *int:
 		if d != nil {
-			v, ok, err := decodeInt(raw, strconv.IntSize)
+			v, ok, err := decodeInt(raw, intPlan)
 			if ok {
 				*d = int(v)
 			}
@@ -54,7 +56,7 @@ func decodeValue(raw []byte, dst any) error {
 		}
 	case *int32:
 		if d != nil {
-			v, ok, err := decodeInt(raw, 32)
+			v, ok, err := decodeInt(raw, int32Plan)
 			if ok {
 				*d = int32(v)
 			}
@@ -62,15 +64,15 @@ func decodeValue(raw []byte, dst any) error {
 		}
 	case *uint64:
 		if d != nil {
-			v, ok, err := decodeUint(raw, 64)
+			v, ok, err := decodeInt(raw, uint64Plan)
 			if ok {
-				*d = v
+				*d = uint64(v)
 			}
 			return err
 		}
 	case *uint:
 		if d != nil {
-			v, ok, err := decodeUint(raw, strconv.IntSize)
+			v, ok, err := decodeInt(raw, uintPlan)
 			if ok {
 				*d = uint(v)
 			}
@@ -92,7 +94,7 @@ func decodeValue(raw []byte, dst any) error {
 			case 'n':
 				return nil
 			}
-			return typeError(raw, "bool")
+			return boolPlan.Mismatch(kindName(raw))
 		}
 	case *[]int64:
 		if d != nil {
@@ -104,7 +106,7 @@ func decodeValue(raw []byte, dst any) error {
 		}
 	case *[]string:
 		if d != nil {
-			return decodeSlice(raw, d, "[]string", decodeString)
+			return decodeSlice(raw, d, stringsPlan, decodeString)
 		}
 	case *[]any:
 		if d != nil && (raw[0] == '[' || raw[0] == 'n') {
@@ -145,15 +147,55 @@ func decodeReflect(raw []byte, dst any) error {
 		return fmt.Errorf("json: cannot decode into %T, not a non-nil pointer", dst)
 	}
 	if !holdsInterface(rv.Type().Elem()) {
-		return stdjson.Unmarshal(raw, dst)
+		return stdError(stdjson.Unmarshal(raw, dst))
 	}
 	dec := stdjson.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(dst); err != nil {
-		return err
+		return stdError(err)
 	}
 	return fixNumbers(rv.Elem())
 }
+
+// stdError words an error of encoding/json in the protocol's terms: its
+// type errors name Go types ("Go struct field Stooges.curly of type
+// int64"), which a server must not send to its callers.
+func stdError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *stdjson.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Type == nil {
+		return err
+	}
+	p := wire.PlanOf(te.Type)
+	got := te.Value
+	if got == "bool" {
+		got = "boolean" // as kindName says
+	}
+	e := p.Mismatch(got).(*wire.ValueError)
+	if num, ok := strings.CutPrefix(te.Value, "number "); ok && !strings.ContainsAny(num, ".eE") &&
+		(p.Kind == wire.KindInt || p.Kind == wire.KindUint) {
+		e = p.OutOfRange(num).(*wire.ValueError)
+	}
+	e.Path, e.Err = te.Field, err
+	return e
+}
+
+// The plans of the destinations that decodeValue decodes directly.
+var (
+	intPlan      = wire.PlanOf(reflect.TypeFor[int]())
+	int32Plan    = wire.PlanOf(reflect.TypeFor[int32]())
+	int64Plan    = wire.PlanOf(reflect.TypeFor[int64]())
+	uintPlan     = wire.PlanOf(reflect.TypeFor[uint]())
+	uint64Plan   = wire.PlanOf(reflect.TypeFor[uint64]())
+	float64Plan  = wire.PlanOf(reflect.TypeFor[float64]())
+	stringPlan   = wire.PlanOf(reflect.TypeFor[string]())
+	boolPlan     = wire.PlanOf(reflect.TypeFor[bool]())
+	stringsPlan  = wire.PlanOf(reflect.TypeFor[[]string]())
+	int64sPlan   = wire.PlanOf(reflect.TypeFor[[]int64]())
+	float64sPlan = wire.PlanOf(reflect.TypeFor[[]float64]())
+)
 
 // kindName names the JSON kind of raw for error messages.
 func kindName(raw []byte) string {
@@ -179,14 +221,6 @@ func excerpt(raw []byte) string {
 		return string(raw[:40]) + "..."
 	}
 	return string(raw)
-}
-
-func typeError(raw []byte, goType string) error {
-	return errors.New("json: cannot decode " + kindName(raw) + " into " + goType)
-}
-
-func rangeError(raw []byte, goType string) error {
-	return errors.New("json: number " + excerpt(raw) + " is not a valid " + goType)
 }
 
 // unquote returns the string value of the JSON string raw, quotes included.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/polyrpc/polyrpc/codec/json"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // TestDeepRequestKeepsItsID checks that a request refused for its depth is
@@ -14,7 +15,10 @@ import (
 func TestDeepRequestKeepsItsID(t *testing.T) {
 	t.Parallel()
 	c := json.New(json.WithMaxDepth(8))
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		t.Fatal(err)
+	}
 	deep := strings.Repeat("[", 50) + strings.Repeat("]", 50)
 	for _, tt := range []struct{ msg, id string }{
 		{`{"jsonrpc":"2.0","params":[` + deep + `],"id":7,"method":"m"}`, `"id":7}`},
@@ -38,14 +42,14 @@ func TestDeepResultRefused(t *testing.T) {
 	for range 20 {
 		v = []any{v}
 	}
-	if _, err := c.AppendResponse(nil, &rpc.Response{ID: rpc.ID{Raw: []byte("1")}, Result: v}); err == nil {
+	if _, err := c.AppendResponse(nil, &wire.Response{ID: wire.ID{Raw: []byte("1")}, Result: v}); err == nil {
 		t.Error("a result 20 levels deep was encoded under a limit of 8")
 	}
-	if _, err := c.AppendResponse(nil, &rpc.Response{Error: &rpc.Error{Code: 1, Message: "x", Data: v}}); err == nil {
+	if _, err := c.AppendResponse(nil, &wire.Response{Error: &wire.Error{Code: 1, Message: "x", Data: v}}); err == nil {
 		t.Error("error data 20 levels deep was encoded under a limit of 8")
 	}
 	var shallow any = []any{[]any{1}}
-	if _, err := c.AppendResponse(nil, &rpc.Response{Result: shallow}); err != nil {
+	if _, err := c.AppendResponse(nil, &wire.Response{Result: shallow}); err != nil {
 		t.Errorf("a shallow result: %v", err)
 	}
 }

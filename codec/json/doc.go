@@ -4,7 +4,10 @@
 //
 //	import _ "github.com/polyrpc/polyrpc/codec/json"
 //
-//	s := rpc.NewServer() // serves every registered codec, "json" among them
+//	s, err := rpc.NewServer() // serves every registered codec, "json" among them
+//	if err != nil {
+//		return err
+//	}
 //	s.Register("add", func(a, b int64) (int64, error) { return a + b, nil })
 //	c, _ := s.Codec("json")
 //	reply := s.ServeMessage(ctx, c, []byte(`{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}`), nil)
@@ -22,6 +25,11 @@
 // float64 otherwise. Request ids are echoed byte for byte, so 1.0e3 comes
 // back as 1.0e3.
 //
+// A value that does not fit its destination is a *wire.ValueError that says
+// where and what was wanted in JSON's terms ("x: cannot use string as a
+// 64-bit integer"), never naming a Go type as encoding/json's own errors do;
+// a result JSON cannot carry (NaN, a channel) is one too.
+//
 // # Dialects
 //
 // A request with "jsonrpc":"2.0" is answered in JSON-RPC 2.0 (Dialect2). A
@@ -33,6 +41,6 @@
 // # Limits
 //
 // Messages nested deeper than the codec's depth limit (WithMaxDepth) are
-// refused with rpc.CodeLimitExceeded before anything is decoded; the scanner
+// refused with wire.CodeLimitExceeded before anything is decoded; the scanner
 // that checks them uses no recursion.
 package json

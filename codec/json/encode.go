@@ -2,11 +2,14 @@ package json
 
 import (
 	stdjson "encoding/json"
+	"errors"
 	"math"
-	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // This file encodes Go values as encoding/json does with HTML escaping off,
@@ -113,10 +116,7 @@ func appendString(dst []byte, s string) ([]byte, error) { return appendQuoted(ds
 // with the exponent unpadded (1e-7, not 1e-07).
 func appendFloat(dst []byte, f float64, bits int) ([]byte, error) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return dst, &stdjson.UnsupportedValueError{
-			Value: reflect.ValueOf(f),
-			Str:   strconv.FormatFloat(f, 'g', -1, bits),
-		}
+		return dst, unencodable(strconv.FormatFloat(f, 'g', -1, bits))
 	}
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 {
@@ -233,7 +233,37 @@ func appendStd(dst []byte, v any) ([]byte, error) {
 	e.w.b = nil // the pool must not keep the caller's buffer
 	stdEncoders.Put(e)
 	if err != nil {
-		return dst, err
+		return dst, stdEncodeError(err)
 	}
 	return out[:len(out)-1], nil // Encode ends each value with a newline
+}
+
+// unencodable is the error of a number that JSON has no form for.
+func unencodable(num string) error {
+	return &wire.ValueError{Msg: num + " cannot be encoded: JSON has no representation for it"}
+}
+
+// stdEncodeError words an error of encoding/json in the protocol's terms,
+// without the Go types it names.
+func stdEncodeError(err error) error {
+	var ve *stdjson.UnsupportedValueError
+	var te *stdjson.UnsupportedTypeError
+	var me *stdjson.MarshalerError
+	switch {
+	case errors.As(err, &ve) && strings.HasPrefix(ve.Str, "encountered a cycle"):
+		return &wire.ValueError{Msg: "a cyclic value cannot be encoded", Err: err}
+	case errors.As(err, &ve):
+		e := unencodable(ve.Str).(*wire.ValueError)
+		e.Err = err
+		return e
+	case errors.As(err, &te):
+		msg := "a value of an unsupported type cannot be encoded"
+		if p := wire.PlanOf(te.Type); p.Kind == wire.KindUnsupported {
+			msg = p.Unsupported().Error()
+		}
+		return &wire.ValueError{Msg: msg, Err: err}
+	case errors.As(err, &me):
+		return &wire.ValueError{Msg: me.Unwrap().Error(), Err: err}
+	}
+	return err
 }

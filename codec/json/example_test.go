@@ -12,7 +12,11 @@ import (
 // A server answers JSON-RPC messages handed to it by a transport.
 func Example() {
 	c := json.New()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	_ = s.Register("add", func(a, b int64) (int64, error) { return a + b, nil })
 
 	reply := s.ServeMessage(context.Background(), c,
@@ -24,18 +28,26 @@ func Example() {
 // A client calls a server through any transport; here, in-process.
 func Example_client() {
 	c := json.New()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	_ = s.Register("div", func(a, b int64) (int64, error) {
 		if b == 0 {
 			return 0, &rpc.Error{Code: 1, Message: "division by zero", Data: map[string]any{"a": a}}
 		}
 		return a / b, nil
 	}, rpc.WithParamNames("a", "b"))
-	client := rpc.NewClient(rpc.InProcess(s), c)
+	client, err := rpc.NewClient(rpc.InProcess(s), c)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	ctx := context.Background()
 
 	var q int64
-	err := client.CallNamed(ctx, "div", &q, map[string]int64{"a": 7, "b": 2})
+	err = client.CallNamed(ctx, "div", &q, map[string]int64{"a": 7, "b": 2})
 	fmt.Println(q, err)
 
 	err = client.Call(ctx, "div", &q, 7, 0)
@@ -51,7 +63,11 @@ func Example_client() {
 // A request without "jsonrpc":"2.0" is JSON-RPC 1.0 and gets a 1.0 response.
 func Example_jsonRPC10() {
 	c := json.New()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	_ = s.Register("echo", func(v any) (any, error) { return v, nil })
 
 	reply := s.ServeMessage(context.Background(), c, []byte(`{"method":"echo","params":["hi"],"id":1}`), nil)

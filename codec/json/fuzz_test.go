@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/json"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // specExamples are the requests of the JSON-RPC 2.0 specification's
@@ -95,7 +95,7 @@ func numeric(v any) *big.Float {
 
 // params decodes every param of req into natural values; ok is false when
 // one does not decode (a number beyond float64).
-func params(t *testing.T, req *rpc.Request) (args []any, named map[string]any, ok bool) {
+func params(t *testing.T, req *wire.Request) (args []any, named map[string]any, ok bool) {
 	p := req.Params
 	if p == nil {
 		return nil, nil, true
@@ -129,23 +129,23 @@ func FuzzDecodeRequest(f *testing.F) {
 	addSeeds(f)
 	c := json.New(json.WithMaxDepth(20)) // shallow, so the fuzzer reaches the limit
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		var req rpc.Request
+		var req wire.Request
 		err := c.DecodeRequest(msg, &req)
 		valid := stdjson.Valid(msg)
 		if err != nil {
-			var e *rpc.Error
+			var e *wire.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("error %v is not an *rpc.Error", err)
+				t.Fatalf("error %v is not an *wire.Error", err)
 			}
 			switch {
-			case e.Code == rpc.CodeParseError && valid:
+			case e.Code == wire.CodeParseError && valid:
 				t.Fatalf("valid JSON refused as malformed: %v", err)
-			case e.Code == rpc.CodeInvalidRequest && !valid:
+			case e.Code == wire.CodeInvalidRequest && !valid:
 				t.Fatalf("malformed JSON refused as an invalid request: %v", err)
-			case e.Code != rpc.CodeParseError && e.Code != rpc.CodeInvalidRequest && e.Code != rpc.CodeLimitExceeded:
+			case e.Code != wire.CodeParseError && e.Code != wire.CodeInvalidRequest && e.Code != wire.CodeLimitExceeded:
 				t.Fatalf("unexpected error code: %v", err)
 			}
-			out, err := c.AppendResponse(nil, &rpc.Response{ID: req.ID, Dialect: req.Dialect, Error: e})
+			out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Dialect: req.Dialect, Error: e})
 			if err != nil || !stdjson.Valid(out) {
 				t.Fatalf("error reply %s: %v", out, err)
 			}
@@ -190,7 +190,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if !ok {
 			return
 		}
-		call := rpc.Call{Method: req.Method, ID: rpc.ID{Seq: 1}, Notification: req.Notification, Args: args}
+		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args}
 		if named != nil {
 			call.Named = named
 		}
@@ -198,7 +198,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoding %+v: %v", call, err)
 		}
-		var req2 rpc.Request
+		var req2 wire.Request
 		if err := c.DecodeRequest(msg2, &req2); err != nil {
 			t.Fatalf("re-encoded %s: %v", msg2, err)
 		}
@@ -210,7 +210,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 
 		// The reply echoes the id verbatim.
-		out, err := c.AppendResponse(nil, &rpc.Response{ID: req.ID, Dialect: req.Dialect, Result: args})
+		out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Dialect: req.Dialect, Result: args})
 		if err != nil {
 			t.Fatalf("reply: %v", err)
 		}
@@ -241,9 +241,9 @@ func FuzzSplitBatch(f *testing.F) {
 		}
 		valid := stdjson.Valid(msg)
 		if err != nil {
-			var e *rpc.Error
-			if !errors.As(err, &e) || e.Code == rpc.CodeParseError && valid ||
-				e.Code != rpc.CodeParseError && e.Code != rpc.CodeLimitExceeded {
+			var e *wire.Error
+			if !errors.As(err, &e) || e.Code == wire.CodeParseError && valid ||
+				e.Code != wire.CodeParseError && e.Code != wire.CodeLimitExceeded {
 				t.Fatalf("error %v for a batch that is valid JSON: %v", err, valid)
 			}
 			return
@@ -283,7 +283,7 @@ func FuzzDecodeReply(f *testing.F) {
 	f.Add([]byte(`{"result":null,"error":"x","id":1}`))
 	c := json.New(json.WithMaxDepth(20))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		var r rpc.Reply
+		var r wire.Reply
 		if err := c.DecodeReply(msg, &r); err != nil {
 			return
 		}

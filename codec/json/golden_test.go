@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/json"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -19,44 +19,44 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // testdata/golden/<name>.json. The call_* files are requests, and seed
 // FuzzDecodeRequest.
 func goldenCases() map[string]func(c *json.Codec) ([]byte, error) {
-	id := func(raw string) rpc.ID { return rpc.ID{Raw: []byte(raw)} }
-	resp := func(r rpc.Response) func(c *json.Codec) ([]byte, error) {
+	id := func(raw string) wire.ID { return wire.ID{Raw: []byte(raw)} }
+	resp := func(r wire.Response) func(c *json.Codec) ([]byte, error) {
 		return func(c *json.Codec) ([]byte, error) { return c.AppendResponse(nil, &r) }
 	}
-	call := func(r rpc.Call) func(c *json.Codec) ([]byte, error) {
+	call := func(r wire.Call) func(c *json.Codec) ([]byte, error) {
 		return func(c *json.Codec) ([]byte, error) { return c.AppendCall(nil, &r) }
 	}
 	return map[string]func(c *json.Codec) ([]byte, error){
-		"response_result": resp(rpc.Response{ID: id("1"), Dialect: json.Dialect2, Result: int64(19)}),
-		"response_result_exact_ints": resp(rpc.Response{ID: id("9007199254740993"), Dialect: json.Dialect2,
+		"response_result": resp(wire.Response{ID: id("1"), Dialect: json.Dialect2, Result: int64(19)}),
+		"response_result_exact_ints": resp(wire.Response{ID: id("9007199254740993"), Dialect: json.Dialect2,
 			Result: []any{int64(1<<53 + 1), int64(math.MinInt64), uint64(math.MaxUint64)}}),
-		"response_result_floats": resp(rpc.Response{ID: id("1"), Dialect: json.Dialect2,
-			Result: []any{0.1, -0.0, 1e20, 1e21, 1e-6, 1e-7, float32(0.1), math.MaxFloat64}}),
-		"response_result_string": resp(rpc.Response{ID: id(`"abc"`), Dialect: json.Dialect2,
+		"response_result_floats": resp(wire.Response{ID: id("1"), Dialect: json.Dialect2,
+			Result: []any{0.1, 0.0, math.Copysign(0, -1), 1e20, 1e21, 1e-6, 1e-7, float32(0.1), float32(math.Copysign(0, -1)), math.MaxFloat64}}),
+		"response_result_string": resp(wire.Response{ID: id(`"abc"`), Dialect: json.Dialect2,
 			Result: "quote\" back\\ <tag> & \n\t\x01 é 😀 \u2028 bad\xff"}),
-		"response_result_struct": resp(rpc.Response{ID: id("1.0e3"), Dialect: json.Dialect2,
+		"response_result_struct": resp(wire.Response{ID: id("1.0e3"), Dialect: json.Dialect2,
 			Result: Point{X: 1, Y: -2, Label: "p"}}),
-		"response_result_map": resp(rpc.Response{ID: id("1"), Dialect: json.Dialect2,
+		"response_result_map": resp(wire.Response{ID: id("1"), Dialect: json.Dialect2,
 			Result: map[string]any{"z": nil, "a": []any{true, false}, "m": map[string]int{"y": 2, "x": 1}}}),
-		"response_result_null_id": resp(rpc.Response{Dialect: json.Dialect2, Result: nil}),
-		"response_error": resp(rpc.Response{ID: id("1"), Dialect: json.Dialect2,
-			Error: &rpc.Error{Code: rpc.CodeMethodNotFound, Message: "method not found: foobar"}}),
-		"response_error_data": resp(rpc.Response{ID: id(`"x"`), Dialect: json.Dialect2,
-			Error: &rpc.Error{Code: 42, Message: "boom", Data: map[string]any{"why": "because", "n": int64(math.MaxInt64)}}}),
-		"response_error_null_id": resp(rpc.Response{
-			Error: &rpc.Error{Code: rpc.CodeParseError, Message: "parse error"}}),
-		"response_v1_result": resp(rpc.Response{ID: id("7"), Dialect: json.Dialect1, Result: "ok"}),
-		"response_v1_error": resp(rpc.Response{ID: id("7"), Dialect: json.Dialect1,
-			Error: &rpc.Error{Code: rpc.CodeInvalidParams, Message: "invalid params"}}),
-		"call_positional": call(rpc.Call{Method: "subtract", ID: rpc.ID{Seq: 1}, Args: []any{42, 23}}),
-		"call_named_map": call(rpc.Call{Method: "subtract", ID: rpc.ID{Seq: 3},
+		"response_result_null_id": resp(wire.Response{Dialect: json.Dialect2, Result: nil}),
+		"response_error": resp(wire.Response{ID: id("1"), Dialect: json.Dialect2,
+			Error: &wire.Error{Code: wire.CodeMethodNotFound, Message: "method not found: foobar"}}),
+		"response_error_data": resp(wire.Response{ID: id(`"x"`), Dialect: json.Dialect2,
+			Error: &wire.Error{Code: 42, Message: "boom", Data: map[string]any{"why": "because", "n": int64(math.MaxInt64)}}}),
+		"response_error_null_id": resp(wire.Response{
+			Error: &wire.Error{Code: wire.CodeParseError, Message: "parse error"}}),
+		"response_v1_result": resp(wire.Response{ID: id("7"), Dialect: json.Dialect1, Result: "ok"}),
+		"response_v1_error": resp(wire.Response{ID: id("7"), Dialect: json.Dialect1,
+			Error: &wire.Error{Code: wire.CodeInvalidParams, Message: "invalid params"}}),
+		"call_positional": call(wire.Call{Method: "subtract", ID: wire.ID{Seq: 1}, Args: []any{42, 23}}),
+		"call_named_map": call(wire.Call{Method: "subtract", ID: wire.ID{Seq: 3},
 			Named: map[string]any{"subtrahend": 23, "minuend": 42}}),
-		"call_named_struct":  call(rpc.Call{Method: "point", ID: rpc.ID{Seq: 4}, Named: Point{X: 1, Y: 2, Label: "<p>"}}),
-		"call_named_nil_map": call(rpc.Call{Method: "get_data", ID: rpc.ID{Seq: 5}, Named: map[string]any(nil)}),
-		"call_no_params":     call(rpc.Call{Method: "get_data", ID: rpc.ID{Seq: 18446744073709551615}}),
-		"call_empty_params":  call(rpc.Call{Method: "sum", ID: rpc.ID{Seq: 6}, Args: []any{}}),
-		"call_notification":  call(rpc.Call{Method: "update", Notification: true, Args: []any{1, 2, 3, 4, 5}}),
-		"call_exact_ints": call(rpc.Call{Method: "list", ID: rpc.ID{Seq: 9},
+		"call_named_struct":  call(wire.Call{Method: "point", ID: wire.ID{Seq: 4}, Named: Point{X: 1, Y: 2, Label: "<p>"}}),
+		"call_named_nil_map": call(wire.Call{Method: "get_data", ID: wire.ID{Seq: 5}, Named: map[string]any(nil)}),
+		"call_no_params":     call(wire.Call{Method: "get_data", ID: wire.ID{Seq: 18446744073709551615}}),
+		"call_empty_params":  call(wire.Call{Method: "sum", ID: wire.ID{Seq: 6}, Args: []any{}}),
+		"call_notification":  call(wire.Call{Method: "update", Notification: true, Args: []any{1, 2, 3, 4, 5}}),
+		"call_exact_ints": call(wire.Call{Method: "list", ID: wire.ID{Seq: 9},
 			Args: []any{int64(1<<53 + 1), int64(math.MinInt64), uint64(math.MaxUint64), "é"}}),
 		"batch": func(c *json.Codec) ([]byte, error) {
 			return c.AppendBatch(nil, [][]byte{
@@ -113,7 +113,7 @@ func TestGoldenCallsServe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var req rpc.Request
+		var req wire.Request
 		if err := c.DecodeRequest(msg, &req); err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue

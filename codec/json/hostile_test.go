@@ -8,6 +8,7 @@ import (
 
 	"github.com/polyrpc/polyrpc/codec/json"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // allocated returns the bytes f allocates. The tests that use it are not
@@ -91,7 +92,7 @@ func TestHostileReplies(t *testing.T) {
 		`{"jsonrpc":"2.0","result":` + strings.Repeat(`{"a":`, 1<<18) + `,"id":1}`,
 		`{"jsonrpc":"2.0","error":` + strings.Repeat("[", 1<<20) + `,"id":1}`,
 	} {
-		var r rpc.Reply
+		var r wire.Reply
 		var err error
 		b := []byte(msg)
 		n := allocated(func() { err = c.DecodeReply(b, &r) })
@@ -109,7 +110,10 @@ func TestHostileReplies(t *testing.T) {
 // and the limit is enforced however high it is set.
 func TestDeepestNesting(t *testing.T) {
 	c := json.New(json.WithMaxDepth(1 << 30))
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Register("echo", func(v any) (any, error) { return v, nil }); err != nil {
 		t.Fatal(err)
 	}

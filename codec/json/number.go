@@ -1,25 +1,29 @@
 package json
 
 import (
-	"errors"
+	"bytes"
 	"math"
 	"strconv"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // Numbers are decoded from their decimal digits: integers never pass
 // through float64, and whether a number is whole is decided exactly, for
 // any spelling of it.
 
-// decodeInt decodes an integer literal into a signed integer of the given
-// size. ok reports whether a value was decoded (null decodes nothing).
-// Like encoding/json, it takes only integer literals: 1.0 and 1e3 are errors.
-func decodeInt(raw []byte, bits int) (v int64, ok bool, err error) {
+// decodeInt decodes an integer literal into a value of the plan p, an
+// integer type, and returns it as an int64 (holding the bits of a uint64
+// for unsigned types). ok reports whether a value was decoded (null decodes
+// nothing). Like encoding/json, it takes only integer literals: 1.0 and 1e3
+// are errors.
+func decodeInt(raw []byte, p *wire.Plan) (v int64, ok bool, err error) {
 	c := raw[0]
 	if c == 'n' {
 		return 0, false, nil
 	}
 	if c != '-' && !isDigit(c) {
-		return 0, false, typeError(raw, "int"+strconv.Itoa(bits))
+		return 0, false, p.Mismatch(kindName(raw))
 	}
 	neg := c == '-'
 	digits := raw
@@ -27,30 +31,19 @@ func decodeInt(raw []byte, bits int) (v int64, ok bool, err error) {
 		digits = raw[1:]
 	}
 	mag, ok := parseDigits(digits)
-	limit := uint64(1) << (bits - 1) // the magnitude of the smallest value
-	if !ok || mag > limit || !neg && mag == limit {
-		return 0, false, rangeError(raw, "int"+strconv.Itoa(bits))
+	switch {
+	case !ok && bytes.ContainsAny(raw, ".eE"):
+		err = p.Mismatch(kindName(raw))
+	case !ok || neg && (mag > 1<<63 || p.Kind == wire.KindUint): // -0 too, as in encoding/json
+		err = p.OutOfRange(excerpt(raw))
+	case neg:
+		v = -int64(mag) // -1<<63 wraps to itself, as wanted
+		err = p.CheckInt(v)
+	default:
+		v = int64(mag)
+		err = p.CheckUint(mag)
 	}
-	if neg {
-		return -int64(mag), true, nil
-	}
-	return int64(mag), true, nil
-}
-
-// decodeUint decodes an integer literal into an unsigned integer.
-func decodeUint(raw []byte, bits int) (uint64, bool, error) {
-	c := raw[0]
-	if c == 'n' {
-		return 0, false, nil
-	}
-	if c != '-' && !isDigit(c) {
-		return 0, false, typeError(raw, "uint"+strconv.Itoa(bits))
-	}
-	mag, ok := parseDigits(raw)
-	if !ok || bits < 64 && mag >= 1<<bits {
-		return 0, false, rangeError(raw, "uint"+strconv.Itoa(bits))
-	}
-	return mag, true, nil
+	return v, err == nil, err
 }
 
 // parseDigits parses a non-empty run of decimal digits that fits in uint64.
@@ -102,7 +95,7 @@ func naturalNumber[B ~string | ~[]byte](lit B) (any, error) {
 	}
 	f, err := strconv.ParseFloat(string(lit), 64)
 	if err != nil {
-		return nil, errors.New("json: number " + excerpt([]byte(lit)) + " is out of the range of float64")
+		return nil, float64Plan.OutOfRange(excerpt([]byte(lit)))
 	}
 	return f, nil
 }

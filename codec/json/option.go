@@ -11,7 +11,7 @@ func (f optionFunc) apply(c *Codec) { f(c) }
 
 // WithMaxDepth limits the nesting of arrays and objects in a message to n
 // levels, the request object itself counting as the first (DefaultMaxDepth
-// by default). Deeper messages are refused with rpc.CodeLimitExceeded. A
+// by default). Deeper messages are refused with wire.CodeLimitExceeded. A
 // batch may be one level deeper, so that each of its calls gets the same
 // limit as a call on its own. n < 1 selects the default, and n is capped at
 // MaxDepth.

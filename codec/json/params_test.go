@@ -8,12 +8,12 @@ import (
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/json"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
-func decodeRequest(t *testing.T, msg string) *rpc.Request {
+func decodeRequest(t *testing.T, msg string) *wire.Request {
 	t.Helper()
-	var req rpc.Request
+	var req wire.Request
 	if err := json.New().DecodeRequest([]byte(msg), &req); err != nil {
 		t.Fatalf("DecodeRequest(%s): %v", msg, err)
 	}
@@ -55,7 +55,7 @@ func TestParamsPositionalAnyOrder(t *testing.T) {
 			t.Fatalf("DecodeAt(%d): %v", i, err)
 		}
 		// The same value on its own, as a reply's result.
-		var r rpc.Reply
+		var r wire.Reply
 		if err := json.New().DecodeReply([]byte(`{"result":`+elems[i]+`,"id":1}`), &r); err != nil {
 			t.Fatal(err)
 		}

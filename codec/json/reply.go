@@ -4,7 +4,7 @@ import (
 	"errors"
 	"math"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // DecodeReply decodes one JSON-RPC reply from msg into r, in either dialect:
@@ -16,8 +16,8 @@ import (
 // not a JSON-RPC error object with an integer code is kept whole as the Data
 // of a CodeServerError. A reply with neither result nor error, or that is not
 // valid JSON, is an error.
-func (c *Codec) DecodeReply(msg []byte, r *rpc.Reply) error {
-	*r = rpc.Reply{}
+func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
+	*r = wire.Reply{}
 	i := skipSpace(msg, 0)
 	if i >= len(msg) || msg[i] != '{' {
 		if err := c.validate(msg, i); err != nil {
@@ -63,10 +63,10 @@ func (c *Codec) validate(msg []byte, i int) error {
 }
 
 // decodeError decodes the valid JSON value of a reply's error member.
-func decodeError(raw []byte) *rpc.Error {
+func decodeError(raw []byte) *wire.Error {
 	v, err := decodeNatural(raw)
 	if err != nil { // cannot happen: raw has been validated
-		return &rpc.Error{Code: rpc.CodeServerError, Message: err.Error()}
+		return &wire.Error{Code: wire.CodeServerError, Message: err.Error()}
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -74,7 +74,7 @@ func decodeError(raw []byte) *rpc.Error {
 		if msg == "" {
 			msg = string(raw)
 		}
-		return &rpc.Error{Code: rpc.CodeServerError, Message: msg, Data: v}
+		return &wire.Error{Code: wire.CodeServerError, Message: msg, Data: v}
 	}
 	msg, _ := m["message"].(string)
 	code, ok := m["code"].(int64)
@@ -82,9 +82,9 @@ func decodeError(raw []byte) *rpc.Error {
 		if msg == "" {
 			msg = string(raw)
 		}
-		return &rpc.Error{Code: rpc.CodeServerError, Message: msg, Data: v}
+		return &wire.Error{Code: wire.CodeServerError, Message: msg, Data: v}
 	}
-	return &rpc.Error{Code: rpc.Code(code), Message: msg, Data: m["data"]}
+	return &wire.Error{Code: int(code), Message: msg, Data: m["data"]}
 }
 
 // value is an encoded result, decoded once the caller says into what.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // DecodeRequest decodes one JSON-RPC request or notification from msg. It
@@ -15,12 +15,12 @@ import (
 // until the server decodes them into the method's parameter types, and they
 // refer to msg, as does req.ID.Raw, which is the id exactly as sent.
 //
-// Errors are *rpc.Error values: CodeParseError for malformed JSON (the reply
+// Errors are *wire.Error values: CodeParseError for malformed JSON (the reply
 // then has id null), CodeLimitExceeded for nesting beyond the depth limit,
 // and CodeInvalidRequest for JSON that is not a valid request, in which case
 // req.ID and req.Dialect are set when they could be read.
-func (c *Codec) DecodeRequest(msg []byte, req *rpc.Request) error {
-	*req = rpc.Request{}
+func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
+	*req = wire.Request{}
 	i := skipSpace(msg, 0)
 	if i >= len(msg) {
 		return c.scanError(errChar(msg, i, "looking for a request"))
@@ -88,8 +88,8 @@ func (c *Codec) DecodeRequest(msg []byte, req *rpc.Request) error {
 	return nil
 }
 
-func invalidRequest(msg string) *rpc.Error {
-	return &rpc.Error{Code: rpc.CodeInvalidRequest, Message: "invalid request: " + msg}
+func invalidRequest(msg string) *wire.Error {
+	return &wire.Error{Code: wire.CodeInvalidRequest, Message: "invalid request: " + msg}
 }
 
 // envelope holds the members of a request or reply object. A zero span

@@ -1,10 +1,9 @@
 package json
 
 import (
-	"fmt"
 	"strconv"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // AppendResponse appends the encoded response to dst: in JSON-RPC 2.0
@@ -22,7 +21,7 @@ import (
 // result and the error data are encoded with encoding/json's rules, without
 // HTML escaping. A value JSON cannot carry (NaN, an infinity, a channel)
 // makes it return an error with dst unchanged in length.
-func (c *Codec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
+func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) {
 	n := len(dst)
 	v1 := resp.Dialect == Dialect1
 	var err error
@@ -68,13 +67,13 @@ func (c *Codec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
 // its own clients, and peers with the same limit, could not read the reply.
 func (c *Codec) checkDepth(value []byte) error {
 	if _, err := skipValue(value, 0, c.maxDepth); err == errTooDeep {
-		return fmt.Errorf("json: result nested deeper than %d levels", c.maxDepth)
+		return c.depthError()
 	}
 	return nil
 }
 
 // appendError appends a JSON-RPC error object.
-func appendError(dst []byte, e *rpc.Error) ([]byte, error) {
+func appendError(dst []byte, e *wire.Error) ([]byte, error) {
 	dst = append(dst, `{"code":`...)
 	dst = strconv.AppendInt(dst, int64(e.Code), 10)
 	dst = append(dst, `,"message":`...)

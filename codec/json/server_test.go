@@ -12,6 +12,7 @@ import (
 
 	"github.com/polyrpc/polyrpc/codec/json"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // Point is a single struct param that takes a params object.
@@ -44,7 +45,10 @@ func (n *notes) list() []string {
 func newServer(t testing.TB) (*rpc.Server, *json.Codec, *notes) {
 	t.Helper()
 	c := json.New()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := &notes{}
 	must := func(err error) {
 		t.Helper()
@@ -467,7 +471,10 @@ func TestServeDepth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := rpc.NewServer(rpc.WithCodecs(tt.c))
+			s, err := rpc.NewServer(rpc.WithCodecs(tt.c))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := s.Register("echo", func(v any) (any, error) { return v, nil }); err != nil {
 				t.Fatal(err)
 			}
@@ -498,17 +505,48 @@ func TestAppendResponseUnencodable(t *testing.T) {
 	prefix := []byte("keep")
 	for _, v := range []any{math.NaN(), math.Inf(1), float32(math.Inf(-1)), []any{1, math.NaN()}, make(chan int), map[string]any{"f": func() {}}} {
 		for _, dialect := range []uint8{json.Dialect1, json.Dialect2} {
-			out, err := c.AppendResponse(bytes.Clone(prefix), &rpc.Response{ID: rpc.ID{Raw: []byte("1")}, Dialect: dialect, Result: v})
+			out, err := c.AppendResponse(bytes.Clone(prefix), &wire.Response{ID: wire.ID{Raw: []byte("1")}, Dialect: dialect, Result: v})
 			if err == nil {
 				t.Errorf("%T result encoded as %s", v, out)
 			}
 			if string(out) != string(prefix) {
 				t.Errorf("%T result: dst became %q", v, out)
 			}
-			out, err = c.AppendResponse(bytes.Clone(prefix), &rpc.Response{Dialect: dialect, Error: &rpc.Error{Code: 1, Message: "m", Data: v}})
+			out, err = c.AppendResponse(bytes.Clone(prefix), &wire.Response{Dialect: dialect, Error: &wire.Error{Code: 1, Message: "m", Data: v}})
 			if err == nil || string(out) != string(prefix) {
 				t.Errorf("%T error data: %q, %v", v, out, err)
 			}
+		}
+	}
+}
+
+// TestErrorWording: a param that does not fit its Go type, and a result
+// that JSON cannot carry, are described in the protocol's terms: where
+// (param, field, element) and what was wanted, never by the Go type names
+// that encoding/json's own errors carry ("Go struct field Point.x of type
+// int64", "Go value of type json_test.Point", "json: unsupported value").
+func TestErrorWording(t *testing.T) {
+	t.Parallel()
+	s, c, _ := newServer(t)
+	if err := s.Register("points", func(ps []Point) (int, error) { return len(ps), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Register("small", func(x int8) (int8, error) { return x, nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ method, params, want string }{
+		{"point", `[{"x":1,"y":"two"}]`, "invalid params: param 1: y: cannot use string as a 64-bit integer"},
+		{"point", `[[1,2]]`, "invalid params: param 1: cannot use array as object"},
+		{"points", `[[{"x":1},{"x":2.5}]]`, "invalid params: param 1: x: cannot use number 2.5 as a 64-bit integer"},
+		{"small", `[300]`, "invalid params: param 1: 300 is out of the range of an 8-bit integer"},
+		{"small", `[true]`, "invalid params: param 1: cannot use boolean as an 8-bit integer"},
+		{"subtract", `[1,9223372036854775808]`, "invalid params: param 2: 9223372036854775808 is out of the range of a 64-bit integer"},
+		{"nan", `[]`, "internal error: cannot encode the result: NaN cannot be encoded: JSON has no representation for it"},
+		{"chan", `[]`, "internal error: cannot encode the result: a channel cannot be encoded or decoded"},
+	} {
+		r := parseReply(t, serve(s, c, `{"jsonrpc":"2.0","method":"`+tt.method+`","params":`+tt.params+`,"id":1}`))
+		if r.Error == nil || r.Error.Message != tt.want {
+			t.Errorf("%s %s: error %+v\nwant %q", tt.method, tt.params, r.Error, tt.want)
 		}
 	}
 }

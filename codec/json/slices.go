@@ -2,8 +2,9 @@ package json
 
 import (
 	"bytes"
-	"fmt"
 	"strconv"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // Slices of the basic types are decoded here rather than by encoding/json,
@@ -14,16 +15,16 @@ import (
 // error the slice keeps its length; elements before the one in error may
 // have been decoded into its array, as encoding/json decodes them.
 
-// decodeSlice decodes the valid JSON value raw into *d, decoding each
-// element with elem. goType names the slice type in errors.
-func decodeSlice[E any](raw []byte, d *[]E, goType string, elem func(raw []byte, e *E) error) error {
+// decodeSlice decodes the valid JSON value raw into *d, a slice of the plan
+// p, decoding each element with elem.
+func decodeSlice[E any](raw []byte, d *[]E, p *wire.Plan, elem func(raw []byte, e *E) error) error {
 	switch raw[0] {
 	case 'n':
 		*d = nil
 		return nil
 	case '[':
 	default:
-		return typeError(raw, goType)
+		return p.Mismatch(kindName(raw))
 	}
 	out := (*d)[:0]
 	i := skipSpace(raw, 1)
@@ -46,9 +47,9 @@ func decodeSlice[E any](raw []byte, d *[]E, goType string, elem func(raw []byte,
 			// An array or object, which no element type here takes, or
 			// bytes that were not validated.
 			if raw[i] == '[' || raw[i] == '{' {
-				err = typeError(raw[i:], goType[2:])
+				err = p.Elem.Mismatch(kindName(raw[i:]))
 			}
-			return fmt.Errorf("[%d]: %w", n, err)
+			return wire.AtIndex(err, n)
 		}
 		// As encoding/json does, an element within the array's capacity
 		// is decoded into what is there, which null leaves alone.
@@ -59,7 +60,7 @@ func decodeSlice[E any](raw []byte, d *[]E, goType string, elem func(raw []byte,
 			out = append(out, zero)
 		}
 		if err := elem(raw[i:end], &out[n]); err != nil {
-			return fmt.Errorf("[%d]: %w", n, err)
+			return wire.AtIndex(err, n)
 		}
 		i = skipSpace(raw, end)
 		if i >= len(raw) || raw[i] != ',' {
@@ -81,7 +82,7 @@ func numberHint(raw []byte) int {
 // decodeInt64, decodeFloat64 and decodeString decode a value into a
 // non-nil pointer: null leaves it alone, as in encoding/json.
 func decodeInt64(raw []byte, e *int64) error {
-	v, ok, err := decodeInt(raw, 64)
+	v, ok, err := decodeInt(raw, int64Plan)
 	if ok {
 		*e = v
 	}
@@ -95,12 +96,12 @@ func decodeFloat64(raw []byte, e *float64) error {
 	case c == '-' || isDigit(c):
 		f, err := strconv.ParseFloat(string(raw), 64)
 		if err != nil {
-			return rangeError(raw, "float64")
+			return float64Plan.OutOfRange(excerpt(raw))
 		}
 		*e = f
 		return nil
 	}
-	return typeError(raw, "float64")
+	return float64Plan.Mismatch(kindName(raw))
 }
 
 func decodeString(raw []byte, e *string) error {
@@ -111,27 +112,27 @@ func decodeString(raw []byte, e *string) error {
 	case 'n':
 		return nil
 	}
-	return typeError(raw, "string")
+	return stringPlan.Mismatch(kindName(raw))
 }
 
 // decodeInt64s decodes []int64, sized up front from the commas.
 func decodeInt64s(raw []byte, d *[]int64) error {
-	return presized(raw, d, "[]int64", decodeInt64)
+	return presized(raw, d, int64sPlan, decodeInt64)
 }
 
 // decodeFloat64s decodes []float64, sized up front from the commas.
 func decodeFloat64s(raw []byte, d *[]float64) error {
-	return presized(raw, d, "[]float64", decodeFloat64)
+	return presized(raw, d, float64sPlan, decodeFloat64)
 }
 
 // presized is decodeSlice for numbers into a nil slice, which it makes
 // with room for the elements that raw may have.
-func presized[E any](raw []byte, d *[]E, goType string, elem func(raw []byte, e *E) error) error {
+func presized[E any](raw []byte, d *[]E, p *wire.Plan, elem func(raw []byte, e *E) error) error {
 	if raw[0] != '[' || *d != nil {
-		return decodeSlice(raw, d, goType, elem)
+		return decodeSlice(raw, d, p, elem)
 	}
 	out := make([]E, 0, numberHint(raw))
-	if err := decodeSlice(raw, &out, goType, elem); err != nil {
+	if err := decodeSlice(raw, &out, p, elem); err != nil {
 		return err
 	}
 	*d = out

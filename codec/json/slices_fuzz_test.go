@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/json"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // FuzzSlices decodes any JSON value into the slices that the codec decodes
@@ -29,7 +29,7 @@ func FuzzSlices(f *testing.F) {
 		if !stdjson.Valid([]byte(v)) {
 			return
 		}
-		var r rpc.Reply
+		var r wire.Reply
 		if err := c.DecodeReply([]byte(`{"jsonrpc":"2.0","id":1,"result":`+v+`}`), &r); err != nil || r.Result == nil {
 			return // nested too deep, say
 		}
@@ -50,7 +50,7 @@ func FuzzSlices(f *testing.F) {
 			// Encoded back, the same bytes as encoding/json's, which the
 			// codec has leave <, > and & alone.
 			val := reflect.ValueOf(ours).Elem().Interface()
-			enc, err := c.AppendResponse(nil, &rpc.Response{ID: rpc.ID{Seq: 1}, Result: val})
+			enc, err := c.AppendResponse(nil, &wire.Response{ID: wire.ID{Seq: 1}, Result: val})
 			std, stdErr := marshalNoHTML(val)
 			if (err == nil) != (stdErr == nil) || err == nil && !bytes.Contains(enc, append(append([]byte(`"result":`), std...), ',')) {
 				t.Fatalf("%s %#v encodes as %s (%v), encoding/json's %s (%v)", name, val, enc, err, std, stdErr)
@@ -74,7 +74,7 @@ func FuzzSlices(f *testing.F) {
 // TestSliceArrayReused: as encoding/json does, decoding into a slice with
 // room reuses its array.
 func TestSliceArrayReused(t *testing.T) {
-	var r rpc.Reply
+	var r wire.Reply
 	if err := json.New().DecodeReply([]byte(`{"jsonrpc":"2.0","id":1,"result":[4,5]}`), &r); err != nil {
 		t.Fatal(err)
 	}

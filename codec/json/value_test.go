@@ -13,14 +13,14 @@ import (
 	"time"
 
 	"github.com/polyrpc/polyrpc/codec/json"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // decodeAs decodes raw, one JSON value, into a new value of dst's type the
 // way a server decodes a param: through DecodeRequest and DecodeAt.
 func decodeAs(t testing.TB, raw string, typ reflect.Type) (reflect.Value, error) {
 	t.Helper()
-	var req rpc.Request
+	var req wire.Request
 	msg := `{"jsonrpc":"2.0","method":"m","params":[` + raw + `],"id":1}`
 	if err := json.New().DecodeRequest([]byte(msg), &req); err != nil {
 		t.Fatalf("DecodeRequest(%s): %v", msg, err)
@@ -198,7 +198,7 @@ func TestDecodeInterfaceSlots(t *testing.T) {
 
 func TestDecodeIntoNonPointer(t *testing.T) {
 	t.Parallel()
-	var r rpc.Reply
+	var r wire.Reply
 	if err := json.New().DecodeReply([]byte(`{"jsonrpc":"2.0","result":1,"id":1}`), &r); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func encodeStd(v any) (string, error) {
 
 // encodeResult returns the result as the codec encodes it in a response.
 func encodeResult(v any) (string, error) {
-	out, err := json.New().AppendResponse(nil, &rpc.Response{Dialect: json.Dialect2, Result: v})
+	out, err := json.New().AppendResponse(nil, &wire.Response{Dialect: json.Dialect2, Result: v})
 	if err != nil {
 		return "", err
 	}

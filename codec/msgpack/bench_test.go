@@ -10,6 +10,7 @@ import (
 	"github.com/polyrpc/polyrpc/codec/msgpack"
 	"github.com/polyrpc/polyrpc/internal/testvals"
 	prpc "github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // BenchmarkDecodeRequest decodes a request and its params, as a server does
@@ -19,16 +20,16 @@ func BenchmarkDecodeRequest(b *testing.B) {
 	cases := []struct {
 		name string
 		msg  any
-		dec  func(p prpc.Params) error
+		dec  func(p wire.Params) error
 	}{
-		{"positional", []any{0, 1, "subtract", []any{42, 23}}, func(p prpc.Params) error {
+		{"positional", []any{0, 1, "subtract", []any{42, 23}}, func(p wire.Params) error {
 			var x, y int64
 			if err := p.DecodeAt(0, &x); err != nil {
 				return err
 			}
 			return p.DecodeAt(1, &y)
 		}},
-		{"named", []any{0, 3, "subtract", map[string]any{"subtrahend": 23, "minuend": 42}}, func(p prpc.Params) error {
+		{"named", []any{0, 3, "subtract", map[string]any{"subtrahend": 23, "minuend": 42}}, func(p wire.Params) error {
 			for _, n := range p.Names() {
 				var x int64
 				if err := p.DecodeNamed(n, &x); err != nil {
@@ -37,15 +38,15 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			}
 			return nil
 		}},
-		{"any", []any{0, 1, "echo", []any{map[string]any{"a": []any{1, 2.5, "x"}, "b": true}}}, func(p prpc.Params) error {
+		{"any", []any{0, 1, "echo", []any{map[string]any{"a": []any{1, 2.5, "x"}, "b": true}}}, func(p wire.Params) error {
 			var v any
 			return p.DecodeAt(0, &v)
 		}},
-		{"struct", []any{0, 1, "point", []any{map[string]any{"x": 1, "y": 2, "label": "p"}}}, func(p prpc.Params) error {
+		{"struct", []any{0, 1, "point", []any{map[string]any{"x": 1, "y": 2, "label": "p"}}}, func(p wire.Params) error {
 			var v Point
 			return p.DecodeAt(0, &v)
 		}},
-		{"ints1000", []any{0, 1, "echo", []any{testvals.Ramp(1000)}}, func(p prpc.Params) error {
+		{"ints1000", []any{0, 1, "echo", []any{testvals.Ramp(1000)}}, func(p wire.Params) error {
 			var v []int64
 			return p.DecodeAt(0, &v)
 		}},
@@ -56,7 +57,7 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(msg)))
 			for b.Loop() {
-				var req prpc.Request
+				var req wire.Request
 				if err := c.DecodeRequest(msg, &req); err != nil {
 					b.Fatal(err)
 				}
@@ -72,18 +73,18 @@ func BenchmarkDecodeRequest(b *testing.B) {
 // transport with pooled buffers does.
 func BenchmarkAppendResponse(b *testing.B) {
 	c := msgpack.New()
-	id := prpc.ID{Raw: []byte{0xcd, 0x30, 0x39}}
+	id := wire.ID{Raw: []byte{0xcd, 0x30, 0x39}}
 	cases := []struct {
 		name string
-		resp prpc.Response
+		resp wire.Response
 	}{
-		{"int", prpc.Response{ID: id, Result: int64(19)}},
-		{"string", prpc.Response{ID: id, Result: "hello, world"}},
-		{"slice", prpc.Response{ID: id, Result: []any{"hello", int64(5), 2.5, true, nil}}},
-		{"map", prpc.Response{ID: id, Result: map[string]any{"a": int64(1), "b": "two", "c": []any{}}}},
-		{"struct", prpc.Response{ID: id, Result: Point{X: 1, Y: 2, Label: "p"}}},
-		{"ints1000", prpc.Response{ID: id, Result: testvals.Ramp(1000)}},
-		{"error", prpc.Response{ID: id, Error: &prpc.Error{Code: prpc.CodeMethodNotFound, Message: "method not found: x"}}},
+		{"int", wire.Response{ID: id, Result: int64(19)}},
+		{"string", wire.Response{ID: id, Result: "hello, world"}},
+		{"slice", wire.Response{ID: id, Result: []any{"hello", int64(5), 2.5, true, nil}}},
+		{"map", wire.Response{ID: id, Result: map[string]any{"a": int64(1), "b": "two", "c": []any{}}}},
+		{"struct", wire.Response{ID: id, Result: Point{X: 1, Y: 2, Label: "p"}}},
+		{"ints1000", wire.Response{ID: id, Result: testvals.Ramp(1000)}},
+		{"error", wire.Response{ID: id, Error: &wire.Error{Code: wire.CodeMethodNotFound, Message: "method not found: x"}}},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
@@ -104,7 +105,10 @@ func BenchmarkAppendResponse(b *testing.B) {
 // transport, the server and back: both codec halves and the core.
 func BenchmarkRoundTrip(b *testing.B) {
 	s, c, _ := newServer(b)
-	cl := prpc.NewClient(prpc.InProcess(s), c)
+	cl, err := prpc.NewClient(prpc.InProcess(s), c)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	b.Run("int64", func(b *testing.B) {
 		b.ReportAllocs()

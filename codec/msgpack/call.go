@@ -3,7 +3,7 @@ package msgpack
 import (
 	"errors"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // AppendCall appends a MessagePack-RPC request or notification to dst:
@@ -18,7 +18,7 @@ import (
 // call.Args are sent as the params array, empty when there are none, since
 // the specification requires params. On error, dst is returned unchanged
 // in length.
-func (c *Codec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
+func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	n := len(dst)
 	if call.Notification {
 		dst = append(dst, fmtFixarray|3, typeNotification)
@@ -36,7 +36,7 @@ func (c *Codec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
 	return dst, nil
 }
 
-func (c *Codec) appendParams(dst []byte, call *rpc.Call) ([]byte, error) {
+func (c *Codec) appendParams(dst []byte, call *wire.Call) ([]byte, error) {
 	budget := c.maxDepth - 1 // the params container's own level included
 	if call.Named == nil {
 		if budget < 1 {

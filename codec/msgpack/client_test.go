@@ -10,12 +10,16 @@ import (
 
 	"github.com/polyrpc/polyrpc/codec/msgpack"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 func TestClientErrors(t *testing.T) {
 	t.Parallel()
 	s, c, _ := newServer(t)
-	cl := rpc.NewClient(rpc.InProcess(s), c)
+	cl, err := rpc.NewClient(rpc.InProcess(s), c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	tests := []struct {
 		method string
@@ -59,7 +63,7 @@ func TestDecodeForeignReplies(t *testing.T) {
 		reply any
 		seq   uint64
 		raw   []byte
-		err   *rpc.Error
+		err   *wire.Error
 		res   any
 	}{
 		{"result", []any{1, 7, nil, "ok"}, 7, []byte{7}, nil, "ok"},
@@ -67,27 +71,27 @@ func TestDecodeForeignReplies(t *testing.T) {
 		{"uint64 max msgid", []any{1, uint64(math.MaxUint64), nil, 1}, math.MaxUint64,
 			hexb("cf ff ff ff ff ff ff ff ff"), nil, int64(1)},
 		{"negative msgid", []any{1, -1, nil, 1}, 0, []byte{0xff}, nil, int64(1)},
-		{"nil msgid", []any{1, nil, "bad", nil}, 0, nil, &rpc.Error{Code: rpc.CodeServerError, Message: "bad"}, nil},
+		{"nil msgid", []any{1, nil, "bad", nil}, 0, nil, &wire.Error{Code: wire.CodeServerError, Message: "bad"}, nil},
 		{"string error", []any{1, 2, "no such method", nil}, 2, []byte{2},
-			&rpc.Error{Code: rpc.CodeServerError, Message: "no such method"}, nil},
+			&wire.Error{Code: wire.CodeServerError, Message: "no such method"}, nil},
 		{"bin error", []any{1, 2, []byte("raw error"), nil}, 2, []byte{2},
-			&rpc.Error{Code: rpc.CodeServerError, Message: "raw error"}, nil},
+			&wire.Error{Code: wire.CodeServerError, Message: "raw error"}, nil},
 		{"array error", []any{1, 2, []any{1, "x"}, nil}, 2, []byte{2},
-			&rpc.Error{Code: rpc.CodeServerError, Message: "server error: [1 x]", Data: []any{int64(1), "x"}}, nil},
+			&wire.Error{Code: wire.CodeServerError, Message: "server error: [1 x]", Data: []any{int64(1), "x"}}, nil},
 		{"error map without a code", []any{1, 2, map[string]any{"message": "m", "code": "x"}, nil}, 2, []byte{2},
-			&rpc.Error{Code: rpc.CodeServerError, Message: "m", Data: map[string]any{"message": "m", "code": "x"}}, nil},
+			&wire.Error{Code: wire.CodeServerError, Message: "m", Data: map[string]any{"message": "m", "code": "x"}}, nil},
 		{"error map with a huge code", []any{1, 2, map[string]any{"code": int64(1) << 40}, nil}, 2, []byte{2},
-			&rpc.Error{Code: rpc.CodeServerError, Message: "server error: map[code:1099511627776]", Data: map[string]any{"code": int64(1) << 40}}, nil},
+			&wire.Error{Code: wire.CodeServerError, Message: "server error: map[code:1099511627776]", Data: map[string]any{"code": int64(1) << 40}}, nil},
 		{"error map without data", []any{1, 2, map[string]any{"code": 3, "message": "m"}, nil}, 2, []byte{2},
-			&rpc.Error{Code: 3, Message: "m"}, nil},
+			&wire.Error{Code: 3, Message: "m"}, nil},
 		{"error with integer keys", []any{1, 2, map[int]string{1: "x"}, nil}, 2, []byte{2},
-			&rpc.Error{Code: rpc.CodeServerError, Message: "server error that cannot be decoded: msgpack: map key is an integer; only string keys are supported"}, nil},
-		{"error and result both set", []any{1, 2, "e", "r"}, 2, []byte{2}, &rpc.Error{Code: rpc.CodeServerError, Message: "e"}, nil},
+			&wire.Error{Code: wire.CodeServerError, Message: "server error that cannot be decoded: msgpack: map key is an integer; only string keys are supported"}, nil},
+		{"error and result both set", []any{1, 2, "e", "r"}, 2, []byte{2}, &wire.Error{Code: wire.CodeServerError, Message: "e"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var r rpc.Reply
+			var r wire.Reply
 			if err := c.DecodeReply(pack(t, tt.reply), &r); err != nil {
 				t.Fatal(err)
 			}
@@ -125,9 +129,9 @@ func TestDecodeBadReplies(t *testing.T) {
 		"81 a4 63 6f 64 65 01",                   // a map
 		"94 01 01 c0 91 91 91 91 91 91 91 91 c0", // too deep
 	} {
-		var r rpc.Reply
+		var r wire.Reply
 		err := c.DecodeReply(hexb(msg), &r)
-		var e *rpc.Error
+		var e *wire.Error
 		if err == nil || errors.As(err, &e) {
 			t.Errorf("%s: %v, want a plain error", msg, err)
 		}
@@ -140,19 +144,19 @@ func TestAppendCall(t *testing.T) {
 	c := msgpack.New()
 	tests := []struct {
 		name string
-		call rpc.Call
+		call wire.Call
 		want any
 	}{
-		{"positional", rpc.Call{Method: "m", ID: rpc.ID{Seq: 1}, Args: []any{1, "a"}}, []any{0, 1, "m", []any{1, "a"}}},
-		{"no params", rpc.Call{Method: "m", ID: rpc.ID{Seq: 300}}, []any{0, 300, "m", []any{}}},
-		{"seq uint64 max", rpc.Call{Method: "m", ID: rpc.ID{Seq: math.MaxUint64}, Args: []any{}},
+		{"positional", wire.Call{Method: "m", ID: wire.ID{Seq: 1}, Args: []any{1, "a"}}, []any{0, 1, "m", []any{1, "a"}}},
+		{"no params", wire.Call{Method: "m", ID: wire.ID{Seq: 300}}, []any{0, 300, "m", []any{}}},
+		{"seq uint64 max", wire.Call{Method: "m", ID: wire.ID{Seq: math.MaxUint64}, Args: []any{}},
 			[]any{0, uint64(math.MaxUint64), "m", []any{}}},
-		{"notification", rpc.Call{Method: "n", Notification: true, ID: rpc.ID{Seq: 9}, Args: []any{true}}, []any{2, "n", []any{true}}},
-		{"named map", rpc.Call{Method: "m", ID: rpc.ID{Seq: 1}, Named: map[string]int{"b": 2, "a": 1}},
+		{"notification", wire.Call{Method: "n", Notification: true, ID: wire.ID{Seq: 9}, Args: []any{true}}, []any{2, "n", []any{true}}},
+		{"named map", wire.Call{Method: "m", ID: wire.ID{Seq: 1}, Named: map[string]int{"b": 2, "a": 1}},
 			[]any{0, 1, "m", map[string]any{"a": 1, "b": 2}}},
-		{"named struct", rpc.Call{Method: "m", ID: rpc.ID{Seq: 1}, Named: Point{X: 1, Y: 2}}, []any{0, 1, "m", Point{X: 1, Y: 2}}},
-		{"named nil map", rpc.Call{Method: "m", ID: rpc.ID{Seq: 1}, Named: map[string]int(nil)}, []any{0, 1, "m", map[string]any{}}},
-		{"named nil pointer", rpc.Call{Method: "m", ID: rpc.ID{Seq: 1}, Named: (*Point)(nil)}, []any{0, 1, "m", map[string]any{}}},
+		{"named struct", wire.Call{Method: "m", ID: wire.ID{Seq: 1}, Named: Point{X: 1, Y: 2}}, []any{0, 1, "m", Point{X: 1, Y: 2}}},
+		{"named nil map", wire.Call{Method: "m", ID: wire.ID{Seq: 1}, Named: map[string]int(nil)}, []any{0, 1, "m", map[string]any{}}},
+		{"named nil pointer", wire.Call{Method: "m", ID: wire.ID{Seq: 1}, Named: (*Point)(nil)}, []any{0, 1, "m", map[string]any{}}},
 	}
 	for _, tt := range tests {
 		got, err := c.AppendCall([]byte("prefix"), &tt.call)
@@ -165,7 +169,7 @@ func TestAppendCall(t *testing.T) {
 		}
 	}
 
-	for _, call := range []rpc.Call{
+	for _, call := range []wire.Call{
 		{Method: "m", Named: []int{1}},
 		{Method: "m", Named: 5},
 		{Method: "m", Args: []any{make(chan int)}},
@@ -194,7 +198,7 @@ func TestCyclicResult(t *testing.T) {
 	m["m"] = m
 	c := msgpack.New()
 	for _, v := range []any{n, loop, m} {
-		if got, err := c.AppendResponse(nil, &rpc.Response{Result: v}); err == nil || len(got) != 0 {
+		if got, err := c.AppendResponse(nil, &wire.Response{Result: v}); err == nil || len(got) != 0 {
 			t.Errorf("%T: % x, %v", v, got, err)
 		}
 	}

@@ -1,23 +1,22 @@
 package msgpack
 
 import (
-	"strconv"
-
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // Codec is the MessagePack-RPC codec. It implements rpc.Codec,
-// rpc.MediaTyper, rpc.Sniffer and rpc.Delimiter. A Codec is immutable once
+// wire.MediaTyper, wire.Sniffer and wire.Delimiter. A Codec is immutable once
 // New returns it and is safe for concurrent use.
 type Codec struct {
 	maxDepth int
 }
 
 var (
-	_ rpc.Codec      = (*Codec)(nil)
-	_ rpc.MediaTyper = (*Codec)(nil)
-	_ rpc.Sniffer    = (*Codec)(nil)
-	_ rpc.Delimiter  = (*Codec)(nil)
+	_ rpc.Codec       = (*Codec)(nil)
+	_ wire.MediaTyper = (*Codec)(nil)
+	_ wire.Sniffer    = (*Codec)(nil)
+	_ wire.Delimiter  = (*Codec)(nil)
 )
 
 // DefaultMaxDepth is the default limit on the nesting of arrays and maps in
@@ -66,34 +65,28 @@ func (c *Codec) Sniff(first byte) bool {
 	return first >= 0x90 && first <= 0x9f || first == 0xdc || first == 0xdd
 }
 
-// scanError turns a scanner error into the *rpc.Error a server sends:
+// scanError turns a scanner error into the *wire.Error a server sends:
 // CodeLimitExceeded for nesting beyond the limit, CodeParseError otherwise.
-func (c *Codec) scanError(err error) *rpc.Error {
+func (c *Codec) scanError(err error) *wire.Error {
 	if err == errTooDeep {
-		return &rpc.Error{
-			Code:    rpc.CodeLimitExceeded,
-			Message: "limit exceeded: msgpack nested deeper than " + strconv.Itoa(c.maxDepth) + " levels",
-		}
+		return c.depthError().Reply()
 	}
-	return &rpc.Error{Code: rpc.CodeParseError, Message: "parse error: " + err.Error()}
+	return &wire.Error{Code: wire.CodeParseError, Message: "parse error: " + err.Error()}
 }
 
 // replyError describes a scanner error met while a client decodes a reply.
-// It is a plain error, not an *rpc.Error, so that a client does not mistake
+// It is a plain error, not an *wire.Error, so that a client does not mistake
 // its own failure to read a reply for an error the server reported.
 func (c *Codec) replyError(err error) error {
 	if err == errTooDeep {
-		return &depthError{max: c.maxDepth}
+		return c.depthError()
 	}
 	return err
 }
 
-type depthError struct{ max int }
-
-func (e *depthError) Error() string {
-	return "msgpack: nested deeper than " + strconv.Itoa(e.max) + " levels"
+func (c *Codec) depthError() *wire.DepthError {
+	return &wire.DepthError{Codec: "msgpack", Max: c.maxDepth}
 }
-
-func invalidRequest(msg string) *rpc.Error {
-	return &rpc.Error{Code: rpc.CodeInvalidRequest, Message: "invalid request: " + msg}
+func invalidRequest(msg string) *wire.Error {
+	return &wire.Error{Code: wire.CodeInvalidRequest, Message: "invalid request: " + msg}
 }

@@ -5,25 +5,24 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
-	"sync"
 	"time"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // This file decodes one validated value into a Go value of a known type.
 // The common basic destinations are decoded without reflection; the rest
 // by a reflective walk that checks every integer against the range of its
-// destination, names struct fields as rpc.StructFields does and fills
+// destination, names struct fields as wire.StructFields does and fills
 // interface slots with natural values. A nil value leaves a destination
 // that cannot be nil unchanged, and makes a pointer, slice, map or
 // interface nil. A str decodes into a []byte and a bin into a string,
 // for older peers that have only one of the two.
 
-// setInt decodes raw into a signed integer of bits bits, leaving d alone
+// setInt decodes raw into a signed integer of the plan p, leaving d alone
 // for a nil value.
-func setInt[T ~int | ~int32 | ~int64](d *T, raw []byte, bits int, name string) error {
-	v, ok, err := decodeInt(raw, bits, name)
+func setInt[T ~int | ~int32 | ~int64](d *T, raw []byte, p *wire.Plan) error {
+	v, ok, err := decodeInt(raw, p)
 	if ok {
 		*d = T(v)
 	}
@@ -31,13 +30,27 @@ func setInt[T ~int | ~int32 | ~int64](d *T, raw []byte, bits int, name string) e
 }
 
 // setUint is setInt for unsigned integers.
-func setUint[T ~uint | ~uint32 | ~uint64](d *T, raw []byte, bits int, name string) error {
-	v, ok, err := decodeUint(raw, bits, name)
+func setUint[T ~uint | ~uint32 | ~uint64](d *T, raw []byte, p *wire.Plan) error {
+	v, ok, err := decodeUint(raw, p)
 	if ok {
 		*d = T(v)
 	}
 	return err
 }
+
+// The plans of the destinations that decodeValue decodes directly.
+var (
+	int64Plan   = wire.PlanOf(reflect.TypeFor[int64]())
+	intPlan     = wire.PlanOf(reflect.TypeFor[int]())
+	int32Plan   = wire.PlanOf(reflect.TypeFor[int32]())
+	uint64Plan  = wire.PlanOf(reflect.TypeFor[uint64]())
+	uintPlan    = wire.PlanOf(reflect.TypeFor[uint]())
+	uint32Plan  = wire.PlanOf(reflect.TypeFor[uint32]())
+	float64Plan = wire.PlanOf(reflect.TypeFor[float64]())
+	stringPlan  = wire.PlanOf(reflect.TypeFor[string]())
+	boolPlan    = wire.PlanOf(reflect.TypeFor[bool]())
+	bytesPlan   = wire.PlanOf(reflect.TypeFor[[]byte]())
+)
 
 // decodeValue decodes raw, exactly one value that skim has validated, into
 // dst, a non-nil pointer.
@@ -61,37 +74,37 @@ func decodeValue(raw []byte, dst any) error {
 			case h.kind == kindStr || h.kind == kindBin:
 				*d = string(raw[h.off:h.end()])
 			case h.kind != kindNil:
-				return typeError(h.kind, "string")
+				return stringPlan.Mismatch(h.kind.String())
 			}
 			return nil
 		}
 	case *int64:
 		if d != nil {
-			return setInt(d, raw, 64, "int64")
+			return setInt(d, raw, int64Plan)
 		}
 	case *int:
 		if d != nil {
-			return setInt(d, raw, strconv.IntSize, "int")
+			return setInt(d, raw, intPlan)
 		}
 	case *int32:
 		if d != nil {
-			return setInt(d, raw, 32, "int32")
+			return setInt(d, raw, int32Plan)
 		}
 	case *uint64:
 		if d != nil {
-			return setUint(d, raw, 64, "uint64")
+			return setUint(d, raw, uint64Plan)
 		}
 	case *uint:
 		if d != nil {
-			return setUint(d, raw, strconv.IntSize, "uint")
+			return setUint(d, raw, uintPlan)
 		}
 	case *uint32:
 		if d != nil {
-			return setUint(d, raw, 32, "uint32")
+			return setUint(d, raw, uint32Plan)
 		}
 	case *float64:
 		if d != nil {
-			v, ok, err := decodeFloat(raw, "float64")
+			v, ok, err := decodeFloat(raw)
 			if ok {
 				*d = v
 			}
@@ -107,7 +120,7 @@ func decodeValue(raw []byte, dst any) error {
 			case h.kind == kindBool:
 				*d = h.bool
 			case h.kind != kindNil:
-				return typeError(h.kind, "bool")
+				return boolPlan.Mismatch(h.kind.String())
 			}
 			return nil
 		}
@@ -125,7 +138,7 @@ func decodeValue(raw []byte, dst any) error {
 			case h.kind == kindArray:
 				return decodeReflectAll(raw, dst)
 			default:
-				return typeError(h.kind, "[]byte")
+				return bytesPlan.Mismatch(h.kind.String())
 			}
 			return nil
 		}
@@ -168,67 +181,47 @@ func decodeReflectAll(raw []byte, dst any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("msgpack: cannot decode into %T, not a non-nil pointer", dst)
 	}
-	_, err := decodeReflect(raw, 0, rv.Elem())
+	_, err := decodeReflect(raw, 0, wire.PlanOf(rv.Type()).Elem, rv.Elem())
 	return err
 }
 
-func typeError(k kind, goType any) error {
-	return fmt.Errorf("msgpack: cannot decode %s into %v", k, goType)
-}
-
-func overflowError(h *head, goType any) error {
-	if h.kind == kindUint {
-		return fmt.Errorf("msgpack: %d overflows %v", h.u, goType)
-	}
-	return fmt.Errorf("msgpack: %d overflows %v", h.i, goType)
-}
-
-// decodeInt decodes an integer into a signed integer of the given size. ok
+// decodeInt decodes an integer into a signed integer of the plan p. ok
 // reports whether a value was decoded: nil decodes nothing.
-func decodeInt(raw []byte, bits int, goType string) (v int64, ok bool, err error) {
+func decodeInt(raw []byte, p *wire.Plan) (v int64, ok bool, err error) {
 	var h head
 	err = readHead(raw, 0, &h)
 	switch {
 	case err != nil:
-		return 0, false, err
 	case h.kind == kindNil:
-		return 0, false, nil
+	case h.kind == kindInt:
+		err = p.CheckInt(h.i)
 	case h.kind == kindUint:
-		return 0, false, overflowError(&h, goType)
-	case h.kind != kindInt:
-		return 0, false, typeError(h.kind, goType)
-	case bits < 64 && (h.i < -1<<(bits-1) || h.i >= 1<<(bits-1)):
-		return 0, false, overflowError(&h, goType)
+		err = p.CheckUint(h.u)
+	default:
+		err = p.Mismatch(h.kind.String())
 	}
-	return h.i, true, nil
+	return h.i, err == nil && h.kind == kindInt, err
 }
 
-// decodeUint decodes an integer into an unsigned integer of the given size.
-func decodeUint(raw []byte, bits int, goType string) (v uint64, ok bool, err error) {
+// decodeUint decodes an integer into an unsigned integer of the plan p.
+func decodeUint(raw []byte, p *wire.Plan) (v uint64, ok bool, err error) {
 	var h head
 	err = readHead(raw, 0, &h)
 	switch {
 	case err != nil:
-		return 0, false, err
 	case h.kind == kindNil:
-		return 0, false, nil
-	case h.kind == kindUint:
-		v = h.u
-	case h.kind == kindInt && h.i >= 0:
-		v = uint64(h.i)
 	case h.kind == kindInt:
-		return 0, false, overflowError(&h, goType)
+		h.u, err = uint64(h.i), p.CheckInt(h.i)
+	case h.kind == kindUint:
+		err = p.CheckUint(h.u)
 	default:
-		return 0, false, typeError(h.kind, goType)
+		err = p.Mismatch(h.kind.String())
 	}
-	if bits < 64 && v >= 1<<bits {
-		return 0, false, overflowError(&h, goType)
-	}
-	return v, true, nil
+	return h.u, err == nil && (h.kind == kindInt || h.kind == kindUint), err
 }
 
 // decodeFloat decodes a float or an integer into a float64.
-func decodeFloat(raw []byte, goType string) (float64, bool, error) {
+func decodeFloat(raw []byte) (float64, bool, error) {
 	var h head
 	err := readHead(raw, 0, &h)
 	if err != nil {
@@ -244,18 +237,17 @@ func decodeFloat(raw []byte, goType string) (float64, bool, error) {
 	case kindUint:
 		return float64(h.u), true, nil
 	}
-	return 0, false, typeError(h.kind, goType)
+	return 0, false, float64Plan.Mismatch(h.kind.String())
 }
 
 // decodeReflect decodes the validated value at b[i] into v, a settable
-// value, and returns the offset after it.
-func decodeReflect(b []byte, i int, v reflect.Value) (int, error) {
+// value of the plan p, and returns the offset after it.
+func decodeReflect(b []byte, i int, p *wire.Plan, v reflect.Value) (int, error) {
 	var h head
 	err := readHead(b, i, &h)
 	if err != nil {
 		return i, err
 	}
-	t := v.Type()
 	if h.kind == kindNil {
 		switch v.Kind() {
 		case reflect.Pointer, reflect.Interface, reflect.Slice, reflect.Map:
@@ -263,112 +255,82 @@ func decodeReflect(b []byte, i int, v reflect.Value) (int, error) {
 		}
 		return h.off, nil
 	}
-	if t == timeType {
-		tm, err := timeFrom(b, &h)
+	if p.Kind == wire.KindTime {
+		tm, err := timeFrom(b, &h, p)
 		if err != nil {
 			return i, err
 		}
 		v.Set(reflect.ValueOf(tm))
 		return valueEnd(b, i, &h), nil
 	}
-	if m := decodeUse(t); m != noMethods && v.CanAddr() {
+	if m := decodeUse(p.Type); m != noMethods && v.CanAddr() {
 		end := skip(b, i)
 		if m == textMethods {
-			return end, decodeText(b, &h, v.Addr().Interface())
+			return end, decodeText(b, &h, p, v.Addr().Interface())
 		}
 		return end, decodeLibrary(b[i:end], v.Addr().Interface())
 	}
-	switch v.Kind() {
-	case reflect.Pointer:
+	switch p.Kind {
+	case wire.KindPointer:
 		if v.IsNil() {
-			v.Set(reflect.New(t.Elem()))
+			v.Set(reflect.New(p.Type.Elem()))
 		}
-		return decodeReflect(b, i, v.Elem())
-	case reflect.Interface:
-		if t.NumMethod() != 0 {
-			return i, fmt.Errorf("msgpack: cannot decode into the interface type %v", t)
-		}
+		return decodeReflect(b, i, p.Elem, v.Elem())
+	case wire.KindInterface:
 		x, next, err := decodeNatural(b, i)
 		if err != nil {
 			return next, err
 		}
-		v.Set(reflect.ValueOf(x))
-		return next, nil
-	case reflect.Bool:
+		return next, p.SetNatural(v, x, h.kind.String())
+	case wire.KindBool:
 		if h.kind == kindBool {
 			v.SetBool(h.bool)
 			return h.off, nil
 		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		switch {
-		case h.kind == kindInt && !v.OverflowInt(h.i):
-			v.SetInt(h.i)
-			return h.off, nil
-		case h.kind == kindInt || h.kind == kindUint:
-			return i, overflowError(&h, t)
-		}
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		u, ok := h.u, h.kind == kindUint
-		if h.kind == kindInt && h.i >= 0 {
-			u, ok = uint64(h.i), true
-		}
-		switch {
-		case ok && !v.OverflowUint(u):
-			v.SetUint(u)
-			return h.off, nil
-		case h.kind == kindInt || h.kind == kindUint:
-			return i, overflowError(&h, t)
-		}
-	case reflect.Float32, reflect.Float64:
+	case wire.KindInt, wire.KindUint, wire.KindFloat:
 		switch h.kind {
-		case kindFloat32, kindFloat64:
-			if v.OverflowFloat(h.f) {
-				return i, fmt.Errorf("msgpack: %v overflows %v", h.f, t)
-			}
-			v.SetFloat(h.f)
-			return h.off, nil
 		case kindInt:
-			v.SetFloat(float64(h.i))
-			return h.off, nil
+			return h.off, p.SetInt(v, h.i)
 		case kindUint:
-			v.SetFloat(float64(h.u))
-			return h.off, nil
+			return h.off, p.SetUint(v, h.u)
+		case kindFloat32, kindFloat64:
+			if p.Kind == wire.KindFloat {
+				return h.off, p.SetFloat(v, h.f)
+			}
 		}
-	case reflect.String:
+	case wire.KindString:
 		if h.kind == kindStr || h.kind == kindBin {
 			v.SetString(string(b[h.off:h.end()]))
 			return h.end(), nil
 		}
-	case reflect.Slice:
-		if (h.kind == kindStr || h.kind == kindBin) && t.Elem().Kind() == reflect.Uint8 {
+	case wire.KindBytes, wire.KindSlice:
+		if (h.kind == kindStr || h.kind == kindBin) && p.Kind == wire.KindBytes {
 			v.SetBytes(bytes.Clone(b[h.off:h.end()]))
 			return h.end(), nil
 		}
 		if h.kind == kindArray {
-			s := reflect.MakeSlice(t, h.n, h.n)
+			s := reflect.MakeSlice(p.Type, h.n, h.n)
 			j := h.off
 			for k := range h.n {
-				if j, err = decodeReflect(b, j, s.Index(k)); err != nil {
-					return j, fmt.Errorf("[%d]: %w", k, err)
+				if j, err = decodeReflect(b, j, p.Elem, s.Index(k)); err != nil {
+					return j, wire.AtIndex(err, k)
 				}
 			}
 			v.Set(s)
 			return j, nil
 		}
-	case reflect.Array:
-		return decodeArray(b, i, &h, v)
-	case reflect.Map:
+	case wire.KindByteArray, wire.KindArray:
+		return decodeArray(b, i, &h, p, v)
+	case wire.KindMap:
 		if h.kind == kindMap {
-			return decodeMap(b, &h, v)
+			return decodeMap(b, &h, p, v)
 		}
-	case reflect.Struct:
+	case wire.KindStruct:
 		if h.kind == kindMap {
-			return decodeStruct(b, &h, v)
+			return decodeStruct(b, &h, p, v)
 		}
-	default:
-		return i, fmt.Errorf("msgpack: cannot decode into %v", t)
 	}
-	return i, typeError(h.kind, t)
+	return i, p.Mismatch(h.kind.String())
 }
 
 // valueEnd is the offset after the value whose header h was read at b[i].
@@ -384,7 +346,7 @@ func valueEnd(b []byte, i int, h *head) int {
 
 // timeFrom decodes a timestamp, or a str holding an RFC 3339 time as some
 // peers send, into a time.Time.
-func timeFrom(b []byte, h *head) (time.Time, error) {
+func timeFrom(b []byte, h *head, p *wire.Plan) (time.Time, error) {
 	switch {
 	case h.kind == kindExt && h.ext == extTimestamp:
 		return decodeTimestamp(b[h.off:h.end()])
@@ -398,42 +360,37 @@ func timeFrom(b []byte, h *head) (time.Time, error) {
 		}
 		return t, nil
 	}
-	return time.Time{}, typeError(h.kind, timeType)
+	return time.Time{}, p.Mismatch(h.kind.String())
 }
 
-func decodeArray(b []byte, i int, h *head, v reflect.Value) (int, error) {
-	t := v.Type()
+func decodeArray(b []byte, i int, h *head, p *wire.Plan, v reflect.Value) (int, error) {
 	switch {
-	case (h.kind == kindStr || h.kind == kindBin) && t.Elem().Kind() == reflect.Uint8:
-		if h.n != t.Len() {
-			return i, fmt.Errorf("msgpack: %d bytes for %v", h.n, t)
+	case (h.kind == kindStr || h.kind == kindBin) && p.Kind == wire.KindByteArray:
+		if h.n != p.Len {
+			return i, p.Mismatch(h.kind.String() + " of " + strconv.Itoa(h.n) + " bytes")
 		}
 		for k, c := range b[h.off:h.end()] {
 			v.Index(k).SetUint(uint64(c))
 		}
 		return h.end(), nil
+	case h.kind == kindArray && h.n != p.Len:
+		return i, p.Mismatch("array of " + strconv.Itoa(h.n))
 	case h.kind == kindArray:
-		if h.n != t.Len() {
-			return i, fmt.Errorf("msgpack: %d elements for %v", h.n, t)
-		}
 		j := h.off
 		var err error
 		for k := range h.n {
-			if j, err = decodeReflect(b, j, v.Index(k)); err != nil {
-				return j, fmt.Errorf("[%d]: %w", k, err)
+			if j, err = decodeReflect(b, j, p.Elem, v.Index(k)); err != nil {
+				return j, wire.AtIndex(err, k)
 			}
 		}
 		return j, nil
 	}
-	return i, typeError(h.kind, t)
+	return i, p.Mismatch(h.kind.String())
 }
 
-func decodeMap(b []byte, h *head, v reflect.Value) (int, error) {
-	t := v.Type()
+func decodeMap(b []byte, h *head, p *wire.Plan, v reflect.Value) (int, error) {
+	t := p.Type
 	kt := t.Key()
-	if kt.Kind() != reflect.String {
-		return h.off, fmt.Errorf("msgpack: cannot decode into %v: map keys must be strings", t)
-	}
 	if v.IsNil() {
 		v.Set(reflect.MakeMapWithSize(t, min(h.n, 64)))
 	}
@@ -445,8 +402,8 @@ func decodeMap(b []byte, h *head, v reflect.Value) (int, error) {
 			return j, err
 		}
 		e.SetZero()
-		if j, err = decodeReflect(b, next, e); err != nil {
-			return j, fmt.Errorf("[%q]: %w", key, err)
+		if j, err = decodeReflect(b, next, p.Elem, e); err != nil {
+			return j, wire.AtKey(err, key)
 		}
 		k := reflect.ValueOf(key)
 		if kt != k.Type() {
@@ -457,32 +414,10 @@ func decodeMap(b []byte, h *head, v reflect.Value) (int, error) {
 	return j, nil
 }
 
-// structInfo indexes the wire fields of a struct type by name.
-type structInfo struct {
-	fields []rpc.Field
-	byName map[string]int
-}
-
-var structInfos sync.Map // reflect.Type → *structInfo
-
-func structInfoFor(t reflect.Type) *structInfo {
-	if s, ok := structInfos.Load(t); ok {
-		return s.(*structInfo)
-	}
-	fields := rpc.StructFields(t)
-	s := &structInfo{fields: fields, byName: make(map[string]int, len(fields))}
-	for i, f := range fields {
-		s.byName[f.Name] = i
-	}
-	got, _ := structInfos.LoadOrStore(t, s)
-	return got.(*structInfo)
-}
-
 // decodeStruct fills the fields of a struct from a map, by the exact names
-// rpc.StructFields gives them; keys that name no field are skipped.
-func decodeStruct(b []byte, h *head, v reflect.Value) (int, error) {
-	info := structInfoFor(v.Type())
-	j := h.off
+// of the plan's fields; keys that name no field are skipped.
+func decodeStruct(b []byte, h *head, p *wire.Plan, v reflect.Value) (int, error) {
+	j, next := h.off, 0
 	for range h.n {
 		var kh head
 		err := readHead(b, j, &kh)
@@ -492,14 +427,15 @@ func decodeStruct(b []byte, h *head, v reflect.Value) (int, error) {
 		if kh.kind != kindStr {
 			return j, fmt.Errorf("msgpack: map key is %s %s; only string keys are supported", article(kh.kind), kh.kind)
 		}
-		idx, ok := info.byName[string(b[kh.off:kh.end()])]
-		if !ok {
+		k := p.Lookup(b[kh.off:kh.end()], next)
+		if k < 0 {
 			j = skip(b, kh.end())
 			continue
 		}
-		f := &info.fields[idx]
-		if j, err = decodeReflect(b, kh.end(), v.FieldByIndex(f.Index)); err != nil {
-			return j, fmt.Errorf("%s: %w", f.Name, err)
+		f := &p.Fields[k]
+		next = k + 1
+		if j, err = decodeReflect(b, kh.end(), f.Plan, f.Into(v)); err != nil {
+			return j, wire.AtField(err, f.Name)
 		}
 	}
 	return j, nil

@@ -4,7 +4,10 @@
 //
 //	import _ "github.com/polyrpc/polyrpc/codec/msgpack"
 //
-//	s := rpc.NewServer() // serves every registered codec, "msgpack" among them
+//	s, err := rpc.NewServer() // serves every registered codec, "msgpack" among them
+//	if err != nil {
+//		return err
+//	}
 //	s.Register("add", func(a, b int64) (int64, error) { return a + b, nil })
 //	c, _ := s.Codec("msgpack")
 //	reply := s.ServeMessage(ctx, c, []byte{0x94, 0x00, 0x07, 0xa3, 'a', 'd', 'd', 0x92, 0x01, 0x02}, nil)
@@ -40,16 +43,16 @@
 //
 // with "data" left out when the error has none. The codes are those of
 // package rpc: a message that is not well-formed MessagePack is
-// rpc.CodeParseError (-32700), and its reply's msgid is nil unless the
+// wire.CodeParseError (-32700), and its reply's msgid is nil unless the
 // msgid came before the damage; a well-formed message that is not a
-// request or notification is rpc.CodeInvalidRequest (-32600); nesting
-// beyond the depth limit is rpc.CodeLimitExceeded (-32004); params of the
-// wrong number or type are rpc.CodeInvalidParams (-32602), and so on.
+// request or notification is wire.CodeInvalidRequest (-32600); nesting
+// beyond the depth limit is wire.CodeLimitExceeded (-32004); params of the
+// wrong number or type are wire.CodeInvalidParams (-32602), and so on.
 //
-// A client turns such a map back into an *rpc.Error with the same code,
+// A client turns such a map back into an *wire.Error with the same code,
 // message and data. Other msgpack-rpc servers send a plain string as the
-// error: it becomes an rpc.CodeServerError with that message. Any other
-// error value becomes an rpc.CodeServerError whose Data is the value.
+// error: it becomes an wire.CodeServerError with that message. Any other
+// error value becomes an wire.CodeServerError whose Data is the value.
 //
 // # Values
 //
@@ -59,7 +62,7 @@
 // nil), time.Time as the timestamp extension (type -1) in the smallest of
 // its three sizes, slices and arrays as arrays, maps with string keys as
 // maps in sorted key order, and structs as maps of their fields named by
-// their json tags and honouring omitempty, exactly as rpc.StructFields
+// their json tags and honouring omitempty, exactly as wire.StructFields
 // names them. Types with encoding methods of their own travel as those
 // methods say: a type with the CustomEncoder or Marshaler methods of
 // github.com/vmihailenco/msgpack/v5 is encoded by that library, which calls
@@ -78,7 +81,9 @@
 // strings from str or bin, []byte from bin or str, time.Time from a
 // timestamp or an RFC 3339 str, and structs from maps by exact field name;
 // anything else is an error, which the server reports as
-// rpc.CodeInvalidParams.
+// wire.CodeInvalidParams: a *wire.ValueError that says where and what was
+// wanted ("[1].x: cannot use string as a 64-bit integer"), never naming a
+// Go type.
 //
 // A timestamp is an instant: a time.Time keeps its nanoseconds but loses
 // its location, and decodes in UTC.

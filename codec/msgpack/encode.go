@@ -3,21 +3,20 @@ package msgpack
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"reflect"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // This file encodes Go values, appending straight into the caller's buffer.
 // Integers take the smallest format that holds them (non-negative ones the
 // unsigned formats, as most MessagePack libraries write them), strings are
 // str and byte slices bin, time.Time is the timestamp extension, structs are
-// maps named by rpc.StructFields, and map keys are written in sorted order
+// maps named by wire.StructFields, and map keys are written in sorted order
 // so that the same value always encodes to the same bytes. Types with
 // encoding methods of their own are encoded by them (see methods.go).
 
@@ -133,22 +132,25 @@ func appendReflect(dst []byte, v reflect.Value, budget int) ([]byte, error) {
 	if !v.IsValid() {
 		return append(dst, fmtNil), nil
 	}
-	t := v.Type()
-	if t == timeType && v.CanInterface() {
+	return appendPlan(dst, wire.PlanOf(v.Type()), v, budget)
+}
+
+// appendPlan appends v, a value of the plan p.
+func appendPlan(dst []byte, p *wire.Plan, v reflect.Value, budget int) ([]byte, error) {
+	if p.Kind == wire.KindTime && v.CanInterface() {
 		return appendTime(dst, v.Interface().(time.Time)), nil
 	}
-	if u := encodeUse(t); u.m != noMethods {
+	if u := encodeUse(p.Type); u.m != noMethods {
 		if out, ok, err := appendMethods(dst, v, u, budget); ok {
 			return out, err
 		}
 	}
-	switch v.Kind() {
-	case reflect.Pointer:
+	switch p.Kind {
+	case wire.KindPointer:
 		if v.IsNil() {
 			return append(dst, fmtNil), nil
 		}
-		e := v.Elem()
-		if k := e.Kind(); k == reflect.Pointer || k == reflect.Interface {
+		if k := p.Elem.Kind; k == wire.KindPointer || k == wire.KindInterface {
 			// Pointers do not nest on the wire, but a cycle of pointers and
 			// interfaces that passes through no container would recurse
 			// forever: such steps count against the budget.
@@ -157,8 +159,8 @@ func appendReflect(dst []byte, v reflect.Value, budget int) ([]byte, error) {
 			}
 			budget--
 		}
-		return appendReflect(dst, e, budget)
-	case reflect.Interface:
+		return appendPlan(dst, p.Elem, v.Elem(), budget)
+	case wire.KindInterface:
 		if v.IsNil() {
 			return append(dst, fmtNil), nil
 		}
@@ -166,48 +168,50 @@ func appendReflect(dst []byte, v reflect.Value, budget int) ([]byte, error) {
 			return appendValue(dst, e.Interface(), budget)
 		}
 		return appendReflect(dst, v.Elem(), budget)
-	case reflect.Bool:
+	case wire.KindBool:
 		return appendBool(dst, v.Bool()), nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+	case wire.KindInt:
 		return appendInt(dst, v.Int()), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+	case wire.KindUint:
 		return appendUint(dst, v.Uint()), nil
-	case reflect.Float32:
-		return appendFloat32(dst, float32(v.Float())), nil
-	case reflect.Float64:
+	case wire.KindFloat:
+		if p.Bits == 32 {
+			return appendFloat32(dst, float32(v.Float())), nil
+		}
 		return appendFloat64(dst, v.Float()), nil
-	case reflect.String:
+	case wire.KindString:
 		return appendStr(dst, v.String())
-	case reflect.Slice:
+	case wire.KindBytes:
 		if v.IsNil() {
 			return append(dst, fmtNil), nil
 		}
-		if t.Elem().Kind() == reflect.Uint8 {
+		return appendBin(dst, v.Bytes())
+	case wire.KindByteArray:
+		if v.CanAddr() {
 			return appendBin(dst, v.Bytes())
 		}
-		return appendList(dst, v, budget)
-	case reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			if v.CanAddr() {
-				return appendBin(dst, v.Bytes())
-			}
-			b := make([]byte, v.Len())
-			reflect.Copy(reflect.ValueOf(b), v)
-			return appendBin(dst, b)
-		}
-		return appendList(dst, v, budget)
-	case reflect.Map:
+		b := make([]byte, v.Len())
+		reflect.Copy(reflect.ValueOf(b), v)
+		return appendBin(dst, b)
+	case wire.KindSlice:
 		if v.IsNil() {
 			return append(dst, fmtNil), nil
 		}
-		return appendMap(dst, v, budget)
-	case reflect.Struct:
-		return appendStruct(dst, v, budget)
+		return appendList(dst, p, v, budget)
+	case wire.KindArray:
+		return appendList(dst, p, v, budget)
+	case wire.KindMap:
+		if v.IsNil() {
+			return append(dst, fmtNil), nil
+		}
+		return appendMap(dst, p, v, budget)
+	case wire.KindStruct:
+		return appendStruct(dst, p, v, budget)
 	}
-	return dst, fmt.Errorf("msgpack: cannot encode a value of type %v", t)
+	return dst, p.Unsupported()
 }
 
-func appendList(dst []byte, v reflect.Value, budget int) ([]byte, error) {
+func appendList(dst []byte, p *wire.Plan, v reflect.Value, budget int) ([]byte, error) {
 	if budget < 1 {
 		return dst, errDeep
 	}
@@ -215,42 +219,38 @@ func appendList(dst []byte, v reflect.Value, budget int) ([]byte, error) {
 	dst = appendArrayHeader(dst, n)
 	for i := range n {
 		var err error
-		if dst, err = appendElem(dst, v.Index(i), budget-1); err != nil {
-			return dst, err
+		if dst, err = appendElem(dst, p.Elem, v.Index(i), budget-1); err != nil {
+			return dst, wire.AtIndex(err, i)
 		}
 	}
 	return dst, nil
 }
 
-// appendElem appends an element of a container, taking the direct path for
-// the types appendValue knows.
-func appendElem(dst []byte, e reflect.Value, budget int) ([]byte, error) {
-	switch e.Kind() {
-	case reflect.Interface:
+// appendElem appends an element of a container, a value of the plan p,
+// taking the direct path for the types appendValue knows.
+func appendElem(dst []byte, p *wire.Plan, e reflect.Value, budget int) ([]byte, error) {
+	switch p.Kind {
+	case wire.KindInterface:
 		if e.IsNil() {
 			return append(dst, fmtNil), nil
 		}
 		if e.CanInterface() {
 			return appendValue(dst, e.Elem().Interface(), budget)
 		}
-	case reflect.String:
-		if e.Type() == stringType {
+	case wire.KindString:
+		if p.Type == stringType {
 			return appendStr(dst, e.String())
 		}
-	case reflect.Int64, reflect.Int:
-		if t := e.Type(); t == int64Type || t == intType {
+	case wire.KindInt:
+		if p.Type == int64Type || p.Type == intType {
 			return appendInt(dst, e.Int()), nil
 		}
 	}
 	// Named types may have methods that the library must call.
-	return appendReflect(dst, e, budget)
+	return appendPlan(dst, p, e, budget)
 }
 
-func appendMap(dst []byte, v reflect.Value, budget int) ([]byte, error) {
-	t := v.Type()
-	if t.Key().Kind() != reflect.String {
-		return dst, fmt.Errorf("msgpack: cannot encode %v: map keys must be strings", t)
-	}
+func appendMap(dst []byte, p *wire.Plan, v reflect.Value, budget int) ([]byte, error) {
 	if budget < 1 {
 		return dst, errDeep
 	}
@@ -269,65 +269,35 @@ func appendMap(dst []byte, v reflect.Value, budget int) ([]byte, error) {
 		if dst, err = appendStr(dst, e.key); err != nil {
 			return dst, err
 		}
-		if dst, err = appendElem(dst, e.val, budget-1); err != nil {
-			return dst, err
+		if dst, err = appendElem(dst, p.Elem, e.val, budget-1); err != nil {
+			return dst, wire.AtKey(err, e.key)
 		}
 	}
 	return dst, nil
 }
 
-// appendStruct encodes a struct as a map of the fields rpc.StructFields
-// names, leaving out empty omitempty fields as encoding/json does.
-func appendStruct(dst []byte, v reflect.Value, budget int) ([]byte, error) {
+// appendStruct encodes a struct as a map of the plan's fields, leaving out
+// the absent ones (see wire.Field.Of).
+func appendStruct(dst []byte, p *wire.Plan, v reflect.Value, budget int) ([]byte, error) {
 	if budget < 1 {
 		return dst, errDeep
 	}
-	fields := rpc.StructFields(v.Type())
-	n := 0
-	for i := range fields {
-		if !omit(&fields[i], v) {
-			n++
-		}
-	}
-	dst = appendMapHeader(dst, n)
-	for i := range fields {
-		f := &fields[i]
-		if omit(f, v) {
+	dst = appendMapHeader(dst, p.Present(v))
+	for i := range p.Fields {
+		f := &p.Fields[i]
+		fv, ok := f.Of(v)
+		if !ok {
 			continue
 		}
 		var err error
 		if dst, err = appendStr(dst, f.Name); err != nil {
 			return dst, err
 		}
-		if dst, err = appendElem(dst, v.FieldByIndex(f.Index), budget-1); err != nil {
-			return dst, err
+		if dst, err = appendElem(dst, f.Plan, fv, budget-1); err != nil {
+			return dst, wire.AtField(err, f.Name)
 		}
 	}
 	return dst, nil
-}
-
-// omit reports whether field f of struct v is left out: tagged omitempty
-// and empty by encoding/json's definition.
-func omit(f *rpc.Field, v reflect.Value) bool {
-	if !f.OmitEmpty {
-		return false
-	}
-	fv := v.FieldByIndex(f.Index)
-	switch fv.Kind() {
-	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-		return fv.Len() == 0
-	case reflect.Bool:
-		return !fv.Bool()
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return fv.Int() == 0
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return fv.Uint() == 0
-	case reflect.Float32, reflect.Float64:
-		return fv.Float() == 0
-	case reflect.Interface, reflect.Pointer:
-		return fv.IsNil()
-	}
-	return false
 }
 
 func appendBool(dst []byte, b bool) []byte {

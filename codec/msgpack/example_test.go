@@ -14,7 +14,11 @@ import (
 // A server answers MessagePack-RPC messages handed to it by a transport.
 func Example() {
 	c := msgpack.New()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	_ = s.Register("add", func(a, b int64) (int64, error) { return a + b, nil })
 
 	// [0, 7, "add", [1, 2]]
@@ -27,18 +31,26 @@ func Example() {
 // A client calls a server through any transport; here, in-process.
 func Example_client() {
 	c := msgpack.New()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	_ = s.Register("div", func(a, b int64) (int64, error) {
 		if b == 0 {
 			return 0, &rpc.Error{Code: 1, Message: "division by zero", Data: map[string]any{"a": a}}
 		}
 		return a / b, nil
 	}, rpc.WithParamNames("a", "b"))
-	client := rpc.NewClient(rpc.InProcess(s), c)
+	client, err := rpc.NewClient(rpc.InProcess(s), c)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	ctx := context.Background()
 
 	var q int64
-	err := client.CallNamed(ctx, "div", &q, map[string]int64{"a": 7, "b": 2})
+	err = client.CallNamed(ctx, "div", &q, map[string]int64{"a": 7, "b": 2})
 	fmt.Println(q, err)
 
 	err = client.Call(ctx, "div", &q, 7, 0)

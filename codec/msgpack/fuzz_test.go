@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/polyrpc/polyrpc/codec/msgpack"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	mp "github.com/vmihailenco/msgpack/v5"
 )
 
@@ -71,7 +71,7 @@ func allocatedBytes(f func()) uint64 {
 // naturalParams decodes every param of req into natural values; ok is false
 // when one has no natural value (a map with a key that is not a str, an
 // extension other than a timestamp).
-func naturalParams(t *testing.T, p rpc.Params) (args []any, named map[string]any, ok bool) {
+func naturalParams(t *testing.T, p wire.Params) (args []any, named map[string]any, ok bool) {
 	if n := p.Len(); n >= 0 {
 		args = []any{}
 		for i := range n {
@@ -134,7 +134,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	c := msgpack.New(msgpack.WithMaxDepth(20)) // shallow, so the fuzzer reaches the limit
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		var (
-			req           rpc.Request
+			req           wire.Request
 			err           error
 			args          []any
 			named         map[string]any
@@ -159,26 +159,26 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("%d bytes allocated for a %d-byte message; limit %d", n, len(msg), limit)
 		}
 		if err != nil {
-			var e *rpc.Error
+			var e *wire.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("error %v is not an *rpc.Error", err)
+				t.Fatalf("error %v is not an *wire.Error", err)
 			}
 			switch e.Code {
-			case rpc.CodeParseError:
+			case wire.CodeParseError:
 				if wellFormed(msg) && !bytes.Contains(msg, []byte{0xc1}) {
 					t.Fatalf("well-formed message refused as malformed: %v", err)
 				}
-			case rpc.CodeLimitExceeded:
+			case wire.CodeLimitExceeded:
 				// The scan stops at the limit, well-formed or not beyond it.
-			case rpc.CodeInvalidRequest:
+			case wire.CodeInvalidRequest:
 				if !wellFormed(msg) {
 					t.Fatalf("malformed message not refused as such: %v", err)
 				}
 			default:
 				t.Fatalf("unexpected error code: %v", err)
 			}
-			out, err := c.AppendResponse(nil, &rpc.Response{ID: req.ID, Error: e})
-			var r rpc.Reply
+			out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Error: e})
+			var r wire.Reply
 			if err != nil || c.DecodeReply(out, &r) != nil || r.Error == nil || r.Error.Code != e.Code ||
 				!sameID(r.ID.Raw, req.ID.Raw) {
 				t.Fatalf("error reply % x: %v", out, err)
@@ -193,7 +193,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 
 		// Decode, encode, decode: the same call.
-		call := rpc.Call{Method: req.Method, ID: rpc.ID{Seq: 1}, Notification: req.Notification, Args: args}
+		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args}
 		if named != nil {
 			call.Named = named
 		}
@@ -201,7 +201,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoding %+v: %v", call, err)
 		}
-		var req2 rpc.Request
+		var req2 wire.Request
 		if err := c.DecodeRequest(msg2, &req2); err != nil {
 			t.Fatalf("re-encoded % x: %v", msg2, err)
 		}
@@ -213,11 +213,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 
 		// The reply echoes the msgid verbatim.
-		out, err := c.AppendResponse(nil, &rpc.Response{ID: req.ID, Result: args})
+		out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Result: args})
 		if err != nil {
 			t.Fatalf("reply: %v", err)
 		}
-		var r rpc.Reply
+		var r wire.Reply
 		if err := c.DecodeReply(out, &r); err != nil || !sameID(r.ID.Raw, req.ID.Raw) {
 			t.Fatalf("reply % x does not echo msgid % x: %v", out, req.ID.Raw, err)
 		}
@@ -237,7 +237,7 @@ func FuzzDecodeReply(f *testing.F) {
 	addSeeds(f)
 	c := msgpack.New(msgpack.WithMaxDepth(20))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		var r rpc.Reply
+		var r wire.Reply
 		var err error
 		var result any
 		var resultErr error
@@ -251,9 +251,9 @@ func FuzzDecodeReply(f *testing.F) {
 			t.Fatalf("%d bytes allocated for a %d-byte reply; limit %d", n, len(msg), limit)
 		}
 		if err != nil {
-			var e *rpc.Error
+			var e *wire.Error
 			if errors.As(err, &e) {
-				t.Fatalf("reply error %v is an *rpc.Error", err)
+				t.Fatalf("reply error %v is an *wire.Error", err)
 			}
 			return
 		}
@@ -266,7 +266,7 @@ func FuzzDecodeReply(f *testing.F) {
 		if resultErr != nil {
 			return // a result with no natural value
 		}
-		resp := rpc.Response{ID: r.ID, Result: result, Error: r.Error}
+		resp := wire.Response{ID: r.ID, Result: result, Error: r.Error}
 		out, err := c.AppendResponse(nil, &resp)
 		if err != nil && r.Error != nil && r.Error.Data != nil {
 			return // data nested to the limit is one level deeper in the error map
@@ -274,7 +274,7 @@ func FuzzDecodeReply(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoding %+v: %v", resp, err)
 		}
-		var r2 rpc.Reply
+		var r2 wire.Reply
 		if err := c.DecodeReply(out, &r2); err != nil {
 			t.Fatalf("re-encoded % x: %v", out, err)
 		}
@@ -334,20 +334,20 @@ func FuzzReadMessage(f *testing.F) {
 			t.Fatalf("messages %x are not the stream's first bytes %x", msgs, stream)
 		}
 		for _, m := range msgs {
-			var req rpc.Request
+			var req wire.Request
 			err := c.DecodeRequest(m, &req)
-			var e *rpc.Error
+			var e *wire.Error
 			if len(m) > max || !wellFormed(m) ||
-				errors.As(err, &e) && (e.Code == rpc.CodeParseError || e.Code == rpc.CodeLimitExceeded) {
+				errors.As(err, &e) && (e.Code == wire.CodeParseError || e.Code == wire.CodeLimitExceeded) {
 				t.Fatalf("message % x read but refused: %v", m, err)
 			}
 		}
 		if err == io.EOF && len(consumed) != len(stream) {
 			t.Fatalf("io.EOF with %d bytes unread", len(stream)-len(consumed))
 		}
-		var req rpc.Request
-		if err := c.DecodeRequest(stream, &req); len(stream) <= max && (err == nil || !errors.As(err, new(*rpc.Error)) ||
-			(*err.(*rpc.Error)).Code == rpc.CodeInvalidRequest) {
+		var req wire.Request
+		if err := c.DecodeRequest(stream, &req); len(stream) <= max && (err == nil || !errors.As(err, new(*wire.Error)) ||
+			(*err.(*wire.Error)).Code == wire.CodeInvalidRequest) {
 			if len(msgs) != 1 || !reflect.DeepEqual(msgs[0], stream) {
 				t.Fatalf("a valid message was read as %x", msgs)
 			}

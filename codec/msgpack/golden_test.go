@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/polyrpc/polyrpc/codec/msgpack"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -20,50 +20,50 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // testdata/golden/<name>.msgpack. The call_* files are requests, and seed
 // the fuzz tests, as do the response_* files.
 func goldenCases() map[string]func(c *msgpack.Codec) ([]byte, error) {
-	id := func(raw ...byte) rpc.ID { return rpc.ID{Raw: raw} }
-	resp := func(r rpc.Response) func(c *msgpack.Codec) ([]byte, error) {
+	id := func(raw ...byte) wire.ID { return wire.ID{Raw: raw} }
+	resp := func(r wire.Response) func(c *msgpack.Codec) ([]byte, error) {
 		return func(c *msgpack.Codec) ([]byte, error) { return c.AppendResponse(nil, &r) }
 	}
-	call := func(r rpc.Call) func(c *msgpack.Codec) ([]byte, error) {
+	call := func(r wire.Call) func(c *msgpack.Codec) ([]byte, error) {
 		return func(c *msgpack.Codec) ([]byte, error) { return c.AppendCall(nil, &r) }
 	}
 	return map[string]func(c *msgpack.Codec) ([]byte, error){
-		"response_result": resp(rpc.Response{ID: id(1), Result: int64(19)}),
-		"response_result_exact_ints": resp(rpc.Response{ID: id(0xce, 0xff, 0xff, 0xff, 0xff),
+		"response_result": resp(wire.Response{ID: id(1), Result: int64(19)}),
+		"response_result_exact_ints": resp(wire.Response{ID: id(0xce, 0xff, 0xff, 0xff, 0xff),
 			Result: []any{int64(1<<53 + 1), int64(math.MinInt64), uint64(math.MaxUint64), -1, -32, -33, 127, 128, 255, 256, 65535, 65536, int64(math.MinInt32)}}),
-		"response_result_floats": resp(rpc.Response{ID: id(2),
+		"response_result_floats": resp(wire.Response{ID: id(2),
 			Result: []any{0.1, math.Copysign(0, -1), float32(0.1), math.MaxFloat64, math.Inf(1), 1e-320}}),
-		"response_result_strings": resp(rpc.Response{ID: id(3),
+		"response_result_strings": resp(wire.Response{ID: id(3),
 			Result: []any{"", "wörld 😀", strings.Repeat("a", 31), strings.Repeat("b", 32), strings.Repeat("c", 256)}}),
-		"response_result_binary": resp(rpc.Response{ID: id(4),
+		"response_result_binary": resp(wire.Response{ID: id(4),
 			Result: []any{[]byte{}, []byte{0, 0xc1, 0xff}, [2]byte{7, 8}, []byte(nil)}}),
-		"response_result_times": resp(rpc.Response{ID: id(5), Result: []any{
+		"response_result_times": resp(wire.Response{ID: id(5), Result: []any{
 			time.Unix(1700000000, 0),
 			time.Date(2024, 2, 29, 23, 59, 58, 123456789, time.FixedZone("", 5*3600+1800)),
 			time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC),
 			time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC),
 		}}),
-		"response_result_struct": resp(rpc.Response{ID: id(6), Result: Record{
+		"response_result_struct": resp(wire.Response{ID: id(6), Result: Record{
 			Embedded: Embedded{ID: 1, Owner: "o"}, Name: "n", Ratio: 0.25,
 			When: time.Unix(0, 0), Attrs: map[string]int{"z": 1, "a": 2}, Any: []any{nil, true},
 		}}),
-		"response_result_map": resp(rpc.Response{ID: id(7),
+		"response_result_map": resp(wire.Response{ID: id(7),
 			Result: map[string]any{"z": nil, "a": []any{true, false}, "m": map[string]int{"y": 2, "x": 1}, "": map[string]any{}}}),
-		"response_result_nil_id": resp(rpc.Response{Result: nil}),
-		"response_error": resp(rpc.Response{ID: id(1),
-			Error: &rpc.Error{Code: rpc.CodeMethodNotFound, Message: "method not found: foobar"}}),
-		"response_error_data": resp(rpc.Response{ID: id(0xa1, 'x'),
-			Error: &rpc.Error{Code: 42, Message: "boom", Data: map[string]any{"why": "because", "n": int64(math.MaxInt64)}}}),
-		"response_error_nil_id": resp(rpc.Response{Error: &rpc.Error{Code: rpc.CodeParseError, Message: "parse error"}}),
-		"call_positional":       call(rpc.Call{Method: "subtract", ID: rpc.ID{Seq: 1}, Args: []any{42, 23}}),
-		"call_named_map": call(rpc.Call{Method: "subtract", ID: rpc.ID{Seq: 3},
+		"response_result_nil_id": resp(wire.Response{Result: nil}),
+		"response_error": resp(wire.Response{ID: id(1),
+			Error: &wire.Error{Code: wire.CodeMethodNotFound, Message: "method not found: foobar"}}),
+		"response_error_data": resp(wire.Response{ID: id(0xa1, 'x'),
+			Error: &wire.Error{Code: 42, Message: "boom", Data: map[string]any{"why": "because", "n": int64(math.MaxInt64)}}}),
+		"response_error_nil_id": resp(wire.Response{Error: &wire.Error{Code: wire.CodeParseError, Message: "parse error"}}),
+		"call_positional":       call(wire.Call{Method: "subtract", ID: wire.ID{Seq: 1}, Args: []any{42, 23}}),
+		"call_named_map": call(wire.Call{Method: "subtract", ID: wire.ID{Seq: 3},
 			Named: map[string]any{"subtrahend": 23, "minuend": 42}}),
-		"call_named_struct": call(rpc.Call{Method: "point", ID: rpc.ID{Seq: 4}, Named: Point{X: 1, Y: 2, Label: "p"}}),
-		"call_no_params":    call(rpc.Call{Method: "ping", ID: rpc.ID{Seq: math.MaxUint64}}),
-		"call_notification": call(rpc.Call{Method: "update", Notification: true, Args: []any{1, 2}}),
-		"call_exact_ints": call(rpc.Call{Method: "list", ID: rpc.ID{Seq: 9},
+		"call_named_struct": call(wire.Call{Method: "point", ID: wire.ID{Seq: 4}, Named: Point{X: 1, Y: 2, Label: "p"}}),
+		"call_no_params":    call(wire.Call{Method: "ping", ID: wire.ID{Seq: math.MaxUint64}}),
+		"call_notification": call(wire.Call{Method: "update", Notification: true, Args: []any{1, 2}}),
+		"call_exact_ints": call(wire.Call{Method: "list", ID: wire.ID{Seq: 9},
 			Args: []any{int64(1<<53 + 1), int64(math.MinInt64), uint64(math.MaxUint64), "é", []byte("é")}}),
-		"call_many_params": call(rpc.Call{Method: "sum", ID: rpc.ID{Seq: 70000},
+		"call_many_params": call(wire.Call{Method: "sum", ID: wire.ID{Seq: 70000},
 			Args: []any{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}}),
 	}
 }
@@ -112,13 +112,13 @@ func TestGoldenCallsServe(t *testing.T) {
 			t.Fatal(err)
 		}
 		if strings.HasPrefix(filepath.Base(f), "response_") {
-			var r rpc.Reply
+			var r wire.Reply
 			if err := c.DecodeReply(msg, &r); err != nil {
 				t.Errorf("%s: %v", f, err)
 			}
 			continue
 		}
-		var req rpc.Request
+		var req wire.Request
 		if err := c.DecodeRequest(msg, &req); err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
@@ -128,7 +128,7 @@ func TestGoldenCallsServe(t *testing.T) {
 			t.Errorf("%s: notification %v, reply % x", f, req.Notification, out)
 			continue
 		}
-		var r rpc.Reply
+		var r wire.Reply
 		if len(out) > 0 && (c.DecodeReply(out, &r) != nil || r.Error != nil) {
 			t.Errorf("%s: reply % x: %v", f, out, r.Error)
 		}
@@ -159,7 +159,7 @@ func TestEncodeMatchesLibrary(t *testing.T) {
 		time.Unix(1<<34-1, 999999999), time.Unix(1<<34, 0), time.Unix(-1, 0), time.Date(-5000, 1, 1, 0, 0, 0, 7, time.UTC),
 		[]string{"a"}, map[string]string{"b": "1", "a": "2"}, Point{X: 1})
 	for i, v := range values {
-		got, err := c.AppendResponse(nil, &rpc.Response{Result: v})
+		got, err := c.AppendResponse(nil, &wire.Response{Result: v})
 		if err != nil {
 			t.Fatalf("value %d: %v", i, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/polyrpc/polyrpc/codec/msgpack"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/frame"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // allocated returns the bytes f allocates. The tests that use it are not
@@ -52,63 +53,63 @@ func TestHostileInputs(t *testing.T) {
 	tests := []struct {
 		name   string
 		msg    string
-		code   rpc.Code // 0: a result is wanted
-		factor float64  // allowed bytes allocated per byte of message
+		code   int     // 0: a result is wanted
+		factor float64 // allowed bytes allocated per byte of message
 	}{
 		// Declared lengths far beyond the bytes present, alone and nested.
-		{"array32 alone", cat(x("dd ff ff ff ff"), filler), rpc.CodeParseError, 0.05},
-		{"map32 alone", cat(x("df ff ff ff ff"), filler), rpc.CodeParseError, 0.05},
-		{"str32 alone", cat(x("db ff ff ff ff"), filler), rpc.CodeParseError, 0.05},
-		{"bin32 alone", cat(x("c6 ff ff ff ff"), filler), rpc.CodeParseError, 0.05},
-		{"ext32 alone", cat(x("c9 ff ff ff ff 01"), filler), rpc.CodeParseError, 0.05},
-		{"request of array32 length", cat(x("dd ff ff ff ff 00 01"), filler), rpc.CodeParseError, 0.05},
-		{"array32 params", cat(hostileCall("echo", x("dd ff ff ff ff")), filler), rpc.CodeParseError, 0.05},
-		{"map32 params", cat(hostileCall("echo", x("df ff ff ff ff")), filler), rpc.CodeParseError, 0.05},
-		{"str32 param", cat(hostileCall("echo", x("91 db ff ff ff ff")), filler), rpc.CodeParseError, 0.05},
-		{"bin32 param", cat(hostileCall("echo", x("91 c6 ff ff ff ff")), filler), rpc.CodeParseError, 0.05},
-		{"ext32 param", cat(hostileCall("echo", x("91 c9 ff ff ff ff ff")), filler), rpc.CodeParseError, 0.05},
-		{"array32 nested in a map in arrays", cat(hostileCall("echo", x("91 91 91 81 a1 61 dd ff ff ff ff")), filler), rpc.CodeParseError, 0.05},
-		{"map32 nested in arrays", cat(hostileCall("echo", x("91 92 c0 91 df ff ff ff ff")), filler), rpc.CodeParseError, 0.05},
-		{"str32 as a map key", cat(hostileCall("echo", x("91 81 db ff ff ff ff")), filler), rpc.CodeParseError, 0.05},
-		{"str32 as the method", cat(x("94 00 01 db ff ff ff ff"), filler), rpc.CodeParseError, 0.05},
-		{"bin32 as the msgid", cat(x("94 00 c6 ff ff ff ff"), filler), rpc.CodeParseError, 0.05},
-		{"every element one byte short", cat(x("dd 00 10 00 01"), filler), rpc.CodeParseError, 0.05},
-		{"map entries one byte short", cat(x("df 00 08 00 01"), filler), rpc.CodeParseError, 0.05},
+		{"array32 alone", cat(x("dd ff ff ff ff"), filler), wire.CodeParseError, 0.05},
+		{"map32 alone", cat(x("df ff ff ff ff"), filler), wire.CodeParseError, 0.05},
+		{"str32 alone", cat(x("db ff ff ff ff"), filler), wire.CodeParseError, 0.05},
+		{"bin32 alone", cat(x("c6 ff ff ff ff"), filler), wire.CodeParseError, 0.05},
+		{"ext32 alone", cat(x("c9 ff ff ff ff 01"), filler), wire.CodeParseError, 0.05},
+		{"request of array32 length", cat(x("dd ff ff ff ff 00 01"), filler), wire.CodeParseError, 0.05},
+		{"array32 params", cat(hostileCall("echo", x("dd ff ff ff ff")), filler), wire.CodeParseError, 0.05},
+		{"map32 params", cat(hostileCall("echo", x("df ff ff ff ff")), filler), wire.CodeParseError, 0.05},
+		{"str32 param", cat(hostileCall("echo", x("91 db ff ff ff ff")), filler), wire.CodeParseError, 0.05},
+		{"bin32 param", cat(hostileCall("echo", x("91 c6 ff ff ff ff")), filler), wire.CodeParseError, 0.05},
+		{"ext32 param", cat(hostileCall("echo", x("91 c9 ff ff ff ff ff")), filler), wire.CodeParseError, 0.05},
+		{"array32 nested in a map in arrays", cat(hostileCall("echo", x("91 91 91 81 a1 61 dd ff ff ff ff")), filler), wire.CodeParseError, 0.05},
+		{"map32 nested in arrays", cat(hostileCall("echo", x("91 92 c0 91 df ff ff ff ff")), filler), wire.CodeParseError, 0.05},
+		{"str32 as a map key", cat(hostileCall("echo", x("91 81 db ff ff ff ff")), filler), wire.CodeParseError, 0.05},
+		{"str32 as the method", cat(x("94 00 01 db ff ff ff ff"), filler), wire.CodeParseError, 0.05},
+		{"bin32 as the msgid", cat(x("94 00 c6 ff ff ff ff"), filler), wire.CodeParseError, 0.05},
+		{"every element one byte short", cat(x("dd 00 10 00 01"), filler), wire.CodeParseError, 0.05},
+		{"map entries one byte short", cat(x("df 00 08 00 01"), filler), wire.CodeParseError, 0.05},
 
 		// Nesting.
-		{"100k-deep arrays", strings.Repeat("\x91", 100000) + "\xc0", rpc.CodeLimitExceeded, 0.05},
-		{"100k-deep array16s", strings.Repeat("\xdc\x00\x01", 100000) + "\xc0", rpc.CodeLimitExceeded, 0.05},
-		{"100k-deep maps", strings.Repeat("\x81\xa0", 100000) + "\xc0", rpc.CodeLimitExceeded, 0.05},
-		{"100k-deep params", cat(hostileCall("echo", bytes.Repeat([]byte{0x91}, 100000)), []byte{0xc0}), rpc.CodeLimitExceeded, 0.05},
-		{"100k-deep unterminated", strings.Repeat("\x91", 100000), rpc.CodeLimitExceeded, 0.05},
+		{"100k-deep arrays", strings.Repeat("\x91", 100000) + "\xc0", wire.CodeLimitExceeded, 0.05},
+		{"100k-deep array16s", strings.Repeat("\xdc\x00\x01", 100000) + "\xc0", wire.CodeLimitExceeded, 0.05},
+		{"100k-deep maps", strings.Repeat("\x81\xa0", 100000) + "\xc0", wire.CodeLimitExceeded, 0.05},
+		{"100k-deep params", cat(hostileCall("echo", bytes.Repeat([]byte{0x91}, 100000)), []byte{0xc0}), wire.CodeLimitExceeded, 0.05},
+		{"100k-deep unterminated", strings.Repeat("\x91", 100000), wire.CodeLimitExceeded, 0.05},
 
 		// Truncation and trailing bytes.
-		{"truncated 1 MB request", string(valid[:len(valid)/2]), rpc.CodeParseError, 0.05},
-		{"1 MB after a request", cat(hostileCall("echo", x("90")), filler), rpc.CodeParseError, 0.05},
+		{"truncated 1 MB request", string(valid[:len(valid)/2]), wire.CodeParseError, 0.05},
+		{"1 MB after a request", cat(hostileCall("echo", x("90")), filler), wire.CodeParseError, 0.05},
 
 		// Well-formed but large. Go values cost more than their encoding:
 		// each nil in a []any takes a 16-byte interface, each distinct
 		// param name a string header, a span and a map entry.
-		{"1M nils into two params", string(hostileCall("subtract", manyNils)), rpc.CodeInvalidParams, 0.05},
+		{"1M nils into two params", string(hostileCall("subtract", manyNils)), wire.CodeInvalidParams, 0.05},
 		{"1M nils into any", string(hostileCall("echo", append(x("91"), manyNils...))), 0, 24},
-		{"200k named params", string(hostileCall("subtract", manyNamed)), rpc.CodeInvalidParams, 16},
+		{"200k named params", string(hostileCall("subtract", manyNamed)), wire.CodeInvalidParams, 16},
 		{"1 MB string", string(hostileCall("greet", bigString)), 0, 4},
-		{"1 MB string into int64", string(hostileCall("subtract", append(append(x("92"), bigString[1:]...), 0x01))), rpc.CodeInvalidParams, 0.05},
-		{"1 MB method name", string(hostileCall(strings.Repeat("m", mb), x("90"))), rpc.CodeMethodNotFound, 4},
+		{"1 MB string into int64", string(hostileCall("subtract", append(append(x("92"), bigString[1:]...), 0x01))), wire.CodeInvalidParams, 0.05},
+		{"1 MB method name", string(hostileCall(strings.Repeat("m", mb), x("90"))), wire.CodeMethodNotFound, 4},
 	}
 	s, c, _ := newServer(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			msg := []byte(tt.msg)
-			var req rpc.Request
+			var req wire.Request
 			err := c.DecodeRequest(msg, &req)
-			var e *rpc.Error
+			var e *wire.Error
 			if err != nil && !errors.As(err, &e) {
-				t.Fatalf("DecodeRequest: %v is not an *rpc.Error", err)
+				t.Fatalf("DecodeRequest: %v is not an *wire.Error", err)
 			}
 			var out []byte
 			n := allocated(func() { out = s.ServeMessage(context.Background(), c, msg, nil) })
-			var r rpc.Reply
+			var r wire.Reply
 			if err := c.DecodeReply(out, &r); err != nil {
 				t.Fatalf("reply %.100x: %v", out, err)
 			}
@@ -122,7 +123,7 @@ func TestHostileInputs(t *testing.T) {
 			if limit := uint64(tt.factor*float64(len(msg))) + 64<<10; n > limit {
 				t.Errorf("allocated %d bytes for a %d-byte message; limit %d", n, len(msg), limit)
 			}
-			if tt.code != 0 && tt.code != rpc.CodeMethodNotFound && len(out) > 300 {
+			if tt.code != 0 && tt.code != wire.CodeMethodNotFound && len(out) > 300 {
 				t.Errorf("error reply of %d bytes: %.300x", len(out), out)
 			}
 		})
@@ -140,7 +141,7 @@ func TestHostileReplies(t *testing.T) {
 		append(hexb("94 01 01 c0"), bytes.Repeat([]byte{0x91}, 1<<20)...),
 		append(hexb("94 01 01"), bytes.Repeat([]byte{0x81, 0xa0}, 1<<19)...),
 	} {
-		var r rpc.Reply
+		var r wire.Reply
 		var err error
 		n := allocated(func() { err = c.DecodeReply(msg, &r) })
 		if err == nil {
@@ -189,7 +190,10 @@ func TestHostileStream(t *testing.T) {
 // codec's may overflow the stack, and the limit holds however high it is.
 func TestDeepestNesting(t *testing.T) {
 	c := msgpack.New(msgpack.WithMaxDepth(1 << 30))
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Register("echo", func(v any) (any, error) { return v, nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -201,16 +205,16 @@ func TestDeepestNesting(t *testing.T) {
 	if got := serve(s, c, pack(t, []any{0, 1, "echo", []any{deep}})); !bytes.Equal(got, want) {
 		t.Errorf("reply %.100x..., want the value echoed", got)
 	}
-	for method, code := range map[string]rpc.Code{"echo": rpc.CodeLimitExceeded} {
+	for method, code := range map[string]int{"echo": wire.CodeLimitExceeded} {
 		got := serve(s, c, pack(t, []any{0, 1, method, []any{nested(msgpack.MaxDepth - 1)}}))
-		var r rpc.Reply
+		var r wire.Reply
 		if err := c.DecodeReply(got, &r); err != nil || r.Error == nil || r.Error.Code != code {
 			t.Errorf("%s: %v %v, want code %d", method, r.Error, err, code)
 		}
 	}
 	got := serve(s, c, pack(t, []any{0, 1, "typed", []any{deep}}))
-	var r rpc.Reply
-	if err := c.DecodeReply(got, &r); err != nil || r.Error == nil || r.Error.Code != rpc.CodeInvalidParams {
-		t.Errorf("typed: %v %v, want code %d", r.Error, err, rpc.CodeInvalidParams)
+	var r wire.Reply
+	if err := c.DecodeReply(got, &r); err != nil || r.Error == nil || r.Error.Code != wire.CodeInvalidParams {
+		t.Errorf("typed: %v %v, want code %d", r.Error, err, wire.CodeInvalidParams)
 	}
 }

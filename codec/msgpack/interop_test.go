@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/tcprpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // systemPython is the interpreter whose packages include Debian's
@@ -63,7 +63,7 @@ func TestPythonInterop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var req rpc.Request
+	var req wire.Request
 	if err := c.DecodeRequest(first, &req); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestPythonInterop(t *testing.T) {
 		}
 		replies = append(replies, hex.EncodeToString(serve(s, c, msg)))
 	}
-	call, err := c.AppendCall(nil, &rpc.Call{Method: "m\u00e9thod", ID: rpc.ID{Seq: math.MaxUint64}, Args: []any{
+	call, err := c.AppendCall(nil, &wire.Call{Method: "m\u00e9thod", ID: wire.ID{Seq: math.MaxUint64}, Args: []any{
 		uint64(math.MaxUint64), int64(math.MinInt64), "s", []byte("b"), []any{}, map[string]any{}, nil, 1.5,
 		time.Unix(1700000000, 5), Point{X: 1, Y: -2, Label: "p"},
 	}})
@@ -130,7 +130,10 @@ func TestPythonStream(t *testing.T) {
 	t.Parallel()
 	skipWithoutPython(t)
 	s, _, _ := newServer(t)
-	srv := tcprpc.NewServer(s)
+	srv, err := tcprpc.NewServer(s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	client, server := net.Pipe()
 	go srv.ServeConn(server)
 	defer client.Close()

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sync"
 
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	mp "github.com/vmihailenco/msgpack/v5"
 )
 
@@ -135,10 +136,11 @@ func appendMethods(dst []byte, v reflect.Value, u use, budget int) (out []byte, 
 	return dst, true, err
 }
 
-// decodeText decodes a str or bin with the UnmarshalText method of ptr.
-func decodeText(b []byte, h *head, ptr any) error {
+// decodeText decodes a str or bin with the UnmarshalText method of ptr, a
+// pointer to a value of the plan p.
+func decodeText(b []byte, h *head, p *wire.Plan, ptr any) error {
 	if h.kind != kindStr && h.kind != kindBin {
-		return typeError(h.kind, reflect.TypeOf(ptr).Elem())
+		return p.Mismatch(h.kind.String())
 	}
 	// UnmarshalText may keep the bytes; they must not be the message's.
 	return ptr.(encoding.TextUnmarshaler).UnmarshalText(bytes.Clone(b[h.off:h.end()]))
@@ -190,7 +192,7 @@ func appendLibrary(dst []byte, v any, budget int) ([]byte, error) {
 		err = &syntaxError{"more than one value", end - start}
 	}
 	if err != nil {
-		return dst, fmt.Errorf("msgpack: %T encodes to malformed msgpack: %w", v, err)
+		return dst, fmt.Errorf("msgpack: a value's own encoding method wrote malformed msgpack: %w", err)
 	}
 	return dst, nil
 }

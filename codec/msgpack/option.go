@@ -13,7 +13,7 @@ func (f optionFunc) apply(c *Codec) { f(c) }
 // levels, the message's own array counting as the first (DefaultMaxDepth by
 // default): a request's params array is the second level and a param's own
 // arrays and maps start at the third. Deeper messages are refused with
-// rpc.CodeLimitExceeded before anything is decoded, and results nested
+// wire.CodeLimitExceeded before anything is decoded, and results nested
 // deeper are not encoded. n < 1 selects the default, and n is capped at
 // MaxDepth.
 func WithMaxDepth(n int) Option {

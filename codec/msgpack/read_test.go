@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/polyrpc/polyrpc/codec/msgpack"
-	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/frame"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // streamMessages are messages as a stock client sends them, back to back.
@@ -52,7 +52,7 @@ func TestReadMessageStream(t *testing.T) {
 				if !bytes.Equal(got, append([]byte("keep"), want...)) {
 					t.Fatalf("message %d: got % .40x..., want % .40x...", i, got, want)
 				}
-				var req rpc.Request
+				var req wire.Request
 				if err := c.DecodeRequest(got[4:], &req); err != nil {
 					t.Errorf("message %d: %v", i, err)
 				}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // DecodeReply decodes one MessagePack-RPC response, [1, msgid, error,
@@ -21,11 +21,11 @@ import (
 //   - anything else becomes a CodeServerError with the value as Data.
 //
 // Data holds natural Go values. A reply that is not valid MessagePack, or
-// not a response, is an error, and it is not an *rpc.Error, so that a
+// not a response, is an error, and it is not an *wire.Error, so that a
 // client does not mistake its own failure to read a reply for an error the
 // server reported.
-func (c *Codec) DecodeReply(msg []byte, r *rpc.Reply) error {
-	*r = rpc.Reply{}
+func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
+	*r = wire.Reply{}
 	var env envelope
 	if err := c.scanEnvelope(msg, &env, false); err != nil {
 		return c.replyError(err)
@@ -56,27 +56,27 @@ func (c *Codec) DecodeReply(msg []byte, r *rpc.Reply) error {
 }
 
 // decodeError decodes the validated error element of a response.
-func decodeError(raw []byte) *rpc.Error {
+func decodeError(raw []byte) *wire.Error {
 	v, _, err := decodeNatural(raw, 0)
 	if err != nil {
-		return &rpc.Error{Code: rpc.CodeServerError, Message: "server error that cannot be decoded: " + err.Error()}
+		return &wire.Error{Code: wire.CodeServerError, Message: "server error that cannot be decoded: " + err.Error()}
 	}
 	switch x := v.(type) {
 	case string:
-		return &rpc.Error{Code: rpc.CodeServerError, Message: x}
+		return &wire.Error{Code: wire.CodeServerError, Message: x}
 	case []byte:
-		return &rpc.Error{Code: rpc.CodeServerError, Message: string(x)}
+		return &wire.Error{Code: wire.CodeServerError, Message: string(x)}
 	case map[string]any:
 		msg, _ := x["message"].(string)
 		code, ok := x["code"].(int64)
 		if ok && code >= math.MinInt32 && code <= math.MaxInt32 {
-			return &rpc.Error{Code: rpc.Code(code), Message: msg, Data: x["data"]}
+			return &wire.Error{Code: int(code), Message: msg, Data: x["data"]}
 		}
 		if msg != "" {
-			return &rpc.Error{Code: rpc.CodeServerError, Message: msg, Data: v}
+			return &wire.Error{Code: wire.CodeServerError, Message: msg, Data: v}
 		}
 	}
-	return &rpc.Error{Code: rpc.CodeServerError, Message: "server error: " + excerpt(fmt.Sprint(v)), Data: v}
+	return &wire.Error{Code: wire.CodeServerError, Message: "server error: " + excerpt(fmt.Sprint(v)), Data: v}
 }
 
 // excerpt shortens s for an error message.

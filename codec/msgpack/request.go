@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // DecodeRequest decodes one MessagePack-RPC request, [0, msgid, method,
@@ -19,15 +19,15 @@ import (
 // specification, a map with str keys (named params). The method name is a
 // str, or a bin as some older clients send it.
 //
-// Errors are *rpc.Error values: CodeParseError for malformed MessagePack
+// Errors are *wire.Error values: CodeParseError for malformed MessagePack
 // (a truncated value, a length or count beyond the bytes that follow, the
 // reserved byte 0xc1, bytes after the message), CodeLimitExceeded for
 // nesting beyond the depth limit, and CodeInvalidRequest for a well-formed
 // message of the wrong shape. req.ID is set whenever the msgid could be
 // read, even on a parse error after it, so that the error reply reaches the
 // call it belongs to.
-func (c *Codec) DecodeRequest(msg []byte, req *rpc.Request) error {
-	*req = rpc.Request{}
+func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
+	*req = wire.Request{}
 	var env envelope
 	if err := c.scanEnvelope(msg, &env, true); err != nil {
 		if env.n == 4 && env.scanned >= 2 {
@@ -96,7 +96,7 @@ type envelope struct {
 	scanned int     // how many elements, from the first, are valid
 	// params holds the params when the message is an array of 3 or 4 whose
 	// last element is an array or a map.
-	params rpc.Params
+	params wire.Params
 	badKey bool // the params map has a key that is not a str
 }
 

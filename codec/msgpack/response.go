@@ -1,7 +1,7 @@
 package msgpack
 
 import (
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // AppendResponse appends the encoded response to dst:
@@ -14,7 +14,7 @@ import (
 // encoded (a channel, a map with keys that are not strings, a value nested
 // deeper than the depth limit) makes it return an error with dst unchanged
 // in length.
-func (c *Codec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
+func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) {
 	n := len(dst)
 	dst = append(dst, fmtFixarray|4, typeResponse)
 	if id := resp.ID.Raw; len(id) > 0 && c.isValue(id) {
@@ -53,7 +53,7 @@ func (c *Codec) isValue(b []byte) bool {
 }
 
 // appendError appends the error map; its data may open budget levels.
-func appendError(dst []byte, e *rpc.Error, budget int) ([]byte, error) {
+func appendError(dst []byte, e *wire.Error, budget int) ([]byte, error) {
 	if e.Data == nil {
 		dst = append(dst, fmtFixmap|2)
 	} else {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/polyrpc/polyrpc/codec/msgpack"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	mp "github.com/vmihailenco/msgpack/v5"
 )
 
@@ -45,7 +46,10 @@ func (n *notes) list() []string {
 func newServer(t testing.TB) (*rpc.Server, *msgpack.Codec, *notes) {
 	t.Helper()
 	c := msgpack.New()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := &notes{}
 	must := func(err error) {
 		t.Helper()
@@ -165,7 +169,7 @@ func TestServeExact(t *testing.T) {
 		{"too few params", []any{0, 1, "subtract", []any{1}},
 			reply(1, &wireError{Code: -32602, Message: "invalid params: subtract wants 2 params, got 1"}, nil)},
 		{"wrong param type", []any{0, 1, "subtract", []any{1, "x"}},
-			reply(1, &wireError{Code: -32602, Message: "invalid params: param 2: msgpack: cannot decode string into int64"}, nil)},
+			reply(1, &wireError{Code: -32602, Message: "invalid params: param 2: cannot use string as a 64-bit integer"}, nil)},
 		{"unknown named param", []any{0, 1, "subtract", map[string]any{"a": 1}},
 			reply(1, &wireError{Code: -32602, Message: `invalid params: subtract has no param "a"`}, nil)},
 		{"error with data", []any{0, 5, "fail", []any{}},
@@ -173,7 +177,7 @@ func TestServeExact(t *testing.T) {
 		{"plain error", []any{0, 5, "plainfail", []any{}},
 			reply(5, &wireError{Code: -32500, Message: "plain failure"}, nil)},
 		{"unencodable result", []any{0, 5, "chan", []any{}},
-			reply(5, &wireError{Code: -32603, Message: "internal error: cannot encode the result: msgpack: cannot encode a value of type chan int"}, nil)},
+			reply(5, &wireError{Code: -32603, Message: "internal error: cannot encode the result: a channel cannot be encoded or decoded"}, nil)},
 		{"result deeper than the limit", []any{0, 5, "deep", []any{msgpack.DefaultMaxDepth}},
 			reply(5, &wireError{Code: -32603, Message: "internal error: cannot encode the result: msgpack: value nested too deeply (or cyclic)"}, nil)},
 		{"result at the limit", []any{0, 5, "deep", []any{msgpack.DefaultMaxDepth - 1}},
@@ -213,7 +217,10 @@ func TestNotifications(t *testing.T) {
 		t.Errorf("notifications served: %q, want [update]", got)
 	}
 
-	cl := rpc.NewClient(rpc.InProcess(s), c)
+	cl, err := rpc.NewClient(rpc.InProcess(s), c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cl.Notify(context.Background(), "update", 3, 4); err != nil {
 		t.Fatal(err)
 	}
@@ -310,24 +317,24 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// TestDecodeRequestErrors checks the *rpc.Error and the id DecodeRequest
+// TestDecodeRequestErrors checks the *wire.Error and the id DecodeRequest
 // itself returns.
 func TestDecodeRequestErrors(t *testing.T) {
 	t.Parallel()
 	c := msgpack.New()
 	for _, tt := range []struct {
 		msg  string
-		code rpc.Code
+		code int
 		id   string
 	}{
-		{"94 00 cd 01 00 a1 6d 92 01", rpc.CodeParseError, "cd 01 00"},
-		{"94 00 cd 01 00 01 90", rpc.CodeInvalidRequest, "cd 01 00"},
-		{"91 00", rpc.CodeInvalidRequest, ""},
-		{"c1", rpc.CodeParseError, ""},
+		{"94 00 cd 01 00 a1 6d 92 01", wire.CodeParseError, "cd 01 00"},
+		{"94 00 cd 01 00 01 90", wire.CodeInvalidRequest, "cd 01 00"},
+		{"91 00", wire.CodeInvalidRequest, ""},
+		{"c1", wire.CodeParseError, ""},
 	} {
-		var req rpc.Request
+		var req wire.Request
 		err := c.DecodeRequest(hexb(tt.msg), &req)
-		var e *rpc.Error
+		var e *wire.Error
 		if !errors.As(err, &e) || e.Code != tt.code {
 			t.Errorf("%s: error %v, want code %d", tt.msg, err, tt.code)
 		}
@@ -340,7 +347,7 @@ func TestDecodeRequestErrors(t *testing.T) {
 func TestDecodeRequestParams(t *testing.T) {
 	t.Parallel()
 	c := msgpack.New()
-	var req rpc.Request
+	var req wire.Request
 	if err := c.DecodeRequest(pack(t, []any{0, 1, "m", []any{}}), &req); err != nil {
 		t.Fatal(err)
 	}
@@ -436,16 +443,19 @@ func TestMaxDepth(t *testing.T) {
 		{0, msgpack.DefaultMaxDepth - 1, false},
 	} {
 		c := msgpack.New(msgpack.WithMaxDepth(tt.limit))
-		s := rpc.NewServer(rpc.WithCodecs(c))
+		s, err := rpc.NewServer(rpc.WithCodecs(c))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := s.Register("echo", func(v any) (any, error) { return v, nil }); err != nil {
 			t.Fatal(err)
 		}
 		got := serve(s, c, pack(t, []any{0, 1, "echo", []any{nested(tt.levels)}}))
-		var r rpc.Reply
+		var r wire.Reply
 		if err := c.DecodeReply(got, &r); err != nil {
 			t.Fatal(err)
 		}
-		if ok := r.Error == nil; ok != tt.ok || !ok && r.Error.Code != rpc.CodeLimitExceeded {
+		if ok := r.Error == nil; ok != tt.ok || !ok && r.Error.Code != wire.CodeLimitExceeded {
 			t.Errorf("limit %d, %d levels: error %v, want ok %v", tt.limit, tt.levels, r.Error, tt.ok)
 		}
 	}

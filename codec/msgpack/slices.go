@@ -1,6 +1,6 @@
 package msgpack
 
-import "fmt"
+import "github.com/polyrpc/polyrpc/rpc/wire"
 
 // []int64, the commonest large param, is decoded and encoded here without
 // reflection; any value that is not nil or an array of integers and nils
@@ -25,7 +25,7 @@ func decodeInt64s(raw []byte, d *[]int64) error {
 	for k := range out {
 		var e head
 		if err := readHead(raw, j, &e); err != nil {
-			return fmt.Errorf("[%d]: %w", k, err)
+			return wire.AtIndex(err, k)
 		}
 		switch e.kind {
 		case kindInt:

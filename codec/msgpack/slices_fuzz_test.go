@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/msgpack"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // int64s is []int64 under another name, which the codec decodes and
@@ -27,7 +27,7 @@ func FuzzInt64s(f *testing.F) {
 	}
 	c := msgpack.New()
 	f.Fuzz(func(t *testing.T, v []byte) {
-		var r rpc.Reply
+		var r wire.Reply
 		if err := c.DecodeReply(append([]byte{0x94, 0x01, 0x01, 0xc0}, v...), &r); err != nil || r.Result == nil {
 			return
 		}
@@ -43,8 +43,8 @@ func FuzzInt64s(f *testing.F) {
 		if a, b := fmt.Sprintf("%#v", fast), fmt.Sprintf("%#v", []int64(slow)); a != b {
 			t.Fatalf("% x: []int64 %s, int64s %s", v, a, b)
 		}
-		ef, err1 := c.AppendResponse(nil, &rpc.Response{ID: rpc.ID{Seq: 1}, Result: fast})
-		es, err2 := c.AppendResponse(nil, &rpc.Response{ID: rpc.ID{Seq: 1}, Result: slow})
+		ef, err1 := c.AppendResponse(nil, &wire.Response{ID: wire.ID{Seq: 1}, Result: fast})
+		es, err2 := c.AppendResponse(nil, &wire.Response{ID: wire.ID{Seq: 1}, Result: slow})
 		if err1 != nil || err2 != nil || !bytes.Equal(ef, es) {
 			t.Fatalf("%#v encodes as % x (%v), as int64s % x (%v)", fast, ef, err1, es, err2)
 		}

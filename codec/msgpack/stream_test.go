@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/tcprpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // TestUnframedStream speaks to the stream transport as a stock msgpack-rpc
@@ -16,7 +16,10 @@ import (
 func TestUnframedStream(t *testing.T) {
 	t.Parallel()
 	s, c, notes := newServer(t)
-	srv := tcprpc.NewServer(s)
+	srv, err := tcprpc.NewServer(s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	client, server := net.Pipe()
 	done := make(chan struct{})
 	go func() {
@@ -43,14 +46,14 @@ func TestUnframedStream(t *testing.T) {
 			}
 		}
 	}()
-	want := map[uint64]func(r *rpc.Reply) bool{
-		1: func(r *rpc.Reply) bool { var v int64; return r.Error == nil && r.Result.Decode(&v) == nil && v == 19 },
-		2: func(r *rpc.Reply) bool {
+	want := map[uint64]func(r *wire.Reply) bool{
+		1: func(r *wire.Reply) bool { var v int64; return r.Error == nil && r.Result.Decode(&v) == nil && v == 19 },
+		2: func(r *wire.Reply) bool {
 			var v string
 			return r.Error == nil && r.Result.Decode(&v) == nil && v == "hello, stream"
 		},
-		3: func(r *rpc.Reply) bool { return r.Error != nil && r.Error.Code == rpc.CodeMethodNotFound },
-		4: func(r *rpc.Reply) bool {
+		3: func(r *wire.Reply) bool { return r.Error != nil && r.Error.Code == wire.CodeMethodNotFound },
+		4: func(r *wire.Reply) bool {
 			var v map[string]uint64
 			return r.Error == nil && r.Result.Decode(&v) == nil && v["big"] == 1<<63
 		},
@@ -61,7 +64,7 @@ func TestUnframedStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r rpc.Reply
+		var r wire.Reply
 		if err := c.DecodeReply(msg, &r); err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/polyrpc/polyrpc/codec/msgpack"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	mp "github.com/vmihailenco/msgpack/v5"
 )
 
@@ -56,7 +57,10 @@ func sameValue(a, b any) bool {
 func TestEchoNatural(t *testing.T) {
 	t.Parallel()
 	s, c, _ := newServer(t)
-	cl := rpc.NewClient(rpc.InProcess(s), c)
+	cl, err := rpc.NewClient(rpc.InProcess(s), c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	zone := time.FixedZone("UTC+05:30", 5*3600+1800)
 	tests := []struct {
 		name string
@@ -205,7 +209,10 @@ func echoTyped[T any](t *testing.T, cl *rpc.Client, name string, in T) T {
 func TestEchoTyped(t *testing.T) {
 	t.Parallel()
 	c := msgpack.New()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		t.Fatal(err)
+	}
 	registerEcho[int8](t, s, "int8")
 	registerEcho[int16](t, s, "int16")
 	registerEcho[int32](t, s, "int32")
@@ -231,7 +238,10 @@ func TestEchoTyped(t *testing.T) {
 	registerEcho[[][]int64](t, s, "matrix")
 	registerEcho[Temperature](t, s, "temperature")
 	registerEcho[[]Temperature](t, s, "temperatures")
-	cl := rpc.NewClient(rpc.InProcess(s), c)
+	cl, err := rpc.NewClient(rpc.InProcess(s), c)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	check := func(name string, got, want any) {
 		t.Helper()
@@ -304,7 +314,7 @@ func TestEchoTyped(t *testing.T) {
 // those methods say.
 func TestTemperatureWire(t *testing.T) {
 	t.Parallel()
-	got, err := msgpack.New().AppendResponse(nil, &rpc.Response{ID: rpc.ID{Raw: []byte{1}}, Result: Temperature{21.5}})
+	got, err := msgpack.New().AppendResponse(nil, &wire.Response{ID: wire.ID{Raw: []byte{1}}, Result: Temperature{21.5}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,11 +339,11 @@ func TestStructNames(t *testing.T) {
 			Item `json:"item"`
 		}{},
 	} {
-		b, err := c.AppendResponse(nil, &rpc.Response{Result: v})
+		b, err := c.AppendResponse(nil, &wire.Response{Result: v})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r rpc.Reply
+		var r wire.Reply
 		var got map[string]any
 		if err := c.DecodeReply(b, &r); err != nil || r.Result.Decode(&got) != nil {
 			t.Fatalf("%T: %v", v, err)
@@ -362,7 +372,10 @@ func keys(m map[string]any) []string {
 func TestInvalidParamValues(t *testing.T) {
 	t.Parallel()
 	c := msgpack.New()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		t.Fatal(err)
+	}
 	registerEcho[int8](t, s, "int8")
 	registerEcho[uint8](t, s, "uint8")
 	registerEcho[int64](t, s, "int64")
@@ -383,27 +396,27 @@ func TestInvalidParamValues(t *testing.T) {
 		param  any
 		msg    string
 	}{
-		{"int8", 128, "msgpack: 128 overflows int8"},
-		{"int8", -129, "msgpack: -129 overflows int8"},
-		{"uint8", -1, "msgpack: -1 overflows uint8"},
-		{"uint8", 256, "msgpack: 256 overflows uint8"},
-		{"int64", uint64(math.MaxUint64), "msgpack: 18446744073709551615 overflows int64"},
-		{"int", uint64(math.MaxInt64) + 1, "msgpack: 9223372036854775808 overflows int"},
-		{"uint64", int64(math.MinInt64), "msgpack: -9223372036854775808 overflows uint64"},
-		{"int64", 1.5, "msgpack: cannot decode float into int64"},
-		{"int64", 2.0, "msgpack: cannot decode float into int64"},
-		{"float32", 1e300, "msgpack: 1e+300 overflows float32"},
-		{"string", 1, "msgpack: cannot decode integer into string"},
-		{"bool", 1, "msgpack: cannot decode integer into bool"},
-		{"bytes", true, "msgpack: cannot decode boolean into []byte"},
-		{"array4", []byte{1, 2, 3}, "msgpack: 3 bytes for [4]uint8"},
-		{"time", 1, "msgpack: cannot decode integer into time.Time"},
+		{"int8", 128, "128 is out of the range of an 8-bit integer"},
+		{"int8", -129, "-129 is out of the range of an 8-bit integer"},
+		{"uint8", -1, "-1 is out of the range of an unsigned 8-bit integer"},
+		{"uint8", 256, "256 is out of the range of an unsigned 8-bit integer"},
+		{"int64", uint64(math.MaxUint64), "18446744073709551615 is out of the range of a 64-bit integer"},
+		{"int", uint64(math.MaxInt64) + 1, "9223372036854775808 is out of the range of a 64-bit integer"},
+		{"uint64", int64(math.MinInt64), "-9223372036854775808 is out of the range of an unsigned 64-bit integer"},
+		{"int64", 1.5, "cannot use float as a 64-bit integer"},
+		{"int64", 2.0, "cannot use float as a 64-bit integer"},
+		{"float32", 1e300, "1e+300 is out of the range of a 32-bit float"},
+		{"string", 1, "cannot use integer as string"},
+		{"bool", 1, "cannot use integer as boolean"},
+		{"bytes", true, "cannot use boolean as binary"},
+		{"array4", []byte{1, 2, 3}, "cannot use binary of 3 bytes as binary of 4 bytes"},
+		{"time", 1, "cannot use integer as time"},
 		{"time", "yesterday", "msgpack: string of 9 bytes is not an RFC 3339 time"},
-		{"point", []any{1, 2}, "msgpack: cannot decode array into msgpack_test.Point"},
-		{"point", map[string]any{"x": "1"}, "x: msgpack: cannot decode string into int64"},
+		{"point", []any{1, 2}, "cannot use array as object"},
+		{"point", map[string]any{"x": "1"}, "x: cannot use string as a 64-bit integer"},
 		{"map", map[int]int{1: 1}, "msgpack: map key is an integer; only string keys are supported"},
-		{"map", map[string]any{"a": "b"}, `["a"]: msgpack: cannot decode string into int`},
-		{"int8s", []any{1, 1000}, "[1]: msgpack: 1000 overflows int8"},
+		{"map", map[string]any{"a": "b"}, `["a"]: cannot use string as a 64-bit integer`},
+		{"int8s", []any{1, 1000}, "[1]: 1000 is out of the range of an 8-bit integer"},
 		{"any", map[int]int{1: 1}, "msgpack: map key is an integer; only string keys are supported"},
 		{"any", &mp.RawMessage{0xd4, 0x05, 0x00}, "msgpack: extension type 5 has no Go value; only timestamps (type -1) decode"},
 	}
@@ -411,7 +424,7 @@ func TestInvalidParamValues(t *testing.T) {
 		got := serve(s, c, pack(t, []any{0, 1, tt.method, []any{tt.param}}))
 		want := pack(t, reply(1, &wireError{Code: -32602, Message: "invalid params: param 1: " + tt.msg}, nil))
 		if string(got) != string(want) {
-			var r rpc.Reply
+			var r wire.Reply
 			_ = c.DecodeReply(got, &r)
 			t.Errorf("%s(%v): got %v, want %q", tt.method, tt.param, r.Error, tt.msg)
 		}
@@ -421,8 +434,8 @@ func TestInvalidParamValues(t *testing.T) {
 	// specification does not define, are refused.
 	for _, ts := range []string{"d7 ff ff ff ff ff 00 00 00 00", "c7 0c ff 3b 9a ca 00 00 00 00 00 00 00 00 00", "d5 ff 00 01"} {
 		msg := append(hexb("94 00 01 a4 74 69 6d 65 91"), hexb(ts)...)
-		var r rpc.Reply
-		if err := c.DecodeReply(serve(s, c, msg), &r); err != nil || r.Error == nil || r.Error.Code != rpc.CodeInvalidParams {
+		var r wire.Reply
+		if err := c.DecodeReply(serve(s, c, msg), &r); err != nil || r.Error == nil || r.Error.Code != wire.CodeInvalidParams {
 			t.Errorf("timestamp %s: %v %v", ts, r.Error, err)
 		}
 	}
@@ -453,18 +466,18 @@ func TestMethodsEverywhere(t *testing.T) {
 	}
 	c := msgpack.New()
 	p := palette{Main: "red", Others: []Color{"green"}, ByName: map[string]Color{"sky": "blue"}}
-	got, err := c.AppendResponse(nil, &rpc.Response{Result: p})
+	got, err := c.AppendResponse(nil, &wire.Response{Result: p})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := pack(t, []any{1, nil, nil, map[string]any{"main": "color:red", "others": []any{"color:green"},
 		"by_name": map[string]any{"sky": "color:blue"}}})
-	var r rpc.Reply
+	var r wire.Reply
 	var natural any
 	if err := c.DecodeReply(got, &r); err != nil || r.Result.Decode(&natural) != nil {
 		t.Fatal(err)
 	}
-	var wantReply rpc.Reply
+	var wantReply wire.Reply
 	var wantNatural any
 	if err := c.DecodeReply(want, &wantReply); err != nil || wantReply.Result.Decode(&wantNatural) != nil {
 		t.Fatal(err)
@@ -496,7 +509,7 @@ func TestResponseID(t *testing.T) {
 		"a2 78":                      "c0",
 		"c1":                         "c0",
 	} {
-		got, err := c.AppendResponse(nil, &rpc.Response{ID: rpc.ID{Raw: hexb(raw)}, Result: true})
+		got, err := c.AppendResponse(nil, &wire.Response{ID: wire.ID{Raw: hexb(raw)}, Result: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/polyrpc/polyrpc/codec/proto"
 	"github.com/polyrpc/polyrpc/codec/proto/internal/testpb"
 	"github.com/polyrpc/polyrpc/internal/testvals"
-	prpc "github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 var benchThing = &testpb.Thing{Id: 7, Name: "thing", Blob: []byte("blob"), Nums: []int64{1, 2, 3}, Labels: map[string]string{"a": "b"}}
@@ -19,7 +19,7 @@ var benchThing = &testpb.Thing{Id: 7, Name: "thing", Blob: []byte("blob"), Nums:
 // before it calls the method.
 func BenchmarkDecodeRequest(b *testing.B) {
 	c := proto.New()
-	enc := func(call prpc.Call) []byte {
+	enc := func(call wire.Call) []byte {
 		msg, err := c.AppendCall(nil, &call)
 		if err != nil {
 			b.Fatal(err)
@@ -29,16 +29,16 @@ func BenchmarkDecodeRequest(b *testing.B) {
 	cases := []struct {
 		name string
 		msg  []byte
-		dec  func(p prpc.Params) error
+		dec  func(p wire.Params) error
 	}{
-		{"add", enc(prpc.Call{Method: "add", ID: prpc.ID{Seq: 1}, Args: []any{int64(42), int64(23)}}), func(p prpc.Params) error {
+		{"add", enc(wire.Call{Method: "add", ID: wire.ID{Seq: 1}, Args: []any{int64(42), int64(23)}}), func(p wire.Params) error {
 			var x, y int64
 			if err := p.DecodeAt(0, &x); err != nil {
 				return err
 			}
 			return p.DecodeAt(1, &y)
 		}},
-		{"named", enc(prpc.Call{Method: "subtract", ID: prpc.ID{Seq: 1}, Named: map[string]any{"minuend": 42, "subtrahend": 23}}), func(p prpc.Params) error {
+		{"named", enc(wire.Call{Method: "subtract", ID: wire.ID{Seq: 1}, Named: map[string]any{"minuend": 42, "subtrahend": 23}}), func(p wire.Params) error {
 			for _, n := range p.Names() {
 				var x int64
 				if err := p.DecodeNamed(n, &x); err != nil {
@@ -47,19 +47,19 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			}
 			return nil
 		}},
-		{"any", enc(prpc.Call{Method: "echo", ID: prpc.ID{Seq: 1}, Args: []any{map[string]any{"a": []any{1, 2.5, "x"}, "b": true}}}), func(p prpc.Params) error {
+		{"any", enc(wire.Call{Method: "echo", ID: wire.ID{Seq: 1}, Args: []any{map[string]any{"a": []any{1, 2.5, "x"}, "b": true}}}), func(p wire.Params) error {
 			var v any
 			return p.DecodeAt(0, &v)
 		}},
-		{"struct", enc(prpc.Call{Method: "point", ID: prpc.ID{Seq: 1}, Args: []any{Point{X: 1, Y: 2, Label: "p"}}}), func(p prpc.Params) error {
+		{"struct", enc(wire.Call{Method: "point", ID: wire.ID{Seq: 1}, Args: []any{Point{X: 1, Y: 2, Label: "p"}}}), func(p wire.Params) error {
 			var v Point
 			return p.DecodeAt(0, &v)
 		}},
-		{"message", enc(prpc.Call{Method: "thing", ID: prpc.ID{Seq: 1}, Args: []any{benchThing}}), func(p prpc.Params) error {
+		{"message", enc(wire.Call{Method: "thing", ID: wire.ID{Seq: 1}, Args: []any{benchThing}}), func(p wire.Params) error {
 			var v *testpb.Thing
 			return p.DecodeAt(0, &v)
 		}},
-		{"ints1000", enc(prpc.Call{Method: "echoInts", ID: prpc.ID{Seq: 1}, Args: []any{testvals.Ramp(1000)}}), func(p prpc.Params) error {
+		{"ints1000", enc(wire.Call{Method: "echoInts", ID: wire.ID{Seq: 1}, Args: []any{testvals.Ramp(1000)}}), func(p wire.Params) error {
 			var v []int64
 			return p.DecodeAt(0, &v)
 		}},
@@ -69,7 +69,7 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(tc.msg)))
 			for b.Loop() {
-				var req prpc.Request
+				var req wire.Request
 				if err := c.DecodeRequest(tc.msg, &req); err != nil {
 					b.Fatal(err)
 				}
@@ -85,18 +85,18 @@ func BenchmarkDecodeRequest(b *testing.B) {
 // transport with pooled buffers does.
 func BenchmarkAppendResponse(b *testing.B) {
 	c := proto.New()
-	id := prpc.ID{Raw: []byte{0x39}}
+	id := wire.ID{Raw: []byte{0x39}}
 	cases := []struct {
 		name string
-		resp prpc.Response
+		resp wire.Response
 	}{
-		{"int", prpc.Response{ID: id, Result: int64(19)}},
-		{"string", prpc.Response{ID: id, Result: "hello, world"}},
-		{"slice", prpc.Response{ID: id, Result: []any{"hello", int64(5), 2.5, true, nil}}},
-		{"struct", prpc.Response{ID: id, Result: Point{X: 1, Y: 2, Label: "p"}}},
-		{"message", prpc.Response{ID: id, Result: benchThing}},
-		{"ints1000", prpc.Response{ID: id, Result: testvals.Ramp(1000)}},
-		{"error", prpc.Response{ID: id, Error: &prpc.Error{Code: prpc.CodeMethodNotFound, Message: "method not found: x"}}},
+		{"int", wire.Response{ID: id, Result: int64(19)}},
+		{"string", wire.Response{ID: id, Result: "hello, world"}},
+		{"slice", wire.Response{ID: id, Result: []any{"hello", int64(5), 2.5, true, nil}}},
+		{"struct", wire.Response{ID: id, Result: Point{X: 1, Y: 2, Label: "p"}}},
+		{"message", wire.Response{ID: id, Result: benchThing}},
+		{"ints1000", wire.Response{ID: id, Result: testvals.Ramp(1000)}},
+		{"error", wire.Response{ID: id, Error: &wire.Error{Code: wire.CodeMethodNotFound, Message: "method not found: x"}}},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {

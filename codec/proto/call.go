@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -22,7 +22,7 @@ const (
 // with string keys or a struct (a nil map or pointer sends an empty named
 // Map). A proto.Message param goes as a message_value. On error, dst is
 // returned unchanged in length.
-func (c *Codec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
+func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	n := len(dst)
 	if !call.Notification && call.ID.Seq != 0 {
 		dst = protowire.AppendVarint(append(dst, tagRequestID), call.ID.Seq)

@@ -1,22 +1,21 @@
 package proto
 
 import (
-	"strconv"
-
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
-// Codec is the protobuf codec. It implements rpc.Codec, rpc.MediaTyper and
-// rpc.Sniffer. A Codec is immutable once New returns it and is safe for
+// Codec is the protobuf codec. It implements rpc.Codec, wire.MediaTyper and
+// wire.Sniffer. A Codec is immutable once New returns it and is safe for
 // concurrent use.
 type Codec struct {
 	maxDepth int
 }
 
 var (
-	_ rpc.Codec      = (*Codec)(nil)
-	_ rpc.MediaTyper = (*Codec)(nil)
-	_ rpc.Sniffer    = (*Codec)(nil)
+	_ rpc.Codec       = (*Codec)(nil)
+	_ wire.MediaTyper = (*Codec)(nil)
+	_ wire.Sniffer    = (*Codec)(nil)
 )
 
 // DefaultMaxDepth is the default limit on the nesting of Values in one
@@ -60,22 +59,13 @@ func (c *Codec) Sniff(first byte) bool {
 }
 
 // parseError is the error of a request that is not a well-formed Request.
-func parseError(err error) *rpc.Error {
-	if d, ok := err.(*depthError); ok {
-		return &rpc.Error{Code: rpc.CodeLimitExceeded, Message: "limit exceeded: " + d.text()}
+func parseError(err error) *wire.Error {
+	if d, ok := err.(*wire.DepthError); ok {
+		return d.Reply()
 	}
-	return &rpc.Error{Code: rpc.CodeParseError, Message: "parse error: " + err.Error()}
+	return &wire.Error{Code: wire.CodeParseError, Message: "parse error: " + err.Error()}
 }
 
-func invalidRequest(msg string) *rpc.Error {
-	return &rpc.Error{Code: rpc.CodeInvalidRequest, Message: "invalid request: " + msg}
+func invalidRequest(msg string) *wire.Error {
+	return &wire.Error{Code: wire.CodeInvalidRequest, Message: "invalid request: " + msg}
 }
-
-// depthError reports Values nested deeper than the codec's limit.
-type depthError struct{ max int }
-
-func (e *depthError) text() string {
-	return "values nested deeper than " + strconv.Itoa(e.max) + " levels"
-}
-
-func (e *depthError) Error() string { return "proto: " + e.text() }

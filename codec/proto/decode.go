@@ -1,13 +1,12 @@
 package proto
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"strconv"
-	"time"
 
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
 )
@@ -19,84 +18,39 @@ func (c *Codec) decodeValue(k *kind, dst any) error {
 	switch d := dst.(type) {
 	case *int64:
 		if d != nil {
-			x, err := intOf(k, 64)
-			if err == nil {
-				*d = x
-			}
-			return err
+			return set(d, k, int64Elem)
 		}
 	case *int:
 		if d != nil {
-			x, err := intOf(k, strconv.IntSize)
-			if err == nil {
-				*d = int(x)
-			}
-			return err
+			return set(d, k, intElem)
 		}
 	case *uint64:
 		if d != nil {
-			x, err := uintOf(k, 64)
-			if err == nil {
-				*d = x
-			}
-			return err
+			return set(d, k, uint64Elem)
 		}
 	case *float64:
 		if d != nil {
-			x, err := floatOf(k, 64)
-			if err == nil {
-				*d = x
-			}
-			return err
+			return set(d, k, float64Elem)
 		}
 	case *string:
 		if d != nil {
-			switch k.num {
-			case fString:
-				*d = string(k.bytes())
-				return nil
-			case 0, fNull:
-				*d = ""
-				return nil
-			}
-			return typeError(k, "string")
+			return set(d, k, stringElem)
 		}
 	case *bool:
 		if d != nil {
-			switch k.num {
-			case fBool:
-				*d = k.u != 0
-				return nil
-			case 0, fNull:
-				*d = false
-				return nil
-			}
-			return typeError(k, "bool")
+			return set(d, k, boolElem)
 		}
 	case *any:
 		if d != nil {
-			*d = natural(k)
-			return nil
+			return set(d, k, anyElem)
 		}
 	case *[]byte:
 		if d != nil {
-			switch k.num {
-			case fBytes, fMessage:
-				*d = append(make([]byte, 0, len(k.bytes())), k.bytes()...)
-				return nil
-			case 0, fNull:
-				*d = nil
-				return nil
-			}
-			return typeError(k, "[]byte")
+			return set(d, k, bytesElem)
 		}
 	case *[]int64:
 		if d != nil {
-			x, err := int64s(k)
-			if err == nil {
-				*d = x
-			}
-			return err
+			return set(d, k, int64s)
 		}
 	}
 	rv := reflect.ValueOf(dst)
@@ -112,77 +66,63 @@ func (c *Codec) decodeValue(k *kind, dst any) error {
 
 func isNull(k *kind) bool { return k.num == 0 || k.num == fNull }
 
-func typeError(k *kind, goType any) error {
-	return fmt.Errorf("proto: cannot decode %s into %v", kindName(k), goType)
-}
+// The plans of the destinations that decodeValue decodes directly.
+var (
+	int64Plan   = wire.PlanOf(reflect.TypeFor[int64]())
+	intPlan     = wire.PlanOf(reflect.TypeFor[int]())
+	uint64Plan  = wire.PlanOf(reflect.TypeFor[uint64]())
+	float64Plan = wire.PlanOf(reflect.TypeFor[float64]())
+	stringPlan  = wire.PlanOf(reflect.TypeFor[string]())
+	boolPlan    = wire.PlanOf(reflect.TypeFor[bool]())
+	bytesPlan   = wire.PlanOf(reflect.TypeFor[[]byte]())
+	int64sPlan  = wire.PlanOf(int64sType)
+	timePlan    = wire.PlanOf(timeType)
+)
 
-// intOf returns the integer k holds, which must fit in a signed integer of
-// the given bits. Null is 0.
-func intOf(k *kind, bits uint) (int64, error) {
-	var x int64
+// intOf returns the integer k holds, which must fit p, a plan of a
+// number. Null is 0.
+func intOf(k *kind, p *wire.Plan) (int64, error) {
 	switch k.num {
 	case fInt:
-		x = protowire.DecodeZigZag(k.u)
+		x := protowire.DecodeZigZag(k.u)
+		return x, p.CheckInt(x)
 	case fUint:
-		if k.u > math.MaxInt64 {
-			return 0, fmt.Errorf("proto: %d overflows int%d", k.u, bits)
-		}
-		x = int64(k.u)
+		return int64(k.u), p.CheckUint(k.u)
 	case 0, fNull:
 		return 0, nil
-	default:
-		return 0, typeError(k, "int"+strconv.Itoa(int(bits)))
 	}
-	if bits < 64 && (x < -1<<(bits-1) || x > 1<<(bits-1)-1) {
-		return 0, fmt.Errorf("proto: %d overflows int%d", x, bits)
-	}
-	return x, nil
+	return 0, p.Mismatch(kindName(k))
 }
 
-// uintOf returns the integer k holds, which must fit in an unsigned integer
-// of the given bits. Null is 0.
-func uintOf(k *kind, bits uint) (uint64, error) {
-	var x uint64
+// uintOf is intOf for unsigned integers.
+func uintOf(k *kind, p *wire.Plan) (uint64, error) {
 	switch k.num {
 	case fUint:
-		x = k.u
+		return k.u, p.CheckUint(k.u)
 	case fInt:
-		i := protowire.DecodeZigZag(k.u)
-		if i < 0 {
-			return 0, fmt.Errorf("proto: %d overflows uint%d", i, bits)
-		}
-		x = uint64(i)
+		x := protowire.DecodeZigZag(k.u)
+		return uint64(x), p.CheckInt(x)
 	case 0, fNull:
 		return 0, nil
-	default:
-		return 0, typeError(k, "uint"+strconv.Itoa(int(bits)))
 	}
-	if bits < 64 && x > 1<<bits-1 {
-		return 0, fmt.Errorf("proto: %d overflows uint%d", x, bits)
-	}
-	return x, nil
+	return 0, p.Mismatch(kindName(k))
 }
 
-// floatOf returns the number k holds as a float of the given bits. Integers
-// convert to the nearest float. Null is 0.
-func floatOf(k *kind, bits int) (float64, error) {
-	var f float64
+// floatOf returns the number k holds as a float that fits p, a plan of a
+// float. Integers convert to the nearest float. Null is 0.
+func floatOf(k *kind, p *wire.Plan) (float64, error) {
 	switch k.num {
 	case fDouble:
-		f = math.Float64frombits(k.u)
+		f := math.Float64frombits(k.u)
+		return f, p.CheckFloat(f)
 	case fInt:
-		f = float64(protowire.DecodeZigZag(k.u))
+		return float64(protowire.DecodeZigZag(k.u)), nil
 	case fUint:
-		f = float64(k.u)
+		return float64(k.u), nil
 	case 0, fNull:
 		return 0, nil
-	default:
-		return 0, typeError(k, "float"+strconv.Itoa(bits))
 	}
-	if bits == 32 && !math.IsInf(f, 0) && math.Abs(f) > math.MaxFloat32 {
-		return 0, fmt.Errorf("proto: %v overflows float32", f)
-	}
-	return f, nil
+	return 0, p.Mismatch(kindName(k))
 }
 
 // int64s decodes a list of integers (packed or not) into a new []int64.
@@ -192,7 +132,7 @@ func int64s(k *kind) ([]int64, error) {
 		return nil, nil
 	case fIntList, fList, fDoubleList: // a double fails, as an element
 	default:
-		return nil, typeError(k, "[]int64")
+		return nil, int64sPlan.Mismatch(kindName(k))
 	}
 	out := make([]int64, count(k))
 	if k.num == fIntList {
@@ -218,9 +158,9 @@ func int64s(k *kind) ([]int64, error) {
 			out[i] = protowire.DecodeZigZag(e.u)
 			continue
 		}
-		x, err := intOf(&e, 64)
+		x, err := intOf(&e, int64Plan)
 		if err != nil {
-			return nil, indexError(i, err)
+			return nil, wire.AtIndex(err, i)
 		}
 		out[i] = x
 	}
@@ -250,114 +190,54 @@ func decodePacked(out []int64, p []byte) int {
 	return i
 }
 
-// indexError names the list element an error is about.
-func indexError(i int, err error) error {
-	return fmt.Errorf("[%d]: %w", i, err)
-}
-
-func decBool(c *Codec, k *kind, v reflect.Value) error {
-	switch k.num {
-	case fBool:
-		v.SetBool(k.u != 0)
-	case 0, fNull:
-		v.SetBool(false)
-	default:
-		return typeError(k, v.Type())
+// set stores in *d what elem decodes from k, leaving *d alone on error.
+func set[T any](d *T, k *kind, elem elemFunc[T]) error {
+	x, err := elem(k)
+	if err == nil {
+		*d = x
 	}
-	return nil
+	return err
 }
 
-func decInt(c *Codec, k *kind, v reflect.Value) error {
-	x, err := intOf(k, uint(v.Type().Bits()))
-	if err != nil {
-		return err
-	}
-	v.SetInt(x)
-	return nil
-}
-
-func decUint(c *Codec, k *kind, v reflect.Value) error {
-	x, err := uintOf(k, uint(v.Type().Bits()))
-	if err != nil {
-		return err
-	}
-	v.SetUint(x)
-	return nil
-}
-
-func decFloat(c *Codec, k *kind, v reflect.Value) error {
-	f, err := floatOf(k, v.Type().Bits())
-	if err != nil {
-		return err
-	}
-	v.SetFloat(f)
-	return nil
-}
-
-func decString(c *Codec, k *kind, v reflect.Value) error {
-	switch k.num {
-	case fString:
-		v.SetString(string(k.bytes()))
-	case 0, fNull:
-		v.SetString("")
-	default:
-		return typeError(k, v.Type())
-	}
-	return nil
-}
-
-func decBytes(c *Codec, k *kind, v reflect.Value) error {
-	switch k.num {
-	case fBytes, fMessage:
-		v.SetBytes(append(make([]byte, 0, len(k.bytes())), k.bytes()...))
-	case 0, fNull:
-		v.SetZero()
-	default:
-		return typeError(k, v.Type())
-	}
-	return nil
-}
-
-func decByteArray(c *Codec, k *kind, v reflect.Value) error {
-	switch k.num {
-	case fBytes, fMessage:
-		if len(k.bytes()) != v.Len() {
-			return fmt.Errorf("proto: %d bytes for %v", len(k.bytes()), v.Type())
+// decWith returns the reflective decoder of a type whose values elem
+// decodes and store stores.
+func decWith[T any](elem elemFunc[T], store func(reflect.Value, T)) decodeFunc {
+	return func(c *Codec, k *kind, v reflect.Value) error {
+		x, err := elem(k)
+		if err == nil {
+			store(v, x)
 		}
-		for i, b := range k.bytes() {
-			v.Index(i).SetUint(uint64(b))
-		}
-	case 0, fNull:
-		v.SetZero()
-	default:
-		return typeError(k, v.Type())
-	}
-	return nil
-}
-
-func decTime(c *Codec, k *kind, v reflect.Value) error {
-	switch k.num {
-	case fTime:
-		v.Set(reflect.ValueOf(timeOf(&k.m)))
-	case 0, fNull:
-		v.Set(reflect.ValueOf(time.Time{}))
-	default:
-		return typeError(k, v.Type())
-	}
-	return nil
-}
-
-func decInt64s(c *Codec, k *kind, v reflect.Value) error {
-	x, err := int64s(k)
-	if err != nil {
 		return err
 	}
-	v.Set(reflect.ValueOf(x))
-	return nil
 }
 
-// decList decodes a list into a slice or an array of the element type.
-func decList(elem *typeCodec) decodeFunc {
+// mismatch is the error of a Value that a value of v's type cannot hold.
+func mismatch(k *kind, v reflect.Value) error {
+	return wire.PlanOf(v.Type()).Mismatch(kindName(k))
+}
+
+func decByteArray(p *wire.Plan) decodeFunc {
+	return func(c *Codec, k *kind, v reflect.Value) error {
+		switch k.num {
+		case fBytes, fMessage:
+			if len(k.bytes()) != p.Len {
+				return p.Mismatch(kindName(k) + " of " + strconv.Itoa(len(k.bytes())))
+			}
+			for i, b := range k.bytes() {
+				v.Index(i).SetUint(uint64(b))
+			}
+		case 0, fNull:
+			v.SetZero()
+		default:
+			return p.Mismatch(kindName(k))
+		}
+		return nil
+	}
+}
+
+// decList decodes a list into a slice or an array of the plan p, whose
+// elements elem decodes.
+func decList(p *wire.Plan, elem *typeCodec) decodeFunc {
 	return func(c *Codec, k *kind, v reflect.Value) error {
 		switch k.num {
 		case fList, fIntList, fDoubleList:
@@ -365,19 +245,19 @@ func decList(elem *typeCodec) decodeFunc {
 			v.SetZero()
 			return nil
 		default:
-			return typeError(k, v.Type())
+			return p.Mismatch(kindName(k))
 		}
 		n := count(k)
-		if v.Kind() == reflect.Slice {
-			v.Set(reflect.MakeSlice(v.Type(), n, n))
-		} else if n != v.Len() {
-			return fmt.Errorf("proto: %d elements for %v", n, v.Type())
+		if p.Kind == wire.KindSlice {
+			v.Set(reflect.MakeSlice(p.Type, n, n))
+		} else if n != p.Len {
+			return p.Mismatch("list of " + strconv.Itoa(n))
 		}
 		l := elemsOf(k)
 		var e kind
 		for i := 0; l.next(&e); i++ {
 			if err := elem.decode(c, &e, v.Index(i)); err != nil {
-				return indexError(i, err)
+				return wire.AtIndex(err, i)
 			}
 		}
 		return nil
@@ -394,7 +274,7 @@ func decMap(elem *typeCodec) decodeFunc {
 			v.SetZero()
 			return nil
 		default:
-			return typeError(k, v.Type())
+			return mismatch(k, v)
 		}
 		t := v.Type()
 		if v.IsNil() {
@@ -410,7 +290,7 @@ func decMap(elem *typeCodec) decodeFunc {
 			e = kindOf(&val)
 			ev.SetZero()
 			if err := elem.decode(c, &e, ev); err != nil {
-				return fmt.Errorf("[%q]: %w", key, err)
+				return wire.AtKey(err, string(key))
 			}
 			kv.SetString(string(key))
 			v.SetMapIndex(kv, ev)
@@ -419,11 +299,12 @@ func decMap(elem *typeCodec) decodeFunc {
 	}
 }
 
-// decStruct decodes a map into a struct, by the names of rpc.StructFields.
-// It sets the fields the map has and leaves the others alone; unknown keys
-// are ignored. fields are sorted by name, as encoders write them, so the
-// next entry's field is looked for first after the last one found.
-func decStruct(fields []structField, byName map[string]*structField) decodeFunc {
+// decStruct decodes a map into a struct of the plan p. It sets the fields
+// the map has and leaves the others alone; unknown keys are ignored.
+// fields are sorted by name, as encoders write them, so the next entry's
+// field is looked for first after the last one found; sorted maps the
+// plan's fields to them.
+func decStruct(p *wire.Plan, fields []structField, sorted []int) decodeFunc {
 	return func(c *Codec, k *kind, v reflect.Value) error {
 		switch k.num {
 		case fMap:
@@ -431,23 +312,22 @@ func decStruct(fields []structField, byName map[string]*structField) decodeFunc 
 			v.SetZero()
 			return nil
 		default:
-			return typeError(k, v.Type())
+			return p.Mismatch(kindName(k))
 		}
 		next := 0 // where in fields to look first
 		decField := func(key []byte, e *kind) error {
 			var f *structField
-			if next < len(fields) && fields[next].name == string(key) {
+			if next < len(fields) && fields[next].Name == string(key) {
 				f = &fields[next]
-			} else if f = byName[string(key)]; f == nil {
+				next++
+			} else if i := p.Lookup(key, -1); i >= 0 && sorted[i] >= 0 {
+				f = &fields[sorted[i]]
+				next = sorted[i] + 1
+			} else {
 				return nil
 			}
-			next = f.pos + 1
-			fv := v.Field(f.index[0])
-			if len(f.index) > 1 {
-				fv = v.FieldByIndex(f.index)
-			}
-			if err := f.codec.decode(c, e, fv); err != nil {
-				return fmt.Errorf("%s: %w", f.name, err)
+			if err := f.codec.decode(c, e, f.Into(v)); err != nil {
+				return wire.AtField(err, f.Name)
 			}
 			return nil
 		}
@@ -510,20 +390,12 @@ func decPointer(hops int, final *typeCodec) decodeFunc {
 	}
 }
 
-var errInterface = errors.New("proto: cannot decode into an interface with methods")
-
-// decInterface decodes into an empty interface the natural value of k.
-func decInterface(c *Codec, k *kind, v reflect.Value) error {
-	if v.NumMethod() != 0 {
-		return errInterface
+// decInterface decodes into an interface of the plan p the natural value
+// of k.
+func decInterface(p *wire.Plan) decodeFunc {
+	return func(c *Codec, k *kind, v reflect.Value) error {
+		return p.SetNatural(v, natural(k), kindName(k))
 	}
-	x := natural(k)
-	if x == nil {
-		v.SetZero()
-		return nil
-	}
-	v.Set(reflect.ValueOf(x))
-	return nil
 }
 
 // decMessagePtr decodes a message_value (or bytes_value) into a pointer to
@@ -534,7 +406,7 @@ func decMessagePtr(c *Codec, k *kind, v reflect.Value) error {
 		return nil
 	}
 	if k.num != fMessage && k.num != fBytes {
-		return typeError(k, v.Type())
+		return mismatch(k, v)
 	}
 	if v.IsNil() {
 		v.Set(reflect.New(v.Type().Elem()))
@@ -550,7 +422,7 @@ func decMessageStruct(c *Codec, k *kind, v reflect.Value) error {
 		return nil
 	}
 	if k.num != fMessage && k.num != fBytes {
-		return typeError(k, v.Type())
+		return mismatch(k, v)
 	}
 	return c.unmarshal(k.bytes(), m)
 }

@@ -1,10 +1,10 @@
 package proto
 
 import (
-	"fmt"
 	"reflect"
-	"strconv"
 	"time"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // This file holds the decoders of the exact types that structs and params
@@ -37,7 +37,7 @@ func stringElem(k *kind) (string, error) {
 	case 0, fNull:
 		return "", nil
 	}
-	return "", typeError(k, "string")
+	return "", stringPlan.Mismatch(kindName(k))
 }
 
 func boolElem(k *kind) (bool, error) {
@@ -47,45 +47,59 @@ func boolElem(k *kind) (bool, error) {
 	case 0, fNull:
 		return false, nil
 	}
-	return false, typeError(k, "bool")
+	return false, boolPlan.Mismatch(kindName(k))
 }
 
-func int64Elem(k *kind) (int64, error) { return intOf(k, 64) }
+func int64Elem(k *kind) (int64, error) { return intOf(k, int64Plan) }
+
+func uint64Elem(k *kind) (uint64, error) { return uintOf(k, uint64Plan) }
+
+func bytesElem(k *kind) ([]byte, error) {
+	switch k.num {
+	case fBytes, fMessage:
+		return append(make([]byte, 0, len(k.bytes())), k.bytes()...), nil
+	case 0, fNull:
+		return nil, nil
+	}
+	return nil, bytesPlan.Mismatch(kindName(k))
+}
+
+func timeElem(k *kind) (time.Time, error) {
+	switch k.num {
+	case fTime:
+		return timeOf(&k.m), nil
+	case 0, fNull:
+		return time.Time{}, nil
+	}
+	return time.Time{}, timePlan.Mismatch(kindName(k))
+}
+
+// setValue stores x in v with reflect.Value.Set.
+func setValue[T any](v reflect.Value, x T) { v.Set(reflect.ValueOf(x)) }
 
 func intElem(k *kind) (int, error) {
-	x, err := intOf(k, strconv.IntSize)
+	x, err := intOf(k, intPlan)
 	return int(x), err
 }
 
-func float64Elem(k *kind) (float64, error) { return floatOf(k, 64) }
+func float64Elem(k *kind) (float64, error) { return floatOf(k, float64Plan) }
 
 func anyElem(k *kind) (any, error) { return natural(k), nil }
 
-// timeInto decodes a time.
-func timeInto(k *kind, p *time.Time) error {
-	switch k.num {
-	case fTime:
-		*p = timeOf(&k.m)
-	case 0, fNull:
-		*p = time.Time{}
-	default:
-		return typeError(k, timeType)
-	}
-	return nil
+// mismatchOf is the error of a Value that a T cannot hold. It finds the
+// plan itself, so that the decoders above stay small enough to be inlined
+// where they are made, with elem a known function.
+func mismatchOf[T any](k *kind) error {
+	return wire.PlanOf(reflect.TypeFor[T]()).Mismatch(kindName(k))
 }
 
-// int64sInto decodes a list of integers, packed or not.
-func int64sInto(k *kind, p *[]int64) error {
-	x, err := int64s(k)
-	if err == nil {
-		*p = x
-	}
-	return err
+// into returns the decoder of a value that elem decodes into a *T.
+func into[T any](elem elemFunc[T]) func(k *kind, p *T) error {
+	return func(k *kind, p *T) error { return set(p, k, elem) }
 }
 
 // sliceInto returns the decoder of a list into a new []E; null is nil.
 func sliceInto[E any](elem elemFunc[E]) func(k *kind, p *[]E) error {
-	t := reflect.TypeFor[[]E]()
 	return func(k *kind, p *[]E) error {
 		switch k.num {
 		case fList, fIntList, fDoubleList:
@@ -93,7 +107,7 @@ func sliceInto[E any](elem elemFunc[E]) func(k *kind, p *[]E) error {
 			*p = nil
 			return nil
 		default:
-			return typeError(k, t)
+			return mismatchOf[[]E](k)
 		}
 		out := make([]E, count(k))
 		*p = out
@@ -102,7 +116,7 @@ func sliceInto[E any](elem elemFunc[E]) func(k *kind, p *[]E) error {
 		for i := 0; l.next(&e); i++ {
 			x, err := elem(&e)
 			if err != nil {
-				return indexError(i, err)
+				return wire.AtIndex(err, i)
 			}
 			out[i] = x
 		}
@@ -114,7 +128,6 @@ func sliceInto[E any](elem elemFunc[E]) func(k *kind, p *[]E) error {
 // when it is not nil; null is nil. Of entries with the same key, the last
 // counts.
 func mapInto[E any](elem elemFunc[E]) func(k *kind, p *map[string]E) error {
-	t := reflect.TypeFor[map[string]E]()
 	return func(k *kind, p *map[string]E) error {
 		switch k.num {
 		case fMap:
@@ -122,7 +135,7 @@ func mapInto[E any](elem elemFunc[E]) func(k *kind, p *map[string]E) error {
 			*p = nil
 			return nil
 		default:
-			return typeError(k, t)
+			return mismatchOf[map[string]E](k)
 		}
 		m := *p
 		if m == nil {
@@ -137,7 +150,7 @@ func mapInto[E any](elem elemFunc[E]) func(k *kind, p *map[string]E) error {
 			e = kindOf(&val)
 			x, err := elem(&e)
 			if err != nil {
-				return fmt.Errorf("[%q]: %w", key, err)
+				return wire.AtKey(err, string(key))
 			}
 			m[string(key)] = x
 		}
@@ -148,8 +161,8 @@ func mapInto[E any](elem elemFunc[E]) func(k *kind, p *map[string]E) error {
 // typedDecoders are the decoders of the types above, by type; build falls
 // back on each one's reflective decoder.
 var typedDecoders = map[reflect.Type]func(slow decodeFunc) decodeFunc{
-	timeType:   func(slow decodeFunc) decodeFunc { return typed(timeInto, slow) },
-	int64sType: func(slow decodeFunc) decodeFunc { return typed(int64sInto, slow) },
+	timeType:   func(slow decodeFunc) decodeFunc { return typed(into(timeElem), slow) },
+	int64sType: func(slow decodeFunc) decodeFunc { return typed(into(int64s), slow) },
 
 	reflect.TypeFor[[]string]():  func(slow decodeFunc) decodeFunc { return typed(sliceInto(stringElem), slow) },
 	reflect.TypeFor[[]bool]():    func(slow decodeFunc) decodeFunc { return typed(sliceInto(boolElem), slow) },

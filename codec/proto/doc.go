@@ -6,12 +6,18 @@
 //
 //	import _ "github.com/polyrpc/polyrpc/codec/proto"
 //
-//	s := rpc.NewServer() // serves every registered codec, "proto" among them
+//	s, err := rpc.NewServer() // serves every registered codec, "proto" among them
+//	if err != nil {
+//		return err
+//	}
 //	s.Register("add", func(a, b int64) (int64, error) { return a + b, nil })
 //	c, _ := s.Codec("proto")
-//	client := rpc.NewClient(rpc.InProcess(s), c)
+//	client, err := rpc.NewClient(rpc.InProcess(s), c)
+//	if err != nil {
+//		return err
+//	}
 //	var sum int64
-//	err := client.Call(ctx, "add", &sum, 1, 2)
+//	err = client.Call(ctx, "add", &sum, 1, 2)
 //
 // Use New for a codec with another depth limit, and pass it to
 // rpc.WithCodecs. Over HTTP the codec answers to the media types
@@ -50,7 +56,7 @@
 //	other slices and arrays                 list
 //	map[string]T                            map, keys sorted
 //	struct                                  map of the fields that
-//	                                          rpc.StructFields names, sorted
+//	                                          wire.StructFields names, sorted
 //	                                          by name; omitempty honoured
 //	pointer, interface                      what it holds
 //	proto.Message                           message
@@ -60,16 +66,18 @@
 // polyrpcpb message (the golden tests check it with protobuf-go and with
 // Python's protobuf). A value that a Value cannot hold (a channel, a
 // function, a string or map key that is not UTF-8, nesting beyond the depth
-// limit, a cycle) is an error: the server answers rpc.CodeInternal, a
+// limit, a cycle) is an error: the server answers wire.CodeInternal, a
 // client's call fails before it is sent.
 //
 // Decoding is the reverse, with range checks: an int or uint fits any
 // integer type whose range holds its value, an integer also fits a float,
 // null sets the zero value, a list (or a packed list) fits any slice or an
 // array of its length, a map fits a map with string keys or a struct (by
-// rpc.StructFields names; unknown keys are ignored, absent fields left
+// wire.StructFields names; unknown keys are ignored, absent fields left
 // alone). Anything else is an error, which a server answers with
-// rpc.CodeInvalidParams. A double never fits an integer, nor a string bytes.
+// wire.CodeInvalidParams: a *wire.ValueError that says where and what was
+// wanted ("[1].x: cannot use string as a 64-bit integer"), never naming a
+// Go type. A double never fits an integer, nor a string bytes.
 // Into an interface (any) a Value decodes into natural Go types: nil, bool,
 // int64, uint64 (only above the int64 range), float64, string, []byte
 // (bytes and message), time.Time (in UTC, or in a zone with the offset and
@@ -89,7 +97,7 @@
 //
 //	s.Register("things.get", func(ctx context.Context, q *pb.Query) (*pb.Thing, error) { ... })
 //
-// A client passes and receives messages the same way. An rpc.Error whose
+// A client passes and receives messages the same way. An wire.Error whose
 // Data is a proto.Message (or a []proto.Message) sends it as the Error's
 // details, and a client gets it back as a message of its type when the
 // program links that type in.
@@ -105,7 +113,7 @@
 // DecodeRequest and DecodeReply validate the whole message as strictly as
 // protobuf-go's Unmarshal (wire format, UTF-8 of strings and keys, closed
 // groups) before anything is decoded, and refuse Values nested deeper than
-// the depth limit (WithMaxDepth) with rpc.CodeLimitExceeded; the fuzz tests
+// the depth limit (WithMaxDepth) with wire.CodeLimitExceeded; the fuzz tests
 // hold the codec to protobuf-go's verdict and reading of every message.
 // Memory grows with the bytes that arrive, never with the lengths a message
 // declares: validation allocates nothing, and decoding allocates what the Go

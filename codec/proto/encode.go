@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
 )
@@ -178,7 +179,7 @@ func appendMessage(dst []byte, m pb.Message) ([]byte, error) {
 }
 
 // tooDeep is the error of a value nested deeper than the codec's limit.
-func (c *Codec) tooDeep() error { return &depthError{max: c.maxDepth} }
+func (c *Codec) tooDeep() error { return &wire.DepthError{Codec: "proto", Max: c.maxDepth} }
 
 // appendValue appends the fields of a Value holding x at nesting level
 // depth. The usual types are encoded here directly; any other goes through
@@ -349,13 +350,14 @@ func encPackedDoubles(c *Codec, dst []byte, v reflect.Value, _, _ int) ([]byte, 
 	return appendDoubles(dst, v.Len(), func(i int) float64 { return v.Index(i).Float() }), nil
 }
 
-// encSeq encodes a slice or an array: packed when its elements are
-// integers that fit in an int64 or floats, else as a List.
-func encSeq(elem *typeCodec) encodeFunc {
-	switch elem.t.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint16, reflect.Uint32:
+// encSeq encodes a slice or an array whose elements are of the plan p and
+// elem encodes them: packed when they are integers that fit in an int64 or
+// floats, else as a List.
+func encSeq(p *wire.Plan, elem *typeCodec) encodeFunc {
+	switch {
+	case p.Kind == wire.KindInt, p.Kind == wire.KindUint && (p.Bits == 16 || p.Bits == 32):
 		return encPackedInts
-	case reflect.Float32, reflect.Float64:
+	case p.Kind == wire.KindFloat:
 		return encPackedDoubles
 	}
 	return func(c *Codec, dst []byte, v reflect.Value, depth, _ int) ([]byte, error) {
@@ -372,7 +374,7 @@ func encSeq(elem *typeCodec) encodeFunc {
 			var err error
 			dst, p = openLen(dst, tagLen1)
 			if dst, err = elem.encode(c, dst, v.Index(i), depth+1, 0); err != nil {
-				return dst, err
+				return dst, wire.AtIndex(err, i)
 			}
 			dst = closeLen(dst, p)
 		}
@@ -399,7 +401,7 @@ func encMap(elem *typeCodec) encodeFunc {
 				return dst, err
 			}
 			if dst, err = elem.encode(c, dst, v.MapIndex(k), depth+1, 0); err != nil {
-				return dst, err
+				return dst, wire.AtKey(err, k.String())
 			}
 			dst = closeEntry(dst, entry, value)
 		}
@@ -407,7 +409,8 @@ func encMap(elem *typeCodec) encodeFunc {
 	}
 }
 
-// encStruct encodes a struct as a map of its fields, sorted by name.
+// encStruct encodes a struct as a map of its fields, sorted by name,
+// leaving out the absent ones (see wire.Field.Of).
 func encStruct(fields []structField) encodeFunc {
 	return func(c *Codec, dst []byte, v reflect.Value, depth, _ int) ([]byte, error) {
 		if depth >= c.maxDepth && len(fields) > 0 {
@@ -416,8 +419,8 @@ func encStruct(fields []structField) encodeFunc {
 		dst, start := openLen(dst, tagMap)
 		for i := range fields {
 			f := &fields[i]
-			fv := v.FieldByIndex(f.index)
-			if f.omitEmpty && isEmpty(fv) {
+			fv, ok := f.Of(v)
+			if !ok {
 				continue
 			}
 			var p, q int
@@ -426,26 +429,12 @@ func encStruct(fields []structField) encodeFunc {
 			dst = append(dst, f.keyField...)
 			dst, q = openLen(dst, tagLen2)
 			if dst, err = f.codec.encode(c, dst, fv, depth+1, 0); err != nil {
-				return dst, fmt.Errorf("%s: %w", f.name, err)
+				return dst, wire.AtField(err, f.Name)
 			}
 			dst = closeEntry(dst, p, q)
 		}
 		return closeLen(dst, start), nil
 	}
-}
-
-// isEmpty reports the values that omitempty leaves out, as encoding/json
-// does.
-func isEmpty(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-		return v.Len() == 0
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
-		return v.IsZero()
-	}
-	return false
 }
 
 // encPointer encodes what hops pointers lead to; a nil one is null.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/polyrpc/polyrpc/codec/proto"
 	"github.com/polyrpc/polyrpc/codec/proto/polyrpcpb"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
 )
@@ -181,7 +181,7 @@ func same(a, b any) bool {
 }
 
 // params decodes every param of req into natural values.
-func params(t *testing.T, req *rpc.Request) (args []any, named map[string]any) {
+func params(t *testing.T, req *wire.Request) (args []any, named map[string]any) {
 	t.Helper()
 	p := req.Params
 	if p == nil {
@@ -214,7 +214,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	addSeeds(f)
 	c := proto.New(proto.WithMaxDepth(fuzzDepth))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		var req rpc.Request
+		var req wire.Request
 		var err error
 		n := leastAllocated(func() { err = c.DecodeRequest(msg, &req) })
 		if limit := uint64(len(msg)) + 1024; n > limit {
@@ -223,19 +223,19 @@ func FuzzDecodeRequest(f *testing.F) {
 		var ref polyrpcpb.Request
 		refErr := pb.Unmarshal(msg, &ref)
 		if err != nil {
-			var e *rpc.Error
+			var e *wire.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("error %v is not an *rpc.Error", err)
+				t.Fatalf("error %v is not an *wire.Error", err)
 			}
 			switch {
-			case e.Code == rpc.CodeLimitExceeded:
-			case e.Code == rpc.CodeParseError && refErr == nil:
+			case e.Code == wire.CodeLimitExceeded:
+			case e.Code == wire.CodeParseError && refErr == nil:
 				t.Fatalf("refused as malformed, protobuf-go reads %v: %v", &ref, err)
-			case e.Code == rpc.CodeInvalidRequest && refErr != nil:
+			case e.Code == wire.CodeInvalidRequest && refErr != nil:
 				t.Fatalf("malformed (%v), refused as invalid: %v", refErr, err)
-			case e.Code == rpc.CodeInvalidRequest && ref.Method != "" && (len(ref.Params) == 0 || ref.Named == nil):
+			case e.Code == wire.CodeInvalidRequest && ref.Method != "" && (len(ref.Params) == 0 || ref.Named == nil):
 				t.Fatalf("valid request %v refused: %v", &ref, err)
-			case e.Code != rpc.CodeParseError && e.Code != rpc.CodeInvalidRequest:
+			case e.Code != wire.CodeParseError && e.Code != wire.CodeInvalidRequest:
 				t.Fatalf("unexpected error code: %v", err)
 			}
 			if refErr == nil && ref.Id != 0 && uvarint(req.ID.Raw) != ref.Id {
@@ -277,7 +277,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 
 		// Decode, encode, decode: the same call.
-		call := rpc.Call{Method: req.Method, ID: rpc.ID{Seq: 1}, Notification: req.Notification, Args: args}
+		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args}
 		if named != nil {
 			call.Named = named
 		}
@@ -285,7 +285,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoding %+v: %v", call, err)
 		}
-		var req2 rpc.Request
+		var req2 wire.Request
 		if err := c.DecodeRequest(msg2, &req2); err != nil {
 			t.Fatalf("re-encoded % x: %v", msg2, err)
 		}
@@ -296,11 +296,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 
 		// The reply echoes the id, and carries the params back.
-		out, err := c.AppendResponse(nil, &rpc.Response{ID: req.ID, Result: args})
+		out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Result: args})
 		if err != nil {
 			t.Fatalf("reply: %v", err)
 		}
-		var r rpc.Reply
+		var r wire.Reply
 		if err := c.DecodeReply(out, &r); err != nil || !bytes.Equal(r.ID.Raw, req.ID.Raw) || r.ID.Seq != ref.Id {
 			t.Fatalf("reply % x: id %x, %v; want id %x", out, r.ID.Raw, err, req.ID.Raw)
 		}
@@ -326,7 +326,7 @@ func FuzzDecodeReply(f *testing.F) {
 	addSeeds(f)
 	c := proto.New(proto.WithMaxDepth(fuzzDepth))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		var r rpc.Reply
+		var r wire.Reply
 		var err error
 		n := leastAllocated(func() { err = c.DecodeReply(msg, &r) })
 		if limit := 64*uint64(len(msg)) + 4096; n > limit {
@@ -335,9 +335,9 @@ func FuzzDecodeReply(f *testing.F) {
 		var ref polyrpcpb.Response
 		refErr := pb.Unmarshal(msg, &ref)
 		if err != nil {
-			var e *rpc.Error
+			var e *wire.Error
 			if errors.As(err, &e) {
-				t.Fatalf("a malformed reply is an *rpc.Error: %v", err)
+				t.Fatalf("a malformed reply is an *wire.Error: %v", err)
 			}
 			if refErr == nil && !bytes.Contains([]byte(err.Error()), []byte("nested deeper")) {
 				t.Fatalf("refused (%v) what protobuf-go reads: %v", err, &ref)
@@ -369,11 +369,11 @@ func FuzzDecodeReply(f *testing.F) {
 			t.Fatalf("result %#v (%v), protobuf-go reads %#v", got, err, reference(ref.Result))
 		}
 		// Encode, decode: the same result.
-		out, err := c.AppendResponse(nil, &rpc.Response{ID: r.ID, Result: got})
+		out, err := c.AppendResponse(nil, &wire.Response{ID: r.ID, Result: got})
 		if err != nil {
 			t.Fatalf("re-encoding %#v: %v", got, err)
 		}
-		var r2 rpc.Reply
+		var r2 wire.Reply
 		var again any
 		if err := c.DecodeReply(out, &r2); err != nil || r2.Result.Decode(&again) != nil || !same(got, again) {
 			t.Fatalf("% x became % x: %#v, %v", msg, out, again, err)

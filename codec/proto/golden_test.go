@@ -15,7 +15,7 @@ import (
 	"github.com/polyrpc/polyrpc/codec/proto/internal/testpb"
 	"github.com/polyrpc/polyrpc/codec/proto/polyrpcpb"
 	"github.com/polyrpc/polyrpc/internal/testvals"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	pb "google.golang.org/protobuf/proto"
 )
 
@@ -25,51 +25,51 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // testdata/golden/<name>.bin. The call_* files are requests, and seed
 // FuzzDecodeRequest; the response_* files seed FuzzDecodeReply.
 func goldenCases() map[string]func(c *proto.Codec) ([]byte, error) {
-	id := func(n byte) rpc.ID { return rpc.ID{Raw: []byte{n}} }
-	resp := func(r rpc.Response) func(c *proto.Codec) ([]byte, error) {
+	id := func(n byte) wire.ID { return wire.ID{Raw: []byte{n}} }
+	resp := func(r wire.Response) func(c *proto.Codec) ([]byte, error) {
 		return func(c *proto.Codec) ([]byte, error) { return c.AppendResponse(nil, &r) }
 	}
-	call := func(r rpc.Call) func(c *proto.Codec) ([]byte, error) {
+	call := func(r wire.Call) func(c *proto.Codec) ([]byte, error) {
 		return func(c *proto.Codec) ([]byte, error) { return c.AppendCall(nil, &r) }
 	}
 	when := time.Date(2001, 2, 3, 4, 5, 6, 789, time.FixedZone("", -(3*3600+30*60)))
 	thing := &testpb.Thing{Id: 7, Name: "thing", Blob: []byte{1, 2}, Nums: []int64{-1, 1}, Labels: map[string]string{"b": "2", "a": "1"}}
 	return map[string]func(c *proto.Codec) ([]byte, error){
-		"call_positional": call(rpc.Call{Method: "subtract", ID: rpc.ID{Seq: 1}, Args: []any{42, 23}}),
-		"call_named_map": call(rpc.Call{Method: "subtract", ID: rpc.ID{Seq: 3},
+		"call_positional": call(wire.Call{Method: "subtract", ID: wire.ID{Seq: 1}, Args: []any{42, 23}}),
+		"call_named_map": call(wire.Call{Method: "subtract", ID: wire.ID{Seq: 3},
 			Named: map[string]any{"subtrahend": 23, "minuend": 42}}),
-		"call_named_struct": call(rpc.Call{Method: "point", ID: rpc.ID{Seq: 4}, Named: Point{X: 1, Y: 2, Label: "<p>"}}),
-		"call_named_nil":    call(rpc.Call{Method: "point", ID: rpc.ID{Seq: 5}, Named: (*Point)(nil)}),
-		"call_no_params":    call(rpc.Call{Method: "sum", ID: rpc.ID{Seq: math.MaxUint64}}),
-		"call_notification": call(rpc.Call{Method: "update", Notification: true, Args: []any{1, 2}}),
-		"call_exact_ints": call(rpc.Call{Method: "list", ID: rpc.ID{Seq: 9},
+		"call_named_struct": call(wire.Call{Method: "point", ID: wire.ID{Seq: 4}, Named: Point{X: 1, Y: 2, Label: "<p>"}}),
+		"call_named_nil":    call(wire.Call{Method: "point", ID: wire.ID{Seq: 5}, Named: (*Point)(nil)}),
+		"call_no_params":    call(wire.Call{Method: "sum", ID: wire.ID{Seq: math.MaxUint64}}),
+		"call_notification": call(wire.Call{Method: "update", Notification: true, Args: []any{1, 2}}),
+		"call_exact_ints": call(wire.Call{Method: "list", ID: wire.ID{Seq: 9},
 			Args: []any{int64(1<<53 + 1), int64(math.MinInt64), uint64(math.MaxUint64), "é"}}),
-		"call_every_kind": call(rpc.Call{Method: "list", ID: rpc.ID{Seq: 10}, Args: []any{
+		"call_every_kind": call(wire.Call{Method: "list", ID: wire.ID{Seq: 10}, Args: []any{
 			nil, true, false, 0, -1, uint8(255), 0.5, math.Inf(-1), "", "é😀", []byte{}, []byte{0, 0xff}, when,
 			[]any{}, []any{int64(1), "x", []any{nil}}, map[string]any{}, map[string]any{"b": 1, "a": []int64{}},
 			[]int64{1, -1, math.MaxInt64}, []float64{0.25, -2}, thing, Point{X: 1}}}),
-		"call_message":    call(rpc.Call{Method: "thing", ID: rpc.ID{Seq: 11}, Args: []any{thing}}),
-		"call_large_ints": call(rpc.Call{Method: "echoInts", ID: rpc.ID{Seq: 12}, Args: []any{testvals.Ramp(100)}}),
+		"call_message":    call(wire.Call{Method: "thing", ID: wire.ID{Seq: 11}, Args: []any{thing}}),
+		"call_large_ints": call(wire.Call{Method: "echoInts", ID: wire.ID{Seq: 12}, Args: []any{testvals.Ramp(100)}}),
 
-		"response_result": resp(rpc.Response{ID: id(1), Result: int64(19)}),
-		"response_result_exact_ints": resp(rpc.Response{ID: id(2),
+		"response_result": resp(wire.Response{ID: id(1), Result: int64(19)}),
+		"response_result_exact_ints": resp(wire.Response{ID: id(2),
 			Result: []any{int64(1<<53 + 1), int64(math.MinInt64), uint64(math.MaxUint64)}}),
-		"response_result_floats": resp(rpc.Response{ID: id(3),
+		"response_result_floats": resp(wire.Response{ID: id(3),
 			Result: []any{0.1, math.Copysign(0, -1), 1e300, math.Inf(1), math.NaN(), float32(0.1)}}),
-		"response_result_struct":  resp(rpc.Response{ID: id(4), Result: Point{X: 1, Y: -2, Label: "p"}}),
-		"response_result_map":     resp(rpc.Response{ID: id(5), Result: map[string]any{"z": nil, "a": []any{true, false}, "m": map[string]int{"y": 2, "x": 1}}}),
-		"response_result_time":    resp(rpc.Response{ID: id(6), Result: when}),
-		"response_result_message": resp(rpc.Response{ID: id(7), Result: thing}),
-		"response_result_null":    resp(rpc.Response{}),
-		"response_result_ints":    resp(rpc.Response{ID: id(8), Result: testvals.Ramp(100)}),
-		"response_error": resp(rpc.Response{ID: id(9),
-			Error: &rpc.Error{Code: rpc.CodeMethodNotFound, Message: "method not found: foobar"}}),
-		"response_error_data": resp(rpc.Response{ID: id(10),
-			Error: &rpc.Error{Code: 42, Message: "boom", Data: map[string]any{"why": "because", "n": int64(math.MaxInt64)}}}),
-		"response_error_details": resp(rpc.Response{ID: id(11),
-			Error: &rpc.Error{Code: 7, Message: "with details", Data: thing}}),
-		"response_error_null_id": resp(rpc.Response{
-			Error: &rpc.Error{Code: rpc.CodeParseError, Message: "parse error"}}),
+		"response_result_struct":  resp(wire.Response{ID: id(4), Result: Point{X: 1, Y: -2, Label: "p"}}),
+		"response_result_map":     resp(wire.Response{ID: id(5), Result: map[string]any{"z": nil, "a": []any{true, false}, "m": map[string]int{"y": 2, "x": 1}}}),
+		"response_result_time":    resp(wire.Response{ID: id(6), Result: when}),
+		"response_result_message": resp(wire.Response{ID: id(7), Result: thing}),
+		"response_result_null":    resp(wire.Response{}),
+		"response_result_ints":    resp(wire.Response{ID: id(8), Result: testvals.Ramp(100)}),
+		"response_error": resp(wire.Response{ID: id(9),
+			Error: &wire.Error{Code: wire.CodeMethodNotFound, Message: "method not found: foobar"}}),
+		"response_error_data": resp(wire.Response{ID: id(10),
+			Error: &wire.Error{Code: 42, Message: "boom", Data: map[string]any{"why": "because", "n": int64(math.MaxInt64)}}}),
+		"response_error_details": resp(wire.Response{ID: id(11),
+			Error: &wire.Error{Code: 7, Message: "with details", Data: thing}}),
+		"response_error_null_id": resp(wire.Response{
+			Error: &wire.Error{Code: wire.CodeParseError, Message: "parse error"}}),
 	}
 }
 
@@ -146,7 +146,7 @@ func TestGoldenCallsServe(t *testing.T) {
 		if !c.Sniff(msg[0]) {
 			t.Errorf("%s: Sniff(%#x) is false", f, msg[0])
 		}
-		var req rpc.Request
+		var req wire.Request
 		if err := c.DecodeRequest(msg, &req); err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
@@ -155,7 +155,7 @@ func TestGoldenCallsServe(t *testing.T) {
 		if req.Notification != (len(reply) == 0) {
 			t.Errorf("%s: notification %v, reply % x", f, req.Notification, reply)
 		}
-		var r rpc.Reply
+		var r wire.Reply
 		if len(reply) > 0 && (c.DecodeReply(reply, &r) != nil || r.Error != nil) {
 			t.Errorf("%s: reply %v", f, r.Error)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/polyrpc/polyrpc/codec/proto/internal/testpb"
 	"github.com/polyrpc/polyrpc/codec/proto/polyrpcpb"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
 )
@@ -121,7 +122,7 @@ func TestHostileReplies(t *testing.T) {
 		"truncated varint":   append([]byte{0x08}, repeat("\xff", mb)...),
 		"nested groups":      append(repeat("\xa3\x06", mb/2), repeat("\xa4\x06", mb/2)...),
 	} {
-		var r rpc.Reply
+		var r wire.Reply
 		var err error
 		n := allocated(func() { err = c.DecodeReply(msg, &r) })
 		if err == nil {
@@ -142,7 +143,7 @@ func TestHostileReplies(t *testing.T) {
 		"many messages":     protowire.AppendBytes([]byte{0x08, 0x01, 0x1a}, repeat("\x12\x01x", mb/3)),
 		"merged error data": protowire.AppendBytes([]byte{0x08, 0x01, 0x1a}, repeat("\x1a\x02\x4a\x00", mb/4)),
 	} {
-		var r rpc.Reply
+		var r wire.Reply
 		var err error
 		var v any
 		n := allocated(func() {
@@ -164,7 +165,7 @@ func TestHostileReplies(t *testing.T) {
 	detail := protowire.AppendString([]byte{0x0a}, "type.googleapis.com/polyrpc.test.Thing")
 	detail = protowire.AppendBytes(append(detail, 0x12), append(append([]byte{0x12}, huge...), "abc"...))
 	msg := protowire.AppendBytes([]byte("\x08\x01\x1a"), protowire.AppendBytes([]byte("\x08\x01\x22"), detail))
-	var r rpc.Reply
+	var r wire.Reply
 	if err := c.DecodeReply(msg, &r); err != nil || r.Error == nil {
 		t.Fatalf("reply with a bad detail: %v", err)
 	}

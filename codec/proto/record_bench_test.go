@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/polyrpc/polyrpc/codec/proto"
-	prpc "github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // record is a struct of many fields of mixed kinds, like the one the bench
@@ -67,13 +67,13 @@ func newBenchRecord() record {
 func BenchmarkRecord(b *testing.B) {
 	c := proto.New()
 	rec := newBenchRecord()
-	call := prpc.Call{Method: "echo", ID: prpc.ID{Seq: 1}, Args: []any{rec}}
+	call := wire.Call{Method: "echo", ID: wire.ID{Seq: 1}, Args: []any{rec}}
 	msg, err := c.AppendCall(nil, &call)
 	if err != nil {
 		b.Fatal(err)
 	}
 	var back record
-	var req prpc.Request
+	var req wire.Request
 	if err := c.DecodeRequest(msg, &req); err != nil {
 		b.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func BenchmarkRecord(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(msg)))
 		for b.Loop() {
-			var req prpc.Request
+			var req wire.Request
 			if err := c.DecodeRequest(msg, &req); err != nil {
 				b.Fatal(err)
 			}

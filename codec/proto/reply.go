@@ -3,7 +3,7 @@ package proto
 import (
 	"fmt"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -13,17 +13,17 @@ import (
 // DecodeReply decodes one Response from msg into r, validating all of it as
 // DecodeRequest validates a request. r.ID.Seq is the id and r.ID.Raw its
 // varint's encoding. An error field becomes r.Error, with its data decoded
-// into natural Go types as rpc.Error.Data promises; when the error has no
+// into natural Go types as wire.Error.Data promises; when the error has no
 // data but details, Data holds the details' messages instead: one
 // proto.Message, or a []proto.Message for several (at most 64; a reply
 // with more is hostile, and the rest are dropped). A detail whose type is
 // not linked into the program (not in protoregistry.GlobalTypes) stays an
 // *anypb.Any. Otherwise r.Result refers to msg and decodes like a param; a
 // reply with neither result nor error has a null result. A malformed reply
-// is a plain error, not an *rpc.Error, so that a client does not mistake its
+// is a plain error, not an *wire.Error, so that a client does not mistake its
 // failure to read a reply for an error the server reported.
-func (c *Codec) DecodeReply(msg []byte, r *rpc.Reply) error {
-	*r = rpc.Reply{}
+func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
+	*r = wire.Reply{}
 	v := validator{maxDepth: c.maxDepth}
 	var result, errMsg wireMsg
 	var f field
@@ -34,7 +34,7 @@ func (c *Codec) DecodeReply(msg []byte, r *rpc.Reply) error {
 		}
 		b = b[n:]
 		if f.typ == protowire.VarintType && f.num == fResponseID {
-			r.ID = rpc.ID{Raw: f.raw, Seq: f.u}
+			r.ID = wire.ID{Raw: f.raw, Seq: f.u}
 			continue
 		}
 		if f.typ != protowire.BytesType {
@@ -66,7 +66,7 @@ func (c *Codec) DecodeReply(msg []byte, r *rpc.Reply) error {
 }
 
 func replyError(err error) error {
-	if _, ok := err.(*depthError); ok {
+	if _, ok := err.(*wire.DepthError); ok {
 		return err
 	}
 	return fmt.Errorf("proto: malformed reply: %w", err)
@@ -89,8 +89,8 @@ func (r *replyResult) Decode(dst any) error {
 const maxDetails = 64
 
 // decodeError decodes a validated Error.
-func (c *Codec) decodeError(m *wireMsg) *rpc.Error {
-	e := &rpc.Error{}
+func (c *Codec) decodeError(m *wireMsg) *wire.Error {
+	e := &wire.Error{}
 	var message []byte
 	var details [maxDetails][]byte
 	n := 0
@@ -100,9 +100,9 @@ func (c *Codec) decodeError(m *wireMsg) *rpc.Error {
 		case f.num == fErrorCode && f.typ == protowire.VarintType:
 			x := protowire.DecodeZigZag(f.u)
 			if int64(int(x)) != x {
-				x = int64(rpc.CodeServerError) // beyond a 32-bit int
+				x = int64(wire.CodeServerError) // beyond a 32-bit int
 			}
-			e.Code = rpc.Code(x)
+			e.Code = int(x)
 		case f.typ != protowire.BytesType:
 		case f.num == fErrorMessage:
 			message = f.raw

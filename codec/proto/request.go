@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -19,12 +19,12 @@ import (
 // Unknown fields are skipped, and of a field given twice the last counts, as
 // protobuf has it.
 //
-// Errors are *rpc.Error values: CodeParseError for bytes that are not a
+// Errors are *wire.Error values: CodeParseError for bytes that are not a
 // Request, CodeLimitExceeded for Values nested beyond the depth limit, and
 // CodeInvalidRequest for a request without a method or with both positional
 // and named params. req.ID is set when the id could be read.
-func (c *Codec) DecodeRequest(msg []byte, req *rpc.Request) error {
-	*req = rpc.Request{}
+func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
+	*req = wire.Request{}
 	v := validator{maxDepth: c.maxDepth}
 	var (
 		method []byte

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
 )
@@ -31,7 +31,7 @@ const typeURLPrefix = "type.googleapis.com/"
 // as the data Value. A result or data that a Value cannot hold (a channel,
 // a string that is not UTF-8, nesting beyond the depth limit) makes it
 // return an error with dst unchanged in length.
-func (c *Codec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
+func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) {
 	n := len(dst)
 	if raw := resp.ID.Raw; len(raw) > 0 {
 		if _, m := protowire.ConsumeVarint(raw); m == len(raw) {
@@ -54,7 +54,7 @@ func (c *Codec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
 }
 
 // appendError appends the fields of an Error.
-func (c *Codec) appendError(dst []byte, e *rpc.Error) ([]byte, error) {
+func (c *Codec) appendError(dst []byte, e *wire.Error) ([]byte, error) {
 	if e.Code != 0 {
 		dst = protowire.AppendVarint(append(dst, tagCode), protowire.EncodeZigZag(int64(e.Code)))
 	}

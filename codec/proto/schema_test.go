@@ -11,6 +11,7 @@ import (
 	"github.com/polyrpc/polyrpc/codec/proto/internal/testpb"
 	"github.com/polyrpc/polyrpc/codec/proto/polyrpcpb"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	pb "google.golang.org/protobuf/proto"
 )
 
@@ -20,7 +21,7 @@ func TestRegistered(t *testing.T) {
 	if !ok || c.Name() != "proto" {
 		t.Fatalf("codec proto not registered: %v", c)
 	}
-	mt, ok := c.(rpc.MediaTyper)
+	mt, ok := c.(wire.MediaTyper)
 	if !ok || !slices.Equal(mt.MediaTypes(), []string{"application/x-protobuf", "application/protobuf", "application/vnd.google.protobuf"}) {
 		t.Errorf("media types %v", mt)
 	}

@@ -45,7 +45,10 @@ func (n *notes) list() []string {
 func newServer(t testing.TB) (*rpc.Server, *proto.Codec, *rpc.Client, *notes) {
 	t.Helper()
 	c := proto.New()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := &notes{}
 	must := func(err error) {
 		t.Helper()
@@ -103,7 +106,11 @@ func newServer(t testing.TB) (*rpc.Server, *proto.Codec, *rpc.Client, *notes) {
 	must(s.Register("badutf8", func() (string, error) { return "bad\xff", nil }))
 	must(s.Register("badmessage", func() error { return &rpc.Error{Code: 9, Message: "bad\xffmessage"} }))
 	must(s.Register("chan", func() (any, error) { return make(chan int), nil }))
-	return s, c, rpc.NewClient(rpc.InProcess(s), c), n
+	cl, err := rpc.NewClient(rpc.InProcess(s), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c, cl, n
 }
 
 // marshal encodes a generated message deterministically.

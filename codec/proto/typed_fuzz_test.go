@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/polyrpc/polyrpc/codec/proto"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -71,11 +71,11 @@ func paramOf(v []byte) []byte {
 func FuzzTypedDecoders(f *testing.F) {
 	c := proto.New(proto.WithMaxDepth(fuzzDepth))
 	seed := func(x any) {
-		msg, err := c.AppendCall(nil, &rpc.Call{Method: "m", ID: rpc.ID{Seq: 1}, Args: []any{x}})
+		msg, err := c.AppendCall(nil, &wire.Call{Method: "m", ID: wire.ID{Seq: 1}, Args: []any{x}})
 		if err != nil {
 			f.Fatal(err)
 		}
-		var req rpc.Request
+		var req wire.Request
 		if err := c.DecodeRequest(msg, &req); err != nil {
 			f.Fatal(err)
 		}
@@ -99,7 +99,7 @@ func FuzzTypedDecoders(f *testing.F) {
 	f.Add([]byte("\x52\x05\x0a\x03\x0a\x01b\x52\x07\x0a\x05\x0a\x01a\x12\x00"))
 
 	f.Fuzz(func(t *testing.T, v []byte) {
-		var req rpc.Request
+		var req wire.Request
 		if c.DecodeRequest(paramOf(v), &req) != nil {
 			return
 		}
@@ -117,8 +117,8 @@ func FuzzTypedDecoders(f *testing.F) {
 			if a, b := fmt.Sprintf("%#v", fv), fmt.Sprintf("%#v", sv); a != b {
 				t.Fatalf("%T: %s; %T: %s", fast, a, slow, b)
 			}
-			ef, errF := c.AppendResponse(nil, &rpc.Response{ID: rpc.ID{Seq: 1}, Result: fv.Interface()})
-			es, errS := c.AppendResponse(nil, &rpc.Response{ID: rpc.ID{Seq: 1}, Result: reflect.ValueOf(slow).Elem().Interface()})
+			ef, errF := c.AppendResponse(nil, &wire.Response{ID: wire.ID{Seq: 1}, Result: fv.Interface()})
+			es, errS := c.AppendResponse(nil, &wire.Response{ID: wire.ID{Seq: 1}, Result: reflect.ValueOf(slow).Elem().Interface()})
 			if (errF == nil) != (errS == nil) || !bytes.Equal(ef, es) {
 				t.Fatalf("%T encodes as % x (%v), %T as % x (%v)", fast, ef, errF, slow, es, errS)
 			}

@@ -1,14 +1,14 @@
 package proto
 
 import (
-	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
 )
@@ -60,10 +60,6 @@ var (
 	anyMapType  = reflect.TypeFor[map[string]any]()
 )
 
-// maxPointerChain bounds a type's chain of pointer types (**T has two), so
-// that a type such as `type P *P` is refused instead of followed forever.
-const maxPointerChain = 32
-
 // maxHops bounds the interfaces dereferenced in a row, without a list or
 // map between them, so that an interface that holds a pointer to itself is
 // refused instead of followed forever.
@@ -71,6 +67,7 @@ const maxHops = 32
 
 func (tc *typeCodec) build() {
 	t := tc.t
+	p := wire.PlanOf(t)
 	defer func() {
 		if typed, ok := typedDecoders[t]; ok {
 			tc.dec = typed(tc.dec)
@@ -84,104 +81,79 @@ func (tc *typeCodec) build() {
 	case t.Kind() == reflect.Struct && reflect.PointerTo(t).Implements(messageType):
 		tc.dec, tc.enc = decMessageStruct, encMessageStruct
 		return
-	case t == timeType:
-		tc.dec, tc.enc = decTime, encTime
-		return
 	}
-	switch t.Kind() {
-	case reflect.Bool:
-		tc.dec, tc.enc = decBool, encBool
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		tc.dec, tc.enc = decInt, encInt
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		tc.dec, tc.enc = decUint, encUint
-	case reflect.Float32, reflect.Float64:
-		tc.dec, tc.enc = decFloat, encFloat
-	case reflect.String:
-		tc.dec, tc.enc = decString, encString
-	case reflect.Slice:
-		et := t.Elem()
-		switch {
-		case et.Kind() == reflect.Uint8:
-			tc.dec, tc.enc = decBytes, encBytes
-		case t == int64sType:
-			tc.dec, tc.enc = decInt64s, encPackedInts
-		default:
-			tc.dec, tc.enc = decList(codecFor(et)), encSeq(codecFor(et))
-		}
-	case reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			tc.dec, tc.enc = decByteArray, encByteArray
+	switch p.Kind {
+	case wire.KindTime:
+		tc.dec, tc.enc = decWith(timeElem, setValue), encTime
+	case wire.KindBool:
+		tc.dec, tc.enc = decWith(boolElem, reflect.Value.SetBool), encBool
+	case wire.KindInt:
+		tc.dec, tc.enc = decWith(func(k *kind) (int64, error) { return intOf(k, p) }, reflect.Value.SetInt), encInt
+	case wire.KindUint:
+		tc.dec, tc.enc = decWith(func(k *kind) (uint64, error) { return uintOf(k, p) }, reflect.Value.SetUint), encUint
+	case wire.KindFloat:
+		tc.dec, tc.enc = decWith(func(k *kind) (float64, error) { return floatOf(k, p) }, reflect.Value.SetFloat), encFloat
+	case wire.KindString:
+		tc.dec, tc.enc = decWith(stringElem, reflect.Value.SetString), encString
+	case wire.KindBytes:
+		tc.dec, tc.enc = decWith(bytesElem, reflect.Value.SetBytes), encBytes
+	case wire.KindByteArray:
+		tc.dec, tc.enc = decByteArray(p), encByteArray
+	case wire.KindSlice, wire.KindArray:
+		if t == int64sType {
+			tc.dec, tc.enc = decWith(int64s, setValue), encPackedInts
 		} else {
-			tc.dec, tc.enc = decList(codecFor(t.Elem())), encSeq(codecFor(t.Elem()))
+			tc.dec, tc.enc = decList(p, codecFor(t.Elem())), encSeq(p.Elem, codecFor(t.Elem()))
 		}
-	case reflect.Map:
-		if t.Key().Kind() != reflect.String {
-			tc.unsupported(fmt.Sprintf("map key type %v is not a string type", t.Key()))
-			return
-		}
+	case wire.KindMap:
 		tc.dec, tc.enc = decMap(codecFor(t.Elem())), encMap(codecFor(t.Elem()))
-	case reflect.Struct:
-		tc.buildStruct()
-	case reflect.Pointer:
-		hops, final := 0, t
-		for final.Kind() == reflect.Pointer && !final.Implements(messageType) {
-			if hops++; hops > maxPointerChain {
-				tc.unsupported(fmt.Sprintf("type %v is a chain of more than %d pointers", t, maxPointerChain))
-				return
-			}
-			final = final.Elem()
+	case wire.KindStruct:
+		tc.buildStruct(p)
+	case wire.KindPointer:
+		// What the pointers lead to: a message, which its pointer
+		// encodes, or the end of the chain, which the plan bounds.
+		hops, q := 1, p.Elem
+		for q.Kind == wire.KindPointer && !q.Type.Implements(messageType) {
+			hops, q = hops+1, q.Elem
 		}
-		tc.dec, tc.enc = decPointer(hops, codecFor(final)), encPointer(hops, codecFor(final))
-	case reflect.Interface:
-		tc.dec, tc.enc = decInterface, encInterface
+		tc.dec, tc.enc = decPointer(hops, codecFor(q.Type)), encPointer(hops, codecFor(q.Type))
+	case wire.KindInterface:
+		tc.dec, tc.enc = decInterface(p), encInterface
 	default:
-		tc.unsupported(fmt.Sprintf("type %v cannot travel in a Value", t))
+		tc.dec = func(*Codec, *kind, reflect.Value) error { return p.Unsupported() }
+		tc.enc = func(_ *Codec, dst []byte, _ reflect.Value, _, _ int) ([]byte, error) { return dst, p.Unsupported() }
 	}
-}
-
-// unsupported makes both functions fail with msg.
-func (tc *typeCodec) unsupported(msg string) {
-	err := fmt.Errorf("proto: %s", msg)
-	tc.dec = func(*Codec, *kind, reflect.Value) error { return err }
-	tc.enc = func(_ *Codec, dst []byte, _ reflect.Value, _, _ int) ([]byte, error) { return dst, err }
 }
 
 // structField is a struct field that travels as a map entry.
 type structField struct {
-	name      string
-	index     []int
-	omitEmpty bool
-	codec     *typeCodec
-	pos       int    // in the sorted fields
-	keyField  []byte // the map entry's key field
+	*wire.Field
+	decl     int // the field's position in the plan's Fields
+	codec    *typeCodec
+	keyField []byte // the map entry's key field
 }
 
-// buildStruct compiles a struct type: a map whose keys are the field names
-// that rpc.StructFields gives, written in sorted order so that the encoding
-// is deterministic.
-func (tc *typeCodec) buildStruct() {
+// buildStruct compiles a struct type: a map whose keys are the names of
+// the plan's fields, written in sorted order so that the encoding is
+// deterministic.
+func (tc *typeCodec) buildStruct(p *wire.Plan) {
 	var fields []structField
-	for _, f := range rpc.StructFields(tc.t) {
+	for i := range p.Fields {
+		f := &p.Fields[i]
 		if !utf8.ValidString(f.Name) {
 			continue // cannot be a protobuf map key
 		}
-		fields = append(fields, structField{name: f.Name, index: f.Index, omitEmpty: f.OmitEmpty, codec: codecFor(f.Type)})
+		fields = append(fields, structField{Field: f, decl: i, codec: codecFor(f.Type)})
 	}
-	slices.SortFunc(fields, func(a, b structField) int {
-		switch {
-		case a.name < b.name:
-			return -1
-		case a.name > b.name:
-			return 1
-		}
-		return 0
-	})
-	byName := make(map[string]*structField, len(fields))
+	slices.SortFunc(fields, func(a, b structField) int { return strings.Compare(a.Name, b.Name) })
+	// sorted maps a field's position in the plan to its position here.
+	sorted := make([]int, len(p.Fields))
+	for i := range sorted {
+		sorted[i] = -1
+	}
 	for i := range fields {
-		fields[i].pos = i
-		fields[i].keyField = protowire.AppendString([]byte{tagLen1}, fields[i].name)
-		byName[fields[i].name] = &fields[i]
+		fields[i].keyField = protowire.AppendString([]byte{tagLen1}, fields[i].Name)
+		sorted[fields[i].decl] = i
 	}
-	tc.dec, tc.enc = decStruct(fields, byName), encStruct(fields)
+	tc.dec, tc.enc = decStruct(p, fields, sorted), encStruct(fields)
 }

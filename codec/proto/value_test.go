@@ -13,6 +13,7 @@ import (
 	"github.com/polyrpc/polyrpc/codec/proto"
 	"github.com/polyrpc/polyrpc/codec/proto/internal/testpb"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -50,12 +51,19 @@ func echoOf[T any]() func(T) (T, error) { return func(v T) (T, error) { return v
 // result into a T.
 func roundTrip[T any](t *testing.T, c *proto.Codec, in T) (T, error) {
 	t.Helper()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Register("echo", echoOf[T]()); err != nil {
 		t.Fatal(err)
 	}
+	cl, err := rpc.NewClient(rpc.InProcess(s), c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out T
-	err := rpc.NewClient(rpc.InProcess(s), c).Call(context.Background(), "echo", &out, in)
+	err = cl.Call(context.Background(), "echo", &out, in)
 	return out, err
 }
 
@@ -268,31 +276,34 @@ func TestNatural(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	t.Parallel()
 	_, _, client, _ := newServer(t)
+	// The errors say where and what was wanted in the protocol's terms,
+	// never by Go type names.
 	tests := []struct {
 		name string
 		in   any
 		dst  any
+		want string
 	}{
-		{"string into int", "1", new(int64)},
-		{"int into string", 1, new(string)},
-		{"double into int", 1.0, new(int)},
-		{"300 into int8", 300, new(int8)},
-		{"-1 into uint", -1, new(uint)},
-		{"uint64 max into int64", uint64(math.MaxUint64), new(int64)},
-		{"256 into uint8", 256, new(uint8)},
-		{"1e300 into float32", 1e300, new(float32)},
-		{"string into bool", "true", new(bool)},
-		{"list into map", []int{1}, new(map[string]int)},
-		{"map into slice", map[string]int{}, new([]int)},
-		{"bad element", []any{1, "x"}, new([]int)},
-		{"bad struct field", map[string]any{"x": "1"}, new(Point)},
-		{"wrong array length", []int{1, 2}, new([3]int)},
-		{"wrong byte array length", []byte{1, 2}, new([3]byte)},
-		{"string into bytes", "x", new([]byte)},
-		{"int into time", 1, new(time.Time)},
-		{"int into message", 1, new(*testpb.Thing)},
-		{"int into interface with methods", 1, new(error)},
-		{"into a channel", 1, new(chan int)},
+		{"string into int", "1", new(int64), "cannot use string as a 64-bit integer"},
+		{"int into string", 1, new(string), "cannot use integer as string"},
+		{"double into int", 1.0, new(int), "cannot use double as a 64-bit integer"},
+		{"300 into int8", 300, new(int8), "300 is out of the range of an 8-bit integer"},
+		{"-1 into uint", -1, new(uint), "-1 is out of the range of an unsigned 64-bit integer"},
+		{"uint64 max into int64", uint64(math.MaxUint64), new(int64), "18446744073709551615 is out of the range of a 64-bit integer"},
+		{"256 into uint8", 256, new(uint8), "256 is out of the range of an unsigned 8-bit integer"},
+		{"1e300 into float32", 1e300, new(float32), "1e+300 is out of the range of a 32-bit float"},
+		{"string into bool", "true", new(bool), "cannot use string as boolean"},
+		{"list into map", []int{1}, new(map[string]int), "cannot use list as object"},
+		{"map into slice", map[string]int{}, new([]int), "cannot use map as array"},
+		{"bad element", []any{1, "x"}, new([]int), "[1]: cannot use string as a 64-bit integer"},
+		{"bad struct field", map[string]any{"x": "1"}, new(Point), "x: cannot use string as a 64-bit integer"},
+		{"wrong array length", []int{1, 2}, new([3]int), "cannot use list of 2 as array of 3"},
+		{"wrong byte array length", []byte{1, 2}, new([3]byte), "cannot use bytes of 2 as binary of 3 bytes"},
+		{"string into bytes", "x", new([]byte), "cannot use string as binary"},
+		{"int into time", 1, new(time.Time), "cannot use integer as time"},
+		{"int into message", 1, new(*testpb.Thing), "cannot use integer as object"},
+		{"int into interface with methods", 1, new(error), "cannot use integer as an interface with methods"},
+		{"into a channel", 1, new(chan int), "a channel cannot be encoded or decoded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,6 +312,9 @@ func TestDecodeErrors(t *testing.T) {
 			var e *rpc.Error
 			if err == nil || errors.As(err, &e) {
 				t.Errorf("decoding %#v into %T: error %v, want a decoding error", tt.in, tt.dst, err)
+			}
+			if want := "rpc: decoding the result of echo: " + tt.want; err == nil || err.Error() != want {
+				t.Errorf("error %v\nwant  %s", err, want)
 			}
 		})
 	}
@@ -331,7 +345,7 @@ func TestEncodeErrors(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "rpc: encoding echo") {
 			t.Errorf("%T: error %v, want an encoding error", in, err)
 		}
-		if _, err := c.AppendResponse(nil, &rpc.Response{Result: in}); err == nil {
+		if _, err := c.AppendResponse(nil, &wire.Response{Result: in}); err == nil {
 			t.Errorf("%T: AppendResponse succeeded", in)
 		}
 	}
@@ -426,7 +440,7 @@ func TestUnknownDetail(t *testing.T) {
 	c := proto.New()
 	// Response{id 1, error{code 3, details [Any{type_url, value}]}}
 	msg := []byte("\x08\x01\x1a\x19\x08\x06\x22\x15\x0a\x0fexample.com/a.B\x12\x02\x08\x01")
-	var r rpc.Reply
+	var r wire.Reply
 	if err := c.DecodeReply(msg, &r); err != nil {
 		t.Fatal(err)
 	}
@@ -452,12 +466,12 @@ func TestDepth(t *testing.T) {
 			}
 			// The server refuses a request one level too deep, and a client a
 			// reply.
-			var req rpc.Request
+			var req wire.Request
 			err := c.DecodeRequest(requestWith(deepValue(max+1)), &req)
-			if !errors.Is(err, rpc.ErrLimitExceeded) {
+			if e, ok := err.(*wire.Error); !ok || e.Code != wire.CodeLimitExceeded {
 				t.Errorf("%d levels decoded: %v", max+1, err)
 			}
-			var r rpc.Reply
+			var r wire.Reply
 			if err := c.DecodeReply(responseWith(deepValue(max+1)), &r); err == nil {
 				t.Errorf("reply of %d levels decoded", max+1)
 			}

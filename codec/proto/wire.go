@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"unicode/utf8"
 
+	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -366,7 +367,7 @@ type validator struct {
 // value validates the Value b at nesting level depth (1 for a param).
 func (v validator) value(b []byte, depth int) error {
 	if depth > v.maxDepth {
-		return &depthError{max: v.maxDepth}
+		return &wire.DepthError{Codec: "proto", Max: v.maxDepth}
 	}
 	var f field
 	for len(b) > 0 {

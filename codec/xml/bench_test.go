@@ -6,7 +6,7 @@ import (
 
 	"github.com/kolo/xmlrpc"
 	"github.com/polyrpc/polyrpc/codec/xml"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // The benchmarks set polyrpc beside github.com/kolo/xmlrpc, the most used
@@ -76,12 +76,12 @@ func polyRoundTrip[T any](b *testing.B, v T) {
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
-		msg, err := c.AppendCall(buf[:0], &rpc.Call{Method: "bench", Args: []any{v}})
+		msg, err := c.AppendCall(buf[:0], &wire.Call{Method: "bench", Args: []any{v}})
 		if err != nil {
 			b.Fatal(err)
 		}
 		buf = msg
-		var req rpc.Request
+		var req wire.Request
 		if err := c.DecodeRequest(msg, &req); err != nil {
 			b.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func polyEncode[T any](b *testing.B, v T) {
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
-		msg, err := c.AppendCall(buf[:0], &rpc.Call{Method: "bench", Args: []any{v}})
+		msg, err := c.AppendCall(buf[:0], &wire.Call{Method: "bench", Args: []any{v}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func polyDecode[T any](b *testing.B, v T) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		var req rpc.Request
+		var req wire.Request
 		if err := c.DecodeRequest(msg, &req); err != nil {
 			b.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // Codec is the XML-RPC codec. It is stateless and safe for concurrent use.
@@ -13,12 +14,12 @@ type Codec struct {
 }
 
 var (
-	_ rpc.Codec      = (*Codec)(nil)
-	_ rpc.MediaTyper = (*Codec)(nil)
-	_ rpc.Sniffer    = (*Codec)(nil)
-	_ rpc.Unordered  = (*Codec)(nil)
-	_ rpc.Params     = (*request)(nil)
-	_ rpc.Value      = (*reply)(nil)
+	_ rpc.Codec       = (*Codec)(nil)
+	_ wire.MediaTyper = (*Codec)(nil)
+	_ wire.Sniffer    = (*Codec)(nil)
+	_ wire.InOrder    = (*Codec)(nil)
+	_ wire.Params     = (*request)(nil)
+	_ wire.Value      = (*reply)(nil)
 )
 
 // Errors for calls that XML-RPC cannot express.
@@ -53,8 +54,9 @@ func (c *Codec) MediaTypes() []string { return []string{"text/xml", "application
 // Sniff reports whether a message starting with first may be XML-RPC.
 func (c *Codec) Sniff(first byte) bool { return first == '<' }
 
-// Unordered reports true: XML-RPC messages carry no call id.
-func (c *Codec) Unordered() bool { return true }
+// InOrder reports true: XML-RPC messages carry no call id, so replies are
+// matched to calls by their order.
+func (c *Codec) InOrder() bool { return true }
 
 // request is a parsed methodCall: its params, decoded on demand. A few
 // nodes and params live inline, so that small calls cost one allocation.
@@ -65,13 +67,13 @@ type request struct {
 	inlineNodes [8]node
 }
 
-// DecodeRequest parses a methodCall. Malformed XML is rpc.CodeParseError;
+// DecodeRequest parses a methodCall. Malformed XML is wire.CodeParseError;
 // XML that is not a methodCall, or holds an unknown type or an invalid
-// scalar, is rpc.CodeInvalidRequest; values nested deeper than the codec's
-// limit are rpc.CodeLimitExceeded; an encoding other than UTF-8 (or
+// scalar, is wire.CodeInvalidRequest; values nested deeper than the codec's
+// limit are wire.CodeLimitExceeded; an encoding other than UTF-8 (or
 // ISO-8859-1, which is transcoded) is the fault-interop code -32701. The
 // params stay in msg until decoded, so msg must not change meanwhile.
-func (c *Codec) DecodeRequest(msg []byte, req *rpc.Request) error {
+func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 	r := &request{}
 	p := parser{maxDepth: c.maxDepth}
 	p.init(msg, r.inlineNodes[:0], r.inlineIdx[:0])
@@ -93,7 +95,7 @@ func toRPCError(err error) error {
 	if errors.As(err, &se) {
 		return se.rpcError()
 	}
-	return &rpc.Error{Code: rpc.CodeParseError, Message: "parse error: " + err.Error()}
+	return &wire.Error{Code: wire.CodeParseError, Message: "parse error: " + err.Error()}
 }
 
 // Len returns the number of params.
@@ -125,9 +127,9 @@ const (
 // AppendResponse appends a methodResponse: the result as its one param (a
 // result-less method's as <nil/>), or the error as a fault whose struct
 // holds exactly faultCode and faultString. XML-RPC has no room for
-// rpc.Error.Data, so it is dropped; characters of the message that XML
+// wire.Error.Data, so it is dropped; characters of the message that XML
 // cannot carry become U+FFFD rather than lose the fault.
-func (c *Codec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
+func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) {
 	n := len(dst)
 	if e := resp.Error; e != nil {
 		b := append(dst, faultStart...)
@@ -147,7 +149,7 @@ func (c *Codec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
 // AppendCall appends a methodCall with call.Args as its params. Named
 // params (ErrNamedParams) and notifications (ErrNotification) have no
 // XML-RPC form.
-func (c *Codec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
+func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	n := len(dst)
 	switch {
 	case call.Named != nil:
@@ -173,7 +175,7 @@ func (c *Codec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
 	return append(b, `</params></methodCall>`...), nil
 }
 
-// reply is a parsed methodResponse; as an rpc.Value it is its result.
+// reply is a parsed methodResponse; as an wire.Value it is its result.
 type reply struct {
 	doc
 	result      int // node of the result
@@ -181,9 +183,9 @@ type reply struct {
 }
 
 // DecodeReply parses a methodResponse. A fault becomes r.Error, an
-// *rpc.Error with the fault's code and string; a response without a param
+// *wire.Error with the fault's code and string; a response without a param
 // leaves r.Result nil. r.Result refers to msg until decoded.
-func (c *Codec) DecodeReply(msg []byte, r *rpc.Reply) error {
+func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 	rp := &reply{}
 	p := parser{maxDepth: c.maxDepth}
 	var idx [1]int32

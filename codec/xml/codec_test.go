@@ -12,6 +12,7 @@ import (
 
 	"github.com/polyrpc/polyrpc/codec/xml"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 var codec = xml.New()
@@ -20,11 +21,18 @@ var codec = xml.New()
 // register adds methods; calls go through the codec in both directions.
 func client(t testing.TB, register func(s *rpc.Server) error) *rpc.Client {
 	t.Helper()
-	s := rpc.NewServer(rpc.WithCodecs(codec))
+	s, err := rpc.NewServer(rpc.WithCodecs(codec))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := register(s); err != nil {
 		t.Fatal(err)
 	}
-	return rpc.NewClient(rpc.InProcess(s), codec)
+	cl, err := rpc.NewClient(rpc.InProcess(s), codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }
 
 // echo sends v to a method taking and returning a T and returns its result.
@@ -50,8 +58,8 @@ func TestCodecAbilities(t *testing.T) {
 	if !codec.Sniff('<') || codec.Sniff('{') || codec.Sniff(0x93) {
 		t.Error("Sniff accepts other than '<'")
 	}
-	if !codec.Unordered() {
-		t.Error("Unordered = false")
+	if !codec.InOrder() {
+		t.Error("InOrder = false")
 	}
 	if c, ok := rpc.LookupCodec("xml"); !ok {
 		t.Error("not registered")
@@ -227,7 +235,7 @@ func TestOmitEmpty(t *testing.T) {
 		E string  `json:"e"`
 		F float64 `json:"f,omitempty"`
 	}
-	msg, err := codec.AppendCall(nil, &rpc.Call{Method: "m", Args: []any{v{}}})
+	msg, err := codec.AppendCall(nil, &wire.Call{Method: "m", Args: []any{v{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,9 +299,9 @@ func TestFaultsThroughCore(t *testing.T) {
 		{"plain", nil, rpc.CodeApplication, "plain failure"},
 		{"missing", nil, rpc.CodeMethodNotFound, "missing"},
 		{"add", []any{1}, rpc.CodeInvalidParams, "wants 2 params"},
-		{"add", []any{1, "2"}, rpc.CodeInvalidParams, "cannot use string as int32"},
-		{"add", []any{1, int64(1) << 40}, rpc.CodeInvalidParams, "overflows int32"},
-		{"add", []any{1, 2.0}, rpc.CodeInvalidParams, "cannot use double as int32"},
+		{"add", []any{1, "2"}, rpc.CodeInvalidParams, "cannot use string as a 32-bit integer"},
+		{"add", []any{1, int64(1) << 40}, rpc.CodeInvalidParams, "1099511627776 is out of the range of a 32-bit integer"},
+		{"add", []any{1, 2.0}, rpc.CodeInvalidParams, "cannot use double as a 32-bit integer"},
 		{"panics", nil, rpc.CodeInternal, "internal error"},
 		{"nan", nil, rpc.CodeInternal, "NaN"},
 	}
@@ -317,29 +325,29 @@ func TestFaultsThroughCore(t *testing.T) {
 func TestAppendCallErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		call rpc.Call
+		call wire.Call
 		want string
 	}{
-		{"named params", rpc.Call{Method: "m", Named: map[string]any{"a": 1}}, "no named params"},
-		{"notification", rpc.Call{Method: "m", Notification: true}, "no notifications"},
-		{"empty method", rpc.Call{}, "empty method name"},
-		{"method NUL", rpc.Call{Method: "a\x00"}, "U+0000"},
-		{"NaN", rpc.Call{Method: "m", Args: []any{math.NaN()}}, "NaN"},
-		{"+Inf", rpc.Call{Method: "m", Args: []any{math.Inf(1)}}, "+Inf"},
-		{"float32 Inf", rpc.Call{Method: "m", Args: []any{float32(math.Inf(-1))}}, "-Inf"},
-		{"NUL", rpc.Call{Method: "m", Args: []any{"a\x00b"}}, "U+0000"},
-		{"FFFE", rpc.Call{Method: "m", Args: []any{"\uFFFE"}}, "U+FFFE"},
-		{"bad UTF-8", rpc.Call{Method: "m", Args: []any{"\xff"}}, "invalid UTF-8"},
-		{"control in key", rpc.Call{Method: "m", Args: []any{map[string]int{"\x01": 1}}}, "U+0001"},
-		{"control in field name", rpc.Call{Method: "m", Args: []any{struct {
+		{"named params", wire.Call{Method: "m", Named: map[string]any{"a": 1}}, "no named params"},
+		{"notification", wire.Call{Method: "m", Notification: true}, "no notifications"},
+		{"empty method", wire.Call{}, "empty method name"},
+		{"method NUL", wire.Call{Method: "a\x00"}, "U+0000"},
+		{"NaN", wire.Call{Method: "m", Args: []any{math.NaN()}}, "NaN"},
+		{"+Inf", wire.Call{Method: "m", Args: []any{math.Inf(1)}}, "+Inf"},
+		{"float32 Inf", wire.Call{Method: "m", Args: []any{float32(math.Inf(-1))}}, "-Inf"},
+		{"NUL", wire.Call{Method: "m", Args: []any{"a\x00b"}}, "U+0000"},
+		{"FFFE", wire.Call{Method: "m", Args: []any{"\uFFFE"}}, "U+FFFE"},
+		{"bad UTF-8", wire.Call{Method: "m", Args: []any{"\xff"}}, "invalid UTF-8"},
+		{"control in key", wire.Call{Method: "m", Args: []any{map[string]int{"\x01": 1}}}, "U+0001"},
+		{"control in field name", wire.Call{Method: "m", Args: []any{struct {
 			A int `json:"a\x01"`
 		}{}}}, "U+0001"},
-		{"uint64", rpc.Call{Method: "m", Args: []any{uint64(math.MaxUint64)}}, "exceeds"},
-		{"year 10000", rpc.Call{Method: "m", Args: []any{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}, "years"},
-		{"chan", rpc.Call{Method: "m", Args: []any{make(chan int)}}, "cannot encode chan int"},
-		{"int keys", rpc.Call{Method: "m", Args: []any{map[int]int{1: 1}}}, "keys must be strings"},
-		{"nested NaN", rpc.Call{Method: "m", Args: []any{[]any{map[string]any{"k": math.NaN()}}}}, "[0]: k:"},
-		{"too deep", rpc.Call{Method: "m", Args: []any{deepAny(200)}}, "deeper than 128"},
+		{"uint64", wire.Call{Method: "m", Args: []any{uint64(math.MaxUint64)}}, "exceeds"},
+		{"year 10000", wire.Call{Method: "m", Args: []any{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}, "years"},
+		{"chan", wire.Call{Method: "m", Args: []any{make(chan int)}}, "a channel cannot be encoded or decoded"},
+		{"int keys", wire.Call{Method: "m", Args: []any{map[int]int{1: 1}}}, "a map with non-string keys cannot be encoded or decoded"},
+		{"nested NaN", wire.Call{Method: "m", Args: []any{[]any{map[string]any{"k": math.NaN()}}}}, `[0]["k"]: NaN cannot be encoded`},
+		{"too deep", wire.Call{Method: "m", Args: []any{deepAny(200)}}, "deeper than 128"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -353,10 +361,10 @@ func TestAppendCallErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := codec.AppendCall(nil, &rpc.Call{Method: "m", Named: struct{}{}}); !errors.Is(err, xml.ErrNamedParams) {
+	if _, err := codec.AppendCall(nil, &wire.Call{Method: "m", Named: struct{}{}}); !errors.Is(err, xml.ErrNamedParams) {
 		t.Errorf("named params: %v, want ErrNamedParams", err)
 	}
-	if _, err := codec.AppendCall(nil, &rpc.Call{Method: "m", Notification: true}); !errors.Is(err, xml.ErrNotification) {
+	if _, err := codec.AppendCall(nil, &wire.Call{Method: "m", Notification: true}); !errors.Is(err, xml.ErrNotification) {
 		t.Errorf("notification: %v, want ErrNotification", err)
 	}
 }
@@ -370,17 +378,23 @@ func TestCyclicValue(t *testing.T) {
 	type self *self
 	var s self
 	s = &s
-	for _, v := range []any{n, s} {
-		if _, err := codec.AppendCall(nil, &rpc.Call{Method: "m", Args: []any{v}}); err == nil ||
-			!strings.Contains(err.Error(), "deeper than") {
-			t.Errorf("%T: error %v, want a depth error", v, err)
+	for _, tt := range []struct {
+		v    any
+		want string
+	}{
+		{n, "deeper than"},
+		{s, "a chain of more than 32 pointers cannot be encoded"}, // a type, not only a value, without end
+	} {
+		if _, err := codec.AppendCall(nil, &wire.Call{Method: "m", Args: []any{tt.v}}); err == nil ||
+			!strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%T: error %v, want one containing %q", tt.v, err, tt.want)
 		}
 	}
 }
 
 func TestAppendResponseError(t *testing.T) {
 	dst := []byte("keep")
-	out, err := codec.AppendResponse(dst, &rpc.Response{Result: []any{1, math.Inf(1)}})
+	out, err := codec.AppendResponse(dst, &wire.Response{Result: []any{1, math.Inf(1)}})
 	if err == nil || string(out) != "keep" {
 		t.Errorf("got %q, %v; want dst unchanged and an error", out, err)
 	}
@@ -388,27 +402,27 @@ func TestAppendResponseError(t *testing.T) {
 
 func TestMaxDepthOption(t *testing.T) {
 	shallow := xml.New(xml.WithMaxDepth(3))
-	if _, err := shallow.AppendCall(nil, &rpc.Call{Method: "m", Args: []any{deepAny(3)}}); err != nil {
+	if _, err := shallow.AppendCall(nil, &wire.Call{Method: "m", Args: []any{deepAny(3)}}); err != nil {
 		t.Errorf("3 levels: %v", err)
 	}
-	if _, err := shallow.AppendCall(nil, &rpc.Call{Method: "m", Args: []any{deepAny(4)}}); err == nil {
+	if _, err := shallow.AppendCall(nil, &wire.Call{Method: "m", Args: []any{deepAny(4)}}); err == nil {
 		t.Error("4 levels encoded with a limit of 3")
 	}
-	msg, err := codec.AppendCall(nil, &rpc.Call{Method: "m", Args: []any{deepAny(4)}})
+	msg, err := codec.AppendCall(nil, &wire.Call{Method: "m", Args: []any{deepAny(4)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var req rpc.Request
+	var req wire.Request
 	err = shallow.DecodeRequest(msg, &req)
-	var e *rpc.Error
-	if !errors.As(err, &e) || e.Code != rpc.CodeLimitExceeded {
+	var e *wire.Error
+	if !errors.As(err, &e) || e.Code != wire.CodeLimitExceeded {
 		t.Errorf("4 levels decoded with a limit of 3: %v", err)
 	}
-	if _, err := xml.New(xml.WithMaxDepth(0)).AppendCall(nil, &rpc.Call{Method: "m", Args: []any{deepAny(128)}}); err != nil {
+	if _, err := xml.New(xml.WithMaxDepth(0)).AppendCall(nil, &wire.Call{Method: "m", Args: []any{deepAny(128)}}); err != nil {
 		t.Errorf("WithMaxDepth(0) does not keep the default: %v", err)
 	}
 	deep := xml.New(xml.WithMaxDepth(1000))
-	msg, err = deep.AppendCall(nil, &rpc.Call{Method: "m", Args: []any{deepAny(1000)}})
+	msg, err = deep.AppendCall(nil, &wire.Call{Method: "m", Args: []any{deepAny(1000)}})
 	if err != nil {
 		t.Fatal(err)
 	}

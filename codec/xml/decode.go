@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // doc is a parsed message: the bytes (the caller's, or a transcoded copy)
@@ -83,146 +83,116 @@ func (d *doc) decodeInto(i int, dst any) error {
 	if v.Kind() != reflect.Pointer || v.IsNil() {
 		return fmt.Errorf("xml: decoding into %T, not a non-nil pointer", dst)
 	}
-	return d.decode(i, v.Elem())
+	return d.decode(i, wire.PlanOf(v.Type()).Elem, v.Elem())
 }
 
-func mismatch(k kind, t reflect.Type) error {
-	return fmt.Errorf("cannot use %s as %v", k, t)
-}
-
-// decode decodes node i into v, which is settable. A nil sets the zero
-// value, as rpc.Convert does. It recurses once per level of nesting, which
-// the parser has bounded.
-func (d *doc) decode(i int, v reflect.Value) error {
+// decode decodes node i into v, a settable value of the plan p. A nil sets
+// the zero value. It recurses once per level of nesting, which the parser
+// has bounded.
+func (d *doc) decode(i int, p *wire.Plan, v reflect.Value) error {
 	n := &d.nodes[i]
 	if n.kind == kindNil {
 		v.SetZero()
 		return nil
 	}
-	switch v.Kind() {
-	case reflect.Pointer:
+	switch p.Kind {
+	case wire.KindPointer:
 		if v.IsNil() {
-			v.Set(reflect.New(v.Type().Elem()))
+			v.Set(reflect.New(p.Type.Elem()))
 		}
-		return d.decode(i, v.Elem())
-	case reflect.Interface:
-		x := reflect.ValueOf(d.natural(i))
-		if v.NumMethod() == 0 || x.Type().AssignableTo(v.Type()) {
-			v.Set(x)
-			return nil
-		}
-	case reflect.Bool:
+		return d.decode(i, p.Elem, v.Elem())
+	case wire.KindInterface:
+		return p.SetNatural(v, d.natural(i), n.kind.String())
+	case wire.KindBool:
 		if n.kind == kindBool {
 			v.SetBool(n.num != 0)
 			return nil
 		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if n.kind == kindInt {
-			if v.OverflowInt(n.num) {
-				return fmt.Errorf("%d overflows %v", n.num, v.Type())
-			}
-			v.SetInt(n.num)
-			return nil
+	case wire.KindInt, wire.KindUint, wire.KindFloat:
+		switch {
+		case n.kind == kindInt:
+			return p.SetInt(v, n.num)
+		case n.kind == kindDouble && p.Kind == wire.KindFloat:
+			return p.SetFloat(v, n.float())
 		}
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		if n.kind == kindInt {
-			if n.num < 0 || v.OverflowUint(uint64(n.num)) {
-				return fmt.Errorf("%d overflows %v", n.num, v.Type())
-			}
-			v.SetUint(uint64(n.num))
-			return nil
-		}
-	case reflect.Float32, reflect.Float64:
-		switch n.kind {
-		case kindDouble:
-			f := n.float()
-			if v.OverflowFloat(f) {
-				return fmt.Errorf("%v overflows %v", f, v.Type())
-			}
-			v.SetFloat(f)
-			return nil
-		case kindInt:
-			v.SetFloat(float64(n.num))
-			return nil
-		}
-	case reflect.String:
+	case wire.KindString:
 		if n.kind == kindString {
 			v.SetString(d.str(n))
 			return nil
 		}
-	case reflect.Slice:
-		if n.kind == kindBase64 && v.Type().Elem().Kind() == reflect.Uint8 {
+	case wire.KindBytes:
+		if n.kind == kindBase64 {
 			v.SetBytes(d.bytes(n))
 			return nil
 		}
 		if n.kind == kindArray {
-			return d.slice(i, v)
+			return d.slice(i, p, v)
 		}
-	case reflect.Array:
+	case wire.KindSlice:
 		if n.kind == kindArray {
-			if int(n.num) != v.Len() {
-				return fmt.Errorf("%d elements for %v", n.num, v.Type())
-			}
+			return d.slice(i, p, v)
+		}
+	case wire.KindArray, wire.KindByteArray:
+		if n.kind == kindArray && int(n.num) != p.Len {
+			return p.Mismatch("array of " + strconv.Itoa(int(n.num)))
+		}
+		if n.kind == kindArray {
 			j := i + 1
-			for k := range v.Len() {
-				if err := d.decode(j, v.Index(k)); err != nil {
-					return fmt.Errorf("[%d]: %w", k, err)
+			for k := range p.Len {
+				if err := d.decode(j, p.Elem, v.Index(k)); err != nil {
+					return wire.AtIndex(err, k)
 				}
 				j = int(d.nodes[j].skip)
 			}
 			return nil
 		}
-	case reflect.Map:
-		if n.kind == kindStruct && v.Type().Key().Kind() == reflect.String {
-			return d.mapOf(i, v)
-		}
-	case reflect.Struct:
-		if v.Type() == timeType {
-			if n.kind == kindTime {
-				if v.CanAddr() {
-					*v.Addr().Interface().(*time.Time) = n.time() // no boxing
-				} else {
-					v.Set(reflect.ValueOf(n.time()))
-				}
-				return nil
-			}
-			break
-		}
+	case wire.KindMap:
 		if n.kind == kindStruct {
-			return d.structOf(i, v)
+			return d.mapOf(i, p, v)
+		}
+	case wire.KindTime:
+		if n.kind == kindTime {
+			if v.CanAddr() {
+				*v.Addr().Interface().(*time.Time) = n.time() // no boxing
+			} else {
+				v.Set(reflect.ValueOf(n.time()))
+			}
+			return nil
+		}
+	case wire.KindStruct:
+		if n.kind == kindStruct {
+			return d.structOf(i, p, v)
 		}
 	}
-	return mismatch(n.kind, v.Type())
+	return p.Mismatch(n.kind.String())
 }
 
-var timeType = reflect.TypeFor[time.Time]()
-
-// slice decodes array node i into v, a slice. The common element types
-// skip the per-element reflection.
-func (d *doc) slice(i int, v reflect.Value) error {
+// slice decodes array node i into v, a slice of the plan p. The common
+// element types skip the per-element reflection.
+func (d *doc) slice(i int, p *wire.Plan, v reflect.Value) error {
 	if v.CanAddr() {
-		switch p := v.Addr().Interface().(type) {
+		switch q := v.Addr().Interface().(type) {
 		case *[]int:
-			return ints(d, i, p)
+			return ints(d, i, q)
 		case *[]int64:
-			return ints(d, i, p)
+			return ints(d, i, q)
 		case *[]int32:
-			return ints(d, i, p)
+			return ints(d, i, q)
 		case *[]string:
-			return d.strings(i, p)
+			return d.strings(i, q)
 		case *[]float64:
-			return d.floats(i, p)
+			return d.floats(i, q)
 		case *[]any:
-			*p = d.natural(i).([]any)
+			*q = d.natural(i).([]any)
 			return nil
 		}
 	}
 	cnt := int(d.nodes[i].num)
-	s := reflect.MakeSlice(v.Type(), cnt, cnt)
+	s := reflect.MakeSlice(p.Type, cnt, cnt)
 	j := i + 1
 	for k := range cnt {
-		if err := d.decode(j, s.Index(k)); err != nil {
-			return fmt.Errorf("[%d]: %w", k, err)
+		if err := d.decode(j, p.Elem, s.Index(k)); err != nil {
+			return wire.AtIndex(err, k)
 		}
 		j = int(d.nodes[j].skip)
 	}
@@ -239,13 +209,16 @@ func ints[T int | int64 | int32](d *doc, i int, p *[]T) error {
 		switch {
 		case n.kind == kindInt && int64(T(n.num)) == n.num:
 			s[k] = T(n.num)
-		case n.kind == kindInt:
-			return fmt.Errorf("[%d]: %d overflows %T", k, n.num, s[k])
 		case n.kind == kindNil:
 		default:
 			// Scalars only: an element with children breaks the
-			// one-node-per-element layout this loop relies on.
-			return fmt.Errorf("[%d]: %w", k, mismatch(n.kind, reflect.TypeFor[T]()))
+			// one-node-per-element layout this loop relies on. The plan
+			// words the error.
+			e := wire.PlanOf(reflect.TypeFor[T]())
+			if n.kind == kindInt {
+				return wire.AtIndex(e.CheckInt(n.num), k)
+			}
+			return wire.AtIndex(e.Mismatch(n.kind.String()), k)
 		}
 	}
 	*p = s
@@ -264,7 +237,7 @@ func (d *doc) floats(i int, p *[]float64) error {
 			s[k] = float64(n.num)
 		case kindNil:
 		default:
-			return fmt.Errorf("[%d]: %w", k, mismatch(n.kind, reflect.TypeFor[float64]()))
+			return wire.AtIndex(float64Plan.Mismatch(n.kind.String()), k)
 		}
 	}
 	*p = s
@@ -281,22 +254,27 @@ func (d *doc) strings(i int, p *[]string) error {
 			s[k] = d.str(n)
 		case kindNil:
 		default:
-			return fmt.Errorf("[%d]: %w", k, mismatch(n.kind, reflect.TypeFor[string]()))
+			return wire.AtIndex(stringPlan.Mismatch(n.kind.String()), k)
 		}
 	}
 	*p = s
 	return nil
 }
 
-// mapOf decodes struct node i into v, a map with string keys.
-func (d *doc) mapOf(i int, v reflect.Value) error {
+var (
+	float64Plan = wire.PlanOf(reflect.TypeFor[float64]())
+	stringPlan  = wire.PlanOf(reflect.TypeFor[string]())
+)
+
+// mapOf decodes struct node i into v, a map of the plan p.
+func (d *doc) mapOf(i int, p *wire.Plan, v reflect.Value) error {
 	if v.CanAddr() {
-		if p, ok := v.Addr().Interface().(*map[string]any); ok {
-			*p = d.natural(i).(map[string]any)
+		if q, ok := v.Addr().Interface().(*map[string]any); ok {
+			*q = d.natural(i).(map[string]any)
 			return nil
 		}
 	}
-	t := v.Type()
+	t := p.Type
 	cnt := int(d.nodes[i].num)
 	m := reflect.MakeMapWithSize(t, cnt)
 	kt := t.Key()
@@ -305,11 +283,11 @@ func (d *doc) mapOf(i int, v reflect.Value) error {
 	for range cnt {
 		key := d.str(&d.nodes[j])
 		e.SetZero()
-		if err := d.decode(j+1, e); err != nil {
-			return fmt.Errorf("%q: %w", key, err)
+		if err := d.decode(j+1, p.Elem, e); err != nil {
+			return wire.AtKey(err, key)
 		}
 		kv := reflect.ValueOf(key)
-		if kt.Kind() == reflect.String && kt != kv.Type() {
+		if kt != kv.Type() {
 			kv = kv.Convert(kt)
 		}
 		m.SetMapIndex(kv, e)
@@ -319,28 +297,23 @@ func (d *doc) mapOf(i int, v reflect.Value) error {
 	return nil
 }
 
-// structOf decodes struct node i into v, a struct, member by member;
-// members without a field are ignored and fields without a member keep
-// their value.
-func (d *doc) structOf(i int, v reflect.Value) error {
-	info := structInfoOf(v.Type())
+// structOf decodes struct node i into v, a struct of the plan p, member by
+// member; members without a field are ignored and fields without a member
+// keep their value.
+func (d *doc) structOf(i int, p *wire.Plan, v reflect.Value) error {
 	cnt := int(d.nodes[i].num)
-	j := i + 1
+	j, next := i+1, 0
 	for range cnt {
 		m := &d.nodes[j]
 		name := d.b[m.start:m.end]
 		if m.raw {
 			name = unescape(nil, name)
 		}
-		if f := info.field(name); f != nil {
-			fv := v.Field(f.Index[0])
-			if len(f.Index) > 1 {
-				// StructFields promotes only through embedded structs, not
-				// pointers, so the path needs no allocation.
-				fv = v.FieldByIndex(f.Index)
-			}
-			if err := d.decode(j+1, fv); err != nil {
-				return fmt.Errorf("%s: %w", f.Name, err)
+		if k := p.Lookup(name, next); k >= 0 {
+			f := &p.Fields[k]
+			next = k + 1
+			if err := d.decode(j+1, f.Plan, f.Into(v)); err != nil {
+				return wire.AtField(err, f.Name)
 			}
 		}
 		j = int(d.nodes[j+1].skip)
@@ -388,13 +361,13 @@ func (d *doc) natural(i int) any {
 // fault decodes the fault struct at node i. Liberal in what it takes, it
 // accepts a faultCode sent as a numeric string and a faultString of any
 // scalar type; a fault whose code is missing or not a number still fails
-// the call, as rpc.CodeServerError.
-func (d *doc) fault(i int) (*rpc.Error, error) {
+// the call, as wire.CodeServerError.
+func (d *doc) fault(i int) (*wire.Error, error) {
 	n := &d.nodes[i]
 	if n.kind != kindStruct {
 		return nil, fmt.Errorf("xml: the fault is a %s, not a struct", n.kind)
 	}
-	e := &rpc.Error{Code: rpc.CodeServerError}
+	e := &wire.Error{Code: wire.CodeServerError}
 	j := i + 1
 	for range n.num {
 		name := d.str(&d.nodes[j])
@@ -403,10 +376,10 @@ func (d *doc) fault(i int) (*rpc.Error, error) {
 		case "faultCode":
 			switch v.kind {
 			case kindInt:
-				e.Code = rpc.Code(v.num)
+				e.Code = int(v.num)
 			case kindString:
 				if c, err := strconv.ParseInt(d.str(v), 10, 64); err == nil {
-					e.Code = rpc.Code(c)
+					e.Code = int(c)
 				}
 			}
 		case "faultString":
@@ -421,60 +394,29 @@ func (d *doc) fault(i int) (*rpc.Error, error) {
 	return e, nil
 }
 
-// structInfo is what encoding and decoding need to know about a struct
-// type, computed once.
-type structInfo struct {
-	fields []rpc.Field
-	byName map[string]int // for structs with many fields
-	enc    []encField
-	encErr error
+// memberNames holds, per struct plan, each field's member start tag and
+// name, ready to write: <member><name>…</name>.
+var memberNames sync.Map // *wire.Plan → *members
+
+type members struct {
+	prefix []string
+	err    error // a name that XML cannot carry
 }
 
-// encField is a field ready to encode: its member start tag and name.
-type encField struct {
-	index     []int
-	omitEmpty bool
-	prefix    string // <member><name>…</name>
-}
-
-var structInfos sync.Map // reflect.Type → *structInfo
-
-func structInfoOf(t reflect.Type) *structInfo {
-	if si, ok := structInfos.Load(t); ok {
-		return si.(*structInfo)
+func membersOf(p *wire.Plan) *members {
+	if m, ok := memberNames.Load(p); ok {
+		return m.(*members)
 	}
-	si := &structInfo{fields: rpc.StructFields(t)}
-	if len(si.fields) > 8 {
-		si.byName = make(map[string]int, len(si.fields))
-		for k, f := range si.fields {
-			si.byName[f.Name] = k
-		}
-	}
-	for _, f := range si.fields {
+	m := &members{prefix: make([]string, len(p.Fields))}
+	for k, f := range p.Fields {
 		b := append([]byte(nil), "<member><name>"...)
 		b, err := appendText(b, f.Name, false)
 		if err != nil {
-			si.encErr = fmt.Errorf("xml: field %s of %v: %w", f.Name, t, err)
+			m.err = wire.AtField(err, f.Name)
 			break
 		}
-		b = append(b, "</name>"...)
-		si.enc = append(si.enc, encField{index: f.Index, omitEmpty: f.OmitEmpty, prefix: string(b)})
+		m.prefix[k] = string(append(b, "</name>"...))
 	}
-	actual, _ := structInfos.LoadOrStore(t, si)
-	return actual.(*structInfo)
-}
-
-func (si *structInfo) field(name []byte) *rpc.Field {
-	if si.byName != nil {
-		if k, ok := si.byName[string(name)]; ok {
-			return &si.fields[k]
-		}
-		return nil
-	}
-	for k := range si.fields {
-		if si.fields[k].Name == string(name) {
-			return &si.fields[k]
-		}
-	}
-	return nil
+	actual, _ := memberNames.LoadOrStore(p, m)
+	return actual.(*members)
 }

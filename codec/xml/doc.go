@@ -5,12 +5,18 @@
 //
 //	import "github.com/polyrpc/polyrpc/codec/xml" // registers "xml"
 //
-//	s := rpc.NewServer()
+//	s, err := rpc.NewServer()
+//	if err != nil {
+//		return err
+//	}
 //	s.Register("demo.add", func(a, b int64) (int64, error) { return a + b, nil })
 //
-//	c := rpc.NewClient(rpc.InProcess(s), xml.New())
+//	c, err := rpc.NewClient(rpc.InProcess(s), xml.New())
+//	if err != nil {
+//		return err
+//	}
 //	var sum int64
-//	err := c.Call(ctx, "demo.add", &sum, 2, 3)
+//	err = c.Call(ctx, "demo.add", &sum, 2, 3)
 //
 // # Reading
 //
@@ -32,9 +38,12 @@
 // with range checks, and into floats; doubles into floats; strings,
 // booleans, time.Time, []byte from base64, slices and arrays, maps with
 // string keys and structs from structs (members matched to fields by
-// rpc.StructFields names, unknown members ignored), pointers, and any,
+// wire.StructFields names, unknown members ignored), pointers, and any,
 // which receives int64, bool, string, float64, time.Time, []byte, nil,
-// []any or map[string]any. A <nil/> sets the zero value.
+// []any or map[string]any. A <nil/> sets the zero value. A value that does
+// not fit is a *wire.ValueError that says where and what was wanted in
+// XML-RPC's terms ("[1].x: cannot use string as a 64-bit integer"), never
+// naming a Go type.
 //
 // # Writing
 //
@@ -44,13 +53,13 @@
 // returns escaped (a character XML 1.0 cannot carry is an error); doubles
 // with the shortest digits that read back exactly (NaN and infinities are
 // errors); time.Time as YYYYMMDDTHH:MM:SS in UTC; []byte as base64; maps
-// with string keys as structs with sorted members; structs by rpc.StructFields
+// with string keys as structs with sorted members; structs by wire.StructFields
 // names, honouring omitempty. Nil pointers and interfaces are <nil/>; nil
 // slices and maps are an empty array and struct, which readers without the
 // nil extension accept, and a result-less method answers <nil/>.
 //
-// Faults carry exactly faultCode and faultString; rpc.Error.Data has no
+// Faults carry exactly faultCode and faultString; wire.Error.Data has no
 // place in XML-RPC and is dropped. XML-RPC has no named params
 // (ErrNamedParams), no notifications (ErrNotification) and no call ids, so
-// the codec is rpc.Unordered.
+// the codec is wire.InOrder.
 package xml

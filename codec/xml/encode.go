@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // The encoder writes conservatively, in the forms every XML-RPC reader
@@ -52,7 +54,7 @@ func (c *Codec) appendValue(b []byte, v any, depth int) ([]byte, error) {
 		for k, e := range x {
 			var err error
 			if b, err = c.appendValue(b, e, depth+1); err != nil {
-				return b, fmt.Errorf("[%d]: %w", k, err)
+				return b, wire.AtIndex(err, k)
 			}
 		}
 		return append(b, "</data></array></value>"...), nil
@@ -72,7 +74,7 @@ func (c *Codec) appendValue(b []byte, v any, depth int) ([]byte, error) {
 				return b, err
 			}
 			if b, err = c.appendValue(b, x[k], depth+1); err != nil {
-				return b, fmt.Errorf("%s: %w", k, err)
+				return b, wire.AtKey(err, k)
 			}
 			b = append(b, "</member>"...)
 		}
@@ -83,7 +85,7 @@ func (c *Codec) appendValue(b []byte, v any, depth int) ([]byte, error) {
 
 func (c *Codec) checkDepth(depth int) error {
 	if depth >= c.maxDepth {
-		return fmt.Errorf("xml: value nested deeper than %d levels", c.maxDepth)
+		return &wire.DepthError{Codec: "xml", Max: c.maxDepth}
 	}
 	return nil
 }
@@ -113,7 +115,7 @@ func appendBool(b []byte, v bool) []byte {
 // (Python writes the same forms). Infinities and NaN have no XML-RPC form.
 func appendDouble(b []byte, f float64, bits int) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return b, fmt.Errorf("xml: %v cannot be encoded: XML-RPC has no representation for it", f)
+		return b, &wire.ValueError{Msg: strconv.FormatFloat(f, 'g', -1, 64) + " cannot be encoded: XML-RPC has no representation for it"}
 	}
 	b = append(b, "<value><double>"...)
 	if a := math.Abs(f); a == 0 || a >= 1e-6 && a < 1e21 {
@@ -154,69 +156,78 @@ func appendMemberName(b []byte, name string) ([]byte, error) {
 
 // appendReflect appends v, of any other type, as a <value> element.
 func (c *Codec) appendReflect(b []byte, v reflect.Value, depth int) ([]byte, error) {
+	if !v.IsValid() {
+		return append(b, "<value><nil/></value>"...), nil
+	}
+	return c.appendPlan(b, wire.PlanOf(v.Type()), v, depth)
+}
+
+// appendPlan appends v, a value of the plan p, as a <value> element.
+func (c *Codec) appendPlan(b []byte, p *wire.Plan, v reflect.Value, depth int) ([]byte, error) {
 	// Follow pointers and interfaces with a bound of their own: a pointer
 	// may point to itself.
-	for hops := 0; v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface; hops++ {
+	for hops := 0; p.Kind == wire.KindPointer || p.Kind == wire.KindInterface; hops++ {
 		if v.IsNil() {
 			return append(b, "<value><nil/></value>"...), nil
 		}
 		if hops >= c.maxDepth {
-			return b, fmt.Errorf("xml: pointers nested deeper than %d levels", c.maxDepth)
+			return b, &wire.DepthError{Codec: "xml", Max: c.maxDepth}
 		}
 		v = v.Elem()
+		switch k := v.Kind(); {
+		case p.Kind == wire.KindPointer:
+			p = p.Elem
+		case k != reflect.Pointer && k != reflect.Interface && v.CanInterface():
+			// What an interface holds takes appendValue's direct cases.
+			return c.appendValue(b, v.Interface(), depth)
+		default:
+			p = wire.PlanOf(v.Type())
+		}
 	}
-	switch v.Kind() {
-	case reflect.Invalid:
-		return append(b, "<value><nil/></value>"...), nil
-	case reflect.Bool:
+	switch p.Kind {
+	case wire.KindBool:
 		return appendBool(b, v.Bool()), nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+	case wire.KindInt:
 		return appendInt(b, v.Int()), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	case wire.KindUint:
 		u := v.Uint()
 		if u > math.MaxInt64 {
-			return b, fmt.Errorf("xml: %d exceeds the range of <i8>", u)
+			return b, &wire.ValueError{Msg: strconv.FormatUint(u, 10) + " exceeds the range of <i8>"}
 		}
 		return appendInt(b, int64(u)), nil
-	case reflect.Float32:
-		return appendDouble(b, v.Float(), 32)
-	case reflect.Float64:
-		return appendDouble(b, v.Float(), 64)
-	case reflect.String:
+	case wire.KindFloat:
+		return appendDouble(b, v.Float(), p.Bits)
+	case wire.KindString:
 		b = append(b, "<value><string>"...)
 		b, err := appendText(b, v.String(), false)
 		if err != nil {
 			return b, err
 		}
 		return append(b, "</string></value>"...), nil
-	case reflect.Slice:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return appendBase64(b, v.Bytes()), nil
-		}
-		return c.appendArray(b, v, depth)
-	case reflect.Array:
-		return c.appendArray(b, v, depth)
-	case reflect.Map:
-		return c.appendMap(b, v, depth)
-	case reflect.Struct:
-		if v.Type() == timeType {
-			return appendTimeValue(b, v.Interface().(time.Time))
-		}
-		return c.appendStruct(b, v, depth)
+	case wire.KindBytes:
+		return appendBase64(b, v.Bytes()), nil
+	case wire.KindSlice, wire.KindArray, wire.KindByteArray:
+		return c.appendArray(b, p, v, depth)
+	case wire.KindMap:
+		return c.appendMap(b, p, v, depth)
+	case wire.KindTime:
+		return appendTimeValue(b, v.Interface().(time.Time))
+	case wire.KindStruct:
+		return c.appendStruct(b, p, v, depth)
 	}
-	return b, fmt.Errorf("xml: cannot encode %v", v.Type())
+	return b, p.Unsupported()
 }
 
 // appendArray writes a slice or array; a nil slice is an empty array.
-func (c *Codec) appendArray(b []byte, v reflect.Value, depth int) ([]byte, error) {
+func (c *Codec) appendArray(b []byte, p *wire.Plan, v reflect.Value, depth int) ([]byte, error) {
 	if err := c.checkDepth(depth); err != nil {
 		return b, err
 	}
 	b = append(b, "<value><array><data>"...)
 	for k := range v.Len() {
 		var err error
-		if b, err = c.appendReflect(b, v.Index(k), depth+1); err != nil {
-			return b, fmt.Errorf("[%d]: %w", k, err)
+		if b, err = c.appendPlan(b, p.Elem, v.Index(k), depth+1); err != nil {
+			return b, wire.AtIndex(err, k)
 		}
 	}
 	return append(b, "</data></array></value>"...), nil
@@ -225,10 +236,7 @@ func (c *Codec) appendArray(b []byte, v reflect.Value, depth int) ([]byte, error
 // appendMap writes a map with string keys as a struct, members sorted by
 // name so that equal maps encode to equal bytes; a nil map is an empty
 // struct.
-func (c *Codec) appendMap(b []byte, v reflect.Value, depth int) ([]byte, error) {
-	if v.Type().Key().Kind() != reflect.String {
-		return b, fmt.Errorf("xml: cannot encode %v: map keys must be strings", v.Type())
-	}
+func (c *Codec) appendMap(b []byte, p *wire.Plan, v reflect.Value, depth int) ([]byte, error) {
 	if err := c.checkDepth(depth); err != nil {
 		return b, err
 	}
@@ -248,53 +256,37 @@ func (c *Codec) appendMap(b []byte, v reflect.Value, depth int) ([]byte, error) 
 		if b, err = appendMemberName(b, k.String()); err != nil {
 			return b, err
 		}
-		if b, err = c.appendReflect(b, v.MapIndex(k), depth+1); err != nil {
-			return b, fmt.Errorf("%s: %w", k.String(), err)
+		if b, err = c.appendPlan(b, p.Elem, v.MapIndex(k), depth+1); err != nil {
+			return b, wire.AtKey(err, k.String())
 		}
 		b = append(b, "</member>"...)
 	}
 	return append(b, "</struct></value>"...), nil
 }
 
-// appendStruct writes a struct's fields as members named like
-// encoding/json names them (see rpc.StructFields), honouring omitempty.
-func (c *Codec) appendStruct(b []byte, v reflect.Value, depth int) ([]byte, error) {
+// appendStruct writes a struct's fields as members named as the plan
+// names them, leaving out the absent ones (see wire.Field.Of).
+func (c *Codec) appendStruct(b []byte, p *wire.Plan, v reflect.Value, depth int) ([]byte, error) {
 	if err := c.checkDepth(depth); err != nil {
 		return b, err
 	}
-	info := structInfoOf(v.Type())
-	if info.encErr != nil {
-		return b, info.encErr
+	m := membersOf(p)
+	if m.err != nil {
+		return b, m.err
 	}
 	b = append(b, "<value><struct>"...)
-	for k := range info.enc {
-		f := &info.enc[k]
-		fv := v.Field(f.index[0])
-		if len(f.index) > 1 {
-			fv = v.FieldByIndex(f.index)
-		}
-		if f.omitEmpty && isEmpty(fv) {
+	for k := range p.Fields {
+		f := &p.Fields[k]
+		fv, ok := f.Of(v)
+		if !ok {
 			continue
 		}
-		b = append(b, f.prefix...)
+		b = append(b, m.prefix[k]...)
 		var err error
-		if b, err = c.appendReflect(b, fv, depth+1); err != nil {
-			return b, fmt.Errorf("%s: %w", info.fields[k].Name, err)
+		if b, err = c.appendPlan(b, f.Plan, fv, depth+1); err != nil {
+			return b, wire.AtField(err, f.Name)
 		}
 		b = append(b, "</member>"...)
 	}
 	return append(b, "</struct></value>"...), nil
-}
-
-// isEmpty is encoding/json's notion of empty for omitempty.
-func isEmpty(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-		return v.Len() == 0
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
-		return v.IsZero()
-	}
-	return false
 }

@@ -4,24 +4,26 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 func TestDecodeRequestErrors(t *testing.T) {
 	const (
-		parse    = rpc.CodeParseError
-		invalid  = rpc.CodeInvalidRequest
-		limit    = rpc.CodeLimitExceeded
-		encoding = rpc.Code(-32701)
+		parse    = wire.CodeParseError
+		invalid  = wire.CodeInvalidRequest
+		limit    = wire.CodeLimitExceeded
+		encoding = -32701
 	)
 	v := func(value string) string { return string(call(value)) }
 	tests := []struct {
 		name string
 		msg  string
-		code rpc.Code
+		code int
 		want string // a substring of the message
 	}{
 		// Not well-formed XML.
@@ -118,11 +120,11 @@ func TestDecodeRequestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var req rpc.Request
+			var req wire.Request
 			err := codec.DecodeRequest([]byte(tt.msg), &req)
-			var e *rpc.Error
+			var e *wire.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("error %v, want an *rpc.Error", err)
+				t.Fatalf("error %v, want an *wire.Error", err)
 			}
 			if e.Code != tt.code || !strings.Contains(e.Message, tt.want) {
 				t.Errorf("got %d %q\nwant %d containing %q", e.Code, e.Message, tt.code, tt.want)
@@ -132,7 +134,7 @@ func TestDecodeRequestErrors(t *testing.T) {
 }
 
 func TestErrorPosition(t *testing.T) {
-	var req rpc.Request
+	var req wire.Request
 	err := codec.DecodeRequest([]byte("<methodCall>\n  <methodName>m</methodName>\n  <params><param><value><foo/></value></param></params>\n</methodCall>"), &req)
 	if err == nil || !strings.Contains(err.Error(), "(line 3, column 25)") {
 		t.Errorf("error %v, want line 3, column 25", err)
@@ -142,7 +144,10 @@ func TestErrorPosition(t *testing.T) {
 // TestServeErrors checks that errors become faults in the XML-RPC shape,
 // through the core.
 func TestServeErrors(t *testing.T) {
-	s := rpc.NewServer(rpc.WithCodecs(codec))
+	s, err := rpc.NewServer(rpc.WithCodecs(codec))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Register("m", func(int) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -166,8 +171,8 @@ func TestServeErrors(t *testing.T) {
 			if !bytes.HasPrefix(out, []byte(want)) {
 				t.Errorf("got %s\nwant a fault with code %s", out, tt.code)
 			}
-			var r rpc.Reply
-			if err := codec.DecodeReply(out, &r); err != nil || r.Error == nil || r.Error.Code.String() == "" {
+			var r wire.Reply
+			if err := codec.DecodeReply(out, &r); err != nil || r.Error == nil || strconv.Itoa(r.Error.Code) != tt.code {
 				t.Errorf("reply %s does not decode to a fault: %v", out, err)
 			}
 		})

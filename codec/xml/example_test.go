@@ -6,17 +6,26 @@ import (
 
 	"github.com/polyrpc/polyrpc/codec/xml"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // A server and client speaking XML-RPC in-process.
 func Example() {
 	c := xml.New()
-	s := rpc.NewServer(rpc.WithCodecs(c))
+	s, err := rpc.NewServer(rpc.WithCodecs(c))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := s.Register("demo.add", func(a, b int64) (int64, error) { return a + b, nil }); err != nil {
 		fmt.Println(err)
 		return
 	}
-	client := rpc.NewClient(rpc.InProcess(s), c)
+	client, err := rpc.NewClient(rpc.InProcess(s), c)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	var sum int64
 	if err := client.Call(context.Background(), "demo.add", &sum, 2, 3); err != nil {
 		fmt.Println(err)
@@ -27,7 +36,7 @@ func Example() {
 }
 
 func ExampleCodec_AppendCall() {
-	msg, err := xml.New().AppendCall(nil, &rpc.Call{Method: "demo.add", Args: []any{2, int64(1) << 40}})
+	msg, err := xml.New().AppendCall(nil, &wire.Call{Method: "demo.add", Args: []any{2, int64(1) << 40}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -51,7 +60,7 @@ func ExampleCodec_DecodeRequest() {
 </params>
 </methodCall>
 `)
-	var req rpc.Request
+	var req wire.Request
 	if err := xml.New().DecodeRequest(msg, &req); err != nil {
 		fmt.Println(err)
 		return
@@ -65,7 +74,7 @@ func ExampleCodec_DecodeRequest() {
 }
 
 func ExampleCodec_AppendResponse() {
-	msg, _ := xml.New().AppendResponse(nil, &rpc.Response{Error: &rpc.Error{Code: rpc.CodeMethodNotFound, Message: "method not found: x"}})
+	msg, _ := xml.New().AppendResponse(nil, &wire.Response{Error: &wire.Error{Code: wire.CodeMethodNotFound, Message: "method not found: x"}})
 	fmt.Println(string(msg))
 	// Output: <?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>-32601</int></value></member><member><name>faultString</name><value><string>method not found: x</string></value></member></struct></value></fault></methodResponse>
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // seed adds every fixture under testdata, and a few hand-written messages,
@@ -69,11 +69,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		string(call("<value><string>a&#13;&amp;<![CDATA[<x>]]>\r\n</string></value>", "<value><base64>AA\n==</base64></value>")),
 	)
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		var req rpc.Request
+		var req wire.Request
 		if err := codec.DecodeRequest(msg, &req); err != nil {
-			var e *rpc.Error
+			var e *wire.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("error %v is not an *rpc.Error", err)
+				t.Fatalf("error %v is not an *wire.Error", err)
 			}
 			return
 		}
@@ -93,11 +93,11 @@ func FuzzDecodeRequest(f *testing.F) {
 				_ = req.Params.DecodeAt(i, &m)
 			}
 		}
-		again, err := codec.AppendCall(nil, &rpc.Call{Method: req.Method, Args: args})
+		again, err := codec.AppendCall(nil, &wire.Call{Method: req.Method, Args: args})
 		if err != nil {
 			t.Fatalf("re-encoding %#v: %v", args, err)
 		}
-		var req2 rpc.Request
+		var req2 wire.Request
 		if err := codec.DecodeRequest(again, &req2); err != nil {
 			t.Fatalf("decoding the re-encoded %s: %v", again, err)
 		}
@@ -124,17 +124,17 @@ func FuzzDecodeReply(f *testing.F) {
 		"<methodResponse><fault><value><struct><member><name>faultCode</name><value>7</value></member></struct></value></fault></methodResponse>",
 	)
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		var r rpc.Reply
+		var r wire.Reply
 		if err := codec.DecodeReply(msg, &r); err != nil {
 			return
 		}
 		switch {
 		case r.Error != nil:
-			again, err := codec.AppendResponse(nil, &rpc.Response{Error: r.Error})
+			again, err := codec.AppendResponse(nil, &wire.Response{Error: r.Error})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var r2 rpc.Reply
+			var r2 wire.Reply
 			if err := codec.DecodeReply(again, &r2); err != nil {
 				t.Fatalf("decoding the re-encoded %s: %v", again, err)
 			}
@@ -148,11 +148,11 @@ func FuzzDecodeReply(f *testing.F) {
 			}
 			var s fuzzStruct
 			_ = r.Result.Decode(&s)
-			again, err := codec.AppendResponse(nil, &rpc.Response{Result: v})
+			again, err := codec.AppendResponse(nil, &wire.Response{Result: v})
 			if err != nil {
 				t.Fatalf("re-encoding %#v: %v", v, err)
 			}
-			var r2 rpc.Reply
+			var r2 wire.Reply
 			if err := codec.DecodeReply(again, &r2); err != nil {
 				t.Fatalf("decoding the re-encoded %s: %v", again, err)
 			}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -58,38 +58,38 @@ func TestGolden(t *testing.T) {
 		enc  func() ([]byte, error)
 	}{
 		{"call.xml", func() ([]byte, error) {
-			return codec.AppendCall(nil, &rpc.Call{Method: "golden.types", Args: []any{
+			return codec.AppendCall(nil, &wire.Call{Method: "golden.types", Args: []any{
 				42, int64(-1) << 40, uint8(7), true, false, "a<b & c>d\r\n\t'\"]]>", "",
-				1.5, 0.1, -0.0, math.Copysign(0, -1), 1e21, 1e-7, 123456789.0, float32(0.1), math.MaxFloat64,
+				1.5, 0.1, 0.0, math.Copysign(0, -1), 1e21, 1e-7, 123456789.0, float32(0.1), math.MaxFloat64,
 				day, []byte("binary\x00\xff"), []byte(nil), nil, (*int)(nil),
 				[]any{1, "two", []int{}}, []string(nil), [2]bool{true, false},
 				map[string]any{"zeta": 1, "alpha": "a", "<&>": nil}, map[string]int(nil),
 			}})
 		}},
 		{"call-struct.xml", func() ([]byte, error) {
-			return codec.AppendCall(nil, &rpc.Call{Method: "golden.user", Args: []any{goldenUser{
+			return codec.AppendCall(nil, &wire.Call{Method: "golden.user", Args: []any{goldenUser{
 				Name: "Ada", Admin: true, Address: &goldenAddress{Street: "1 Main St"},
 				Manager: &goldenUser{Name: "Charles"}, Tags: []string{"x"},
 			}}})
 		}},
 		{"call-empty.xml", func() ([]byte, error) {
-			return codec.AppendCall(nil, &rpc.Call{Method: "system.listMethods", Args: []any{}})
+			return codec.AppendCall(nil, &wire.Call{Method: "system.listMethods", Args: []any{}})
 		}},
 		{"response.xml", func() ([]byte, error) {
-			return codec.AppendResponse(nil, &rpc.Response{Result: map[string]any{
+			return codec.AppendResponse(nil, &wire.Response{Result: map[string]any{
 				"sum": int64(6), "items": []any{1.25, "x"}, "when": day,
 			}})
 		}},
 		{"response-nil.xml", func() ([]byte, error) {
-			return codec.AppendResponse(nil, &rpc.Response{})
+			return codec.AppendResponse(nil, &wire.Response{})
 		}},
 		{"fault.xml", func() ([]byte, error) {
-			return codec.AppendResponse(nil, &rpc.Response{Result: "ignored", Error: &rpc.Error{
-				Code: rpc.CodeMethodNotFound, Message: "method not found: <a & b>", Data: "dropped",
+			return codec.AppendResponse(nil, &wire.Response{Result: "ignored", Error: &wire.Error{
+				Code: wire.CodeMethodNotFound, Message: "method not found: <a & b>", Data: "dropped",
 			}})
 		}},
 		{"fault-application.xml", func() ([]byte, error) {
-			return codec.AppendResponse(nil, &rpc.Response{Error: &rpc.Error{Code: 4, Message: "too many\r\nparameters \x00"}})
+			return codec.AppendResponse(nil, &wire.Response{Error: &wire.Error{Code: 4, Message: "too many\r\nparameters \x00"}})
 		}},
 	}
 	for _, tt := range tests {
@@ -106,7 +106,7 @@ func TestGolden(t *testing.T) {
 // TestGoldenDecode reads the golden files back.
 func TestGoldenDecode(t *testing.T) {
 	t.Run("call-struct.xml", func(t *testing.T) {
-		var req rpc.Request
+		var req wire.Request
 		if err := codec.DecodeRequest(readFile(t, "golden/call-struct.xml"), &req); err != nil {
 			t.Fatal(err)
 		}
@@ -120,16 +120,16 @@ func TestGoldenDecode(t *testing.T) {
 		}
 	})
 	t.Run("fault.xml", func(t *testing.T) {
-		var r rpc.Reply
+		var r wire.Reply
 		if err := codec.DecodeReply(readFile(t, "golden/fault.xml"), &r); err != nil {
 			t.Fatal(err)
 		}
-		if r.Error == nil || r.Error.Code != rpc.CodeMethodNotFound || r.Error.Message != "method not found: <a & b>" || r.Error.Data != nil {
+		if r.Error == nil || r.Error.Code != wire.CodeMethodNotFound || r.Error.Message != "method not found: <a & b>" || r.Error.Data != nil {
 			t.Errorf("got %#v", r.Error)
 		}
 	})
 	t.Run("fault-application.xml", func(t *testing.T) {
-		var r rpc.Reply
+		var r wire.Reply
 		if err := codec.DecodeReply(readFile(t, "golden/fault-application.xml"), &r); err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestGoldenDecode(t *testing.T) {
 		}
 	})
 	t.Run("response-nil.xml", func(t *testing.T) {
-		var r rpc.Reply
+		var r wire.Reply
 		if err := codec.DecodeReply(readFile(t, "golden/response-nil.xml"), &r); err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/xml"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // allocated returns the bytes that f allocates on the heap. Tests that use
@@ -24,13 +24,13 @@ func allocated(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
-func decodeCode(t *testing.T, c *xml.Codec, msg []byte) rpc.Code {
+func decodeCode(t *testing.T, c *xml.Codec, msg []byte) int {
 	t.Helper()
-	var req rpc.Request
+	var req wire.Request
 	err := c.DecodeRequest(msg, &req)
-	var e *rpc.Error
+	var e *wire.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("error %v, want an *rpc.Error", err)
+		t.Fatalf("error %v, want an *wire.Error", err)
 	}
 	return e.Code
 }
@@ -43,8 +43,8 @@ func TestHostileNesting(t *testing.T) {
 	open := strings.Repeat("<value><array><data>", depth)
 	msg := call(open + strings.Repeat("</data></array></value>", depth))
 
-	if code := decodeCode(t, codec, msg); code != rpc.CodeLimitExceeded {
-		t.Errorf("code %d, want %d", code, rpc.CodeLimitExceeded)
+	if code := decodeCode(t, codec, msg); code != wire.CodeLimitExceeded {
+		t.Errorf("code %d, want %d", code, wire.CodeLimitExceeded)
 	}
 	if n := allocated(func() { decodeCode(t, codec, msg) }); n > 64<<10 {
 		t.Errorf("refusing allocated %d bytes", n)
@@ -56,10 +56,10 @@ func TestHostileNesting(t *testing.T) {
 	old := debug.SetMaxStack(1 << 20)
 	defer debug.SetMaxStack(old)
 	unlimited := xml.New(xml.WithMaxDepth(1 << 30))
-	if code := decodeCode(t, unlimited, call(open)); code != rpc.CodeParseError {
-		t.Errorf("truncated: code %d, want %d", code, rpc.CodeParseError)
+	if code := decodeCode(t, unlimited, call(open)); code != wire.CodeParseError {
+		t.Errorf("truncated: code %d, want %d", code, wire.CodeParseError)
 	}
-	var req rpc.Request
+	var req wire.Request
 	if err := unlimited.DecodeRequest(msg, &req); err != nil {
 		t.Errorf("unlimited depth: %v", err)
 	}
@@ -85,14 +85,14 @@ func TestHostileEntities(t *testing.T) {
 	external := `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><methodCall><methodName>&xxe;</methodName></methodCall>`
 	for name, msg := range map[string]string{"billion laughs": laughs, "external entity": external} {
 		t.Run(name, func(t *testing.T) {
-			if code := decodeCode(t, codec, []byte(msg)); code != rpc.CodeParseError {
-				t.Errorf("code %d, want %d", code, rpc.CodeParseError)
+			if code := decodeCode(t, codec, []byte(msg)); code != wire.CodeParseError {
+				t.Errorf("code %d, want %d", code, wire.CodeParseError)
 			}
 			if n := allocated(func() { decodeCode(t, codec, []byte(msg)) }); n > 16<<10 {
 				t.Errorf("refusing allocated %d bytes", n)
 			}
 			// Entity references without a DOCTYPE are undefined, not expanded.
-			if code := decodeCode(t, codec, call("<value>&lol9;</value>")); code != rpc.CodeParseError {
+			if code := decodeCode(t, codec, call("<value>&lol9;</value>")); code != wire.CodeParseError {
 				t.Errorf("undeclared entity: code %d", code)
 			}
 		})
@@ -115,7 +115,7 @@ func TestHostileBase64(t *testing.T) {
 
 	var got []byte
 	n := allocated(func() {
-		var req rpc.Request
+		var req wire.Request
 		if err := codec.DecodeRequest(msg, &req); err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +135,7 @@ func TestHostileBase64(t *testing.T) {
 		t.Errorf("a truncated message of %d bytes allocated %d bytes", len(truncated), n)
 	}
 	allocs := testing.AllocsPerRun(5, func() {
-		var req rpc.Request
+		var req wire.Request
 		_ = codec.DecodeRequest(msg, &req)
 		_ = req.Params.DecodeAt(0, &got)
 	})
@@ -149,7 +149,7 @@ func TestHostileBase64(t *testing.T) {
 func TestHostileManyValues(t *testing.T) {
 	msg := call("<value><array><data>" + strings.Repeat("<value/>", 1<<20) + "</data></array></value>")
 	n := allocated(func() {
-		var req rpc.Request
+		var req wire.Request
 		if err := codec.DecodeRequest(msg, &req); err != nil {
 			t.Fatal(err)
 		}

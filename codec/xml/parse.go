@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // The parser reads a whole message in one pass, without recursion, into a
@@ -68,13 +68,13 @@ type node struct {
 
 // codeUnsupportedEncoding is the fault-interop code for a document in an
 // encoding the server cannot read.
-const codeUnsupportedEncoding rpc.Code = -32701
+const codeUnsupportedEncoding int = -32701
 
 // syntaxError is a message that cannot be read: not well-formed XML
-// (rpc.CodeParseError), not XML-RPC (rpc.CodeInvalidRequest), nested too
-// deeply (rpc.CodeLimitExceeded) or in an unsupported encoding.
+// (wire.CodeParseError), not XML-RPC (wire.CodeInvalidRequest), nested too
+// deeply (wire.CodeLimitExceeded) or in an unsupported encoding.
 type syntaxError struct {
-	code rpc.Code
+	code int
 	msg  string
 	line int // of the offending byte, from 1; 0 when unknown
 	col  int
@@ -88,12 +88,12 @@ func (e *syntaxError) Error() string {
 }
 
 // rpcError is the error a server answers with.
-func (e *syntaxError) rpcError() *rpc.Error {
+func (e *syntaxError) rpcError() *wire.Error {
 	prefix := "invalid request: "
 	switch e.code {
-	case rpc.CodeParseError:
+	case wire.CodeParseError:
 		prefix = "parse error: "
-	case rpc.CodeLimitExceeded:
+	case wire.CodeLimitExceeded:
 		prefix = "limit exceeded: "
 	case codeUnsupportedEncoding:
 		prefix = "unsupported encoding: "
@@ -102,7 +102,7 @@ func (e *syntaxError) rpcError() *rpc.Error {
 	if e.line > 0 {
 		msg = fmt.Sprintf("%s (line %d, column %d)", msg, e.line, e.col)
 	}
-	return &rpc.Error{Code: e.code, Message: prefix + msg}
+	return &wire.Error{Code: e.code, Message: prefix + msg}
 }
 
 // tag is a start or end tag. raw is the qualified name as written; local
@@ -170,7 +170,7 @@ func (p *parser) push(n node) {
 	p.nodes = append(p.nodes, n)
 }
 
-func (p *parser) fail(code rpc.Code, at int, format string, args ...any) *syntaxError {
+func (p *parser) fail(code int, at int, format string, args ...any) *syntaxError {
 	e := &syntaxError{code: code, msg: fmt.Sprintf(format, args...)}
 	if at >= 0 && at <= len(p.b) {
 		lineStart := bytes.LastIndexByte(p.b[:at], '\n') + 1
@@ -181,11 +181,11 @@ func (p *parser) fail(code rpc.Code, at int, format string, args ...any) *syntax
 }
 
 func (p *parser) malformed(at int, format string, args ...any) *syntaxError {
-	return p.fail(rpc.CodeParseError, at, format, args...)
+	return p.fail(wire.CodeParseError, at, format, args...)
 }
 
 func (p *parser) invalid(at int, format string, args ...any) *syntaxError {
-	return p.fail(rpc.CodeInvalidRequest, at, format, args...)
+	return p.fail(wire.CodeInvalidRequest, at, format, args...)
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
@@ -747,7 +747,7 @@ func (p *parser) root(want string) (tag, error) {
 		return tag{}, err
 	}
 	if len(p.b) > math.MaxUint32 {
-		return tag{}, p.fail(rpc.CodeLimitExceeded, -1, "message larger than 4 GiB") // nodes hold 32-bit offsets
+		return tag{}, p.fail(wire.CodeLimitExceeded, -1, "message larger than 4 GiB") // nodes hold 32-bit offsets
 	}
 	i := p.pos
 	for i < len(p.b) && isSpace(p.b[i]) {
@@ -910,7 +910,7 @@ func (p *parser) paramList(t tag, max int) error {
 			return err
 		}
 		if len(p.nodes) > math.MaxInt32 {
-			return p.fail(rpc.CodeLimitExceeded, pt.pos, "too many values")
+			return p.fail(wire.CodeLimitExceeded, pt.pos, "too many values")
 		}
 		p.params = append(p.params, int32(len(p.nodes)))
 		if err := p.value(vt); err != nil {
@@ -1124,7 +1124,7 @@ func (p *parser) open(vt tag) (err error) {
 			return p.end(vt.raw)
 		}
 		if len(p.stack) >= p.maxDepth {
-			return p.fail(rpc.CodeLimitExceeded, t.pos, "values nested deeper than %d levels", p.maxDepth)
+			return p.fail(wire.CodeLimitExceeded, t.pos, "values nested deeper than %d levels", p.maxDepth)
 		}
 		f := frame{node: idx, array: isArray, val: vt.raw, typ: t.raw}
 		if isArray {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/polyrpc/polyrpc/internal/pytest"
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // TestPythonInterop has every installed CPython (3.11 to 3.13) read what
@@ -33,7 +33,7 @@ sys.stdout.write(xmlrpc.client.dumps((1, -2**31, 2**31-1, True, False, 1.5, 1e21
     "s<&>\r\n\u00e9\U0001d11e", "", None, b"x", b"\x00" * 100, [1, "a", [], {}], {"k": 2.0, "nested": {"a": [True]}},
     datetime.datetime(1998, 7, 17, 14, 8, 55)), methodname="python.types", allow_none=True).encode().hex())
 `
-	msg, err := codec.AppendCall(nil, &rpc.Call{Method: "py.check", Args: []any{
+	msg, err := codec.AppendCall(nil, &wire.Call{Method: "py.check", Args: []any{
 		42, int64(1) << 40, int64(math.MinInt64), true, "a<b & c>\r\n]]>\t'\"é𝄞", "",
 		1.5, 1e21, 1e-7, math.Copysign(0, -1), math.MaxFloat64, math.SmallestNonzeroFloat64, 0.1, 100.0,
 		time.Date(1998, 7, 17, 14, 8, 55, 0, time.UTC), []byte("hi\x00"), nil,
@@ -48,12 +48,12 @@ sys.stdout.write(xmlrpc.client.dumps((1, -2**31, 2**31-1, True, False, 1.5, 1e21
 		"datetime.datetime(1998, 7, 17, 14, 8, 55)", "b'hi\\x00'", "None",
 		"[1, 'x', []]", "{'a': {}, 'b': 1}",
 	}, "\n") + "\n"
-	fault, err := codec.AppendResponse(nil, &rpc.Response{Error: &rpc.Error{Code: -32601, Message: "no <such> method\r\n"}})
+	fault, err := codec.AppendResponse(nil, &wire.Response{Error: &wire.Error{Code: -32601, Message: "no <such> method\r\n"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantFault := `fault -32601 'no <such> method\r\n'` + "\n"
-	response, err := codec.AppendResponse(nil, &rpc.Response{Result: map[string]any{"ok": true}})
+	response, err := codec.AppendResponse(nil, &wire.Response{Result: map[string]any{"ok": true}})
 	if err != nil {
 		t.Fatal(err)
 	}

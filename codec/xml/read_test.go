@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // call wraps values (XML of <value> elements) in a methodCall.
@@ -27,7 +27,7 @@ func call(values ...string) []byte {
 // decodeAll decodes every param of a request into natural Go values.
 func decodeAll(t *testing.T, msg []byte) (string, []any) {
 	t.Helper()
-	var req rpc.Request
+	var req wire.Request
 	if err := codec.DecodeRequest(msg, &req); err != nil {
 		t.Fatalf("DecodeRequest: %v\n%s", err, msg)
 	}
@@ -215,7 +215,7 @@ func TestReadPython(t *testing.T) {
 		}
 	})
 	t.Run("response", func(t *testing.T) {
-		var r rpc.Reply
+		var r wire.Reply
 		if err := codec.DecodeReply(readFile(t, "python-response.xml"), &r); err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +228,7 @@ func TestReadPython(t *testing.T) {
 		}
 	})
 	t.Run("fault", func(t *testing.T) {
-		var r rpc.Reply
+		var r wire.Reply
 		if err := codec.DecodeReply(readFile(t, "python-fault.xml"), &r); err != nil {
 			t.Fatal(err)
 		}
@@ -311,7 +311,7 @@ func TestDecodeTyped(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var req rpc.Request
+			var req wire.Request
 			if err := codec.DecodeRequest(call(tt.value), &req); err != nil {
 				t.Fatal(err)
 			}
@@ -334,31 +334,31 @@ func TestDecodeTypeErrors(t *testing.T) {
 		dst   any
 		want  string
 	}{
-		{"string into int", "<value>1</value>", new(int), "cannot use string as int"},
-		{"double into int", "<value><double>1</double></value>", new(int64), "cannot use double as int64"},
+		{"string into int", "<value>1</value>", new(int), "cannot use string as a 64-bit integer"},
+		{"double into int", "<value><double>1</double></value>", new(int64), "cannot use double as a 64-bit integer"},
 		{"int into string", "<value><int>1</int></value>", new(string), "cannot use int as string"},
-		{"int overflow", "<value><int>300</int></value>", new(uint8), "300 overflows uint8"},
-		{"negative into uint", "<value><int>-1</int></value>", new(uint), "-1 overflows uint"},
-		{"int32 overflow in slice", "<value><array><data><value><i8>4294967296</i8></value></data></array></value>", new([]int32), "[0]: 4294967296 overflows int32"},
-		{"float32 overflow", "<value><double>1e300</double></value>", new(float32), "overflows float32"},
-		{"bool into int", "<value><boolean>1</boolean></value>", new(int), "cannot use boolean as int"},
-		{"array into struct", "<value><array/></value>", new(struct{}), "cannot use array as struct {}"},
-		{"struct into slice", "<value><struct/></value>", new([]int), "cannot use struct as []int"},
-		{"array length", "<value><array><data><value><int>1</int></value></data></array></value>", new([2]int), "1 elements for [2]int"},
+		{"int overflow", "<value><int>300</int></value>", new(uint8), "300 is out of the range of an unsigned 8-bit integer"},
+		{"negative into uint", "<value><int>-1</int></value>", new(uint), "-1 is out of the range of an unsigned 64-bit integer"},
+		{"int32 overflow in slice", "<value><array><data><value><i8>4294967296</i8></value></data></array></value>", new([]int32), "[0]: 4294967296 is out of the range of a 32-bit integer"},
+		{"float32 overflow", "<value><double>1e300</double></value>", new(float32), "1e+300 is out of the range of a 32-bit float"},
+		{"bool into int", "<value><boolean>1</boolean></value>", new(int), "cannot use boolean as a 64-bit integer"},
+		{"array into struct", "<value><array/></value>", new(struct{}), "cannot use array as object"},
+		{"struct into slice", "<value><struct/></value>", new([]int), "cannot use struct as array"},
+		{"array length", "<value><array><data><value><int>1</int></value></data></array></value>", new([2]int), "cannot use array of 1 as array of 2"},
 		{"base64 into string", "<value><base64>AA==</base64></value>", new(string), "cannot use base64 as string"},
-		{"string into time", "<value>19980717T14:08:55</value>", new(time.Time), "cannot use string as time.Time"},
+		{"string into time", "<value>19980717T14:08:55</value>", new(time.Time), "cannot use string as time"},
 		{"time into string", "<value><dateTime.iso8601>19980717T14:08:55</dateTime.iso8601></value>", new(string), "cannot use dateTime.iso8601 as string"},
-		{"nested field", "<value><struct><member><name>x</name><value>s</value></member></struct></value>", new(point), "x: cannot use string as int"},
-		{"nested element", "<value><array><data><value><int>1</int></value><value>s</value></data></array></value>", new([]uint), "[1]: cannot use string as uint"},
-		{"nested struct in []int", "<value><array><data><value><struct/></value></data></array></value>", new([]int), "[0]: cannot use struct as int"},
-		{"map value", "<value><struct><member><name>k</name><value>s</value></member></struct></value>", new(map[string]bool), `"k": cannot use string as bool`},
-		{"interface with methods", "<value><int>1</int></value>", new(error), "cannot use int as error"},
+		{"nested field", "<value><struct><member><name>x</name><value>s</value></member></struct></value>", new(point), "x: cannot use string as a 64-bit integer"},
+		{"nested element", "<value><array><data><value><int>1</int></value><value>s</value></data></array></value>", new([]uint), "[1]: cannot use string as an unsigned 64-bit integer"},
+		{"nested struct in []int", "<value><array><data><value><struct/></value></data></array></value>", new([]int), "[0]: cannot use struct as a 64-bit integer"},
+		{"map value", "<value><struct><member><name>k</name><value>s</value></member></struct></value>", new(map[string]bool), `["k"]: cannot use string as boolean`},
+		{"interface with methods", "<value><int>1</int></value>", new(error), "cannot use int as an interface with methods"},
 		{"not a pointer", "<value><int>1</int></value>", 5, "not a non-nil pointer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var req rpc.Request
+			var req wire.Request
 			if err := codec.DecodeRequest(call(tt.value), &req); err != nil {
 				t.Fatal(err)
 			}
@@ -371,7 +371,7 @@ func TestDecodeTypeErrors(t *testing.T) {
 }
 
 func TestParamsPositional(t *testing.T) {
-	var req rpc.Request
+	var req wire.Request
 	if err := codec.DecodeRequest(call("<value>a</value>", "<value>b</value>"), &req); err != nil {
 		t.Fatal(err)
 	}
@@ -404,24 +404,24 @@ func TestDecodeReply(t *testing.T) {
 		name   string
 		msg    string
 		result any   // decoded into any; nil for no result
-		fault  error // *rpc.Error
+		fault  error // *wire.Error
 		hasRes bool
 	}{
 		{"result", "<methodResponse><params><param><value><int>1</int></value></param></params></methodResponse>", int64(1), nil, true},
 		{"no param", "<methodResponse><params/></methodResponse>", nil, nil, false},
 		{"fault", "<methodResponse><fault><value><struct><member><name>faultString</name><value>no</value></member><member><name>faultCode</name><value><int>4</int></value></member></struct></value></fault></methodResponse>",
-			nil, &rpc.Error{Code: 4, Message: "no"}, false},
+			nil, &wire.Error{Code: 4, Message: "no"}, false},
 		{"fault i8 code", "<methodResponse><fault><value><struct><member><name>faultCode</name><value><i8>-1</i8></value></member><member><name>faultString</name><value><string>x</string></value></member><member><name>extra</name><value/></member></struct></value></fault></methodResponse>",
-			nil, &rpc.Error{Code: -1, Message: "x"}, false},
+			nil, &wire.Error{Code: -1, Message: "x"}, false},
 		{"fault string code", "<methodResponse><fault><value><struct><member><name>faultCode</name><value>7</value></member><member><name>faultString</name><value>x</value></member></struct></value></fault></methodResponse>",
-			nil, &rpc.Error{Code: 7, Message: "x"}, false},
+			nil, &wire.Error{Code: 7, Message: "x"}, false},
 		{"fault odd code", "<methodResponse><fault><value><struct><member><name>faultCode</name><value>Client</value></member><member><name>faultString</name><value><int>5</int></value></member></struct></value></fault></methodResponse>",
-			nil, &rpc.Error{Code: rpc.CodeServerError, Message: "5"}, false},
+			nil, &wire.Error{Code: wire.CodeServerError, Message: "5"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var r rpc.Reply
+			var r wire.Reply
 			if err := codec.DecodeReply([]byte(tt.msg), &r); err != nil {
 				t.Fatal(err)
 			}
@@ -452,15 +452,15 @@ func TestDecodeReplyErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var r rpc.Reply
+			var r wire.Reply
 			err := codec.DecodeReply([]byte(tt.msg), &r)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
 			// A broken reply is the client's problem, not a server's answer.
-			var e *rpc.Error
+			var e *wire.Error
 			if errors.As(err, &e) {
-				t.Errorf("error %v is an *rpc.Error", err)
+				t.Errorf("error %v is an *wire.Error", err)
 			}
 			if !strings.HasPrefix(err.Error(), "xml: ") {
 				t.Errorf("error %q lacks the package prefix", err)

@@ -1,9 +1,8 @@
-package rpc
+package wire
 
 import (
 	"reflect"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -18,19 +17,94 @@ type Field struct {
 	Index     []int
 	Type      reflect.Type
 	OmitEmpty bool
+	// Plan is the plan of Type.
+	Plan *Plan
 }
-
-var fieldCache sync.Map // reflect.Type → []Field
 
 // StructFields returns the fields of struct type t that travel on the wire,
 // named as encoding/json names them: by the json tag, else the Go name;
 // fields tagged "-" and unexported fields are left out; the fields of an
-// untagged embedded struct are promoted. The result is cached and must not be
+// untagged embedded struct are promoted, an outer field shadowing promoted
+// ones of the same name. It is PlanOf(t).Fields: cached, and not to be
 // modified. StructFields is safe for concurrent use.
 func StructFields(t reflect.Type) []Field {
-	if f, ok := fieldCache.Load(t); ok {
-		return f.([]Field)
+	return PlanOf(t).Fields
+}
+
+// Into returns field f of v, a settable struct value of the field's
+// parent, for decoding into: nil embedded pointers on the way are
+// allocated.
+func (f *Field) Into(v reflect.Value) reflect.Value {
+	if len(f.Index) == 1 {
+		return v.Field(f.Index[0])
 	}
+	for i, x := range f.Index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v
+}
+
+// Of returns field f of v, a struct value of the field's parent, for
+// encoding; ok is false when the field is absent: behind a nil embedded
+// pointer, or empty and tagged omitempty (empty as encoding/json has it:
+// false, 0, a nil pointer or interface, an empty string, slice, map or
+// array).
+func (f *Field) Of(v reflect.Value) (fv reflect.Value, ok bool) {
+	if len(f.Index) == 1 && !f.OmitEmpty { // the usual field, in line
+		return v.Field(f.Index[0]), true
+	}
+	return f.of(v)
+}
+
+func (f *Field) of(v reflect.Value) (fv reflect.Value, ok bool) {
+	if len(f.Index) == 1 {
+		fv = v.Field(f.Index[0])
+	} else {
+		var err error
+		if fv, err = v.FieldByIndexErr(f.Index); err != nil {
+			return fv, false
+		}
+	}
+	return fv, !f.OmitEmpty || !isEmpty(fv)
+}
+
+// Present returns how many fields of v, a struct value of the plan p, Of
+// reports present: what an encoder that writes the number of fields before
+// them needs.
+func (p *Plan) Present(v reflect.Value) int {
+	if !p.omits {
+		return len(p.Fields)
+	}
+	n := 0
+	for i := range p.Fields {
+		if _, ok := p.Fields[i].Of(v); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// isEmpty reports whether v is empty as omitempty has it in encoding/json.
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
+}
+
+// structFields collects the fields of struct type t.
+func structFields(t reflect.Type) []Field {
 	fields := collectFields(t, nil, map[reflect.Type]bool{})
 	// Outer fields shadow promoted ones of the same name.
 	seen := make(map[string]bool, len(fields))
@@ -41,8 +115,7 @@ func StructFields(t reflect.Type) []Field {
 			out = append(out, f)
 		}
 	}
-	f, _ := fieldCache.LoadOrStore(t, out)
-	return f.([]Field)
+	return out
 }
 
 func collectFields(t reflect.Type, index []int, visiting map[reflect.Type]bool) []Field {

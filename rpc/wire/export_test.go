@@ -1,0 +1,4 @@
+package wire
+
+// IsEmpty exports isEmpty to the tests.
+var IsEmpty = isEmpty
