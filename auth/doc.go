@@ -19,14 +19,18 @@
 // A Server and a Client run the handshake on a new net.Conn, before any
 // frame of the application:
 //
-//	srv := auth.NewServer(keys)                 // keys: *auth.KeySet
+//	srv, err := auth.NewServer(keys)            // keys: *auth.KeySet
 //	identity, err := srv.Handshake(ctx, conn)   // on the accepting side
 //
 //	cli, err := auth.NewClient(key)             // key: auth.Key
 //	err = cli.Handshake(ctx, conn)              // on the dialing side
 //
-// Their methods fit tcprpc.WithHandshake and tcprpc.WithClientHandshake. A
-// Python program with nothing but its standard library connects with
+// Their methods fit tcprpc.WithHandshake and tcprpc.WithClientHandshake:
+//
+//	ts, err := tcprpc.NewServer(s, tcprpc.WithHandshake(srv.Handshake))
+//	c, err := tcprpc.NewClient(addr, codec, tcprpc.WithClientHandshake(cli.Handshake))
+//
+// A Python program with nothing but its standard library connects with
 // multiprocessing.connection.Client(address, authkey=secret), and accepts a
 // Go client with Listener(address, authkey=secret).
 //
@@ -60,15 +64,30 @@
 // attacker tries: turn it on only while Python 3.11 peers remain.
 //
 // The handshake is bounded in time (WithHandshakeTimeout, 10 seconds by
-// default, or the context's deadline if sooner) and in memory. Every failure
-// is an error that wraps ErrAuthentication and says why: wrong key, digest
+// default, or the context's deadline if sooner) and in memory; a client
+// gives up on a server that sends no challenge within 3 seconds, since such
+// a server does not authenticate, or speaks another protocol. Every failure
+// is an *rpc.Error with rpc.CodeUnauthenticated, matched by
+// errors.Is(err, ErrAuthentication), that says why: wrong key, digest
 // refused, legacy peer refused, protocol error, message too large, timeout,
-// connection closed.
+// connection closed, no challenge.
 //
 // # HTTP: the PolyRPC-HMAC scheme
 //
 // NewHTTPHandler wraps an http.Handler so that only requests signed with a
-// key of its set reach it; NewHTTPRoundTripper signs a client's requests.
+// key of its set reach it; Key.SignHTTP wraps a client's http.RoundTripper
+// so that it signs its requests:
+//
+//	h, err := auth.NewHTTPHandler(next, keys)
+//	c := &http.Client{Transport: key.SignHTTP(nil)}
+//
+// or, for an rpc client over HTTPS:
+//
+//	c, err := httprpc.NewClient(url, codec, httprpc.WithTLSConfig(cfg), httprpc.WithWrapper(key.SignHTTP))
+//
+// A call refused for its credentials fails with an *rpc.Error with
+// rpc.CodeUnauthenticated, as a failed handshake does over tcprpc.
+//
 // Any HTTP client can implement the scheme with HMAC-SHA256. Nonces are
 // single-use values the server issues; each expires (WithNonceTTL, 60
 // seconds by default) and the server keeps at most WithMaxNonces of them
@@ -104,7 +123,7 @@
 // "sha256".
 //
 // 3. The server finds the key by its ID, checks that the nonce is outstanding
-// and unexpired, reads the body (at most WithMaxBodySize bytes, 4 MiB by
+// and unexpired, reads the body (at most WithMaxMessageSize bytes, 4 MiB by
 // default; more gets 413), compares the MAC in constant time, and only then
 // spends the nonce. Any failure gets 401 and a fresh nonce, as in step 1.
 // On success the request goes on to the next handler, with the key's ID in

@@ -21,7 +21,10 @@ func ExampleServer_Handshake() {
 	if err != nil {
 		panic(err)
 	}
-	server := auth.NewServer(keys)
+	server, err := auth.NewServer(keys)
+	if err != nil {
+		panic(err)
+	}
 	client, err := auth.NewClient(key)
 	if err != nil {
 		panic(err)
@@ -41,7 +44,7 @@ func ExampleServer_Handshake() {
 }
 
 // A handler behind NewHTTPHandler sees the caller's key ID; the client's
-// round tripper answers the server's challenge.
+// transport, wrapped by Key.SignHTTP, answers the server's challenge.
 func ExampleNewHTTPHandler() {
 	key := auth.Key{ID: "reporting", Secret: []byte("a long random secret")}
 	keys, err := auth.NewKeySet(key)
@@ -52,14 +55,14 @@ func ExampleNewHTTPHandler() {
 		p, _ := rpc.PeerFromContext(r.Context())
 		fmt.Fprintf(w, "hello, %s", p.Identity)
 	})
-	srv := httptest.NewServer(auth.NewHTTPHandler(hello, keys))
-	defer srv.Close()
-
-	rt, err := auth.NewHTTPRoundTripper(nil, key)
+	h, err := auth.NewHTTPHandler(hello, keys)
 	if err != nil {
 		panic(err)
 	}
-	c := &http.Client{Transport: rt}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	c := &http.Client{Transport: key.SignHTTP(nil)}
 	resp, err := c.Post(srv.URL+"/RPC2", "application/json", strings.NewReader(`{"jsonrpc":"2.0"}`))
 	if err != nil {
 		panic(err)

@@ -48,7 +48,7 @@ func FuzzServerHandshake(f *testing.F) {
 	f.Add(longHeader(300), true)
 	f.Add([]byte{}, false)
 	f.Fuzz(func(t *testing.T, data []byte, allowMD5 bool) {
-		srv := auth.NewServer(keySet(t, alice, bob), auth.WithRand(zeroRand{}),
+		srv := newServer(t, keySet(t, alice, bob), auth.WithRand(zeroRand{}),
 			auth.WithAllowMD5(allowMD5), auth.WithHandshakeTimeout(time.Second))
 		var id string
 		err := feed(data, func(c net.Conn) error {
@@ -93,9 +93,9 @@ func FuzzHTTPHandler(f *testing.F) {
 	f.Add(`PolyRPC-HMAC keyid="`, []byte("x"))
 	keys := keySet(f, alice)
 	f.Fuzz(func(t *testing.T, authorization string, body []byte) {
-		h := auth.NewHTTPHandler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		h := newHandler(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 			t.Error("a fuzzed request got through") // no nonce was issued
-		}), keys, auth.WithMaxBodySize(64))
+		}), keys, auth.WithMaxMessageSize(64))
 		r := httptest.NewRequest(http.MethodPost, "/RPC2", strings.NewReader(string(body)))
 		r.Header.Set("Authorization", authorization)
 		w := httptest.NewRecorder()
@@ -109,23 +109,20 @@ func FuzzHTTPHandler(f *testing.F) {
 	})
 }
 
-// FuzzHTTPRoundTripper feeds the client hostile challenge headers.
-func FuzzHTTPRoundTripper(f *testing.F) {
+// FuzzSignHTTP feeds the client hostile challenge headers.
+func FuzzSignHTTP(f *testing.F) {
 	f.Add(`PolyRPC-HMAC nonce="abc", algorithm="sha256"`, `nextnonce="def"`)
 	f.Add(`Digest realm="x", nonce="1", PolyRPC-HMAC nonce=tok`, `nextnonce=`)
 	f.Add(`PolyRPC-HMAC nonce="a\`, `, , ,nextnonce="\""`)
 	f.Fuzz(func(t *testing.T, challenge, info string) {
 		calls := 0
-		rt, err := auth.NewHTTPRoundTripper(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rt := alice.SignHTTP(roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			calls++
 			h := http.Header{}
 			h.Set("WWW-Authenticate", challenge)
 			h.Set("Authentication-Info", info)
 			return &http.Response{StatusCode: http.StatusUnauthorized, Header: h, Body: http.NoBody, Request: r}, nil
-		}), alice)
-		if err != nil {
-			t.Fatal(err)
-		}
+		}))
 		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/", strings.NewReader("body"))
 		req.RequestURI = ""
 		resp, err := rt.RoundTrip(req)

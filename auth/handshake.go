@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
+	"github.com/polyrpc/polyrpc/internal/netpeek"
 	"github.com/polyrpc/polyrpc/rpc/frame"
 )
 
@@ -22,33 +26,41 @@ const (
 	nonceLen = 40
 )
 
+// challengeWait bounds the wait of a client for the server's challenge,
+// the first message of the handshake. A server that authenticates sends it
+// as soon as it accepts the connection; a server that does not, or that
+// speaks another protocol (TLS, HTTP), waits for the client to speak first,
+// and would otherwise be waited on until the handshake timeout.
+const challengeWait = 3 * time.Second
+
 // session is one handshake on one connection.
 type session struct {
-	ctx  context.Context
-	conn net.Conn
-	cfg  *handshakeConfig
-	buf  []byte // reused for every message read; never grows past maxMessage
+	ctx      context.Context
+	conn     net.Conn
+	cfg      *config
+	deadline time.Time // of the whole handshake
+	buf      []byte    // reused for every message read; never grows past maxMessage
 }
 
 // run performs steps on conn within the configured time and ctx. The
 // connection's deadline is cleared when it returns.
-func run(ctx context.Context, conn net.Conn, cfg *handshakeConfig, steps func(*session) error) error {
+func run(ctx context.Context, conn net.Conn, cfg *config, steps func(*session) error) error {
 	if err := context.Cause(ctx); err != nil {
-		return authError("handshake not started: %w", err)
+		return fail(err, "handshake not started")
 	}
 	deadline := time.Now().Add(cfg.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	if err := conn.SetDeadline(deadline); err != nil {
-		return authError("setting the handshake deadline: %w", err)
+		return fail(err, "setting the handshake deadline")
 	}
 	// A cancelled ctx interrupts the reads and writes under way.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	s := &session{ctx: ctx, conn: conn, cfg: cfg, buf: make([]byte, 0, maxMessage)}
+	s := &session{ctx: ctx, conn: conn, cfg: cfg, deadline: deadline, buf: make([]byte, 0, maxMessage)}
 	err := steps(s)
 	if !stop() && err == nil {
-		err = authError("handshake interrupted: %w", context.Cause(ctx))
+		err = fail(context.Cause(ctx), "handshake interrupted")
 	}
 	conn.SetDeadline(time.Time{})
 	return err
@@ -61,6 +73,52 @@ func (s *session) read(step string) ([]byte, error) {
 		return nil, ioError(s.ctx, step, err)
 	}
 	return msg, nil
+}
+
+// readChallenge reads the peer's challenge, waiting at most challengeWait
+// for it to begin, and explains a peer that sends none or another protocol.
+func (s *session) readChallenge() ([]byte, error) {
+	const step = "reading the peer's challenge"
+	wait := min(challengeWait, time.Until(s.deadline))
+	if wait < challengeWait {
+		wait = wait.Round(time.Millisecond)
+	} else {
+		s.setReadDeadline(time.Now().Add(challengeWait))
+	}
+	var h [4]byte
+	n, err := io.ReadFull(s.conn, h[:])
+	s.setReadDeadline(s.deadline)
+	if err != nil && n == 0 && !errors.Is(s.ctx.Err(), context.Canceled) {
+		const unlike = "the server does not require authentication, or speaks another protocol (TLS, HTTP?)"
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, fail(err, fmt.Sprintf("%s: none came in %v: %s", step, wait, unlike))
+		case errors.Is(err, io.EOF):
+			return nil, fail(err, fmt.Sprintf("%s: connection closed by the peer without one: %s, or refused the connection", step, unlike))
+		}
+	}
+	if err != nil {
+		return nil, ioError(s.ctx, step, err)
+	}
+	if _, err := frame.ReadHeader(bytes.NewReader(h[:]), maxMessage); err != nil {
+		if p := netpeek.Foreign(h[:]); p != "" {
+			return nil, fail(err, fmt.Sprintf("%s: the server speaks %s", step, p))
+		}
+	}
+	msg, err := frame.Read(io.MultiReader(bytes.NewReader(h[:]), s.conn), s.buf[:0], maxMessage)
+	if err != nil {
+		return nil, ioError(s.ctx, step, err)
+	}
+	return msg, nil
+}
+
+// setReadDeadline sets the connection's read deadline to d, unless ctx has
+// ended, whose hook in run set it in the past.
+func (s *session) setReadDeadline(d time.Time) {
+	s.conn.SetReadDeadline(d)
+	if s.ctx.Err() != nil {
+		s.conn.SetDeadline(time.Unix(1, 0))
+	}
 }
 
 func (s *session) write(step string, msg []byte) error {
@@ -79,7 +137,7 @@ func (s *session) deliver(keys []Key) (int, error) {
 	n := len(challenge)
 	challenge = challenge[:n+nonceLen]
 	if _, err := io.ReadFull(s.cfg.rand, challenge[n:]); err != nil {
-		return -1, authError("generating a challenge: %w", err)
+		return -1, fail(err, "generating a challenge")
 	}
 	if err := s.write("sending our challenge", challenge); err != nil {
 		return -1, err
@@ -133,7 +191,7 @@ func (s *session) verify(keys []Key, body, answer []byte) (int, error) {
 // answer is Python's answer_challenge: it answers the peer's challenge with
 // key and expects #WELCOME#.
 func (s *session) answer(key Key) error {
-	msg, err := s.read("reading the peer's challenge")
+	msg, err := s.readChallenge()
 	if err != nil {
 		return err
 	}

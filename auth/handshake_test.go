@@ -40,7 +40,7 @@ func TestHandshakeGoToGo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := auth.NewServer(keySet(t, tt.serverKeys...), tt.serverOpts...)
+			srv := newServer(t, keySet(t, tt.serverKeys...), tt.serverOpts...)
 			cli := newClient(t, tt.clientKey, tt.clientOpts...)
 			var id string
 			serr, cerr := both(t, goServer(srv, &id), goClient(cli))
@@ -112,7 +112,7 @@ func TestServerAgainstScriptedClients(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tt.client.secret = alice.Secret
-			srv := auth.NewServer(keySet(t, bob, alice), tt.opts...)
+			srv := newServer(t, keySet(t, bob, alice), tt.opts...)
 			var id string
 			serr, cerr := both(t, goServer(srv, &id), tt.client.asClient)
 			wantErr(t, "server", serr, tt.serverErr)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"hash"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,24 @@ func keySet(t testing.TB, keys ...auth.Key) *auth.KeySet {
 		t.Fatal(err)
 	}
 	return ks
+}
+
+func newServer(t testing.TB, keys *auth.KeySet, opts ...auth.Option) *auth.Server {
+	t.Helper()
+	s, err := auth.NewServer(keys, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newHandler(t testing.TB, next http.Handler, keys *auth.KeySet, opts ...auth.Option) *auth.HTTPHandler {
+	t.Helper()
+	h, err := auth.NewHTTPHandler(next, keys, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func newClient(t testing.TB, key auth.Key, opts ...auth.Option) *auth.Client {

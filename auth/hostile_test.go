@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/polyrpc/polyrpc/auth"
@@ -92,7 +94,7 @@ func TestServerHostileClient(t *testing.T) {
 		hostile{name: "empty answer", send: frame.Append(nil, nil), then: "hang",
 			want: auth.ErrAuthentication, msg: "unsupported length"},
 	)
-	srv := auth.NewServer(keySet(t, alice), auth.WithHandshakeTimeout(hostileTimeout))
+	srv := newServer(t, keySet(t, alice), auth.WithHandshakeTimeout(hostileTimeout))
 	for _, h := range cases {
 		t.Run(h.name, func(t *testing.T) {
 			t.Parallel()
@@ -111,7 +113,21 @@ func TestServerHostileClient(t *testing.T) {
 
 func TestClientHostileServer(t *testing.T) {
 	t.Parallel()
-	cases := append(hostileCommon[:len(hostileCommon):len(hostileCommon)],
+	// Where the challenge was due, a client says more.
+	common := slices.Clone(hostileCommon)
+	for i, h := range common {
+		switch h.name {
+		case "silent":
+			common[i].msg = "none came in 300ms: the server does not require authentication, or speaks another protocol"
+		case "an HTTP request":
+			common[i].msg = "the server speaks HTTP"
+		case "nothing, then close":
+			common[i].msg = "closed by the peer without one"
+		}
+	}
+	cases := append(common,
+		hostile{name: "a TLS alert", send: []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a}, then: "close",
+			want: frame.ErrTooLarge, msg: "the server speaks TLS"},
 		hostile{name: "not a challenge", send: frame.Append(nil, []byte("+OK POP3 server ready")), then: "hang",
 			want: auth.ErrAuthentication, msg: "protocol error: expected #CHALLENGE#"},
 		hostile{name: "short challenge", send: frame.Append(nil, []byte("#CHALLENGE#tiny")), then: "hang",
@@ -144,7 +160,7 @@ func TestServerHostileVerdict(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := auth.NewServer(keySet(t, alice))
+			srv := newServer(t, keySet(t, alice))
 			client := peer{secret: alice.Secret, answer: answerAsPython312, challenge: modern("sha256"),
 				check: expect("sha256")}
 			var id string
@@ -180,7 +196,7 @@ func (c *fakeConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
 // TestDeclaredGigabyteAllocatesNothing checks that a header declaring 1 GB
 // is refused before any buffer of that size exists.
 func TestDeclaredGigabyteAllocatesNothing(t *testing.T) {
-	srv := auth.NewServer(keySet(t, alice))
+	srv := newServer(t, keySet(t, alice))
 	cli := newClient(t, alice)
 	huge := header(1 << 30)
 	const runs = 20
@@ -203,7 +219,7 @@ func TestDeclaredGigabyteAllocatesNothing(t *testing.T) {
 
 func TestHandshakeContext(t *testing.T) {
 	t.Parallel()
-	srv := auth.NewServer(keySet(t, alice)) // the default 10s timeout
+	srv := newServer(t, keySet(t, alice)) // the default 10s timeout
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	tests := []struct {
@@ -239,30 +255,39 @@ func TestHandshakeContext(t *testing.T) {
 // handshake timeout once authenticated.
 func TestHandshakeClearsDeadline(t *testing.T) {
 	t.Parallel()
-	const timeout = 50 * time.Millisecond
-	srv := auth.NewServer(keySet(t, alice), auth.WithHandshakeTimeout(timeout))
-	cli := newClient(t, alice, auth.WithHandshakeTimeout(timeout))
-	serr, cerr := both(t, func(c net.Conn) error {
-		if _, err := srv.Handshake(context.Background(), c); err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 50 * time.Millisecond
+		srv := newServer(t, keySet(t, alice), auth.WithHandshakeTimeout(timeout))
+		cli := newClient(t, alice, auth.WithHandshakeTimeout(timeout))
+		sc, cc := net.Pipe()
+		defer sc.Close()
+		defer cc.Close()
+		serr := make(chan error, 1)
+		go func() {
+			serr <- func() error {
+				if _, err := srv.Handshake(context.Background(), sc); err != nil {
+					return err
+				}
+				msg, err := frame.Read(sc, nil, 16)
+				if err != nil {
+					return err
+				}
+				return frame.Write(sc, msg)
+			}()
+		}()
+		cerr := func() error {
+			if err := cli.Handshake(context.Background(), cc); err != nil {
+				return err
+			}
+			time.Sleep(3 * timeout) // past the handshake's deadline
+			if err := frame.Write(cc, []byte("late")); err != nil {
+				return err
+			}
+			_, err := frame.Read(cc, nil, 16)
 			return err
+		}()
+		if err := <-serr; err != nil || cerr != nil {
+			t.Errorf("server: %v; client: %v", err, cerr)
 		}
-		msg, err := frame.Read(c, nil, 16)
-		if err != nil {
-			return err
-		}
-		return frame.Write(c, msg)
-	}, func(c net.Conn) error {
-		if err := cli.Handshake(context.Background(), c); err != nil {
-			return err
-		}
-		time.Sleep(3 * timeout)
-		if err := frame.Write(c, []byte("late")); err != nil {
-			return err
-		}
-		_, err := frame.Read(c, nil, 16)
-		return err
 	})
-	if serr != nil || cerr != nil {
-		t.Errorf("server: %v; client: %v", serr, cerr)
-	}
 }

@@ -3,13 +3,12 @@ package auth_test
 import (
 	"encoding/hex"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/polyrpc/polyrpc/auth"
 	"github.com/polyrpc/polyrpc/internal/pytest"
-	"github.com/polyrpc/polyrpc/rpc/httprpc"
 )
 
 // pyHTTPClient implements PolyRPC-HMAC from the package documentation with
@@ -49,12 +48,11 @@ print("replayed", status)
 
 func TestPythonHTTPClient(t *testing.T) {
 	t.Parallel()
-	// On httprpc.Server, the HTTP server rpcd runs.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httprpc.NewServer("", auth.NewHTTPHandler(echo, keySet(t, bob, binaryKey)))
+	hs := &http.Server{Handler: newHandler(t, echo, keySet(t, bob, binaryKey))}
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
 	url := "http://" + ln.Addr().String()

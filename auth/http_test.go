@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/polyrpc/polyrpc/auth"
@@ -38,11 +39,29 @@ var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "%s %s %s %s", id, r.Method, r.URL.RequestURI(), body)
 })
 
-func newHTTPServer(t testing.TB, h http.Handler) *httptest.Server {
+// endpoint is where a test sends its requests: an HTTP server, or a
+// handler called in process.
+type endpoint struct {
+	URL    string
+	client *http.Client
+}
+
+func (e endpoint) Client() *http.Client { return e.client }
+
+func newHTTPServer(t testing.TB, h http.Handler) endpoint {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv
+	return endpoint{srv.URL, srv.Client()}
+}
+
+// inProcess calls h in process, with no network: for synctest bubbles.
+func inProcess(h http.Handler) endpoint {
+	return endpoint{"http://in-process", &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Result(), nil
+	})}}
 }
 
 // counting counts the requests a transport sends and the 401s it gets.
@@ -60,14 +79,10 @@ func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func signedClient(t testing.TB, srv *httptest.Server, key auth.Key) (*http.Client, *counting) {
+func signedClient(t testing.TB, srv endpoint, key auth.Key) (*http.Client, *counting) {
 	t.Helper()
 	cnt := &counting{base: srv.Client().Transport}
-	rt, err := auth.NewHTTPRoundTripper(cnt, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &http.Client{Transport: rt}, cnt
+	return &http.Client{Transport: key.SignHTTP(cnt)}, cnt
 }
 
 func post(t testing.TB, c *http.Client, url, contentType, body string) (int, string) {
@@ -81,9 +96,9 @@ func post(t testing.TB, c *http.Client, url, contentType, body string) (int, str
 	return resp.StatusCode, string(b)
 }
 
-func TestHTTPRoundTripper(t *testing.T) {
+func TestSignHTTP(t *testing.T) {
 	t.Parallel()
-	srv := newHTTPServer(t, auth.NewHTTPHandler(echo, keySet(t, alice, bob)))
+	srv := newHTTPServer(t, newHandler(t, echo, keySet(t, alice, bob)))
 	c, cnt := signedClient(t, srv, alice)
 
 	steps := []struct {
@@ -116,9 +131,9 @@ func TestHTTPRoundTripper(t *testing.T) {
 	}
 }
 
-func TestHTTPRoundTripperConcurrent(t *testing.T) {
+func TestSignHTTPConcurrent(t *testing.T) {
 	t.Parallel()
-	srv := newHTTPServer(t, auth.NewHTTPHandler(echo, keySet(t, alice)))
+	srv := newHTTPServer(t, newHandler(t, echo, keySet(t, alice)))
 	c, cnt := signedClient(t, srv, alice)
 	const workers, each = 16, 10
 	var wg sync.WaitGroup
@@ -166,7 +181,7 @@ func TestHTTPKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var h http.Handler = auth.NewHTTPHandler(echo, keySet(t, tt.server...))
+			var h http.Handler = newHandler(t, echo, keySet(t, tt.server...))
 			if tt.wrap != nil {
 				h = tt.wrap(h)
 			}
@@ -186,7 +201,7 @@ func TestHTTPKeys(t *testing.T) {
 var nonceRE = regexp.MustCompile(`nonce="([^"]+)"`)
 
 // challenge gets a fresh nonce from srv with an unsigned request.
-func challenge(t testing.TB, srv *httptest.Server) string {
+func challenge(t testing.TB, srv endpoint) string {
 	t.Helper()
 	resp, err := srv.Client().Post(srv.URL, "text/plain", nil)
 	if err != nil {
@@ -226,7 +241,7 @@ func or(p *string, s string) string {
 
 func ptr(s string) *string { return &s }
 
-func (s signed) send(t testing.TB, srv *httptest.Server) (*http.Response, string) {
+func (s signed) send(t testing.TB, srv endpoint) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(or(s.sendMethod, s.method), srv.URL+or(s.sendTarget, s.target), strings.NewReader(or(s.sendBody, s.body)))
 	if err != nil {
@@ -284,7 +299,7 @@ func TestHTTPSchemeByHand(t *testing.T) {
 		{"mac not hex", func(s *signed) { s.header = fmt.Sprintf(`PolyRPC-HMAC keyid="alice", nonce="%s", mac="zz"`, s.nonce) }, 401},
 		{"another scheme", func(s *signed) { s.header = "Basic YWxpY2U6c2VjcmV0" }, 401},
 	}
-	srv := newHTTPServer(t, auth.NewHTTPHandler(echo, keySet(t, alice, bob)))
+	srv := newHTTPServer(t, newHandler(t, echo, keySet(t, alice, bob)))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -314,7 +329,7 @@ func TestHTTPSchemeByHand(t *testing.T) {
 
 func TestHTTPReplay(t *testing.T) {
 	t.Parallel()
-	srv := newHTTPServer(t, auth.NewHTTPHandler(echo, keySet(t, alice)))
+	srv := newHTTPServer(t, newHandler(t, echo, keySet(t, alice)))
 	s := request(challenge(t, srv))
 	if resp, body := s.send(t, srv); resp.StatusCode != 200 || body != "alice POST /RPC2 <methodCall/>" {
 		t.Fatalf("first: %d %q", resp.StatusCode, body)
@@ -343,28 +358,35 @@ func TestHTTPReplay(t *testing.T) {
 
 func TestHTTPNonceExpiry(t *testing.T) {
 	t.Parallel()
-	const ttl = 50 * time.Millisecond
-	srv := newHTTPServer(t, auth.NewHTTPHandler(echo, keySet(t, alice), auth.WithNonceTTL(ttl)))
-	s := request(challenge(t, srv))
-	time.Sleep(2 * ttl)
-	if resp, body := s.send(t, srv); resp.StatusCode != 401 {
-		t.Errorf("expired nonce: %d %q", resp.StatusCode, body)
-	}
-	// The client recovers with the fresh challenge.
-	c, cnt := signedClient(t, srv, alice)
-	if code, _ := post(t, c, srv.URL, "text/plain", "x"); code != 200 {
-		t.Errorf("round tripper: %d", code)
-	}
-	time.Sleep(2 * ttl) // its nextnonce expires
-	if code, _ := post(t, c, srv.URL, "text/plain", "x"); code != 200 || cnt.refused.Load() != 2 {
-		t.Errorf("round tripper with an expired nextnonce: %d after %d 401s, want 200 after 2", code, cnt.refused.Load())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const ttl = time.Minute
+		srv := inProcess(newHandler(t, echo, keySet(t, alice), auth.WithNonceTTL(ttl)))
+		s := request(challenge(t, srv))
+		time.Sleep(ttl - time.Nanosecond)
+		if resp, body := s.send(t, srv); resp.StatusCode != 200 {
+			t.Errorf("nonce about to expire: %d %q", resp.StatusCode, body)
+		}
+		s = request(challenge(t, srv))
+		time.Sleep(ttl)
+		if resp, body := s.send(t, srv); resp.StatusCode != 401 {
+			t.Errorf("expired nonce: %d %q", resp.StatusCode, body)
+		}
+		// The client recovers with the fresh challenge.
+		c, cnt := signedClient(t, srv, alice)
+		if code, _ := post(t, c, srv.URL, "text/plain", "x"); code != 200 || cnt.refused.Load() != 1 {
+			t.Errorf("round tripper: %d after %d 401s, want 200 after 1", code, cnt.refused.Load())
+		}
+		time.Sleep(ttl) // its nextnonce expires
+		if code, _ := post(t, c, srv.URL, "text/plain", "x"); code != 200 || cnt.refused.Load() != 2 {
+			t.Errorf("round tripper with an expired nextnonce: %d after %d 401s, want 200 after 2", code, cnt.refused.Load())
+		}
+	})
 }
 
 func TestHTTPNonceStoreBounded(t *testing.T) {
 	t.Parallel()
 	const max = 3
-	srv := newHTTPServer(t, auth.NewHTTPHandler(echo, keySet(t, alice), auth.WithMaxNonces(max)))
+	srv := newHTTPServer(t, newHandler(t, echo, keySet(t, alice), auth.WithMaxNonces(max)))
 	var nonces []string
 	for range max + 2 {
 		nonces = append(nonces, challenge(t, srv))
@@ -381,7 +403,7 @@ func TestHTTPNonceStoreBounded(t *testing.T) {
 func TestHTTPBodyLimit(t *testing.T) {
 	t.Parallel()
 	const limit = 16
-	srv := newHTTPServer(t, auth.NewHTTPHandler(echo, keySet(t, alice), auth.WithMaxBodySize(limit)))
+	srv := newHTTPServer(t, newHandler(t, echo, keySet(t, alice), auth.WithMaxMessageSize(limit)))
 	tests := []struct {
 		name    string
 		body    string

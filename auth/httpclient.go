@@ -8,7 +8,7 @@ import (
 	"sync"
 )
 
-// maxHeldNonces bounds the nextnonces an HTTPRoundTripper keeps: about the
+// maxHeldNonces bounds the nextnonces a signing RoundTripper keeps: about the
 // number of its requests in flight at once. Beyond it the oldest is dropped.
 const maxHeldNonces = 32
 
@@ -16,39 +16,44 @@ const maxHeldNonces = 32
 // connection can be reused, before the request is sent again.
 const maxDrain = 4 << 10
 
-// HTTPRoundTripper signs requests under the PolyRPC-HMAC scheme (see the
-// package documentation) for an HTTPHandler. It signs each request with a
-// nextnonce from an earlier response; with none at hand, or when the server
-// refuses the one it used, it sends the request again, once, signed with the
-// nonce of the server's 401 challenge. That is safe even for requests that
-// are not idempotent: a request refused with 401 never reached the server's
-// handler. It is safe for concurrent use.
+// SignHTTP returns a RoundTripper that signs requests with k under the
+// PolyRPC-HMAC scheme (see the package documentation), for an HTTPHandler,
+// and sends them with base, or with http.DefaultTransport when base is nil.
+// It has the shape of a wrapper of RoundTrippers (httprpc.WithWrapper).
 //
-// It reads each request body into memory, to sign it and to send it again.
-type HTTPRoundTripper struct {
+// It signs each request with a nextnonce from an earlier response; with none
+// at hand, or when the server refuses the one it used, it sends the request
+// again, once, signed with the nonce of the server's 401 challenge. That is
+// safe even for requests that are not idempotent: a request refused with
+// 401 never reached the server's handler. It reads each request body into
+// memory, to sign it and to send it again. It does not modify a request,
+// and closes its body. It is safe for concurrent use. If k is invalid (see
+// Key), every request fails with the reason.
+func (k Key) SignHTTP(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &httpSigner{base: base, key: k.clone(), err: k.check()}
+}
+
+// httpSigner is the RoundTripper of Key.SignHTTP.
+type httpSigner struct {
 	base http.RoundTripper
 	key  Key
+	err  error // of an invalid key
 
 	mu     sync.Mutex
 	nonces []string // newest last
 }
 
-// NewHTTPRoundTripper returns an HTTPRoundTripper that signs with key and
-// sends with base, or with http.DefaultTransport when base is nil. It refuses
-// an invalid key (see Key).
-func NewHTTPRoundTripper(base http.RoundTripper, key Key) (*HTTPRoundTripper, error) {
-	if err := key.check(); err != nil {
-		return nil, err
+// RoundTrip sends req signed.
+func (t *httpSigner) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, t.err
 	}
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return &HTTPRoundTripper{base: base, key: key.clone()}, nil
-}
-
-// RoundTrip sends req signed, as http.RoundTripper does. It does not modify
-// req, and closes its body.
-func (t *HTTPRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
 		var err error
@@ -77,7 +82,7 @@ func (t *HTTPRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) 
 
 // send sends a copy of req with body, signed with nonce unless it is empty,
 // and keeps the response's nextnonce.
-func (t *HTTPRoundTripper) send(req *http.Request, body []byte, nonce string) (*http.Response, error) {
+func (t *httpSigner) send(req *http.Request, body []byte, nonce string) (*http.Response, error) {
 	r := req.Clone(req.Context())
 	r.ContentLength = int64(len(body))
 	if len(body) == 0 {
@@ -105,7 +110,7 @@ func (t *HTTPRoundTripper) send(req *http.Request, body []byte, nonce string) (*
 	return resp, nil
 }
 
-func (t *HTTPRoundTripper) take() (string, bool) {
+func (t *httpSigner) take() (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.nonces) == 0 {
@@ -116,7 +121,7 @@ func (t *HTTPRoundTripper) take() (string, bool) {
 	return n, true
 }
 
-func (t *HTTPRoundTripper) keep(nonce string) {
+func (t *httpSigner) keep(nonce string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.nonces) == maxHeldNonces {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -31,24 +32,27 @@ type HTTPHandler struct {
 	keys    *KeySet
 	nonces  *nonceStore
 	maxBody int64
+	log     *slog.Logger
 }
 
 // NewHTTPHandler returns an HTTPHandler that serves the requests signed with
-// any key of keys, which must not be nil, with next.
-func NewHTTPHandler(next http.Handler, keys *KeySet, opts ...HTTPOption) *HTTPHandler {
-	if keys == nil {
-		panic("auth: NewHTTPHandler with a nil KeySet")
+// any key of keys with next. It fails for a nil next or KeySet and for an
+// invalid option, or one of NewServer and NewClient.
+func NewHTTPHandler(next http.Handler, keys *KeySet, opts ...Option) (*HTTPHandler, error) {
+	if next == nil || keys == nil {
+		return nil, errors.New("auth: NewHTTPHandler: nil handler or KeySet")
 	}
-	cfg := httpConfig{nonceTTL: DefaultNonceTTL, maxNonces: DefaultMaxNonces, maxBody: DefaultMaxBodySize}
-	for _, o := range opts {
-		o.applyHTTP(&cfg)
+	cfg, err := newConfig(httpHandler, opts)
+	if err != nil {
+		return nil, err
 	}
 	return &HTTPHandler{
 		next:    next,
 		keys:    keys,
 		nonces:  newNonceStore(cfg.nonceTTL, cfg.maxNonces),
-		maxBody: cfg.maxBody,
-	}
+		maxBody: int64(cfg.maxBody),
+		log:     cfg.log,
+	}, nil
 }
 
 // credentials are the parameters of an Authorization header of our scheme.
@@ -59,10 +63,14 @@ type credentials struct {
 	mac       []byte
 }
 
+// noCredentials is the problem of a request without credentials of our
+// scheme: the first request of every client, which gets a nonce.
+const noCredentials = "authentication required"
+
 func parseCredentials(h http.Header) (credentials, string) {
 	params, ok := findAuth(h.Values(headerAuthorize), Scheme)
 	if !ok {
-		return credentials{}, "authentication required"
+		return credentials{}, noCredentials
 	}
 	c := credentials{keyID: params["keyid"], nonceText: params["nonce"]}
 	if alg, ok := params["algorithm"]; ok && !strings.EqualFold(alg, "sha256") {
@@ -82,13 +90,20 @@ func parseCredentials(h http.Header) (credentials, string) {
 func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cred, problem := parseCredentials(r.Header)
 	if problem != "" {
+		if problem != noCredentials {
+			h.refused(r, cred.keyID, problem)
+		}
 		h.challenge(w, problem)
 		return
 	}
 	key, ok := h.keys.lookup(cred.keyID)
+	if !ok {
+		h.refused(r, cred.keyID, "unknown key ID")
+	}
 	if !ok || !h.nonces.valid(cred.nonce) {
 		// Checked before the body is read, so that a request that cannot
-		// succeed costs no upload.
+		// succeed costs no upload. An expired nonce is no one's fault:
+		// the client signs again with the fresh one.
 		h.challenge(w, "invalid credentials or nonce")
 		return
 	}
@@ -114,6 +129,7 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	want := httpMAC(key.Secret, cred.keyID, cred.nonceText, r.Method, requestTarget(r), r.Header.Get("Content-Type"), body)
 	if !hmac.Equal(want, cred.mac) {
+		h.refused(r, cred.keyID, "wrong MAC: a wrong key, or a request altered on the way")
 		h.challenge(w, "invalid credentials or nonce")
 		return
 	}
@@ -136,6 +152,11 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.ContentLength = int64(len(body))
 	r.GetBody = nil
 	h.next.ServeHTTP(w, r)
+}
+
+// refused logs a request refused for wrong credentials.
+func (h *HTTPHandler) refused(r *http.Request, keyID, why string) {
+	h.log.Warn("auth: request refused", "remote", r.RemoteAddr, "keyid", keyID, "why", why)
 }
 
 // challenge answers 401 with a fresh nonce.

@@ -53,7 +53,7 @@ func TestPythonClientToGoServer(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(py.Version+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
-				srv := auth.NewServer(keySet(t, bob, binaryKey), auth.WithAllowMD5(tt.allowMD5))
+				srv := newServer(t, keySet(t, bob, binaryKey), auth.WithAllowMD5(tt.allowMD5))
 				l, err := net.Listen("tcp", "127.0.0.1:0")
 				if err != nil {
 					t.Fatal(err)

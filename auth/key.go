@@ -20,8 +20,8 @@ type Key struct {
 	Secret []byte
 }
 
-// MaxKeySize limits the secret LoadKeyFile reads.
-const MaxKeySize = 64 << 10
+// maxKeySize limits the secret LoadKeyFile reads.
+const maxKeySize = 64 << 10
 
 const maxKeyIDLen = 128
 
@@ -112,7 +112,7 @@ func (s *KeySet) lookup(id string) (Key, bool) {
 // LoadKeyFile reads a secret from the file at path: its exact bytes, with
 // nothing trimmed (a trailing newline is part of the secret, as it is for a
 // Python peer that reads the same file with open(path, "rb").read()). It
-// refuses an empty file and one over MaxKeySize bytes.
+// refuses an empty file and one over 64 KiB.
 //
 // The key's ID is the file's base name without its extension
 // ("/etc/polyrpc/alice.key" is "alice"), or "default" when that is empty or
@@ -124,15 +124,15 @@ func LoadKeyFile(path string) (Key, error) {
 		return Key{}, fmt.Errorf("auth: %w", err)
 	}
 	defer f.Close()
-	secret, err := io.ReadAll(io.LimitReader(f, MaxKeySize+1))
+	secret, err := io.ReadAll(io.LimitReader(f, maxKeySize+1))
 	if err != nil {
 		return Key{}, fmt.Errorf("auth: reading key file: %w", err)
 	}
 	switch {
 	case len(secret) == 0:
 		return Key{}, fmt.Errorf("auth: key file %s is empty", path)
-	case len(secret) > MaxKeySize:
-		return Key{}, fmt.Errorf("auth: key file %s is larger than %d bytes", path, MaxKeySize)
+	case len(secret) > maxKeySize:
+		return Key{}, fmt.Errorf("auth: key file %s is larger than %d bytes", path, maxKeySize)
 	}
 	base := filepath.Base(path)
 	id := strings.TrimSuffix(base, filepath.Ext(base))

@@ -3,6 +3,8 @@ package auth_test
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +28,7 @@ func TestLoadKeyFile(t *testing.T) {
 		{".key", []byte("x"), "default", ""},
 		{"my key.txt", []byte("x"), "default", ""},
 		{"empty.key", nil, "", "is empty"},
-		{"huge.key", bytes.Repeat([]byte("x"), auth.MaxKeySize+1), "", "larger than"},
+		{"huge.key", bytes.Repeat([]byte("x"), 64<<10+1), "", "larger than"},
 		{"missing.key", nil, "", "no such file"},
 	}
 	for _, tt := range tests {
@@ -76,8 +78,20 @@ func TestKeyValidation(t *testing.T) {
 			if len(tt.keys) == 1 {
 				_, err := auth.NewClient(tt.keys[0])
 				wantErr(t, "NewClient", err, tt.err)
-				_, err = auth.NewHTTPRoundTripper(nil, tt.keys[0])
-				wantErr(t, "NewHTTPRoundTripper", err, tt.err)
+				// A RoundTripper of an invalid key fails every request.
+				sent := false
+				rt := tt.keys[0].SignHTTP(roundTripFunc(func(*http.Request) (*http.Response, error) {
+					sent = true
+					return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+				}))
+				resp, err := rt.RoundTrip(httptest.NewRequest("POST", "http://127.0.0.1/", strings.NewReader("x")))
+				if err == nil {
+					resp.Body.Close()
+				}
+				wantErr(t, "SignHTTP", err, tt.err)
+				if sent == (tt.err != "") {
+					t.Errorf("SignHTTP: request sent %v, with key error %q", sent, tt.err)
+				}
 			}
 		})
 	}
@@ -88,7 +102,7 @@ func TestKeySetCopiesSecrets(t *testing.T) {
 	secret := []byte("original")
 	ks := keySet(t, auth.Key{ID: "k", Secret: secret})
 	copy(secret, "mutated!")
-	srv := auth.NewServer(ks)
+	srv := newServer(t, ks)
 	cli := newClient(t, auth.Key{ID: "k", Secret: []byte("original")})
 	var id string
 	if serr, cerr := both(t, goServer(srv, &id), goClient(cli)); serr != nil || cerr != nil || id != "k" {

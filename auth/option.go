@@ -2,107 +2,156 @@ package auth
 
 import (
 	"crypto/rand"
+	"fmt"
 	"io"
+	"log/slog"
 	"time"
 )
 
-// Defaults of the options.
-const (
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultNonceTTL         = 60 * time.Second
-	DefaultMaxNonces        = 10000
-	DefaultMaxBodySize      = 4 << 20
-)
-
-// Option configures the connection handshake of a Server or a Client.
+// Option configures a Server, a Client (the connection handshake) or an
+// HTTPHandler. Each option says which it is for; given to another, it is an
+// error. A zero value means the default, and an invalid one is an error of
+// the constructor.
 type Option interface {
-	applyHandshake(*handshakeConfig)
+	apply(*config) error
 }
 
-type handshakeConfig struct {
+// use is what a constructor builds, or what an option is for.
+type use uint8
+
+const (
+	handshake use = 1 << iota // NewServer and NewClient
+	httpHandler
+)
+
+// config holds the options of a Server, Client or HTTPHandler.
+type config struct {
+	use use
+
+	// The handshake's.
 	timeout  time.Duration
 	allowMD5 bool
 	rand     io.Reader
-}
 
-func newHandshakeConfig(opts []Option) handshakeConfig {
-	c := handshakeConfig{timeout: DefaultHandshakeTimeout, rand: rand.Reader}
-	for _, o := range opts {
-		o.applyHandshake(&c)
-	}
-	return c
-}
-
-type handshakeOption func(*handshakeConfig)
-
-func (f handshakeOption) applyHandshake(c *handshakeConfig) { f(c) }
-
-// WithHandshakeTimeout bounds the whole handshake, from its first byte to its
-// last, to d (DefaultHandshakeTimeout); a context deadline that comes sooner
-// wins. d <= 0 restores the default: a handshake is never unbounded.
-func WithHandshakeTimeout(d time.Duration) Option {
-	return handshakeOption(func(c *handshakeConfig) {
-		if d <= 0 {
-			d = DefaultHandshakeTimeout
-		}
-		c.timeout = d
-	})
-}
-
-// WithAllowMD5 makes the handshake accept HMAC-MD5 when allow is set: the
-// bare 16-byte answers and 20-byte challenges of Python 3.11 and earlier, and
-// the {md5} digest of later versions. It is off by default; without it a
-// legacy peer fails with ErrAuthentication. Turn it on only while such peers
-// remain, and read the package documentation first.
-func WithAllowMD5(allow bool) Option {
-	return handshakeOption(func(c *handshakeConfig) { c.allowMD5 = allow })
-}
-
-// HTTPOption configures an HTTPHandler.
-type HTTPOption interface {
-	applyHTTP(*httpConfig)
-}
-
-type httpConfig struct {
+	// The HTTPHandler's.
 	nonceTTL  time.Duration
 	maxNonces int
-	maxBody   int64
+	maxBody   int
+	log       *slog.Logger
 }
 
-type httpOption func(*httpConfig)
+// newConfig applies opts for a constructor of u, then the defaults.
+func newConfig(u use, opts []Option) (config, error) {
+	c := config{use: u}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(&c); err != nil {
+			return config{}, err
+		}
+	}
+	if c.timeout == 0 {
+		c.timeout = 10 * time.Second
+	}
+	if c.rand == nil {
+		c.rand = rand.Reader
+	}
+	if c.nonceTTL == 0 {
+		c.nonceTTL = 60 * time.Second
+	}
+	if c.maxNonces == 0 {
+		c.maxNonces = 10000
+	}
+	if c.maxBody == 0 {
+		c.maxBody = 4 << 20
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c, nil
+}
 
-func (f httpOption) applyHTTP(c *httpConfig) { f(c) }
+type option struct {
+	name string
+	uses use
+	set  func(*config) error
+}
 
-// WithNonceTTL sets how long an issued nonce stays usable (DefaultNonceTTL).
-// d <= 0 restores the default.
-func WithNonceTTL(d time.Duration) HTTPOption {
-	return httpOption(func(c *httpConfig) {
-		if d <= 0 {
-			d = DefaultNonceTTL
+func (o option) apply(c *config) error {
+	if o.uses&c.use == 0 {
+		if o.uses == httpHandler {
+			return fmt.Errorf("auth: %s is an option of NewHTTPHandler", o.name)
+		}
+		return fmt.Errorf("auth: %s is an option of NewServer and NewClient", o.name)
+	}
+	return o.set(c)
+}
+
+func negative(name string, v any) error { return fmt.Errorf("auth: %s(%v): negative", name, v) }
+
+// WithHandshakeTimeout bounds the whole handshake of a Server or Client,
+// from its first byte to its last, to d (default 10 seconds); a context
+// deadline that comes sooner wins.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return option{"WithHandshakeTimeout", handshake, func(c *config) error {
+		if d < 0 {
+			return negative("WithHandshakeTimeout", d)
+		}
+		c.timeout = d
+		return nil
+	}}
+}
+
+// WithAllowMD5 makes the handshake of a Server or Client accept HMAC-MD5
+// when allow is set: the bare 16-byte answers and 20-byte challenges of
+// Python 3.11 and earlier, and the {md5} digest of later versions. It is off
+// by default; without it a legacy peer fails with ErrAuthentication. Turn it
+// on only while such peers remain, and read the package documentation
+// first.
+func WithAllowMD5(allow bool) Option {
+	return option{"WithAllowMD5", handshake, func(c *config) error { c.allowMD5 = allow; return nil }}
+}
+
+// WithNonceTTL sets how long a nonce an HTTPHandler issued stays usable
+// (default 60 seconds).
+func WithNonceTTL(d time.Duration) Option {
+	return option{"WithNonceTTL", httpHandler, func(c *config) error {
+		if d < 0 {
+			return negative("WithNonceTTL", d)
 		}
 		c.nonceTTL = d
-	})
+		return nil
+	}}
 }
 
-// WithMaxNonces bounds the nonces outstanding at once (DefaultMaxNonces):
-// issuing one more forgets the oldest. n <= 0 restores the default.
-func WithMaxNonces(n int) HTTPOption {
-	return httpOption(func(c *httpConfig) {
-		if n <= 0 {
-			n = DefaultMaxNonces
+// WithMaxNonces bounds the nonces an HTTPHandler has outstanding at once
+// (default 10000): issuing one more forgets the oldest.
+func WithMaxNonces(n int) Option {
+	return option{"WithMaxNonces", httpHandler, func(c *config) error {
+		if n < 0 {
+			return negative("WithMaxNonces", n)
 		}
 		c.maxNonces = n
-	})
+		return nil
+	}}
 }
 
-// WithMaxBodySize limits the request body the handler reads to verify it
-// (DefaultMaxBodySize); a larger body gets 413 Request Entity Too Large.
-// n <= 0 restores the default.
-func WithMaxBodySize(n int64) HTTPOption {
-	return httpOption(func(c *httpConfig) {
-		if n <= 0 {
-			n = DefaultMaxBodySize
+// WithMaxMessageSize limits the request body an HTTPHandler reads to verify
+// it (default 4 MiB); a larger body gets 413 Request Entity Too Large.
+func WithMaxMessageSize(n int) Option {
+	return option{"WithMaxMessageSize", httpHandler, func(c *config) error {
+		if n < 0 {
+			return negative("WithMaxMessageSize", n)
 		}
 		c.maxBody = n
-	})
+		return nil
+	}}
+}
+
+// WithLogger gives an HTTPHandler a logger (by default it logs nothing): a
+// request refused for credentials that are wrong, rather than missing, is
+// logged at Warn with the key ID it claimed and the client's address.
+func WithLogger(l *slog.Logger) Option {
+	return option{"WithLogger", httpHandler, func(c *config) error { c.log = l; return nil }}
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net"
 )
 
@@ -11,25 +12,30 @@ import (
 // the client proved it holds. A Server is safe for concurrent use.
 type Server struct {
 	keys *KeySet
-	cfg  handshakeConfig
+	cfg  config
 }
 
-// NewServer returns a Server that accepts a client holding any key of keys,
-// which must not be nil.
-func NewServer(keys *KeySet, opts ...Option) *Server {
+// NewServer returns a Server that accepts a client holding any key of keys.
+// It fails for a nil KeySet and for an invalid option, or one of
+// NewHTTPHandler.
+func NewServer(keys *KeySet, opts ...Option) (*Server, error) {
 	if keys == nil {
-		panic("auth: NewServer with a nil KeySet")
+		return nil, errors.New("auth: NewServer: nil KeySet")
 	}
-	return &Server{keys: keys, cfg: newHandshakeConfig(opts)}
+	cfg, err := newConfig(handshake, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{keys: keys, cfg: cfg}, nil
 }
 
 // Handshake authenticates conn, the server end of a new connection, and
 // returns the ID of the key the client holds. It bounds its time by the
 // handshake timeout and by ctx, and clears conn's deadline on return. On
-// error, which wraps ErrAuthentication, the client has been told #FAILURE#
-// where the protocol allows it, and the caller must close conn.
+// error, which matches ErrAuthentication, the client has been told
+// #FAILURE# where the protocol allows it, and the caller must close conn.
 //
-// Its signature is that of tcprpc.Handshake.
+// It fits tcprpc.WithHandshake.
 func (s *Server) Handshake(ctx context.Context, conn net.Conn) (identity string, err error) {
 	err = run(ctx, conn, &s.cfg, func(ss *session) error {
 		i, err := ss.deliver(s.keys.keys)

@@ -12,3 +12,5 @@ type Peeker struct{}
 func New(net.Conn) *Peeker { return nil }
 
 func (*Peeker) Look() (pending bool, err error) { return false, nil }
+
+func (*Peeker) Unsent() (int, bool) { return 0, false }

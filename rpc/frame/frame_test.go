@@ -3,6 +3,7 @@ package frame_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -117,7 +118,7 @@ func writeConcurrently(t *testing.T, w *frame.Writer, pr *io.PipeReader, pw *io.
 	for g := range writers {
 		wg.Go(func() {
 			for i := range each {
-				if err := w.WriteFrame(fmt.Appendf(nil, "%d:%d:%s", g, i, bytes.Repeat([]byte("x"), i))); err != nil {
+				if err := w.WriteFrame(context.Background(), fmt.Appendf(nil, "%d:%d:%s", g, i, bytes.Repeat([]byte("x"), i))); err != nil {
 					t.Error(err)
 					return
 				}
@@ -161,12 +162,13 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 
 func TestWriterStopsAfterError(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	w := frame.NewWriter(&failingWriter{n: 1})
-	if err := w.WriteFrame([]byte("a")); err != nil {
+	if err := w.WriteFrame(ctx, []byte("a")); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := w.WriteFrame([]byte("b")); err == nil || err.Error() != "broken pipe" {
+		if err := w.WriteFrame(ctx, []byte("b")); err == nil || err.Error() != "broken pipe" {
 			t.Errorf("after a failed write: %v", err)
 		}
 	}
@@ -200,11 +202,12 @@ func BenchmarkWriteRead(b *testing.B) {
 	payload := bytes.Repeat([]byte("p"), 64)
 	var buf bytes.Buffer
 	w := frame.NewWriter(&buf)
+	ctx := context.Background()
 	dst := make([]byte, 0, 128)
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()
-		if err := w.WriteFrame(payload); err != nil {
+		if err := w.WriteFrame(ctx, payload); err != nil {
 			b.Fatal(err)
 		}
 		var err error
@@ -218,8 +221,9 @@ func TestRawWriter(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	w := frame.NewRawWriter(&buf)
+	ctx := context.Background()
 	for _, p := range []string{"\x92\x01\x02", "\x90"} {
-		if err := w.WriteFrame([]byte(p)); err != nil {
+		if err := w.WriteFrame(ctx, []byte(p)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -289,6 +293,7 @@ func TestReadHeaderResumes(t *testing.T) {
 func TestQueueWaitsForFlush(t *testing.T) {
 	var cw countingWriter
 	w := frame.NewWriter(&cw)
+	ctx := context.Background()
 	for _, p := range []string{"a", "bb", "ccc"} {
 		if err := w.Queue([]byte(p)); err != nil {
 			t.Fatal(err)
@@ -304,7 +309,7 @@ func TestQueueWaitsForFlush(t *testing.T) {
 		t.Fatalf("%d writes after two Flushes (%v), want 1", cw.writes, err)
 	}
 	w.Queue([]byte("dddd"))
-	w.WriteFrame([]byte("e"))
+	w.WriteFrame(ctx, []byte("e"))
 	if cw.writes != 2 {
 		t.Fatalf("%d writes, want 2", cw.writes)
 	}
@@ -319,8 +324,8 @@ func TestQueueWaitsForFlush(t *testing.T) {
 	big := make([]byte, 40<<10)
 	w.Queue(big)
 	w.Queue(big)
-	if cw.writes != 1 {
-		t.Fatalf("%d writes after queuing 80 KiB, want 1", cw.writes)
+	if cw.writes != 2 {
+		t.Fatalf("%d writes after queuing 80 KiB, want 2 (chunks of 64 KiB)", cw.writes)
 	}
 }
 

@@ -5,12 +5,12 @@ import (
 	"net"
 	"testing"
 
+	_ "github.com/polyrpc/polyrpc/codec/json"
 	_ "github.com/polyrpc/polyrpc/codec/msgpack"
 	_ "github.com/polyrpc/polyrpc/codec/proto"
 	_ "github.com/polyrpc/polyrpc/codec/xml"
 
 	"github.com/polyrpc/polyrpc/rpc"
-	"github.com/polyrpc/polyrpc/rpc/tcprpc"
 )
 
 // benchClient serves add on a loopback port for codec and returns a client.
@@ -20,7 +20,7 @@ func benchClient(b *testing.B, codec string) *rpc.Client {
 	if !ok {
 		b.Skipf("codec %s not registered", codec)
 	}
-	s := rpc.NewServer()
+	s := newRPCServer(b)
 	if err := s.Register("add", func(a, b int64) (int64, error) { return a + b, nil }); err != nil {
 		b.Fatal(err)
 	}
@@ -28,11 +28,10 @@ func benchClient(b *testing.B, codec string) *rpc.Client {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := tcprpc.NewServer(s)
+	srv := newServer(b, s)
 	go srv.Serve(ln)
 	b.Cleanup(func() { srv.Close() })
-	cl := tcprpc.NewClient(ln.Addr().String(), c)
-	b.Cleanup(func() { cl.Close() })
+	cl := newClient(b, ln.Addr().String(), c)
 	return cl
 }
 

@@ -11,10 +11,26 @@
 // hand-off, and a call that runs long is moved off it, so that it holds up
 // none of the calls behind it.
 //
-//	srv := tcprpc.NewServer(s)
-//	ln, _ := net.Listen("tcp", "127.0.0.1:9000")
+//	import (
+//		"github.com/polyrpc/polyrpc/codec/json"
+//		"github.com/polyrpc/polyrpc/rpc"
+//		"github.com/polyrpc/polyrpc/rpc/tcprpc"
+//	)
+//
+//	s, err := rpc.NewServer() // serves the codecs imported: json here
+//	err = s.Register("add", func(a, b int) (int, error) { return a + b, nil })
+//	srv, err := tcprpc.NewServer(s)
+//	ln, err := net.Listen("tcp", "127.0.0.1:9000")
 //	go srv.Serve(ln)
-//	...
-//	c := tcprpc.NewClient("127.0.0.1:9000", jsoncodec)
-//	err := c.Call(ctx, "demo.add", &sum, 2, 3)
+//
+//	c, err := tcprpc.NewClient("127.0.0.1:9000", json.New())
+//	var sum int
+//	err = c.Call(ctx, "add", &sum, 2, 3)
+//
+// Options configure both ends; each says whether it is a server's or a
+// client's. With package auth, both ends prove they hold a shared key before
+// any call (WithHandshake, WithClientHandshake). A client's dial (the
+// connection, TLS, the handshake) is bounded by WithDialTimeout, and a
+// client that meets a server of another kind says so: one that wants a key,
+// speaks TLS or HTTP, or sends no challenge where one was expected.
 package tcprpc

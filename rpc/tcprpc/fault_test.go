@@ -39,14 +39,13 @@ type faultEnv struct {
 	release chan struct{}
 	served  chan error // Serve's result
 
-	mu       sync.Mutex
-	reported []string // errors given to the error handler
+	log logged // what the server logged
 }
 
 func startFault(t *testing.T, opts ...tcprpc.Option) *faultEnv {
 	t.Helper()
 	e := &faultEnv{release: make(chan struct{}), served: make(chan error, 1)}
-	s := rpc.NewServer()
+	s := newRPCServer(t)
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
@@ -68,12 +67,8 @@ func startFault(t *testing.T, opts ...tcprpc.Option) *faultEnv {
 	}
 	e.ln = &watchedListener{Listener: ln}
 	e.addr = ln.Addr().String()
-	opts = append([]tcprpc.Option{tcprpc.WithErrorHandler(func(_ net.Conn, err error) {
-		e.mu.Lock()
-		e.reported = append(e.reported, err.Error())
-		e.mu.Unlock()
-	})}, opts...)
-	e.srv = tcprpc.NewServer(s, opts...)
+	opts = append([]tcprpc.Option{tcprpc.WithLogger(e.log.logger())}, opts...)
+	e.srv = newServer(t, s, opts...)
 	go func() { e.served <- e.srv.Serve(e.ln) }()
 	t.Cleanup(func() {
 		e.releaseHolds()
@@ -97,18 +92,14 @@ func (e *faultEnv) releaseHolds() {
 func (e *faultEnv) waitReported(t *testing.T, want string) {
 	t.Helper()
 	if !waitFor(func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		for _, r := range e.reported {
+		for _, r := range e.log.all() {
 			if strings.Contains(r, want) {
 				return true
 			}
 		}
 		return false
 	}) {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		t.Fatalf("no error containing %q reported; reported: %q", want, e.reported)
+		t.Fatalf("no error containing %q reported; reported: %q", want, e.log.all())
 	}
 }
 
@@ -285,7 +276,7 @@ func TestPeerCutsMidFrame(t *testing.T) {
 	// A cap of 3 connections: if cut connections kept their place, the
 	// second client below would be refused.
 	e := startFault(t, tcprpc.WithMaxConns(3))
-	c := tcprpc.NewClient(e.addr, jsonCodec(t))
+	c := newClient(t, e.addr, jsonCodec(t))
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -314,19 +305,15 @@ func TestPeerCutsMidFrame(t *testing.T) {
 		nc.Close()
 		// The server notices and reports it.
 		if !waitFor(func() bool {
-			e.mu.Lock()
-			defer e.mu.Unlock()
 			n := 0
-			for _, r := range e.reported {
+			for _, r := range e.log.all() {
 				if strings.Contains(r, "unexpected EOF") {
 					n++
 				}
 			}
 			return n > i
 		}) {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			t.Fatalf("%s: reported %q, want an unexpected EOF each", tt.name, e.reported)
+			t.Fatalf("%s: reported %q, want an unexpected EOF each", tt.name, e.log.all())
 		}
 		var s string
 		if err := c.Call(ctx, "demo.echo", &s, tt.name); err != nil || s != tt.name {
@@ -334,7 +321,7 @@ func TestPeerCutsMidFrame(t *testing.T) {
 		}
 	}
 	// The cut connections freed their places: a second client gets in.
-	c2 := tcprpc.NewClient(e.addr, jsonCodec(t))
+	c2 := newClient(t, e.addr, jsonCodec(t))
 	defer c2.Close()
 	if !waitFor(func() bool { return c2.Call(ctx, "demo.add", nil, 1, 2) == nil }) {
 		t.Errorf("a new client after the cuts: %v", c2.Call(ctx, "demo.add", nil, 1, 2))
@@ -393,9 +380,9 @@ func TestConnectionCutMidFrame(t *testing.T) {
 					return -1, 2000
 				}
 			})
-			c := tcprpc.NewClient(p.ln.Addr().String(), jsonCodec(t))
+			c := newClient(t, p.ln.Addr().String(), jsonCodec(t))
 			defer c.Close()
-			direct := tcprpc.NewClient(e.addr, jsonCodec(t))
+			direct := newClient(t, e.addr, jsonCodec(t))
 			defer direct.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -431,7 +418,7 @@ func TestConnectionCutMidFrame(t *testing.T) {
 // client has calls in flight, then starts another on the same address.
 func TestServerRestartUnderClient(t *testing.T) {
 	e := startFault(t)
-	c := tcprpc.NewClient(e.addr, jsonCodec(t))
+	c := newClient(t, e.addr, jsonCodec(t))
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -452,11 +439,11 @@ func TestServerRestartUnderClient(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot listen on %s again: %v", e.addr, err)
 	}
-	s := rpc.NewServer()
+	s := newRPCServer(t)
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
-	srv2 := tcprpc.NewServer(s)
+	srv2 := newServer(t, s)
 	done := make(chan error, 1)
 	go func() { done <- srv2.Serve(ln) }()
 	defer func() {
@@ -475,7 +462,7 @@ func TestServerRestartUnderClient(t *testing.T) {
 func TestSlowlorisFrames(t *testing.T) {
 	const readTimeout = 300 * time.Millisecond
 	e := startFault(t, tcprpc.WithReadTimeout(readTimeout), tcprpc.WithIdleTimeout(time.Hour))
-	c := tcprpc.NewClient(e.addr, jsonCodec(t))
+	c := newClient(t, e.addr, jsonCodec(t))
 	defer c.Close()
 	payload := []byte(`{"jsonrpc":"2.0","method":"demo.echo","params":["` + strings.Repeat("z", 200) + `"],"id":1}`)
 	msg := frame.Append(nil, payload)
@@ -532,10 +519,8 @@ func TestSlowlorisFrames(t *testing.T) {
 	}
 	wg.Wait()
 	e.waitReported(t, "timeout")
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.reported) != len(tests) {
-		t.Errorf("reported %q, want %d timeouts", e.reported, len(tests))
+	if reported := e.log.all(); len(reported) != len(tests) {
+		t.Errorf("reported %q, want %d timeouts", reported, len(tests))
 	}
 }
 
@@ -589,7 +574,7 @@ func TestSlowlorisHandshake(t *testing.T) {
 	wg.Wait()
 	e.waitReported(t, "handshake")
 	// A peer that does speak gets in.
-	c := tcprpc.NewClient(e.addr, jsonCodec(t), tcprpc.WithClientHandshake(func(ctx context.Context, nc net.Conn) error {
+	c := newClient(t, e.addr, jsonCodec(t), tcprpc.WithClientHandshake(func(ctx context.Context, nc net.Conn) error {
 		if err := frame.Write(nc, []byte("hi")); err != nil {
 			return err
 		}
@@ -772,7 +757,7 @@ func TestIdleConnections(t *testing.T) {
 	e.waitReported(t, "refused")
 	// Once the idle ones are gone, there is room again.
 	closeAll()
-	c := tcprpc.NewClient(e.addr, jsonCodec(t))
+	c := newClient(t, e.addr, jsonCodec(t))
 	defer c.Close()
 	if !waitFor(func() bool { return c.Call(context.Background(), "demo.add", nil, 1, 2) == nil }) {
 		t.Errorf("after the idle connections closed: %v", c.Call(context.Background(), "demo.add", nil, 1, 2))
@@ -785,7 +770,7 @@ func TestIdleConnections(t *testing.T) {
 // one blocked writing included (the client fails the connection under it).
 func TestCallDeadlineWhileServerStopsReading(t *testing.T) {
 	e := startFault(t, tcprpc.WithMaxInFlight(1))
-	c := tcprpc.NewClient(e.addr, jsonCodec(t))
+	c := newClient(t, e.addr, jsonCodec(t))
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -10,16 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/frame"
-	"github.com/polyrpc/polyrpc/rpc/tcprpc"
 )
 
 // relayServer serves "wait", which returns once "signal" has run (or fails
 // after a generous time), and "echo".
 func relayServer(t *testing.T) (addr string, entered <-chan struct{}) {
 	t.Helper()
-	s := rpc.NewServer()
+	s := newRPCServer(t)
 	signal := make(chan struct{})
 	in := make(chan struct{}, 1)
 	var once sync.Once
@@ -46,7 +44,7 @@ func relayServer(t *testing.T) (addr string, entered <-chan struct{}) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := tcprpc.NewServer(s)
+	srv := newServer(t, s)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String(), in
@@ -61,11 +59,11 @@ func TestCallWaitingForALaterCall(t *testing.T) {
 	addr, entered := relayServer(t)
 	nc := rawConn(t, addr)
 	w := frame.NewWriter(nc)
-	if err := w.WriteFrame([]byte(`{"jsonrpc":"2.0","method":"wait","id":1}`)); err != nil {
+	if err := w.WriteFrame(context.Background(), []byte(`{"jsonrpc":"2.0","method":"wait","id":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	<-entered // the first call runs: nothing else was sent yet
-	if err := w.WriteFrame([]byte(`{"jsonrpc":"2.0","method":"signal","id":2}`)); err != nil {
+	if err := w.WriteFrame(context.Background(), []byte(`{"jsonrpc":"2.0","method":"signal","id":2}`)); err != nil {
 		t.Fatal(err)
 	}
 	nc.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -87,7 +85,7 @@ func TestCallWaitingForALaterCall(t *testing.T) {
 	}
 	// The connection goes on serving, in any order of arrival.
 	for i := range 50 {
-		if err := w.WriteFrame(fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"echo","params":[%d],"id":%d}`, i, i+10)); err != nil {
+		if err := w.WriteFrame(context.Background(), fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"echo","params":[%d],"id":%d}`, i, i+10)); err != nil {
 			t.Fatal(err)
 		}
 		msg, err := frame.Read(nc, nil, 1<<20)
@@ -104,7 +102,7 @@ func TestCallWaitingForALaterCall(t *testing.T) {
 func TestSlowAndFastCallsShareAConnection(t *testing.T) {
 	t.Parallel()
 	e := start(t, "tcp")
-	cl := tcprpc.NewClient(e.addr, jsonCodec(t))
+	cl := newClient(t, e.addr, jsonCodec(t))
 	defer cl.Close()
 	ctx := context.Background()
 	var wg sync.WaitGroup

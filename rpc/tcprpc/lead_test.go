@@ -7,13 +7,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/polyrpc/polyrpc/demo"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/frame"
-	"github.com/polyrpc/polyrpc/rpc/tcprpc"
 )
 
 // TestDeadlineWhileReading: a lone call reads the connection itself; when
@@ -23,7 +23,7 @@ import (
 func TestDeadlineWhileReading(t *testing.T) {
 	t.Parallel()
 	e := start(t, "tcp")
-	cl := tcprpc.NewClient(e.addr, jsonCodec(t))
+	cl := newClient(t, e.addr, jsonCodec(t))
 	defer cl.Close()
 	for i := range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -44,18 +44,30 @@ func TestDeadlineWhileReading(t *testing.T) {
 // frame, drops it (its call is gone), and gets its own reply.
 func TestInterruptedInsideAFrame(t *testing.T) {
 	t.Parallel()
-	client, server := net.Pipe()
-	defer server.Close()
-	var dials int
-	cl := rpc.NewStreamClient(func(context.Context) (rpc.Stream, error) {
-		dials++
-		return tcprpc.NewStream(client, 1<<20), nil
-	}, jsonCodec(t))
-	defer cl.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var dials atomic.Int32
+	conns := make(chan net.Conn, 2)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			dials.Add(1)
+			conns <- nc
+		}
+	}()
+	cl := newClient(t, ln.Addr().String(), jsonCodec(t))
 
 	first := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { first <- cl.Call(ctx, "a", nil) }()
+	server := <-conns
+	defer server.Close()
 	req1, err := frame.Read(server, nil, 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -86,8 +98,8 @@ func TestInterruptedInsideAFrame(t *testing.T) {
 	if err := <-second; err != nil || got != "mine" {
 		t.Fatalf("second call (%s): %q, %v", req2, got, err)
 	}
-	if dials != 1 {
-		t.Fatalf("%d dials: the stream was given up", dials)
+	if n := dials.Load(); n != 1 {
+		t.Fatalf("%d dials: the stream was given up", n)
 	}
 }
 
@@ -98,7 +110,7 @@ func TestInterruptedInsideAFrame(t *testing.T) {
 func TestReadingPassesBetweenCalls(t *testing.T) {
 	t.Parallel()
 	e := start(t, "tcp")
-	cl := tcprpc.NewClient(e.addr, jsonCodec(t))
+	cl := newClient(t, e.addr, jsonCodec(t))
 	defer cl.Close()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -143,7 +155,7 @@ func TestReadingPassesBetweenCalls(t *testing.T) {
 // call sees that before sending, and redials instead of failing.
 func TestIdleConnectionClosedByServer(t *testing.T) {
 	t.Parallel()
-	s := rpc.NewServer()
+	s := newRPCServer(t)
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
@@ -152,9 +164,9 @@ func TestIdleConnectionClosedByServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	srv := tcprpc.NewServer(s)
+	srv := newServer(t, s)
 	go srv.Serve(ln)
-	cl := tcprpc.NewClient(addr, jsonCodec(t))
+	cl := newClient(t, addr, jsonCodec(t))
 	defer cl.Close()
 	var sum int
 	if err := cl.Call(context.Background(), "demo.add", &sum, 1, 1); err != nil {
@@ -167,7 +179,7 @@ func TestIdleConnectionClosedByServer(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot listen on %s again: %v", addr, err)
 	}
-	srv2 := tcprpc.NewServer(s)
+	srv2 := newServer(t, s)
 	go srv2.Serve(ln2)
 	defer srv2.Close()
 	for i := range 3 {
@@ -190,7 +202,7 @@ func TestManyCallersOneClient(t *testing.T) {
 		if !ok {
 			continue
 		}
-		cl := tcprpc.NewClient(e.addr, c)
+		cl := newClient(t, e.addr, c)
 		var wg sync.WaitGroup
 		for g := range 32 {
 			wg.Go(func() {

@@ -102,7 +102,7 @@ func busyServer(t *testing.T, ctx context.Context, e *faultEnv, clients, perClie
 	var holds []<-chan error
 	for i := range clients {
 		name := leakCodecs[i%len(leakCodecs)]
-		c := tcprpc.NewClient(e.addr, lookupCodec(t, name))
+		c := newClient(t, e.addr, lookupCodec(t, name))
 		cs = append(cs, c)
 		var n int64
 		if err := c.Call(ctx, "demo.add", &n, i, 1); err != nil || n != int64(i+1) {
@@ -135,7 +135,7 @@ func TestNoLeakAfterClientsClose(t *testing.T) {
 
 	var cs []*rpc.Client
 	for i := range 20 {
-		c := tcprpc.NewClient(e.addr, lookupCodec(t, leakCodecs[i%len(leakCodecs)]))
+		c := newClient(t, e.addr, lookupCodec(t, leakCodecs[i%len(leakCodecs)]))
 		cs = append(cs, c)
 		var wg sync.WaitGroup
 		for j := range 5 {
@@ -256,7 +256,7 @@ func TestShutdownWith100SlowCalls(t *testing.T) {
 	var cs []*rpc.Client
 	var holds []<-chan error
 	for range 10 {
-		c := tcprpc.NewClient(e.addr, jsonCodec(t))
+		c := newClient(t, e.addr, jsonCodec(t))
 		cs = append(cs, c)
 		holds = append(holds, holdCalls(t, ctx, e, c, 10))
 	}

@@ -3,135 +3,233 @@ package tcprpc
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"time"
 
 	"github.com/polyrpc/polyrpc/rpc"
 )
 
-// Defaults of the server's limits.
-const (
-	DefaultMaxFrame         = 4 << 20
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultReadTimeout      = 30 * time.Second
-	DefaultIdleTimeout      = 5 * time.Minute
-	DefaultWriteTimeout     = 30 * time.Second
-	DefaultMaxConns         = 10000
-	DefaultMaxInFlight      = 128
-)
-
-// Handshake authenticates a new connection before any frame is served and
-// returns the peer's identity. auth.Server's Handshake method is one.
-type Handshake func(ctx context.Context, conn net.Conn) (identity string, err error)
-
-// Option configures a Server.
+// Option configures a Server (NewServer) or a client (NewClient, Dialer).
+// Each option says which it is for; given to the other, it is an error. A
+// zero value means the default, and an invalid one is an error of the
+// constructor.
 type Option interface {
-	applyServer(*serverConfig)
+	apply(*config) error
 }
 
-type serverConfig struct {
-	maxFrame         int
+// side is what a constructor builds, or what an option is for.
+type side uint8
+
+const (
+	server side = 1 << iota
+	client
+	both = server | client
+)
+
+// config holds the options of a Server or a client; a zero field is unset.
+type config struct {
+	side side
+
+	// Both sides.
+	maxMessage   int
+	writeTimeout time.Duration
+
+	// A server's.
 	codec            rpc.Codec
-	handshake        Handshake
+	handshake        func(ctx context.Context, conn net.Conn) (string, error)
 	handshakeTimeout time.Duration
 	readTimeout      time.Duration
 	idleTimeout      time.Duration
-	writeTimeout     time.Duration
 	maxConns         int
 	maxInFlight      int
-	onError          func(conn net.Conn, err error)
+	log              *slog.Logger
+
+	// A client's.
+	network         string
+	tls             *tls.Config
+	clientHandshake func(ctx context.Context, conn net.Conn) error
+	dialTimeout     time.Duration
 }
 
-type serverOption func(*serverConfig)
+// newConfig applies opts for a constructor of side s, then the defaults.
+func newConfig(s side, opts []Option) (config, error) {
+	c := config{side: s}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(&c); err != nil {
+			return config{}, err
+		}
+	}
+	def := func(p *time.Duration, d time.Duration) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	def(&c.writeTimeout, 30*time.Second)
+	if s == server {
+		if c.maxMessage == 0 {
+			c.maxMessage = 4 << 20
+		}
+		def(&c.handshakeTimeout, 10*time.Second)
+		def(&c.readTimeout, 30*time.Second)
+		def(&c.idleTimeout, 5*time.Minute)
+		if c.maxConns == 0 {
+			c.maxConns = 10000
+		}
+		if c.maxInFlight == 0 {
+			c.maxInFlight = 128
+		}
+		if c.log == nil {
+			c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		}
+	} else {
+		if c.maxMessage == 0 {
+			c.maxMessage = 64 << 20
+		}
+		if c.network == "" {
+			c.network = "tcp"
+		}
+		def(&c.dialTimeout, 10*time.Second)
+	}
+	return c, nil
+}
 
-func (f serverOption) applyServer(c *serverConfig) { f(c) }
+// option is an Option for sides, named name in errors.
+type option struct {
+	name  string
+	sides side
+	set   func(*config) error
+}
 
-// WithMaxFrame limits a request frame to n bytes (DefaultMaxFrame). A
-// larger declared length is refused before anything is allocated, and the
+func (o option) apply(c *config) error {
+	if o.sides&c.side == 0 {
+		what := "a server"
+		if o.sides == client {
+			what = "a client"
+		}
+		return fmt.Errorf("tcprpc: %s is %s option", o.name, what)
+	}
+	return o.set(c)
+}
+
+func intOption(name string, s side, n int, p func(*config) *int) Option {
+	return option{name, s, func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("tcprpc: %s(%d): negative", name, n)
+		}
+		*p(c) = n
+		return nil
+	}}
+}
+
+func durationOption(name string, s side, d time.Duration, p func(*config) *time.Duration) Option {
+	return option{name, s, func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("tcprpc: %s(%v): negative", name, d)
+		}
+		*p(c) = d
+		return nil
+	}}
+}
+
+// WithMaxMessageSize limits a message read to n bytes: a request on a
+// server (default 4 MiB), a reply on a client (default 64 MiB). A larger
+// declared length is refused before anything is allocated, and the
 // connection closed.
-func WithMaxFrame(n int) Option { return serverOption(func(c *serverConfig) { c.maxFrame = n }) }
-
-// WithCodec pins the server to one codec instead of telling the codec of
-// each frame by its first byte.
-func WithCodec(codec rpc.Codec) Option {
-	return serverOption(func(c *serverConfig) { c.codec = codec })
+func WithMaxMessageSize(n int) Option {
+	return intOption("WithMaxMessageSize", both, n, func(c *config) *int { return &c.maxMessage })
 }
 
-// WithHandshake makes every connection authenticate with h first.
-func WithHandshake(h Handshake) Option {
-	return serverOption(func(c *serverConfig) { c.handshake = h })
-}
-
-// WithHandshakeTimeout bounds the handshake (DefaultHandshakeTimeout).
-func WithHandshakeTimeout(d time.Duration) Option {
-	return serverOption(func(c *serverConfig) { c.handshakeTimeout = d })
-}
-
-// WithReadTimeout bounds the time from a frame's first byte to its last
-// (DefaultReadTimeout), so that a peer trickling bytes is cut off.
-func WithReadTimeout(d time.Duration) Option {
-	return serverOption(func(c *serverConfig) { c.readTimeout = d })
-}
-
-// WithIdleTimeout closes a connection that sent nothing for d while none of
-// its calls was in flight (DefaultIdleTimeout).
-func WithIdleTimeout(d time.Duration) Option {
-	return serverOption(func(c *serverConfig) { c.idleTimeout = d })
-}
-
-// WithWriteTimeout bounds each write of replies (DefaultWriteTimeout); a
-// peer that stops reading is disconnected.
+// WithWriteTimeout bounds each write (default 30 seconds): a write to a peer
+// that takes no bytes for d fails, and the connection with it.
 func WithWriteTimeout(d time.Duration) Option {
-	return serverOption(func(c *serverConfig) { c.writeTimeout = d })
+	return durationOption("WithWriteTimeout", both, d, func(c *config) *time.Duration { return &c.writeTimeout })
 }
 
-// WithMaxConns limits the connections served at once (DefaultMaxConns);
-// a connection over the limit is closed as soon as it is accepted.
-func WithMaxConns(n int) Option { return serverOption(func(c *serverConfig) { c.maxConns = n }) }
-
-// WithMaxInFlight limits the calls of one connection served at once
-// (DefaultMaxInFlight). When it is reached the server stops reading that
-// connection until a call finishes: backpressure, not unbounded goroutines.
-func WithMaxInFlight(n int) Option { return serverOption(func(c *serverConfig) { c.maxInFlight = n }) }
-
-// WithErrorHandler sets a function told of every connection that ended with
-// an error (a failed handshake, a bad frame, a timeout). Use it to log.
-func WithErrorHandler(f func(conn net.Conn, err error)) Option {
-	return serverOption(func(c *serverConfig) { c.onError = f })
+// WithCodec pins a server to one codec instead of telling the codec of each
+// message by its first byte.
+func WithCodec(codec rpc.Codec) Option {
+	return option{"WithCodec", server, func(c *config) error { c.codec = codec; return nil }}
 }
 
-// ClientOption configures a client's dialer.
-type ClientOption interface {
-	applyClient(*clientConfig)
+// WithHandshake makes a server authenticate every connection with h before
+// serving it; h returns the peer's identity (rpc.Peer.Identity).
+// auth.Server's Handshake method is one.
+func WithHandshake(h func(ctx context.Context, conn net.Conn) (identity string, err error)) Option {
+	return option{"WithHandshake", server, func(c *config) error { c.handshake = h; return nil }}
 }
 
-type clientConfig struct {
-	network   string
-	tls       *tls.Config
-	dialer    net.Dialer
-	handshake func(ctx context.Context, conn net.Conn) error
-	maxFrame  int
+// WithHandshakeTimeout bounds a server's handshake (default 10 seconds).
+func WithHandshakeTimeout(d time.Duration) Option {
+	return durationOption("WithHandshakeTimeout", server, d, func(c *config) *time.Duration { return &c.handshakeTimeout })
 }
 
-type clientOption func(*clientConfig)
-
-func (f clientOption) applyClient(c *clientConfig) { f(c) }
-
-// WithNetwork sets the network to dial: "tcp" (the default) or "unix".
-func WithNetwork(network string) ClientOption {
-	return clientOption(func(c *clientConfig) { c.network = network })
+// WithReadTimeout bounds the time from a message's first byte to its last
+// on a server (default 30 seconds), so that a peer trickling bytes is cut
+// off.
+func WithReadTimeout(d time.Duration) Option {
+	return durationOption("WithReadTimeout", server, d, func(c *config) *time.Duration { return &c.readTimeout })
 }
 
-// WithTLS makes the client speak TLS with cfg.
-func WithTLS(cfg *tls.Config) ClientOption {
-	return clientOption(func(c *clientConfig) { c.tls = cfg })
+// WithIdleTimeout makes a server close a connection that sent nothing for d
+// while none of its calls was in flight (default 5 minutes).
+func WithIdleTimeout(d time.Duration) Option {
+	return durationOption("WithIdleTimeout", server, d, func(c *config) *time.Duration { return &c.idleTimeout })
 }
 
-// WithClientHandshake runs h on every new connection before any call, as
-// auth.Client's handshake does.
-func WithClientHandshake(h func(ctx context.Context, conn net.Conn) error) ClientOption {
-	return clientOption(func(c *clientConfig) { c.handshake = h })
+// WithMaxConns limits the connections a server serves at once (default
+// 10000); one over the limit is closed as soon as it is accepted.
+func WithMaxConns(n int) Option {
+	return intOption("WithMaxConns", server, n, func(c *config) *int { return &c.maxConns })
 }
 
-// WithMaxReply limits a reply frame to n bytes (default 64 MiB).
-func WithMaxReply(n int) ClientOption { return clientOption(func(c *clientConfig) { c.maxFrame = n }) }
+// WithMaxInFlight limits the calls of one connection a server runs at once
+// (default 128). At the limit the server stops reading that connection until
+// a call finishes: backpressure, not unbounded goroutines.
+func WithMaxInFlight(n int) Option {
+	return intOption("WithMaxInFlight", server, n, func(c *config) *int { return &c.maxInFlight })
+}
+
+// WithLogger gives a server a logger (by default it logs nothing): a
+// connection that ends with an error (a failed handshake, a bad frame, a
+// timeout) or is refused over the limit is logged at Warn.
+func WithLogger(l *slog.Logger) Option {
+	return option{"WithLogger", server, func(c *config) error { c.log = l; return nil }}
+}
+
+// WithNetwork sets the network a client dials: "tcp" (the default), "tcp4",
+// "tcp6" or "unix".
+func WithNetwork(network string) Option {
+	return option{"WithNetwork", client, func(c *config) error {
+		switch network {
+		case "", "tcp", "tcp4", "tcp6", "unix":
+			c.network = network
+			return nil
+		}
+		return fmt.Errorf("tcprpc: WithNetwork(%q): not tcp, tcp4, tcp6 or unix", network)
+	}}
+}
+
+// WithTLS makes a client speak TLS with cfg. Its ServerName defaults to the
+// host dialed.
+func WithTLS(cfg *tls.Config) Option {
+	return option{"WithTLS", client, func(c *config) error { c.tls = cfg; return nil }}
+}
+
+// WithClientHandshake makes a client run h on every new connection before
+// any call, as auth.Client's Handshake method does.
+func WithClientHandshake(h func(ctx context.Context, conn net.Conn) error) Option {
+	return option{"WithClientHandshake", client, func(c *config) error { c.clientHandshake = h; return nil }}
+}
+
+// WithDialTimeout bounds a client's dial (default 10 seconds): the
+// connection, TLS and the handshake together, within the context of the
+// call that dials.
+func WithDialTimeout(d time.Duration) Option {
+	return durationOption("WithDialTimeout", client, d, func(c *config) *time.Duration { return &c.dialTimeout })
+}

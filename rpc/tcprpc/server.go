@@ -13,8 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/polyrpc/polyrpc/internal/netpeek"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/frame"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -32,7 +34,7 @@ var ErrServerClosed = errors.New("tcprpc: server closed")
 // connections. A Server is safe for concurrent use.
 type Server struct {
 	rpc *rpc.Server
-	cfg serverConfig
+	cfg config
 	// sniff maps a message's first byte to its codec.
 	sniff [256]rpc.Codec
 
@@ -58,19 +60,15 @@ type Server struct {
 	cancel context.CancelFunc
 }
 
-// NewServer returns a Server for s.
-func NewServer(s *rpc.Server, opts ...Option) *Server {
-	cfg := serverConfig{
-		maxFrame:         DefaultMaxFrame,
-		handshakeTimeout: DefaultHandshakeTimeout,
-		readTimeout:      DefaultReadTimeout,
-		idleTimeout:      DefaultIdleTimeout,
-		writeTimeout:     DefaultWriteTimeout,
-		maxConns:         DefaultMaxConns,
-		maxInFlight:      DefaultMaxInFlight,
+// NewServer returns a Server for s. It fails for a nil s and for an invalid
+// option, or one of a client.
+func NewServer(s *rpc.Server, opts ...Option) (*Server, error) {
+	if s == nil {
+		return nil, errors.New("tcprpc: NewServer: nil rpc.Server")
 	}
-	for _, o := range opts {
-		o.applyServer(&cfg)
+	cfg, err := newConfig(server, opts)
+	if err != nil {
+		return nil, err
 	}
 	srv := &Server{
 		rpc:       s,
@@ -82,7 +80,7 @@ func NewServer(s *rpc.Server, opts ...Option) *Server {
 	}
 	srv.ctx, srv.cancel = context.WithCancel(context.Background())
 	for _, c := range s.Codecs() {
-		sn, ok := c.(rpc.Sniffer)
+		sn, ok := c.(wire.Sniffer)
 		if !ok {
 			continue
 		}
@@ -92,7 +90,7 @@ func NewServer(s *rpc.Server, opts ...Option) *Server {
 			}
 		}
 	}
-	return srv
+	return srv, nil
 }
 
 // Serve accepts connections on ln and serves them until Shutdown or Close,
@@ -222,10 +220,9 @@ func (srv *Server) Close() error {
 	return nil
 }
 
+// report logs the error that ended the connection nc.
 func (srv *Server) report(nc net.Conn, err error) {
-	if srv.cfg.onError != nil {
-		srv.cfg.onError(nc, err)
-	}
+	srv.cfg.log.Warn("tcprpc: connection ended", "remote", nc.RemoteAddr().String(), "err", err)
 }
 
 // conn is one served connection.
@@ -294,21 +291,21 @@ func (c *conn) serve() {
 	}
 	c.ctx = rpc.WithPeer(srv.ctx, peer)
 	c.r = bufio.NewReaderSize(c.nc, 4096)
-	tw := timeoutWriter{c.nc, srv.cfg.writeTimeout}
 	if d, codec := c.unframed(c.r); d != nil {
-		c.w = frame.NewRawWriter(tw)
-		c.w.SetBusy(c.busy)
+		c.w = frame.NewRawWriter(c.nc)
 		c.read = func(bp *[]byte) (rpc.Codec, error) {
-			msg, err := d.ReadMessage(c.r, (*bp)[:0], srv.cfg.maxFrame)
+			msg, err := d.ReadMessage(c.r, (*bp)[:0], srv.cfg.maxMessage)
 			*bp = msg
 			return codec, err
 		}
 	} else {
-		c.w = frame.NewWriter(tw)
-		c.w.SetBusy(c.busy)
+		c.w = frame.NewWriter(c.nc)
 		c.read = func(bp *[]byte) (rpc.Codec, error) {
-			n, err := frame.ReadHeader(c.r, srv.cfg.maxFrame)
+			n, err := frame.ReadHeader(c.r, srv.cfg.maxMessage)
 			if err != nil {
+				if b, _ := c.r.Peek(4); netpeek.Foreign(b) != "" {
+					err = fmt.Errorf("the client speaks %s: %w", netpeek.Foreign(b), err)
+				}
 				return nil, err
 			}
 			msg, err := frame.ReadPayload(c.r, (*bp)[:0], n)
@@ -326,6 +323,8 @@ func (c *conn) serve() {
 			return codec, nil
 		}
 	}
+	c.w.SetBusy(c.busy)
+	c.w.SetWriteTimeout(srv.cfg.writeTimeout)
 	c.readOn()
 }
 
@@ -360,7 +359,7 @@ func (c *conn) finish(err error) {
 // but starts a message of a self-delimiting codec (a stock msgpack-rpc
 // client's array): such a connection is read without frames. Only
 // connections without a handshake qualify, since handshakes are framed.
-func (c *conn) unframed(r *bufio.Reader) (rpc.Delimiter, rpc.Codec) {
+func (c *conn) unframed(r *bufio.Reader) (wire.Delimiter, rpc.Codec) {
 	if c.srv.cfg.handshake != nil {
 		return nil, nil
 	}
@@ -378,7 +377,7 @@ func (c *conn) unframed(r *bufio.Reader) (rpc.Delimiter, rpc.Codec) {
 	if pinned := c.srv.cfg.codec; pinned != nil && pinned != codec {
 		return nil, nil
 	}
-	d, ok := codec.(rpc.Delimiter)
+	d, ok := codec.(wire.Delimiter)
 	if !ok {
 		return nil, nil
 	}
@@ -432,7 +431,7 @@ func (c *conn) readLoop() (passed bool, err error) {
 			return false, fmt.Errorf("tcprpc: reading a message: %w", err)
 		}
 		unordered := false
-		if u, ok := codec.(rpc.Unordered); ok && u.Unordered() {
+		if u, ok := codec.(wire.InOrder); ok && u.InOrder() {
 			// No ids to match replies by: answer before reading on.
 			c.inFlight.Wait()
 			unordered = true
@@ -490,7 +489,7 @@ func (c *conn) call(codec rpc.Codec, bp *[]byte, queue bool) {
 		if queue {
 			err = c.w.Queue(reply)
 		} else {
-			err = c.w.WriteFrame(reply)
+			err = c.w.WriteFrame(context.Background(), reply)
 		}
 		if err != nil {
 			c.nc.Close() // the reader notices and the connection ends
@@ -511,20 +510,6 @@ func (c *conn) release(bp *[]byte) {
 // busy reports whether other calls of c are running, whose replies may
 // join the one being written.
 func (c *conn) busy() bool { return len(c.sem) > 1 }
-
-// timeoutWriter bounds every write, so that a peer that stops reading its
-// replies cannot hold calls and their goroutines forever.
-type timeoutWriter struct {
-	nc net.Conn
-	d  time.Duration
-}
-
-func (w timeoutWriter) Write(p []byte) (int, error) {
-	if w.d > 0 {
-		w.nc.SetWriteDeadline(time.Now().Add(w.d))
-	}
-	return w.nc.Write(p)
-}
 
 var noDeadline time.Time
 

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,71 @@ import (
 	"github.com/polyrpc/polyrpc/rpc/tcprpc"
 )
 
+// newRPCServer returns an rpc.Server with the registered codecs.
+func newRPCServer(t testing.TB) *rpc.Server {
+	t.Helper()
+	s, err := rpc.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newServer(t testing.TB, s *rpc.Server, opts ...tcprpc.Option) *tcprpc.Server {
+	t.Helper()
+	srv, err := tcprpc.NewServer(s, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// newClient returns a client of addr, closed at the end of the test.
+func newClient(t testing.TB, addr string, c rpc.Codec, opts ...tcprpc.Option) *rpc.Client {
+	t.Helper()
+	cl, err := tcprpc.NewClient(addr, c, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// logged records what a server logs, for tests that look at the errors it
+// met.
+type logged struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+// logger returns a logger that records the "err" of each record in l.
+func (l *logged) logger() *slog.Logger { return slog.New(&logHandler{l}) }
+
+func (l *logged) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.errs)
+}
+
+type logHandler struct{ l *logged }
+
+func (h *logHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logHandler) WithGroup(string) slog.Handler            { return h }
+func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
+	msg := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "err" {
+			msg = a.Value.String()
+		}
+		return true
+	})
+	h.l.mu.Lock()
+	h.l.errs = append(h.l.errs, msg)
+	h.l.mu.Unlock()
+	return nil
+}
+
 func jsonCodec(t testing.TB) rpc.Codec {
 	c, ok := rpc.LookupCodec("json")
 	if !ok {
@@ -34,16 +101,31 @@ type env struct {
 	addr    string
 	running atomic.Int32 // calls of "hold" running now
 	peak    atomic.Int32
+	// Each call of "test.block" says it runs on entered, and returns once
+	// release is closed.
+	entered chan struct{}
+	release chan struct{}
 }
 
 // start serves the demo methods plus test methods on a loopback port.
 func start(t *testing.T, network string, opts ...tcprpc.Option) *env {
 	t.Helper()
-	s := rpc.NewServer()
+	s := newRPCServer(t)
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{}
+	e := &env{entered: make(chan struct{}, 100), release: make(chan struct{})}
+	if err := s.Register("test.block", func(ctx context.Context) error {
+		e.entered <- struct{}{}
+		select {
+		case <-e.release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Register("test.whoami", func(ctx context.Context) (string, error) {
 		p, _ := rpc.PeerFromContext(ctx)
 		return p.Transport + ":" + p.Identity, nil
@@ -72,7 +154,7 @@ func start(t *testing.T, network string, opts ...tcprpc.Option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = tcprpc.NewServer(s, opts...)
+	e.srv = newServer(t, s, opts...)
 	e.addr = ln.Addr().String()
 	done := make(chan error, 1)
 	go func() { done <- e.srv.Serve(ln) }()
@@ -91,7 +173,7 @@ func TestCallsOverTCPAndUnix(t *testing.T) {
 		t.Run(network, func(t *testing.T) {
 			t.Parallel()
 			e := start(t, network)
-			c := tcprpc.NewClient(e.addr, jsonCodec(t), tcprpc.WithNetwork(network))
+			c := newClient(t, e.addr, jsonCodec(t), tcprpc.WithNetwork(network))
 			defer c.Close()
 			ctx := context.Background()
 			var wg sync.WaitGroup
@@ -155,14 +237,9 @@ func isTimeout(err error) bool {
 
 func TestBadFramesCloseTheConnectionOnly(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	var reported []string
-	e := start(t, "tcp", tcprpc.WithMaxFrame(1<<10), tcprpc.WithReadTimeout(100*time.Millisecond),
-		tcprpc.WithErrorHandler(func(_ net.Conn, err error) {
-			mu.Lock()
-			reported = append(reported, err.Error())
-			mu.Unlock()
-		}))
+	var log logged
+	e := start(t, "tcp", tcprpc.WithMaxMessageSize(1<<10), tcprpc.WithReadTimeout(100*time.Millisecond),
+		tcprpc.WithLogger(log.logger()))
 	tests := []struct {
 		name string
 		send []byte
@@ -173,6 +250,8 @@ func TestBadFramesCloseTheConnectionOnly(t *testing.T) {
 		{"negative length", []byte{0xff, 0xff, 0xff, 0xf0}, "malformed"},
 		{"unknown codec", frame.Append(nil, []byte("hello")), "no known codec"},
 		{"truncated then stalled", append(binary.BigEndian.AppendUint32(nil, 100), "{"...), "timeout"},
+		{"a TLS client", []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01}, "the client speaks TLS"},
+		{"an HTTP client", []byte("POST /RPC2 HTTP/1.1\r\nHost: x\r\n\r\n"), "the client speaks HTTP"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,14 +265,13 @@ func TestBadFramesCloseTheConnectionOnly(t *testing.T) {
 		})
 	}
 	// Everyone else is still served.
-	c := tcprpc.NewClient(e.addr, jsonCodec(t))
+	c := newClient(t, e.addr, jsonCodec(t))
 	defer c.Close()
 	var n int64
 	if err := c.Call(context.Background(), "demo.add", &n, 1, 2); err != nil || n != 3 {
 		t.Errorf("after bad frames: %d %v", n, err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	reported := log.all()
 	for _, tt := range tests {
 		found := false
 		for _, r := range reported {
@@ -224,24 +302,16 @@ func TestMaxConns(t *testing.T) {
 	}
 	c1.Close()
 	// A place is free again once c1 is gone.
-	c := tcprpc.NewClient(e.addr, jsonCodec(t))
-	defer c.Close()
-	var err error
-	for range 100 {
-		if err = c.Call(context.Background(), "demo.add", nil, 1, 1); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
-		t.Errorf("no place after a connection closed: %v", err)
+	c := newClient(t, e.addr, jsonCodec(t))
+	if !waitFor(func() bool { return c.Call(context.Background(), "demo.add", nil, 1, 1) == nil }) {
+		t.Errorf("no place after a connection closed: %v", c.Call(context.Background(), "demo.add", nil, 1, 1))
 	}
 }
 
 func TestBackpressure(t *testing.T) {
 	t.Parallel()
 	e := start(t, "tcp", tcprpc.WithMaxInFlight(3))
-	c := tcprpc.NewClient(e.addr, jsonCodec(t))
+	c := newClient(t, e.addr, jsonCodec(t))
 	defer c.Close()
 	var wg sync.WaitGroup
 	for range 20 {
@@ -260,22 +330,27 @@ func TestBackpressure(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
 	e := start(t, "tcp", tcprpc.WithIdleTimeout(50*time.Millisecond))
-	c := tcprpc.NewClient(e.addr, jsonCodec(t))
-	defer c.Close()
-	// A call longer than the idle timeout keeps its connection.
-	if err := c.Call(context.Background(), "test.hold", nil, 200); err != nil {
-		t.Errorf("long call on an idle-limited connection: %v", err)
-	}
+	c := newClient(t, e.addr, jsonCodec(t))
+	call := make(chan error, 1)
+	go func() { call <- c.Call(context.Background(), "test.block", nil) }()
+	<-e.entered
+	// A connection opened after the call began is closed for its silence,
+	// so the idle timeout of the call's connection passed too; but a call
+	// in flight keeps its connection.
 	idle := rawConn(t, e.addr)
 	if !closedByServer(idle) {
 		t.Error("an idle connection was kept")
+	}
+	close(e.release)
+	if err := <-call; err != nil {
+		t.Errorf("a call longer than the idle timeout: %v", err)
 	}
 }
 
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	e := start(t, "tcp")
-	c := tcprpc.NewClient(e.addr, jsonCodec(t))
+	c := newClient(t, e.addr, jsonCodec(t))
 	defer c.Close()
 	const calls = 50
 	var wg sync.WaitGroup
@@ -287,8 +362,8 @@ func TestGracefulShutdown(t *testing.T) {
 		})
 	}
 	// Shut down once every call is running.
-	for e.running.Load() < calls {
-		time.Sleep(time.Millisecond)
+	if !waitFor(func() bool { return e.running.Load() == calls }) {
+		t.Fatalf("%d of %d calls running", e.running.Load(), calls)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -313,7 +388,7 @@ func TestHandshakeIdentity(t *testing.T) {
 		}
 		return "alice", frame.Write(nc, []byte("ok"))
 	}), tcprpc.WithHandshakeTimeout(200*time.Millisecond))
-	hs := func(word string) tcprpc.ClientOption {
+	hs := func(word string) tcprpc.Option {
 		return tcprpc.WithClientHandshake(func(ctx context.Context, nc net.Conn) error {
 			if err := frame.Write(nc, []byte(word)); err != nil {
 				return err
@@ -322,13 +397,13 @@ func TestHandshakeIdentity(t *testing.T) {
 			return err
 		})
 	}
-	c := tcprpc.NewClient(e.addr, jsonCodec(t), hs("let me in"))
+	c := newClient(t, e.addr, jsonCodec(t), hs("let me in"))
 	defer c.Close()
 	var who string
 	if err := c.Call(context.Background(), "test.whoami", &who); err != nil || who != "tcp:alice" {
 		t.Errorf("whoami = %q, %v", who, err)
 	}
-	bad := tcprpc.NewClient(e.addr, jsonCodec(t), hs("open sesame"))
+	bad := newClient(t, e.addr, jsonCodec(t), hs("open sesame"))
 	defer bad.Close()
 	if err := bad.Call(context.Background(), "test.whoami", &who); err == nil {
 		t.Error("a failed handshake was let through")
@@ -341,7 +416,7 @@ func TestHandshakeIdentity(t *testing.T) {
 
 func TestClientRedialsAfterServerRestart(t *testing.T) {
 	t.Parallel()
-	s := rpc.NewServer()
+	s := newRPCServer(t)
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
@@ -350,13 +425,21 @@ func TestClientRedialsAfterServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	srv := tcprpc.NewServer(s)
+	srv := newServer(t, s)
 	go srv.Serve(ln)
-	c := tcprpc.NewClient(addr, jsonCodec(t))
+	c := newClient(t, addr, jsonCodec(t))
 	defer c.Close()
+	entered := make(chan struct{})
+	if err := s.Register("test.block", func(ctx context.Context) error {
+		close(entered)
+		<-ctx.Done()
+		return ctx.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
 	inflight := make(chan error, 1)
-	go func() { inflight <- c.Call(context.Background(), "demo.sleep", nil, 60000) }()
-	time.Sleep(50 * time.Millisecond)
+	go func() { inflight <- c.Call(context.Background(), "test.block", nil) }()
+	<-entered
 	srv.Close()
 	if err := <-inflight; err == nil {
 		t.Error("a call in flight on a closed server succeeded")
@@ -365,7 +448,7 @@ func TestClientRedialsAfterServerRestart(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot listen on %s again: %v", addr, err)
 	}
-	srv2 := tcprpc.NewServer(s)
+	srv2 := newServer(t, s)
 	go srv2.Serve(ln2)
 	defer srv2.Close()
 	var n int64

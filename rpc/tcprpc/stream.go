@@ -2,7 +2,11 @@ package tcprpc
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -10,14 +14,20 @@ import (
 	"github.com/polyrpc/polyrpc/internal/netpeek"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/frame"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
-// NewStream frames messages over nc, reading frames of at most maxFrame
-// bytes. Writes from many goroutines are coalesced. The stream is an
-// rpc.LeadStream: the calls of a client read it themselves.
-func NewStream(nc net.Conn, maxFrame int) rpc.Stream {
+// newStream frames a client's messages over nc, as cfg says. Writes from
+// many goroutines are coalesced. The stream is a wire.LeadStream: the calls
+// of a client read it themselves.
+func newStream(nc net.Conn, cfg *config) *stream {
 	_, isTLS := nc.(*tls.Conn)
-	return &stream{nc: nc, r: bufio.NewReaderSize(nc, 4096), w: frame.NewWriter(nc), max: maxFrame, need: -1, peek: netpeek.New(nc), tls: isTLS}
+	w := frame.NewWriter(nc)
+	w.SetWriteTimeout(cfg.writeTimeout)
+	return &stream{
+		nc: nc, r: bufio.NewReaderSize(nc, 4096), w: w, max: cfg.maxMessage, need: -1,
+		peek: netpeek.New(nc), tls: isTLS, first: cfg.clientHandshake == nil,
+	}
 }
 
 type stream struct {
@@ -27,6 +37,9 @@ type stream struct {
 	max  int
 	peek *netpeek.Peeker
 	tls  bool
+	// first is set until the first frame of a connection without a
+	// handshake is read, which may show that the server wants one.
+	first bool
 
 	// A read interrupted inside a frame goes on from here: need is the
 	// length of the payload under way (-1 between frames), partial what
@@ -38,7 +51,11 @@ type stream struct {
 	interrupts int // InterruptRead calls not yet seen by a read
 }
 
-func (s *stream) WriteMessage(msg []byte) error { return s.w.WriteFrame(msg) }
+// WriteMessage writes msg, or queues it behind the write under way (see
+// frame.Writer.WriteFrame for what ctx does).
+func (s *stream) WriteMessage(ctx context.Context, msg []byte) error {
+	return s.w.WriteFrame(ctx, msg)
+}
 
 // SetBusy is called by rpc.NewStreamClient before the first call: busy
 // reports whether calls other than the one writing are waiting, and the
@@ -49,7 +66,7 @@ func (s *stream) ReadMessage(dst []byte) ([]byte, error) {
 	if s.need < 0 {
 		n, err := frame.ReadHeader(s.r, s.max)
 		if err != nil {
-			return dst, s.readError(err)
+			return dst, s.headerError(err)
 		}
 		s.need = n
 	}
@@ -65,11 +82,49 @@ func (s *stream) ReadMessage(dst []byte) ([]byte, error) {
 		s.partial = nil
 	}
 	s.partial = s.partial[:0]
+	if s.first {
+		s.first = false
+		if bytes.HasPrefix(dst[start:], []byte(challenge)) {
+			return dst[:start], authRequired()
+		}
+	}
 	return dst, nil
 }
 
+// challenge starts the first message of a server that authenticates its
+// clients (package auth).
+const challenge = "#CHALLENGE#"
+
+// authRequired is the error of a client without a handshake that meets a
+// server with one.
+func authRequired() error {
+	return &rpc.Error{
+		Code:    rpc.CodeUnauthenticated,
+		Message: "tcprpc: the server requires authentication (it sent " + challenge + "): give the client a key (WithClientHandshake and auth.Client)",
+	}
+}
+
+// headerError explains the error of a frame header: bytes of another
+// protocol, or a server that closed a new connection without a word.
+func (s *stream) headerError(err error) error {
+	if errors.Is(err, frame.ErrTooLarge) || errors.Is(err, frame.ErrBadHeader) {
+		b, _ := s.r.Peek(4) // the header refused is left unread
+		switch netpeek.Foreign(b) {
+		case "TLS":
+			return fmt.Errorf("tcprpc: the server speaks TLS: use tls:// (WithTLS): %w", err)
+		case "HTTP":
+			return fmt.Errorf("tcprpc: the server speaks HTTP: use http:// or https:// (package httprpc): %w", err)
+		}
+		return err
+	}
+	if s.first && isClosed(err) {
+		return fmt.Errorf("tcprpc: the server closed the connection without a reply: does it speak TLS (use tls://), want a handshake, or refuse connections? %w", err)
+	}
+	return s.readError(err)
+}
+
 // readError turns the timeout that InterruptRead caused into
-// rpc.ErrReadInterrupted, and clears the deadline for the next read.
+// wire.ErrReadInterrupted, and clears the deadline for the next read.
 func (s *stream) readError(err error) error {
 	if !isTimeout(err) {
 		return err
@@ -81,7 +136,7 @@ func (s *stream) readError(err error) error {
 	}
 	s.interrupts = 0
 	s.nc.SetReadDeadline(noDeadline)
-	return rpc.ErrReadInterrupted
+	return wire.ErrReadInterrupted
 }
 
 // tlsLook bounds the wait for the rest of a TLS record seen waiting on an

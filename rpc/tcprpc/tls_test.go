@@ -10,15 +10,13 @@ import (
 
 	"github.com/polyrpc/polyrpc/demo"
 	"github.com/polyrpc/polyrpc/internal/testcert"
-	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/tcprpc"
 )
 
-// TestTLSIdleConnectionClosedByServer: over TLS too, a connection the
-// server closed while the client was idle (its close_notify waiting unread)
-// is noticed before the next call, which redials instead of failing.
-func TestTLSIdleConnectionClosedByServer(t *testing.T) {
-	t.Parallel()
+// tlsConfigs returns the TLS configurations of a server and of its clients,
+// with a throwaway CA.
+func tlsConfigs(t testing.TB) (server, client *tls.Config) {
+	t.Helper()
 	certs := testcert.New(t)
 	cert, err := tls.LoadX509KeyPair(certs.ServerCert, certs.ServerKey)
 	if err != nil {
@@ -30,8 +28,16 @@ func TestTLSIdleConnectionClosedByServer(t *testing.T) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}}
-	s := rpc.NewServer()
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, &tls.Config{RootCAs: pool}
+}
+
+// TestTLSIdleConnectionClosedByServer: over TLS too, a connection the
+// server closed while the client was idle (its close_notify waiting unread)
+// is noticed before the next call, which redials instead of failing.
+func TestTLSIdleConnectionClosedByServer(t *testing.T) {
+	t.Parallel()
+	serverTLS, clientTLS := tlsConfigs(t)
+	s := newRPCServer(t)
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +46,7 @@ func TestTLSIdleConnectionClosedByServer(t *testing.T) {
 		if err != nil {
 			t.Skipf("cannot listen on %s: %v", addr, err)
 		}
-		srv := tcprpc.NewServer(s)
+		srv := newServer(t, s)
 		go srv.Serve(tls.NewListener(ln, serverTLS))
 		t.Cleanup(func() { srv.Close() })
 		return srv
@@ -52,7 +58,7 @@ func TestTLSIdleConnectionClosedByServer(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	srv := serve(addr)
-	cl := tcprpc.NewClient(addr, jsonCodec(t), tcprpc.WithTLS(&tls.Config{RootCAs: pool}))
+	cl := newClient(t, addr, jsonCodec(t), tcprpc.WithTLS(clientTLS))
 	defer cl.Close()
 	var sum int
 	for i := range 2 {
