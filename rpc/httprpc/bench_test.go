@@ -44,11 +44,8 @@ func (r *rewindable) Close() error { return nil }
 // BenchmarkHandler measures the handler alone on a small call: from the
 // request to the reply, without sockets.
 func BenchmarkHandler(b *testing.B) {
-	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
-	if err := s.Register("add", func(a, b int64) (int64, error) { return a + b, nil }); err != nil {
-		b.Fatal(err)
-	}
-	h := httprpc.NewHandler(s)
+	s := newRPCServer(b, map[string]any{"add": func(a, b int64) (int64, error) { return a + b, nil }})
+	h := newHandler(b, s)
 	msg := []byte("call 1 add 40 2")
 	body := &rewindable{b: msg}
 	req := httptest.NewRequest(http.MethodPost, "/RPC2", body)
@@ -72,10 +69,7 @@ func BenchmarkHandler(b *testing.B) {
 // handler and server, with net/http's server and with httprpc.Server side by
 // side.
 func BenchmarkRoundTrip(b *testing.B) {
-	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
-	if err := s.Register("add", func(a, b int64) (int64, error) { return a + b, nil }); err != nil {
-		b.Fatal(err)
-	}
+	s := newRPCServer(b, map[string]any{"add": func(a, b int64) (int64, error) { return a + b, nil }})
 	servers := []struct {
 		name  string
 		serve func(net.Listener, http.Handler) func()
@@ -86,7 +80,10 @@ func BenchmarkRoundTrip(b *testing.B) {
 			return func() { hs.Close() }
 		}},
 		{"httprpc", func(ln net.Listener, h http.Handler) func() {
-			hs := httprpc.NewServer("", h)
+			hs, err := httprpc.NewServer(h)
+			if err != nil {
+				b.Fatal(err)
+			}
 			go hs.Serve(ln)
 			return func() { hs.Close() }
 		}},
@@ -98,9 +95,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer srv.serve(ln, httprpc.NewHandler(s))()
-				c := httprpc.NewClient("http://"+ln.Addr().String()+"/RPC2", lineCodec{}, httprpc.WithPipelining(pipeline))
-				defer c.Close()
+				defer srv.serve(ln, newHandler(b, s))()
+				c := newClient(b, "http://"+ln.Addr().String()+"/RPC2", lineCodec{}, httprpc.WithPipelining(pipeline))
 				benchCalls(b, c)
 			})
 		}

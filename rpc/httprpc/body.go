@@ -27,29 +27,6 @@ func putBuf(bp *[]byte, b []byte) {
 	bufPool.Put(bp)
 }
 
-// readAll appends all of r to buf. size, when positive, is the expected
-// length; one spare byte lets the final read see EOF without growing buf.
-func readAll(r io.Reader, buf []byte, size int64) ([]byte, error) {
-	if size > 0 && int64(cap(buf)-len(buf)) < size+1 {
-		nb := make([]byte, len(buf), int64(len(buf))+size+1)
-		copy(nb, buf)
-		buf = nb
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
-
 // drainLimit bounds the bytes read from an unwanted body to keep its
 // connection reusable; past it, closing the connection is cheaper.
 const drainLimit = 64 << 10

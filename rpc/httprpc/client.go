@@ -9,58 +9,150 @@ import (
 	"net/url"
 	"sync/atomic"
 
+	"github.com/polyrpc/polyrpc/internal/httpengine"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
-// DefaultMaxReplySize is the default limit on a reply body (see
-// WithMaxReplySize).
-const DefaultMaxReplySize = 64 << 20
+// defaultMaxReply is the default limit on a reply body (WithMaxMessageSize).
+const defaultMaxReply = 64 << 20
 
-// Transport is an rpc.Transport that POSTs each message to one URL and
-// returns the response body as the reply. Create it with NewTransport; it is
-// safe for concurrent use.
-type Transport struct {
-	url    string
-	u      *url.URL // url parsed; shared by every request, never modified
-	urlErr error
+// NewClient returns an rpc.Client that calls the server at url in codec c,
+// which must have media types (codec/json, say), over NewTransport(url,
+// opts...). It fails for a malformed url, a codec without media types and an
+// invalid option.
+func NewClient(url string, c rpc.Codec, opts ...Option) (*rpc.Client, error) {
+	cfg, err := newConfig(sideClients, "NewClient", opts)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil && len(mediaTypes(c)) == 0 {
+		return nil, fmt.Errorf("httprpc: NewClient: codec %s has no media type", c.Name())
+	}
+	t, err := newTransport(url, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var ropts []rpc.Option
+	if cfg.log != nil {
+		ropts = append(ropts, rpc.WithLogger(cfg.log))
+	}
+	cl, err := rpc.NewClient(t, c, ropts...)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// NewTransport returns the rpc.Transport of NewClient, for rpc.NewClient
+// with client options of its own (interceptors, say). It POSTs each message
+// to url and returns the response body as the reply: a reply comes with
+// status 200, and 204 No Content answers a message of notifications only.
+// 401 Unauthorized fails the call with an *rpc.Error of code
+// rpc.CodeUnauthenticated (errors.Is(err, rpc.ErrUnauthenticated)), and any
+// other status with a *StatusError.
+//
+// Unless WithRoundTripper or WithHTTPClient says otherwise, the transport
+// sends its requests with an HTTP/1.1 engine of its own, which does a call's
+// I/O in the calling goroutine, keeps idle connections alive
+// (WithMaxIdleConns, WithIdleTimeout), bounds dialing and TLS handshakes
+// (WithTLSConfig), and can pipeline (WithPipelining). Where the environment
+// names a proxy for url (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), requests go
+// through it. Redirects are not followed: a redirected POST would be turned
+// into a GET. No overall timeout is set, since calls may run long: a call's
+// context bounds it.
+func NewTransport(url string, opts ...Option) (rpc.Transport, error) {
+	cfg, err := newConfig(sideTransport, "NewTransport", opts)
+	if err != nil {
+		return nil, err
+	}
+	return newTransport(url, cfg)
+}
+
+// transport is the rpc.Transport of NewTransport. It is safe for concurrent
+// use.
+type transport struct {
+	u *url.URL // shared by every request, never modified
 	// Requests go through client if it is set, else straight to rt.
 	client   *http.Client
 	rt       http.RoundTripper
-	own      bool // rt was made here, so Close may close its connections
+	own      *httpengine.RoundTripper // the own engine, if rt is or wraps it
 	header   http.Header
 	maxReply int64
 	closed   atomic.Bool
 	lastType atomic.Pointer[[]string] // see mediaType
 }
 
-var _ rpc.Transport = (*Transport)(nil)
+var _ rpc.Transport = (*transport)(nil)
 
-// NewTransport returns a transport that POSTs messages to url. Unless
-// WithHTTPClient or WithRoundTripper says otherwise, it sends them with a
-// RoundTripper of its own, which keeps up to 64 idle connections per host
-// alive and bounds dialing and TLS handshakes (see WithTLSConfig); where the
-// environment names a proxy for url (HTTPS_PROXY, HTTP_PROXY, NO_PROXY),
-// requests go through it (see RoundTripper.Proxy). Redirects are not
-// followed: a redirected POST would be turned into a GET. No overall timeout
-// is set, since calls may run long: a call's context bounds it. A malformed
-// url fails every call.
-func NewTransport(url string, opts ...ClientOption) *Transport {
-	cfg := transportConfig{maxReply: DefaultMaxReplySize}
-	for _, o := range opts {
-		o.applyTransport(&cfg)
+// ownEngineOptions configure the transport's own engine, and are an error
+// with another.
+var ownEngineOptions = []string{"WithTLSConfig", "WithPipelining", "WithIdleTimeout", "WithMaxIdleConns"}
+
+func newTransport(rawURL string, cfg *config) (*transport, error) {
+	u, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
 	}
-	t := &Transport{url: url, client: cfg.client, rt: cfg.rt, header: cfg.header, maxReply: cfg.maxReply}
-	t.u, t.urlErr = parseURL(url)
-	if t.client != nil || t.rt != nil || t.urlErr != nil {
-		return t
+	t := &transport{u: u, header: cfg.header, maxReply: defaultMaxReply}
+	if cfg.maxMessage > 0 {
+		t.maxReply = int64(cfg.maxMessage)
 	}
-	t.own = true
-	t.rt = &RoundTripper{
-		TLSClientConfig: cfg.tls, // the zero MaxIdleConnsPerHost keeps 64
-		Proxy:           http.ProxyFromEnvironment,
-		Pipeline:        cfg.pipeline,
+	other := ""
+	switch {
+	case cfg.rt != nil && cfg.httpClient != nil:
+		return nil, errors.New("httprpc: WithRoundTripper and WithHTTPClient both given: choose one")
+	case cfg.rt != nil:
+		other = "WithRoundTripper"
+	case cfg.httpClient != nil:
+		other = "WithHTTPClient"
 	}
-	return t
+	if other != "" {
+		for _, name := range ownEngineOptions {
+			if cfg.has(name) {
+				return nil, fmt.Errorf("httprpc: %s configures the client's own HTTP engine, which %s replaces: configure the one given, or use WithWrapper to wrap the own engine", name, other)
+			}
+		}
+	}
+
+	var rt http.RoundTripper
+	switch {
+	case cfg.httpClient != nil:
+		if len(cfg.wrappers) == 0 {
+			t.client = cfg.httpClient
+			return t, nil
+		}
+		hc := *cfg.httpClient // the caller's client stays as it is
+		rt = hc.Transport
+		if rt == nil {
+			rt = http.DefaultTransport
+		}
+		t.client = &hc
+	case cfg.rt != nil:
+		rt = cfg.rt
+	default:
+		t.own = &httpengine.RoundTripper{
+			TLSClientConfig:     cfg.tls,
+			Proxy:               http.ProxyFromEnvironment,
+			Pipeline:            cfg.pipeline,
+			MaxIdleConnsPerHost: cfg.maxIdle, // zero keeps 64
+			IdleConnTimeout:     cfg.idleTimeout,
+			MaxPipelinedBody:    t.maxReply,
+		}
+		rt = t.own
+	}
+	for _, wrap := range cfg.wrappers {
+		if rt = wrap(rt); rt == nil {
+			return nil, errors.New("httprpc: WithWrapper: the wrapper returned nil")
+		}
+	}
+	if t.client != nil {
+		t.client.Transport = rt
+	} else {
+		t.rt = rt
+	}
+	return t, nil
 }
 
 func parseURL(s string) (*url.URL, error) {
@@ -77,29 +169,12 @@ func parseURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// NewClient returns an rpc.Client that calls the server at url in codec c,
-// over NewTransport(url, opts...).
-func NewClient(url string, c rpc.Codec, opts ...ClientOption) *rpc.Client {
-	return rpc.NewClient(NewTransport(url, opts...), c)
-}
-
-// RoundTrip implements rpc.Transport. c must have media types
-// (rpc.MediaTyper): the first is the request's Content-Type and Accept. A
-// reply comes with status 200; 204 No Content is the answer to a oneway
-// message, and to any other an error wrapping rpc.ErrNoReply; any other
-// status is a *StatusError.
-func (t *Transport) RoundTrip(ctx context.Context, c rpc.Codec, msg []byte, oneway bool) ([]byte, error) {
+// Exchange implements rpc.Transport; see NewTransport.
+func (t *transport) Exchange(ctx context.Context, c rpc.Codec, msg []byte, oneway bool) ([]byte, error) {
 	if t.closed.Load() {
-		return nil, ErrClosed
+		return nil, rpc.ErrClosed
 	}
-	if t.urlErr != nil {
-		return nil, t.urlErr
-	}
-	mt, ok := c.(rpc.MediaTyper)
-	var types []string
-	if ok {
-		types = mt.MediaTypes()
-	}
+	types := mediaTypes(c)
 	if len(types) == 0 {
 		return nil, fmt.Errorf("httprpc: codec %s has no media type", c.Name())
 	}
@@ -116,6 +191,9 @@ func (t *Transport) RoundTrip(ctx context.Context, c rpc.Codec, msg []byte, onew
 		resp, err = t.rt.RoundTrip(req)
 	}
 	if err != nil {
+		if errors.Is(err, httpengine.ErrBodyTooLarge) {
+			return nil, fmt.Errorf("%w: %w", ErrReplyTooLarge, err)
+		}
 		if t.client != nil {
 			err = fmt.Errorf("httprpc: %w", err) // net/http's errors do not say who
 		}
@@ -131,13 +209,24 @@ func (t *Transport) RoundTrip(ctx context.Context, c rpc.Codec, msg []byte, onew
 		return nil, fmt.Errorf("httprpc: the server answered 204 No Content: %w", rpc.ErrNoReply)
 	}
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxStatusBody))
-	return nil, newStatusError(resp.StatusCode, head)
+	return nil, statusError(resp.StatusCode, head)
 }
 
+// mediaTypes returns the media types of c, if it has any.
+func mediaTypes(c rpc.Codec) []string {
+	if mt, ok := c.(wire.MediaTyper); ok {
+		return mt.MediaTypes()
+	}
+	return nil
+}
+
+// reqProto is the request every request is copied from by WithContext: the
+// one way to set a request's context without a second copy.
+var reqProto = new(http.Request)
+
 // newRequest builds the HTTP request of one call. It is the one place where
-// requests are made, so that whatever must see every request (headers now,
-// request signing for authentication later) goes here.
-func (t *Transport) newRequest(ctx context.Context, contentType string, body *lentBody, n int) (*http.Request, error) {
+// requests are made, so that whatever must see every request goes here.
+func (t *transport) newRequest(ctx context.Context, contentType string, body *lentBody, n int) (*http.Request, error) {
 	if ctx == nil {
 		return nil, errors.New("httprpc: nil Context")
 	}
@@ -169,9 +258,9 @@ func (t *Transport) newRequest(ctx context.Context, contentType string, body *le
 }
 
 // mediaType returns the field value []string{mt}, made once for the media
-// type last used: a Transport nearly always speaks one codec. The slice is
+// type last used: a transport nearly always speaks one codec. The slice is
 // shared by requests, which RoundTrippers must not modify.
-func (t *Transport) mediaType(mt string) []string {
+func (t *transport) mediaType(mt string) []string {
 	if v := t.lastType.Load(); v != nil && (*v)[0] == mt {
 		return *v
 	}
@@ -182,10 +271,9 @@ func (t *Transport) mediaType(mt string) []string {
 
 // readReply reads the body of a 200 response, which then belongs to the
 // caller: it is never pooled.
-func (t *Transport) readReply(resp *http.Response) ([]byte, error) {
-	if pb, ok := resp.Body.(*pipeBody); ok {
+func (t *transport) readReply(resp *http.Response) ([]byte, error) {
+	if reply, ok := httpengine.TakeBody(resp.Body); ok {
 		// Read whole already, and the caller's to keep.
-		reply := pb.take()
 		if int64(len(reply)) > t.maxReply {
 			return nil, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrReplyTooLarge, len(reply), t.maxReply)
 		}
@@ -194,7 +282,7 @@ func (t *Transport) readReply(resp *http.Response) ([]byte, error) {
 	if resp.ContentLength > t.maxReply {
 		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrReplyTooLarge, resp.ContentLength, t.maxReply)
 	}
-	reply, err := readAll(io.LimitReader(resp.Body, t.maxReply+1), nil, resp.ContentLength)
+	reply, err := httpengine.ReadAll(io.LimitReader(resp.Body, t.maxReply+1), nil, resp.ContentLength)
 	if err != nil {
 		return nil, fmt.Errorf("httprpc: reading the reply: %w", err)
 	}
@@ -204,16 +292,16 @@ func (t *Transport) readReply(resp *http.Response) ([]byte, error) {
 	return reply, nil
 }
 
-// Close makes later calls fail with ErrClosed and closes the connections
-// of the transport's own HTTP client (not those of one given with
-// WithHTTPClient or WithRoundTripper): idle ones at once, those of calls in
-// flight once they finish. Close is idempotent.
-func (t *Transport) Close() error {
+// Close makes later calls fail with rpc.ErrClosed and closes the
+// connections of the transport's own HTTP engine (not those of one given
+// with WithHTTPClient or WithRoundTripper): idle ones at once, those of calls
+// in flight once they finish. Close is idempotent.
+func (t *transport) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
-	if t.own {
-		t.rt.(*RoundTripper).CloseIdleConnections()
+	if t.own != nil {
+		t.own.CloseIdleConnections()
 	}
 	return nil
 }

@@ -2,22 +2,33 @@ package httprpc_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/polyrpc/polyrpc/internal/testcert"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/httprpc"
 )
 
 func TestRoundTrip(t *testing.T) {
 	f := newFixture(t, nil)
-	c := rpc.NewClient(httprpc.NewTransport(f.URL), lineCodec{})
+	tr, err := httprpc.NewTransport(f.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rpc.NewClient(tr, lineCodec{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer c.Close()
 	ctx := context.Background()
 
@@ -107,7 +118,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestClientStatusErrors(t *testing.T) {
-	f := newFixture(t, nil, httprpc.WithMaxBodySize(32))
+	f := newFixture(t, nil, httprpc.WithMaxMessageSize(32))
 	long := strings.Repeat("é", 300) // two bytes each: 200 bytes cut one in two
 	custom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -134,7 +145,7 @@ func TestClientStatusErrors(t *testing.T) {
 		name     string
 		url      string
 		codec    rpc.Codec
-		opts     []httprpc.ClientOption
+		opts     []httprpc.Option
 		params   []any
 		wantCode int    // a *StatusError with this code, if not 0
 		wantText string // in the error's text
@@ -145,16 +156,15 @@ func TestClientStatusErrors(t *testing.T) {
 		{name: "unavailable", url: custom.URL + "/unavailable", codec: lineCodec{}, wantCode: 503, wantText: "httprpc: 503 Service Unavailable: " + strings.Repeat("é", 99)},
 		{name: "redirect not followed", url: custom.URL + "/moved", codec: lineCodec{}, wantCode: 302},
 		{name: "no content to a call", url: custom.URL + "/empty", codec: lineCodec{}, wantIs: rpc.ErrNoReply},
-		{name: "reply too large", url: custom.URL + "/big", codec: lineCodec{}, opts: []httprpc.ClientOption{httprpc.WithMaxReplySize(99)}, wantIs: httprpc.ErrReplyTooLarge},
-		{name: "chunked reply too large", url: custom.URL + "/big-chunked", codec: lineCodec{}, opts: []httprpc.ClientOption{httprpc.WithMaxReplySize(99)}, wantIs: httprpc.ErrReplyTooLarge},
-		{name: "codec without media type", url: f.URL, codec: streamCodec{lineCodec{}}, wantText: "httprpc: codec stream has no media type"},
-		{name: "bad url", url: "localhost:1/x", codec: lineCodec{}, wantText: "scheme must be http or https"},
+		{name: "reply too large", url: custom.URL + "/big", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99)}, wantIs: httprpc.ErrReplyTooLarge},
+		{name: "chunked reply too large", url: custom.URL + "/big-chunked", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99)}, wantIs: httprpc.ErrReplyTooLarge},
+		{name: "pipelined reply too large", url: custom.URL + "/big", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99), httprpc.WithPipelining(4)}, wantIs: httprpc.ErrReplyTooLarge},
+		{name: "pipelined chunked reply too large", url: custom.URL + "/big-chunked", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99), httprpc.WithPipelining(4)}, wantIs: httprpc.ErrReplyTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := httprpc.NewClient(tt.url, tt.codec, tt.opts...)
-			defer c.Close()
+			c := newClient(t, tt.url, tt.codec, tt.opts...)
 			params := tt.params
 			if params == nil {
 				params = []any{"x"}
@@ -189,8 +199,7 @@ func TestClientOnewayAcceptsBody(t *testing.T) {
 		w.Write([]byte("ok - nil"))
 	}))
 	defer ts.Close()
-	c := httprpc.NewClient(ts.URL, lineCodec{})
-	defer c.Close()
+	c := newClient(t, ts.URL, lineCodec{})
 	if err := c.Notify(context.Background(), "record", "x"); err != nil {
 		t.Fatal(err)
 	}
@@ -198,8 +207,7 @@ func TestClientOnewayAcceptsBody(t *testing.T) {
 
 func TestClientContext(t *testing.T) {
 	f := newFixture(t, nil)
-	c := httprpc.NewClient(f.URL, lineCodec{})
-	defer c.Close()
+	c := newClient(t, f.URL, lineCodec{})
 	tests := []struct {
 		name   string
 		ctx    func() (context.Context, context.CancelFunc)
@@ -259,8 +267,7 @@ func TestClientKeepAlive(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, nil)
-			c := httprpc.NewClient(f.URL, tt.codec)
-			defer c.Close()
+			c := newClient(t, f.URL, tt.codec)
 			for range calls {
 				c.Call(context.Background(), tt.method, nil, int64(1), int64(2))
 			}
@@ -280,13 +287,11 @@ func TestClientHeaders(t *testing.T) {
 		})
 	}
 	f := newFixture(t, record)
-	c := httprpc.NewClient(f.URL, lineCodec{},
+	c := newClient(t, f.URL, lineCodec{},
 		httprpc.WithHeader("X-Token", "one"),
 		httprpc.WithHeader("x-token", "two"),
 		httprpc.WithHeader("Host", "rpc.example"),
-		httprpc.WithHeader("Content-Type", "text/plain"), // the codec's wins
 	)
-	defer c.Close()
 	if err := c.Call(context.Background(), "add", nil, int64(1), int64(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +327,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestClientWithHTTPClient(t *testing.T) {
 	f := newFixture(t, nil)
 	ct := &countingTransport{}
-	c := httprpc.NewClient(f.URL, lineCodec{}, httprpc.WithHTTPClient(&http.Client{Transport: ct}))
+	c := newClient(t, f.URL, lineCodec{}, httprpc.WithHTTPClient(&http.Client{Transport: ct}))
 	var sum int64
 	if err := c.Call(context.Background(), "add", &sum, int64(1), int64(2)); err != nil || sum != 3 {
 		t.Fatalf("got %d, %v", sum, err)
@@ -330,13 +335,18 @@ func TestClientWithHTTPClient(t *testing.T) {
 	if n := ct.n.Load(); n != 1 {
 		t.Errorf("%d requests through the given client, want 1", n)
 	}
-	c.Close()
 }
 
 func TestTransportClose(t *testing.T) {
 	f := newFixture(t, nil)
-	tr := httprpc.NewTransport(f.URL)
-	c := rpc.NewClient(tr, lineCodec{})
+	tr, err := httprpc.NewTransport(f.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rpc.NewClient(tr, lineCodec{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Call(context.Background(), "add", nil, int64(1), int64(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -345,34 +355,8 @@ func TestTransportClose(t *testing.T) {
 			t.Fatalf("Close #%d: %v", i+1, err)
 		}
 	}
-	if err := c.Call(context.Background(), "add", nil, int64(1), int64(2)); !errors.Is(err, httprpc.ErrClosed) {
-		t.Errorf("call after Close: %v, want ErrClosed", err)
-	}
-}
-
-func TestNewServer(t *testing.T) {
-	h := http.NotFoundHandler()
-	s := httprpc.NewServer("127.0.0.1:0", h)
-	tests := []struct {
-		name      string
-		got, want any
-	}{
-		{"Addr", s.Addr, "127.0.0.1:0"},
-		{"ReadHeaderTimeout", s.ReadHeaderTimeout, httprpc.DefaultReadHeaderTimeout},
-		{"ReadTimeout", s.ReadTimeout, httprpc.DefaultReadTimeout},
-		{"IdleTimeout", s.IdleTimeout, httprpc.DefaultIdleTimeout},
-		{"WriteTimeout", s.WriteTimeout, time.Duration(0)},
-		{"MaxHeaderBytes", s.MaxHeaderBytes, httprpc.DefaultMaxHeaderBytes},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.got != tt.want {
-				t.Errorf("%v, want %v", tt.got, tt.want)
-			}
-		})
-	}
-	if s.Handler == nil {
-		t.Error("no handler")
+	if err := c.Call(context.Background(), "add", nil, int64(1), int64(2)); !errors.Is(err, rpc.ErrClosed) {
+		t.Errorf("call after Close: %v, want rpc.ErrClosed", err)
 	}
 }
 
@@ -404,17 +388,203 @@ func (l *lateRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestTransportLateBodyRead(t *testing.T) {
 	late := &lateRoundTripper{read: make(chan struct{}), got: make(chan []byte, 1)}
-	tr := httprpc.NewTransport("http://rpc.example/", httprpc.WithHTTPClient(&http.Client{Transport: late}))
+	tr, err := httprpc.NewTransport("http://rpc.example/", httprpc.WithHTTPClient(&http.Client{Transport: late}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer tr.Close()
 	msg := []byte("call 1 echo \"mine\"")
-	_, err := tr.RoundTrip(context.Background(), lineCodec{}, msg, false)
+	_, err = tr.Exchange(context.Background(), lineCodec{}, msg, false)
 	if se, ok := errors.AsType[*httprpc.StatusError](err); !ok || se.Code != http.StatusServiceUnavailable {
-		t.Fatalf("RoundTrip: %v", err)
+		t.Fatalf("Exchange: %v", err)
 	}
 	// msg belongs to the caller again, who reuses it.
 	copy(msg, "call 2 echo \"next\"")
 	close(late.read)
 	if got := <-late.got; got != nil {
-		t.Errorf("a body read after RoundTrip returned gave %q; want a read error", got)
+		t.Errorf("a body read after Exchange returned gave %q; want a read error", got)
+	}
+}
+
+// headerWrapper returns a wrapper that sets a header on every request, as
+// request signing does, and counts the requests.
+func headerWrapper(n *atomic.Int64) func(http.RoundTripper) http.RoundTripper {
+	return func(base http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			n.Add(1)
+			r = r.Clone(r.Context())
+			r.Header.Set("X-Signed", "yes")
+			return base.RoundTrip(r)
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestClientWrapper: WithWrapper wraps whatever engine the client uses: its
+// own, with the TLS configuration and the pipelining given, or the one given.
+// It is the TLS + signing recipe: WithTLSConfig(cfg), WithWrapper(sign).
+func TestClientWrapper(t *testing.T) {
+	certs := testcert.New(t)
+	cert, err := tls.LoadX509KeyPair(certs.ServerCert, certs.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got atomic.Pointer[http.Request]
+	f := newFixture(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Signed") != "yes" {
+				http.Error(w, "not signed", http.StatusUnauthorized)
+				return
+			}
+			got.Store(r)
+			next.ServeHTTP(w, r)
+		})
+	})
+	// The fixture's httptest server, over TLS this time, served by the
+	// package's own server.
+	tlsURL := serve(t, f.Config.Handler, httprpc.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}))
+	tlsURL = "https" + strings.TrimPrefix(tlsURL, "http")
+
+	tests := []struct {
+		name    string
+		url     string
+		opts    []httprpc.Option
+		wantTLS bool
+	}{
+		{"own engine over TLS", tlsURL, []httprpc.Option{httprpc.WithTLSConfig(certs.ClientConfig(t, false))}, true},
+		{"own engine over TLS, pipelining", tlsURL, []httprpc.Option{httprpc.WithTLSConfig(certs.ClientConfig(t, false)), httprpc.WithPipelining(4)}, true},
+		{"own engine", f.URL, nil, false},
+		{"given round tripper", tlsURL, []httprpc.Option{httprpc.WithRoundTripper(&http.Transport{TLSClientConfig: certs.ClientConfig(t, false)})}, true},
+		{"given HTTP client", f.URL, []httprpc.Option{httprpc.WithHTTPClient(&http.Client{})}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var n atomic.Int64
+			c := newClient(t, tt.url+"/RPC2", lineCodec{}, append(tt.opts, httprpc.WithWrapper(headerWrapper(&n)))...)
+			for i := range 3 {
+				var sum int64
+				if err := c.Call(context.Background(), "add", &sum, int64(i), int64(2)); err != nil || sum != int64(i)+2 {
+					t.Fatalf("call %d: %d, %v", i, sum, err)
+				}
+			}
+			if n.Load() != 3 {
+				t.Errorf("the wrapper saw %d requests, want 3", n.Load())
+			}
+			if r := got.Load(); (r.TLS != nil) != tt.wantTLS {
+				t.Errorf("request over TLS: %v, want %v", r.TLS != nil, tt.wantTLS)
+			}
+		})
+	}
+}
+
+// TestClientWrappersNest: wrappers given several times add up, the first
+// innermost, and none changes the caller's http.Client.
+func TestClientWrappersNest(t *testing.T) {
+	f := newFixture(t, nil)
+	var order []string
+	wrap := func(name string) func(http.RoundTripper) http.RoundTripper {
+		return func(base http.RoundTripper) http.RoundTripper {
+			return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				order = append(order, name)
+				return base.RoundTrip(r)
+			})
+		}
+	}
+	hc := &http.Client{}
+	c := newClient(t, f.URL, lineCodec{}, httprpc.WithHTTPClient(hc), httprpc.WithWrapper(wrap("inner")), httprpc.WithWrapper(wrap("outer")))
+	if err := c.Call(context.Background(), "add", nil, int64(1), int64(2)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(order, ",") != "outer,inner" {
+		t.Errorf("wrappers ran in the order %v, want outer, inner", order)
+	}
+	if hc.Transport != nil {
+		t.Errorf("the caller's http.Client was changed")
+	}
+}
+
+// TestClientUnauthenticated: a 401, as an authenticating server answers a
+// caller without valid credentials, is an *rpc.Error with code
+// CodeUnauthenticated, the error of an unauthenticated call on every
+// transport; other statuses stay StatusErrors.
+func TestClientUnauthenticated(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/401":
+			w.Header().Set("WWW-Authenticate", `PolyRPC-HMAC nonce="abc"`)
+			http.Error(w, "auth: missing credentials", http.StatusUnauthorized)
+		case "/403":
+			http.Error(w, "forbidden", http.StatusForbidden)
+		}
+	}))
+	defer ts.Close()
+	for _, oneway := range []bool{false, true} {
+		c := newClient(t, ts.URL+"/401", lineCodec{})
+		var err error
+		if oneway {
+			err = c.Notify(context.Background(), "record", "x")
+		} else {
+			err = c.Call(context.Background(), "add", nil, int64(1), int64(2))
+		}
+		if !errors.Is(err, rpc.ErrUnauthenticated) {
+			t.Errorf("oneway %v: %v, want rpc.ErrUnauthenticated", oneway, err)
+		}
+		e, ok := errors.AsType[*rpc.Error](err)
+		if !ok || e.Code != rpc.CodeUnauthenticated {
+			t.Fatalf("oneway %v: %#v, want an *rpc.Error with CodeUnauthenticated", oneway, err)
+		}
+		if want := "httprpc: the server requires authentication: 401 Unauthorized: auth: missing credentials"; e.Message != want {
+			t.Errorf("message %q, want %q", e.Message, want)
+		}
+	}
+	c := newClient(t, ts.URL+"/403", lineCodec{})
+	err := c.Call(context.Background(), "add", nil, int64(1), int64(2))
+	if se, ok := errors.AsType[*httprpc.StatusError](err); !ok || se.Code != http.StatusForbidden || errors.Is(err, rpc.ErrUnauthenticated) {
+		t.Errorf("403: %v, want a StatusError", err)
+	}
+}
+
+// TestClientMaxIdleConns: the client keeps as many idle connections as
+// WithMaxIdleConns says, and closes the others.
+func TestClientMaxIdleConns(t *testing.T) {
+	const calls = 3
+	for _, tt := range []struct {
+		maxIdle   int
+		wantConns int // connections dialed by two rounds of calls at once
+	}{
+		{1, calls + calls - 1},
+		{calls, calls},
+	} {
+		t.Run(strconv.Itoa(tt.maxIdle), func(t *testing.T) {
+			var arrived sync.WaitGroup
+			f := newFixture(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					// Every call of a round waits for all to arrive: each
+					// needs a connection of its own.
+					arrived.Done()
+					arrived.Wait()
+					next.ServeHTTP(w, r)
+				})
+			})
+			c := newClient(t, f.URL, lineCodec{}, httprpc.WithMaxIdleConns(tt.maxIdle))
+			for range 2 {
+				arrived.Add(calls)
+				var wg sync.WaitGroup
+				for range calls {
+					wg.Go(func() {
+						if err := c.Call(context.Background(), "add", nil, int64(1), int64(2)); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+			}
+			if n := len(f.newConns()); n != tt.wantConns {
+				t.Errorf("%d connections, want %d", n, tt.wantConns)
+			}
+		})
 	}
 }

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/polyrpc/polyrpc/rpc"
-	"github.com/polyrpc/polyrpc/rpc/httprpc"
 )
 
 // TestClientGivesUpCancelsCall: a call whose client gives up (its context
@@ -16,8 +13,7 @@ import (
 // reply nobody reads.
 func TestClientGivesUpCancelsCall(t *testing.T) {
 	started, ended := make(chan struct{}, 1), make(chan error, 1)
-	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
-	if err := s.Register("slow", func(ctx context.Context) error {
+	s := newRPCServer(t, map[string]any{"slow": func(ctx context.Context) error {
 		started <- struct{}{}
 		select {
 		case <-ctx.Done():
@@ -26,12 +22,9 @@ func TestClientGivesUpCancelsCall(t *testing.T) {
 			ended <- errors.New("the context did not end")
 		}
 		return ctx.Err()
-	}); err != nil {
-		t.Fatal(err)
-	}
-	url, _, _ := startServer(t, httprpc.NewHandler(s))
-	c := rpc.NewClient(httprpc.NewTransport(url), lineCodec{})
-	defer c.Close()
+	}})
+	url := serve(t, newHandler(t, s))
+	c := newClient(t, url, lineCodec{})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- c.Call(ctx, "slow", nil) }()

@@ -6,15 +6,13 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/polyrpc/polyrpc/rpc"
 )
 
-var (
-	// ErrClosed is returned by calls on a Transport after Close.
-	ErrClosed = errors.New("httprpc: transport closed")
-	// ErrReplyTooLarge is returned, wrapped, for a reply over the
-	// Transport's limit (see WithMaxReplySize).
-	ErrReplyTooLarge = errors.New("httprpc: reply too large")
-)
+// ErrReplyTooLarge is returned, wrapped, for a reply over a client's limit
+// (see WithMaxMessageSize).
+var ErrReplyTooLarge = errors.New("httprpc: reply too large")
 
 // maxStatusBody is how much of an error response's body a StatusError keeps:
 // enough for a server's explanation, not a whole error page.
@@ -22,7 +20,8 @@ const maxStatusBody = 200
 
 // StatusError is the error of a call that the server answered with an HTTP
 // status other than success: it refused the request before any codec saw it
-// (405, 413, 415), or something between client and server failed.
+// (405, 413, 415), or something between client and server failed. 401
+// Unauthorized is no StatusError but an *rpc.Error (see NewTransport).
 type StatusError struct {
 	// Code is the HTTP status code.
 	Code int
@@ -41,6 +40,23 @@ func (e *StatusError) Error() string {
 		s += ": " + e.Body
 	}
 	return s
+}
+
+// statusError returns the error of a call answered with status code and a
+// body starting with body: an *rpc.Error for 401 Unauthorized, the answer of
+// an authenticating server (auth.HTTPHandler) to a caller without valid
+// credentials, so that the caller sees the same error on every transport;
+// a *StatusError for any other.
+func statusError(code int, body []byte) error {
+	se := newStatusError(code, body)
+	if code != http.StatusUnauthorized {
+		return se
+	}
+	msg := "httprpc: the server requires authentication: " + strconv.Itoa(code) + " " + http.StatusText(code)
+	if se.Body != "" {
+		msg += ": " + se.Body
+	}
+	return &rpc.Error{Code: rpc.CodeUnauthenticated, Message: msg}
 }
 
 // newStatusError builds the StatusError of a response from the first bytes

@@ -3,36 +3,52 @@ package httprpc_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
+	"log"
+	"net"
 
+	"github.com/polyrpc/polyrpc/codec/json"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/httprpc"
 )
 
 func Example() {
-	// The server: methods, the codecs they are served in, and the handler
-	// mounted where XML-RPC and JSON-RPC clients look for it.
-	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
-	s.Register("demo.add", func(a, b int64) (int64, error) { return a + b, nil })
-	h := httprpc.NewHandler(s)
-	mux := http.NewServeMux()
-	mux.Handle("/{$}", h)
-	mux.Handle("/RPC2", h)
-	ts := httptest.NewServer(mux) // httprpc.NewServer(addr, mux) in production
-	defer ts.Close()
+	// The server: its methods, the codecs they are served in, the
+	// handler, and the HTTP server on a port of its own.
+	s, err := rpc.NewServer(rpc.WithCodecs(json.New()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := s.Register("demo.add", func(a, b int64) (int64, error) { return a + b, nil }); err != nil {
+		log.Fatal(err)
+	}
+	h, err := httprpc.NewHandler(s)
+	if err != nil {
+		log.Fatal(err)
+	}
+	hs, err := httprpc.NewServer(h)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go hs.Serve(ln)
+	defer hs.Close()
 
 	// The client.
-	c := httprpc.NewClient(ts.URL+"/RPC2", lineCodec{})
+	c, err := httprpc.NewClient("http://"+ln.Addr().String()+"/RPC2", json.New())
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer c.Close()
 	var sum int64
 	if err := c.Call(context.Background(), "demo.add", &sum, 2, 3); err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(sum)
 
-	err := c.Call(context.Background(), "demo.sub", &sum, 2, 3)
+	err = c.Call(context.Background(), "demo.sub", &sum, 2, 3)
 	fmt.Println(err)
 	// Output:
 	// 5

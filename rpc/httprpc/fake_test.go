@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // lineCodec is a line-based text codec for testing the transport without a
@@ -22,9 +24,10 @@ import (
 type lineCodec struct{}
 
 var (
-	_ rpc.BatchCodec = lineCodec{}
-	_ rpc.MediaTyper = lineCodec{}
-	_ rpc.Sniffer    = lineCodec{}
+	_ rpc.Codec       = lineCodec{}
+	_ wire.BatchCodec = lineCodec{}
+	_ wire.MediaTyper = lineCodec{}
+	_ wire.Sniffer    = lineCodec{}
 )
 
 func (lineCodec) Name() string { return "line" }
@@ -82,20 +85,20 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 type lineParams []any
 
 func (p lineParams) Len() int                      { return len(p) }
-func (p lineParams) DecodeAt(i int, dst any) error { return rpc.Convert(dst, p[i]) }
+func (p lineParams) DecodeAt(i int, dst any) error { return lineDecode(dst, p[i]) }
 func (p lineParams) Names() []string               { return nil }
 func (p lineParams) DecodeNamed(string, any) error { return errors.New("line: no named params") }
-func (lineCodec) DecodeRequest(msg []byte, req *rpc.Request) error {
+func (lineCodec) DecodeRequest(msg []byte, req *wire.Request) error {
 	toks, err := tokens(string(bytes.TrimSpace(msg)))
 	if err != nil {
-		return &rpc.Error{Code: rpc.CodeParseError, Message: err.Error()}
+		return &wire.Error{Code: wire.CodeParseError, Message: err.Error()}
 	}
 	kind, _ := at[string](toks, 0)
 	switch kind {
 	case "call":
 		id, ok := at[int64](toks, 1)
 		if !ok {
-			return &rpc.Error{Code: rpc.CodeInvalidRequest, Message: "line: call without id"}
+			return &wire.Error{Code: wire.CodeInvalidRequest, Message: "line: call without id"}
 		}
 		req.ID.Raw = strconv.AppendInt(nil, id, 10)
 		toks = toks[2:]
@@ -103,11 +106,11 @@ func (lineCodec) DecodeRequest(msg []byte, req *rpc.Request) error {
 		req.Notification = true
 		toks = toks[1:]
 	default:
-		return &rpc.Error{Code: rpc.CodeParseError, Message: "line: not a call"}
+		return &wire.Error{Code: wire.CodeParseError, Message: "line: not a call"}
 	}
 	m, ok := at[string](toks, 0)
 	if !ok {
-		return &rpc.Error{Code: rpc.CodeInvalidRequest, Message: "line: no method"}
+		return &wire.Error{Code: wire.CodeInvalidRequest, Message: "line: no method"}
 	}
 	req.Method = m
 	req.Params = lineParams(toks[1:])
@@ -130,7 +133,7 @@ func appendID(dst []byte, raw []byte) []byte {
 	return append(dst, raw...)
 }
 
-func (lineCodec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
+func (lineCodec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) {
 	n := len(dst)
 	if resp.Error != nil {
 		dst = append(dst, "err "...)
@@ -150,7 +153,7 @@ func (lineCodec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) 
 	return out, nil
 }
 
-func (lineCodec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
+func (lineCodec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	n := len(dst)
 	if call.Named != nil {
 		return dst, errors.New("line: no named params")
@@ -175,9 +178,38 @@ func (lineCodec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
 
 type lineValue struct{ v any }
 
-func (v lineValue) Decode(dst any) error { return rpc.Convert(dst, v.v) }
+func (v lineValue) Decode(dst any) error { return lineDecode(dst, v.v) }
 
-func (lineCodec) DecodeReply(msg []byte, r *rpc.Reply) error {
+// lineDecode stores v, an int64, a string or nil, in *dst: of v's kind, of
+// another integer type, or of type any.
+func lineDecode(dst any, v any) error {
+	d := reflect.ValueOf(dst)
+	if d.Kind() != reflect.Pointer || d.IsNil() {
+		return errors.New("line: decoding into a non-pointer")
+	}
+	d = d.Elem()
+	if v == nil {
+		d.SetZero()
+		return nil
+	}
+	sv := reflect.ValueOf(v)
+	switch {
+	case d.Kind() == reflect.Interface && sv.Type().AssignableTo(d.Type()):
+		d.Set(sv)
+	case sv.Kind() == reflect.String && d.Kind() == reflect.String:
+		d.SetString(sv.String())
+	case sv.Kind() == reflect.Int64 && d.CanInt():
+		if d.OverflowInt(sv.Int()) {
+			return &wire.Error{Code: wire.CodeInvalidParams, Message: fmt.Sprintf("line: %d overflows %s", v, d.Type())}
+		}
+		d.SetInt(sv.Int())
+	default:
+		return &wire.Error{Code: wire.CodeInvalidParams, Message: fmt.Sprintf("line: cannot decode %T into %s", v, d.Type())}
+	}
+	return nil
+}
+
+func (lineCodec) DecodeReply(msg []byte, r *wire.Reply) error {
 	toks, err := tokens(string(bytes.TrimSpace(msg)))
 	if err != nil {
 		return err
@@ -193,7 +225,7 @@ func (lineCodec) DecodeReply(msg []byte, r *rpc.Reply) error {
 	case kind == "err" && len(toks) == 4:
 		code, _ := at[int64](toks, 2)
 		m, _ := at[string](toks, 3)
-		r.Error = &rpc.Error{Code: rpc.Code(code), Message: m}
+		r.Error = &wire.Error{Code: int(code), Message: m}
 		return nil
 	}
 	return fmt.Errorf("line: bad reply %q", msg)

@@ -2,6 +2,7 @@ package httprpc
 
 import (
 	"errors"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -9,12 +10,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/polyrpc/polyrpc/internal/httpengine"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
-// DefaultMaxBodySize is the default limit on a request body (see
-// WithMaxBodySize).
-const DefaultMaxBodySize = 4 << 20
+// defaultMaxBody is the default limit on a request body
+// (WithMaxMessageSize).
+const defaultMaxBody = 4 << 20
 
 // allowHeader is the Allow header's value, ready for a Header map so that
 // setting it costs no allocation. It is never modified.
@@ -33,7 +36,7 @@ var allowHeader = []string{"POST, OPTIONS"}
 type Handler struct {
 	srv     *rpc.Server
 	maxBody int64
-	onError func(r *http.Request, status int, msg string)
+	log     *slog.Logger
 	// byType maps every accepted media type, in lower case, to its codec.
 	// It is built once and only read afterwards.
 	byType map[string]*served
@@ -52,19 +55,26 @@ type served struct {
 }
 
 // NewHandler returns a handler that serves s in each of its codecs that has
-// media types (implements rpc.MediaTyper): all of a codec's media types are
+// media types (implements wire.MediaTyper): all of a codec's media types are
 // accepted, and replies carry the first. Where two codecs claim the same media
 // type, the first in s.Codecs() order serves it. The set of codecs is fixed
-// when NewHandler returns.
-func NewHandler(s *rpc.Server, opts ...Option) *Handler {
-	cfg := handlerConfig{maxBody: DefaultMaxBodySize}
-	for _, o := range opts {
-		o.applyHandler(&cfg)
+// when NewHandler returns. It fails for a nil server, a server without a
+// codec that has media types, and an invalid option.
+func NewHandler(s *rpc.Server, opts ...Option) (*Handler, error) {
+	if s == nil {
+		return nil, errors.New("httprpc: NewHandler: nil server")
 	}
-	h := &Handler{srv: s, maxBody: cfg.maxBody, onError: cfg.onError, byType: map[string]*served{}}
+	cfg, err := newConfig(sideHandler, "NewHandler", opts)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{srv: s, maxBody: defaultMaxBody, log: cfg.logger(), byType: map[string]*served{}}
+	if cfg.maxMessage > 0 {
+		h.maxBody = int64(cfg.maxMessage)
+	}
 	var all []string
 	for _, c := range s.Codecs() {
-		mt, ok := c.(rpc.MediaTyper)
+		mt, ok := c.(wire.MediaTyper)
 		if !ok {
 			continue // a stream-only codec: it does not travel over HTTP
 		}
@@ -88,12 +98,15 @@ func NewHandler(s *rpc.Server, opts ...Option) *Handler {
 			all = append(all, key)
 			claimed = true
 		}
-		if _, ok := c.(rpc.Sniffer); ok && claimed {
+		if _, ok := c.(wire.Sniffer); ok && claimed {
 			h.sniffers = append(h.sniffers, e)
 		}
 	}
+	if len(all) == 0 {
+		return nil, errors.New("httprpc: NewHandler: the server has no codec with a media type (wire.MediaTyper) to serve over HTTP")
+	}
 	h.acceptPost = []string{strings.Join(all, ", ")}
-	return h
+	return h, nil
 }
 
 // ServeHTTP serves one HTTP request; see Handler.
@@ -134,7 +147,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	in := getBuf()
-	body, err := readAll(http.MaxBytesReader(w, r.Body, h.maxBody), (*in)[:0], r.ContentLength)
+	body, err := httpengine.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody), (*in)[:0], r.ContentLength)
 	defer putBuf(in, body)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -205,7 +218,7 @@ func (h *Handler) sniff(msg []byte) *served {
 		return nil
 	}
 	for _, e := range h.sniffers {
-		if e.codec.(rpc.Sniffer).Sniff(msg[i]) {
+		if e.codec.(wire.Sniffer).Sniff(msg[i]) {
 			return e
 		}
 	}
@@ -219,9 +232,8 @@ func (h *Handler) unsupported(w http.ResponseWriter, r *http.Request, msg string
 
 // refuse answers a request that no codec serves with an HTTP status.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, msg string, status int) {
-	if h.onError != nil {
-		h.onError(r, status, msg)
-	}
+	h.log.LogAttrs(r.Context(), slog.LevelWarn, "httprpc: refused a request",
+		slog.Int("status", status), slog.String("error", msg), slog.String("remote", r.RemoteAddr))
 	http.Error(w, msg, status)
 }
 

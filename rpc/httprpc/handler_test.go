@@ -37,7 +37,7 @@ func newFixture(t testing.TB, wrap func(http.Handler) http.Handler, opts ...http
 		slowStarted: make(chan struct{}, 1),
 		slowEnded:   make(chan error, 1),
 	}
-	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}, streamCodec{lineCodec{}}))
+	s := newRPCServer(t, nil, rpc.WithCodecs(lineCodec{}, streamCodec{lineCodec{}}))
 	must := func(err error) {
 		if err != nil {
 			t.Fatal(err)
@@ -54,7 +54,7 @@ func newFixture(t testing.TB, wrap func(http.Handler) http.Handler, opts ...http
 		return ctx.Err()
 	}))
 	must(s.Register("peer", describePeer))
-	var h http.Handler = httprpc.NewHandler(s, opts...)
+	var h http.Handler = newHandler(t, s, opts...)
 	if wrap != nil {
 		h = wrap(h)
 	}
@@ -74,7 +74,7 @@ func newFixture(t testing.TB, wrap func(http.Handler) http.Handler, opts ...http
 // describePeer describes the caller as
 // "transport|network|address type|address|identity".
 func describePeer(ctx context.Context) (string, error) {
-	ci, ok := rpc.CallInfoFromContext(ctx)
+	ci, ok := rpc.CallFromContext(ctx)
 	if !ok || ci.Peer == nil {
 		return "", errors.New("no peer")
 	}
@@ -214,7 +214,7 @@ type unsized struct{ io.Reader }
 
 func TestHandlerBodyLimit(t *testing.T) {
 	const limit = 64
-	f := newFixture(t, nil, httprpc.WithMaxBodySize(limit))
+	f := newFixture(t, nil, httprpc.WithMaxMessageSize(limit))
 	ok := `call 1 echo "` + strings.Repeat("a", limit-len(`call 1 echo ""`)) + `"`
 	over := `call 1 echo "` + strings.Repeat("a", limit+1-len(`call 1 echo ""`)) + `"`
 	huge := `call 1 echo "` + strings.Repeat("a", 1<<20) + `"`
@@ -286,11 +286,8 @@ func TestHandlerNotifications(t *testing.T) {
 }
 
 func TestHandlerPaths(t *testing.T) {
-	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
-	if err := s.Register("add", func(a, b int64) (int64, error) { return a + b, nil }); err != nil {
-		t.Fatal(err)
-	}
-	h := httprpc.NewHandler(s)
+	s := newRPCServer(t, map[string]any{"add": func(a, b int64) (int64, error) { return a + b, nil }})
+	h := newHandler(t, s)
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", h)
 	mux.Handle("/RPC2", h)
@@ -326,12 +323,11 @@ func TestHandlerPeer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var opts []httprpc.ClientOption
+			var opts []httprpc.Option
 			if tt.identity != "" {
 				opts = append(opts, httprpc.WithHeader("X-Identity", tt.identity))
 			}
-			c := httprpc.NewClient(f.URL, lineCodec{}, opts...)
-			defer c.Close()
+			c := newClient(t, f.URL, lineCodec{}, opts...)
 			var got string
 			if err := c.Call(context.Background(), "peer", &got); err != nil {
 				t.Fatal(err)
@@ -347,11 +343,7 @@ func TestHandlerPeer(t *testing.T) {
 }
 
 func TestHandlerRemoteAddr(t *testing.T) {
-	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
-	if err := s.Register("peer", describePeer); err != nil {
-		t.Fatal(err)
-	}
-	h := httprpc.NewHandler(s)
+	h := newHandler(t, newRPCServer(t, map[string]any{"peer": describePeer}))
 	unix := &net.UnixAddr{Name: "/run/rpc.sock", Net: "unix"}
 	tests := []struct {
 		name       string
@@ -397,17 +389,12 @@ func FuzzHandler(f *testing.F) {
 	} {
 		f.Add(seed.ct, []byte(seed.body))
 	}
-	s := rpc.NewServer(rpc.WithCodecs(lineCodec{}))
-	for name, fn := range map[string]any{
+	s := newRPCServer(f, map[string]any{
 		"add":    func(a, b int64) (int64, error) { return a + b, nil },
 		"echo":   func(s string) (string, error) { return s, nil },
 		"record": func(string) error { return nil },
-	} {
-		if err := s.Register(name, fn); err != nil {
-			f.Fatal(err)
-		}
-	}
-	h := httprpc.NewHandler(s, httprpc.WithMaxBodySize(64))
+	})
+	h := newHandler(f, s, httprpc.WithMaxMessageSize(64))
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
 		r.Header["Content-Type"] = []string{contentType}

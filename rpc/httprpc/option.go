@@ -2,114 +2,322 @@ package httprpc
 
 import (
 	"crypto/tls"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
+	"time"
 )
 
-// Option configures a Handler.
+// Option configures a Handler (NewHandler), a Server (NewServer) or a
+// client (NewClient, NewTransport). Each option says which of them it
+// applies to; given to another, the constructor returns an error. Zero values
+// mean the default; an invalid value is an error at construction.
 type Option interface {
-	applyHandler(*handlerConfig)
+	apply(*config) error
 }
 
-type handlerConfig struct {
-	maxBody int64
-	onError func(r *http.Request, status int, msg string)
+// side is a constructor, or a set of them, that options apply to.
+type side uint8
+
+const (
+	sideHandler   side = 1 << iota // NewHandler
+	sideServer                     // NewServer
+	sideTransport                  // NewTransport, and NewClient's transport
+	sideClient                     // NewClient only: its rpc.Client
+)
+
+// sideClients is what the options of a client's transport apply to.
+const sideClients = sideTransport | sideClient
+
+// String names the constructors of s.
+func (s side) String() string {
+	var names []string
+	if s&sideHandler != 0 {
+		names = append(names, "NewHandler")
+	}
+	if s&sideServer != 0 {
+		names = append(names, "NewServer")
+	}
+	switch {
+	case s&sideClients == sideClients:
+		names = append(names, "NewClient", "NewTransport")
+	case s&sideClient != 0:
+		names = append(names, "NewClient")
+	case s&sideTransport != 0:
+		names = append(names, "NewTransport")
+	}
+	if len(names) <= 1 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-type handlerOption func(*handlerConfig)
+// config is what the options set, for one constructor.
+type config struct {
+	side  side   // the constructor's
+	ctor  string // its name, for errors
+	given []string
 
-func (f handlerOption) applyHandler(c *handlerConfig) { f(c) }
+	log        *slog.Logger
+	maxMessage int
 
-// WithMaxBodySize limits a request body to n bytes (DefaultMaxBodySize by
-// default); a larger body gets 413 Request Entity Too Large. n <= 0 restores
-// the default, because a handler without a limit can be made to buffer any
-// amount of memory.
-func WithMaxBodySize(n int64) Option {
-	return handlerOption(func(c *handlerConfig) {
-		if n <= 0 {
-			n = DefaultMaxBodySize
+	// Server.
+	readTimeout  time.Duration
+	writeTimeout time.Duration
+	idleTimeout  time.Duration // the client's own engine's too
+	maxConns     int
+	tls          *tls.Config // the client's own engine's too
+
+	// Client.
+	httpClient *http.Client
+	rt         http.RoundTripper
+	wrappers   []func(http.RoundTripper) http.RoundTripper
+	pipeline   int
+	maxIdle    int
+	header     http.Header
+}
+
+func newConfig(s side, ctor string, opts []Option) (*config, error) {
+	c := &config{side: s, ctor: ctor}
+	for _, o := range opts {
+		if o == nil {
+			continue
 		}
-		c.maxBody = n
-	})
-}
-
-// WithErrorHandler sets a function told of every request refused before a
-// codec saw it (413, 415, 400), with the status and the message sent. Use it
-// to log; it must not write to the response.
-func WithErrorHandler(f func(r *http.Request, status int, msg string)) Option {
-	return handlerOption(func(c *handlerConfig) { c.onError = f })
-}
-
-// ClientOption configures a Transport.
-type ClientOption interface {
-	applyTransport(*transportConfig)
-}
-
-type transportConfig struct {
-	client   *http.Client
-	rt       http.RoundTripper
-	tls      *tls.Config
-	pipeline int
-	header   http.Header
-	maxReply int64
-}
-
-type transportOption func(*transportConfig)
-
-func (f transportOption) applyTransport(c *transportConfig) { f(c) }
-
-// WithHTTPClient makes the Transport send its requests with c instead of a
-// client of its own. c then belongs to the caller: Transport.Close leaves its
-// connections alone, and its redirect policy and timeouts apply as they are.
-func WithHTTPClient(c *http.Client) ClientOption {
-	return transportOption(func(cfg *transportConfig) { cfg.client = c })
-}
-
-// WithRoundTripper makes the Transport send its requests with rt.RoundTrip
-// directly, with no http.Client around it (so no redirects, cookies or
-// client timeouts). Use it to wrap the package's RoundTripper, as
-// auth.NewHTTPRoundTripper does to sign requests. rt then belongs to the
-// caller: Transport.Close leaves its connections alone. WithHTTPClient, if
-// also given, wins.
-func WithRoundTripper(rt http.RoundTripper) ClientOption {
-	return transportOption(func(cfg *transportConfig) { cfg.rt = rt })
-}
-
-// WithTLSConfig configures the TLS connections of the Transport's own client
-// (https URLs); it has no effect with WithHTTPClient or WithRoundTripper,
-// whose TLS is their own.
-func WithTLSConfig(c *tls.Config) ClientOption {
-	return transportOption(func(cfg *transportConfig) { cfg.tls = c })
-}
-
-// WithPipelining makes the Transport's own client pipeline up to depth calls
-// on each of its connections to the server (RoundTripper.Pipeline): under
-// many concurrent calls, far fewer system calls per call, at the price of
-// head-of-line blocking: a slow call holds up the calls behind it on its
-// connection. It has no effect with WithHTTPClient or WithRoundTripper.
-func WithPipelining(depth int) ClientOption {
-	return transportOption(func(cfg *transportConfig) { cfg.pipeline = depth })
-}
-
-// WithHeader adds a header to every request. Options given several times add
-// up; a key given twice sends both values. A "Host" header sets the request's
-// Host. Content-Type and Accept are the codec's and cannot be overridden.
-func WithHeader(key, value string) ClientOption {
-	return transportOption(func(cfg *transportConfig) {
-		if cfg.header == nil {
-			cfg.header = http.Header{}
+		if err := o.apply(c); err != nil {
+			return nil, err
 		}
-		cfg.header.Add(key, value)
-	})
+	}
+	return c, nil
 }
 
-// WithMaxReplySize limits a reply body to n bytes (DefaultMaxReplySize by
-// default); a larger reply fails the call with ErrReplyTooLarge. n <= 0
-// restores the default.
-func WithMaxReplySize(n int64) ClientOption {
-	return transportOption(func(cfg *transportConfig) {
-		if n <= 0 {
-			n = DefaultMaxReplySize
+func (c *config) has(name string) bool { return slices.Contains(c.given, name) }
+
+// logger returns the logger given, or one that discards.
+func (c *config) logger() *slog.Logger {
+	if c.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.log
+}
+
+type option struct {
+	name  string
+	sides side
+	set   func(*config) error
+}
+
+func (o option) apply(c *config) error {
+	if o.sides&c.side == 0 {
+		return fmt.Errorf("httprpc: %s is an option of %s, not of %s", o.name, o.sides, c.ctor)
+	}
+	c.given = append(c.given, o.name)
+	return o.set(c)
+}
+
+func nonNegative[T int | time.Duration](name string, v T) error {
+	if v < 0 {
+		return fmt.Errorf("httprpc: %s(%v): negative", name, v)
+	}
+	return nil
+}
+
+// WithLogger gives a Handler, a Server or a client (NewClient) a logger. A
+// Handler logs at Warn level every request it refuses before a codec saw it
+// (413, 415, 400); a Server logs a handler's panic at Error level, and
+// a failed accept at Warn; a client passes it to rpc.NewClient. By default
+// nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return option{"WithLogger", sideHandler | sideServer | sideClient, func(c *config) error {
+		c.log = l
+		return nil
+	}}
+}
+
+// WithMaxMessageSize limits the bytes read of one message: of a request body
+// for a Handler (4 MiB by default; a larger body gets 413 Request Entity Too
+// Large), of a reply body for a client (64 MiB by default; a larger reply
+// fails the call with an error wrapping ErrReplyTooLarge).
+func WithMaxMessageSize(n int) Option {
+	return option{"WithMaxMessageSize", sideHandler | sideClients, func(c *config) error {
+		c.maxMessage = n
+		return nonNegative("WithMaxMessageSize", n)
+	}}
+}
+
+// WithTLSConfig makes a Server serve TLS with cfg, which must hold a
+// certificate, on the listeners given to Serve; ALPN offers http/1.1 unless
+// cfg sets NextProtos. For a client it configures the TLS of its own HTTP
+// engine (https URLs), which WithRoundTripper and WithHTTPClient replace: it
+// is an error with those. By default a Server serves plain HTTP, and a
+// client uses the zero tls.Config (the system's roots).
+func WithTLSConfig(cfg *tls.Config) Option {
+	return option{"WithTLSConfig", sideServer | sideClients, func(c *config) error {
+		if cfg != nil && c.side == sideServer && len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil {
+			return fmt.Errorf("httprpc: WithTLSConfig: no certificate to serve")
 		}
-		cfg.maxReply = n
-	})
+		c.tls = cfg
+		return nil
+	}}
+}
+
+// WithReadTimeout bounds reading a whole request, from its first byte, on a
+// Server: 60 s by default. The request's head must come within 10 s, or
+// within d if shorter, and a TLS handshake too.
+func WithReadTimeout(d time.Duration) Option {
+	return option{"WithReadTimeout", sideServer, func(c *config) error {
+		c.readTimeout = d
+		return nonNegative("WithReadTimeout", d)
+	}}
+}
+
+// WithWriteTimeout bounds, on a Server, the time from the end of a request's
+// head to the end of its response, handler included. By default there is
+// none: it would cut off any call that runs longer. Bound calls with
+// rpc.WithCallTimeout instead, which ends the call's context and still sends
+// its error reply.
+func WithWriteTimeout(d time.Duration) Option {
+	return option{"WithWriteTimeout", sideServer, func(c *config) error {
+		c.writeTimeout = d
+		return nonNegative("WithWriteTimeout", d)
+	}}
+}
+
+// WithIdleTimeout is how long a kept-alive connection may stay idle: on a
+// Server, waiting for its next request (120 s by default); in a client's own
+// HTTP engine, waiting for the next call (90 s by default), an error with
+// WithRoundTripper or WithHTTPClient.
+func WithIdleTimeout(d time.Duration) Option {
+	return option{"WithIdleTimeout", sideServer | sideClients, func(c *config) error {
+		c.idleTimeout = d
+		return nonNegative("WithIdleTimeout", d)
+	}}
+}
+
+// WithMaxConns limits the connections a Server serves at once: one accepted
+// beyond it is closed at once, before anything is read. By default there is
+// no limit.
+func WithMaxConns(n int) Option {
+	return option{"WithMaxConns", sideServer, func(c *config) error {
+		c.maxConns = n
+		return nonNegative("WithMaxConns", n)
+	}}
+}
+
+// WithMaxIdleConns is how many idle connections a client's own HTTP engine
+// keeps for later calls (64 by default); a connection given back when that
+// many wait is closed. Raise it for more calls at once than that. It is an
+// error with WithRoundTripper or WithHTTPClient.
+func WithMaxIdleConns(n int) Option {
+	return option{"WithMaxIdleConns", sideClients, func(c *config) error {
+		c.maxIdle = n
+		return nonNegative("WithMaxIdleConns", n)
+	}}
+}
+
+// WithPipelining makes a client's own HTTP engine pipeline up to depth calls
+// on each of its connections (by default, and with depth 1, it does not):
+// under many concurrent calls, far fewer system calls per call, at the
+// price of head-of-line blocking, a slow call holding up the calls behind it
+// on its connection. Pipelined replies are read whole before they are
+// handed over. It is an error with WithRoundTripper or WithHTTPClient.
+func WithPipelining(depth int) Option {
+	return option{"WithPipelining", sideClients, func(c *config) error {
+		c.pipeline = depth
+		return nonNegative("WithPipelining", depth)
+	}}
+}
+
+// WithHeader adds a header to every request of a client. Options given
+// several times add up; a key given twice sends both values. A "Host" header
+// sets the request's Host. Content-Type and Accept are the codec's, and the
+// framing fields (Content-Length, Transfer-Encoding, Connection) the HTTP
+// engine's: setting them is an error.
+func WithHeader(key, value string) Option {
+	return option{"WithHeader", sideClients, func(c *config) error {
+		if !validFieldName(key) || !validFieldValue(value) {
+			return fmt.Errorf("httprpc: WithHeader(%q, %q): not a valid header field", key, value)
+		}
+		switch k := http.CanonicalHeaderKey(key); k {
+		case "Content-Type", "Accept", "Content-Length", "Transfer-Encoding", "Connection":
+			return fmt.Errorf("httprpc: WithHeader: %s is set by httprpc", k)
+		}
+		if c.header == nil {
+			c.header = http.Header{}
+		}
+		c.header.Add(key, value)
+		return nil
+	}}
+}
+
+// validFieldName reports whether s is an HTTP field name (a token).
+func validFieldName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch <= ' ' || ch >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, ch) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue reports whether s can be an HTTP field's value: no
+// control characters but tabs.
+func validFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if ch := s[i]; ch < ' ' && ch != '\t' || ch == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// WithRoundTripper makes a client send its requests with rt instead of its
+// own HTTP engine: net/http's Transport, say. rt then belongs to the caller:
+// closing the client leaves its connections alone. The options that
+// configure the own engine (WithTLSConfig, WithPipelining, WithIdleTimeout,
+// WithMaxIdleConns) are an error with it: configure rt instead. To add to
+// the own engine, signing requests say, use WithWrapper.
+func WithRoundTripper(rt http.RoundTripper) Option {
+	return option{"WithRoundTripper", sideClients, func(c *config) error {
+		if rt == nil {
+			return fmt.Errorf("httprpc: WithRoundTripper(nil)")
+		}
+		c.rt = rt
+		return nil
+	}}
+}
+
+// WithHTTPClient makes a client send its requests with hc instead of its own
+// HTTP engine, as WithRoundTripper does, but through hc.Do: its redirect
+// policy, cookies and timeouts apply as they are (a redirected POST becomes
+// a GET).
+func WithHTTPClient(hc *http.Client) Option {
+	return option{"WithHTTPClient", sideClients, func(c *config) error {
+		if hc == nil {
+			return fmt.Errorf("httprpc: WithHTTPClient(nil)")
+		}
+		c.httpClient = hc
+		return nil
+	}}
+}
+
+// WithWrapper wraps the HTTP engine of a client: its own, as WithTLSConfig
+// and WithPipelining configure it, or the one given with WithRoundTripper or
+// WithHTTPClient. wrap is called once, by the constructor, and what it
+// returns sends every request, to sign it (auth.Key.SignHTTP), add to it or
+// observe it. Options given several times add up: the first wraps the
+// engine, the next wraps that.
+func WithWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option {
+	return option{"WithWrapper", sideClients, func(c *config) error {
+		if wrap == nil {
+			return fmt.Errorf("httprpc: WithWrapper(nil)")
+		}
+		c.wrappers = append(c.wrappers, wrap)
+		return nil
+	}}
 }

@@ -1,4 +1,4 @@
-package httprpc_test
+package httpengine_test
 
 import (
 	"io"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/polyrpc/polyrpc/rpc/httprpc"
+	"github.com/polyrpc/polyrpc/internal/httpengine"
 )
 
 // TestRoundTripperProxy sends a request that Proxy routes through a proxy,
@@ -25,7 +25,7 @@ func TestRoundTripperProxy(t *testing.T) {
 	}))
 	defer proxy.Close()
 	proxyURL, _ := url.Parse(proxy.URL)
-	rt := &httprpc.RoundTripper{Proxy: func(r *http.Request) (*url.URL, error) {
+	rt := &httpengine.RoundTripper{Proxy: func(r *http.Request) (*url.URL, error) {
 		if r.URL.Host == "proxied.example" {
 			return proxyURL, nil
 		}

@@ -1,4 +1,4 @@
-package httprpc
+package httpengine
 
 import (
 	"bufio"
@@ -408,7 +408,7 @@ func (c *serverConn) serveRequest(r *http.Request, body *requestBody) (keep bool
 			if p != http.ErrAbortHandler {
 				buf := make([]byte, 16<<10)
 				buf = buf[:runtime.Stack(buf, false)]
-				c.srv.logf("httprpc: panic serving %s: %v\n%s", c.remote, p, buf)
+				c.srv.log().Error("httprpc: handler panicked", "remote", c.remote, "panic", p, "stack", string(buf))
 			}
 		}
 		if body != nil {

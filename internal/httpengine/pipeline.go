@@ -1,4 +1,4 @@
-package httprpc
+package httpengine
 
 import (
 	"context"
@@ -684,14 +684,14 @@ func (pc *pipeConn) readNext(c *pipeCall) (*http.Response, bool, error) {
 		hint := int64(-1) // unknown: chunked, or until the connection ends
 		if !rs.f.chunked && rs.f.length >= 0 {
 			if rs.f.length > max {
-				return nil, false, fmt.Errorf("response body of %d bytes, over the limit of %d", rs.f.length, max)
+				return nil, false, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrBodyTooLarge, rs.f.length, max)
 			}
 			hint = rs.body.n // what is left of it
 		}
-		data, err := readAll(io.LimitReader(&rs.body, max+1-int64(len(rs.data))), rs.data, hint)
+		data, err := ReadAll(io.LimitReader(&rs.body, max+1-int64(len(rs.data))), rs.data, hint)
 		rs.data = data
 		if err == nil && int64(len(data)) > max {
-			err = fmt.Errorf("response body over the limit of %d bytes", max)
+			err = fmt.Errorf("%w: over the limit of %d bytes", ErrBodyTooLarge, max)
 		}
 		if err != nil {
 			return nil, false, err

@@ -1,4 +1,4 @@
-package httprpc_test
+package httpengine_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/polyrpc/polyrpc/rpc/httprpc"
+	"github.com/polyrpc/polyrpc/internal/httpengine"
 )
 
 // FuzzRoundTripperResponse has a server answer two requests with the fuzz
@@ -31,7 +31,7 @@ func FuzzRoundTripperResponse(f *testing.F) {
 		f.Add([]byte(seed), true)
 	}
 	f.Fuzz(func(t *testing.T, answer []byte, pipelined bool) {
-		rt := &httprpc.RoundTripper{
+		rt := &httpengine.RoundTripper{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				client, server := net.Pipe()
 				go func() {

@@ -1,4 +1,4 @@
-package httprpc_test
+package httpengine_test
 
 import (
 	"bufio"
@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,8 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/polyrpc/polyrpc/rpc"
-	"github.com/polyrpc/polyrpc/rpc/httprpc"
+	"github.com/polyrpc/polyrpc/internal/httpengine"
 )
 
 // These tests talk to the Server over raw TCP connections with literal
@@ -30,13 +29,13 @@ const hostileHangGuard = 10 * time.Second
 // startHostile serves h on a loopback port with a Server that set adjusted,
 // and returns the server and its address. The server is closed when the
 // test ends.
-func startHostile(t *testing.T, h http.Handler, set func(*httprpc.Server)) (*httprpc.Server, string) {
+func startHostile(t *testing.T, h http.Handler, set func(*httpengine.Server)) (*httpengine.Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &httprpc.Server{Handler: h}
+	srv := &httpengine.Server{Handler: h}
 	if set != nil {
 		set(srv)
 	}
@@ -50,7 +49,7 @@ func startHostile(t *testing.T, h http.Handler, set func(*httprpc.Server)) (*htt
 
 // hostileServe runs srv.Serve(ln) and returns a channel that gets Serve's error.
 // A Serve that ends with anything but http.ErrServerClosed fails the test.
-func hostileServe(t *testing.T, srv *httprpc.Server, ln net.Listener) <-chan error {
+func hostileServe(t *testing.T, srv *httpengine.Server, ln net.Listener) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		err := srv.Serve(ln)
@@ -166,7 +165,7 @@ func (b *hostileLog) String() string {
 
 func TestHostileMalformedRequests(t *testing.T) {
 	t.Parallel()
-	_, addr := startHostile(t, hostileEcho, func(s *httprpc.Server) { s.MaxHeaderBytes = 4096 })
+	_, addr := startHostile(t, hostileEcho, func(s *httpengine.Server) { s.MaxHeaderBytes = 4096 })
 	const host = "Host: x\r\n"
 	bigHead := "GET / HTTP/1.1\r\n" + host + strings.Repeat("X-Filler: "+strings.Repeat("a", 90)+"\r\n", 100) + "\r\n"
 	longLine := "GET / HTTP/1.1\r\n" + host + "X-Long: " + strings.Repeat("b", 5000) + "\r\n\r\n"
@@ -252,7 +251,7 @@ func TestHostileMalformedRequests(t *testing.T) {
 func TestHostileHeaderLimit(t *testing.T) {
 	t.Parallel()
 	const max = 4096
-	_, addr := startHostile(t, hostileEcho, func(s *httprpc.Server) { s.MaxHeaderBytes = max })
+	_, addr := startHostile(t, hostileEcho, func(s *httpengine.Server) { s.MaxHeaderBytes = max })
 	head := func(size int) string {
 		const start = "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: "
 		return start + strings.Repeat("p", size-len(start)-4) + "\r\n\r\n"
@@ -332,13 +331,41 @@ func TestHostileEmptyLinesBeforeRequest(t *testing.T) {
 	}
 }
 
+// lineType is the one Content-Type that hostileRefuser serves.
+const lineType = "text/x-line-rpc"
+
+// hostileRefuser refuses requests as httprpc.Handler does, without reading
+// their bodies: 415 for a Content-Type other than lineType, 413 with
+// Connection: close for a body over limit.
+func hostileRefuser(limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Type") != lineType {
+			http.Error(w, "unsupported Content-Type", http.StatusUnsupportedMediaType)
+			return
+		}
+		tooLarge := r.ContentLength > limit
+		var body []byte
+		if !tooLarge {
+			var err error
+			body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+			tooLarge = err != nil
+		}
+		if tooLarge {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		w.Write(body)
+	})
+}
+
 // TestHostileExpectContinueRefused sends a head with Expect: 100-continue
 // to a handler that refuses it without reading the body: the final answer
 // comes without a 100 Continue, says that the connection closes, and it
 // does.
 func TestHostileExpectContinueRefused(t *testing.T) {
 	t.Parallel()
-	h := httprpc.NewHandler(rpc.NewServer(rpc.WithCodecs(lineCodec{})), httprpc.WithMaxBodySize(10))
+	h := hostileRefuser(10)
 	_, addr := startHostile(t, h, nil)
 	for _, tc := range []struct {
 		name   string
@@ -387,7 +414,7 @@ func TestHostileExpectContinue(t *testing.T) {
 
 func TestHostileSlowHead(t *testing.T) {
 	t.Parallel()
-	_, addr := startHostile(t, hostileEcho, func(s *httprpc.Server) { s.ReadHeaderTimeout = 100 * time.Millisecond })
+	_, addr := startHostile(t, hostileEcho, func(s *httpengine.Server) { s.ReadHeaderTimeout = 100 * time.Millisecond })
 	for _, part := range []string{"G", "GET / HTTP/1.1\r\nHo", "GET / HTTP/1.1\r\nHost: x\r\n"} {
 		c, br := hostileDial(t, addr)
 		hostileSend(t, c, part)
@@ -404,7 +431,7 @@ func TestHostileSlowBody(t *testing.T) {
 		readErr <- err
 		w.WriteHeader(http.StatusRequestTimeout)
 	})
-	_, addr := startHostile(t, h, func(s *httprpc.Server) {
+	_, addr := startHostile(t, h, func(s *httpengine.Server) {
 		s.ReadTimeout = 100 * time.Millisecond
 		// Longer than the hang guard: only ReadTimeout ends the body.
 		s.ReadHeaderTimeout = time.Minute
@@ -428,7 +455,7 @@ func TestHostileSlowBody(t *testing.T) {
 
 func TestHostileIdleTimeout(t *testing.T) {
 	t.Parallel()
-	_, addr := startHostile(t, hostileEcho, func(s *httprpc.Server) { s.IdleTimeout = 100 * time.Millisecond })
+	_, addr := startHostile(t, hostileEcho, func(s *httpengine.Server) { s.IdleTimeout = 100 * time.Millisecond })
 	c, br := hostileDial(t, addr)
 	hostileSend(t, c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	if resp, _ := hostileRead(t, br, "GET"); resp.StatusCode != http.StatusOK || resp.Close {
@@ -451,8 +478,8 @@ func hostilePanic(w http.ResponseWriter, r *http.Request) {
 func TestHostileHandlerPanic(t *testing.T) {
 	t.Parallel()
 	var logBuf hostileLog
-	_, addr := startHostile(t, http.HandlerFunc(hostilePanic), func(s *httprpc.Server) {
-		s.ErrorLog = log.New(&logBuf, "", 0)
+	_, addr := startHostile(t, http.HandlerFunc(hostilePanic), func(s *httpengine.Server) {
+		s.Logger = slog.New(slog.NewTextHandler(&logBuf, nil))
 	})
 	for _, tc := range []struct {
 		path   string
@@ -480,9 +507,7 @@ func TestHostileHandlerPanic(t *testing.T) {
 // complete and must reach the client before the connection closes.
 func TestHostilePanicAfterPipelinedResponse(t *testing.T) {
 	t.Parallel()
-	_, addr := startHostile(t, http.HandlerFunc(hostilePanic), func(s *httprpc.Server) {
-		s.ErrorLog = log.New(io.Discard, "", 0)
-	})
+	_, addr := startHostile(t, http.HandlerFunc(hostilePanic), nil)
 	for _, path := range []string{"/abort", "/panic"} {
 		c, br := hostileDial(t, addr)
 		hostileSend(t, c, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -550,7 +575,7 @@ func TestHostileUnreadBody(t *testing.T) {
 // half-closes and waits instead (closeWriteAndWait).
 func TestHostileRefusalWhileSending(t *testing.T) {
 	t.Parallel()
-	h := httprpc.NewHandler(rpc.NewServer(rpc.WithCodecs(lineCodec{})), httprpc.WithMaxBodySize(1<<10))
+	h := hostileRefuser(1 << 10)
 	_, addr := startHostile(t, h, nil)
 	for _, tc := range []struct {
 		name   string
@@ -707,7 +732,7 @@ func TestHostileMalformedChunkedBody(t *testing.T) {
 				readErr <- err
 				w.WriteHeader(http.StatusBadRequest)
 			})
-			_, addr := startHostile(t, h, func(s *httprpc.Server) { s.MaxHeaderBytes = 4096 })
+			_, addr := startHostile(t, h, func(s *httpengine.Server) { s.MaxHeaderBytes = 4096 })
 			c, br := hostileDial(t, addr)
 			hostileSend(t, c, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"+tc.body)
 			if tc.name == "body ends early" {
@@ -828,14 +853,14 @@ func TestHostileShutdownAbandonedConns(t *testing.T) {
 	for _, tc := range []struct {
 		name              string
 		readHeaderTimeout time.Duration
-		stop              func(*httprpc.Server) error
+		stop              func(*httpengine.Server) error
 	}{
-		{"Shutdown", 100 * time.Millisecond, func(s *httprpc.Server) error {
+		{"Shutdown", 100 * time.Millisecond, func(s *httpengine.Server) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			return s.Shutdown(ctx)
 		}},
-		{"Close", 0, (*httprpc.Server).Close},
+		{"Close", 0, (*httpengine.Server).Close},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -844,7 +869,7 @@ func TestHostileShutdownAbandonedConns(t *testing.T) {
 				t.Fatal(err)
 			}
 			counted := hostileAcceptCounter{ln, make(chan struct{}, n)}
-			srv := &httprpc.Server{Handler: hostileEcho, ReadHeaderTimeout: tc.readHeaderTimeout}
+			srv := &httpengine.Server{Handler: hostileEcho, ReadHeaderTimeout: tc.readHeaderTimeout}
 			done := hostileServe(t, srv, counted)
 			t.Cleanup(func() { srv.Close() })
 			readers := make([]*bufio.Reader, n)
@@ -890,7 +915,7 @@ func TestHostileShutdownPipelined(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &httprpc.Server{Handler: h}
+	srv := &httpengine.Server{Handler: h}
 	done := hostileServe(t, srv, ln)
 	t.Cleanup(func() { srv.Close() })
 

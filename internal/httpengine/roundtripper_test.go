@@ -1,4 +1,4 @@
-package httprpc
+package httpengine
 
 import (
 	"bufio"
@@ -18,10 +18,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
-// The tests of RoundTripper are in package httprpc, to look at its idle
+// The tests of RoundTripper are in package httpengine, to look at its idle
 // connections and to use wire.go's reading helpers in raw test servers.
 
 // rtIdleCount returns how many connections wait idle.
@@ -1298,17 +1299,35 @@ func TestRoundTripperIdleTimeout(t *testing.T) {
 		t.Errorf("%d connections, want 3", n)
 	}
 
-	// The sweeper closes idle connections in the end.
-	rt = rtFor(t, s.Server)
-	rt.IdleConnTimeout = 5 * time.Millisecond
-	rtDo(t, rt, "GET", s.URL, nil)
-	for rt.rtIdleCount() != 0 {
-		time.Sleep(time.Millisecond)
-	}
-	rtDo(t, rt, "GET", s.URL, nil)
-	for rt.rtIdleCount() != 0 {
-		time.Sleep(time.Millisecond)
-	}
+	// The sweeper closes idle connections once IdleConnTimeout passed, and
+	// not before. In a synctest bubble, over in-memory connections, the
+	// waits are exact.
+	synctest.Test(t, func(t *testing.T) {
+		const idle = 5 * time.Millisecond
+		ln := NewPipeListener()
+		srv := &Server{Handler: http.HandlerFunc(rtEcho)}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		rt := &RoundTripper{IdleConnTimeout: idle, DialContext: func(context.Context, string, string) (net.Conn, error) {
+			return ln.Dial(), nil
+		}}
+		for i := range 2 { // twice: the sweeper is armed again
+			rtDo(t, rt, "GET", "http://pipe/", nil)
+			time.Sleep(idle - time.Nanosecond)
+			synctest.Wait()
+			if n := rt.rtIdleCount(); n != 1 {
+				t.Fatalf("round %d: %d idle connections just before IdleConnTimeout, want 1", i, n)
+			}
+			time.Sleep(time.Nanosecond)
+			synctest.Wait()
+			if n := rt.rtIdleCount(); n != 0 {
+				t.Fatalf("round %d: %d idle connections at IdleConnTimeout, want 0", i, n)
+			}
+		}
+		srv.Close()
+		<-served
+		time.Sleep(time.Second) // the server's watcher sees it closed
+	})
 }
 
 func TestRoundTripperCloseIdleConnections(t *testing.T) {

@@ -1,4 +1,4 @@
-package httprpc
+package httpengine
 
 import (
 	"bufio"

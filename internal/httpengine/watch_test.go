@@ -1,4 +1,4 @@
-package httprpc
+package httpengine
 
 import (
 	"bufio"
@@ -22,7 +22,7 @@ func watchServer(t *testing.T, h http.Handler, tlsConf *tls.Config) (*Server, fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer("", h)
+	s := &Server{Handler: h, ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: DefaultReadTimeout, IdleTimeout: DefaultIdleTimeout}
 	served := ln
 	if tlsConf != nil {
 		served = tls.NewListener(ln, tlsConf)
