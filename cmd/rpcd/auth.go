@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 
@@ -36,10 +35,6 @@ func (f *clientFlags) authenticator() (*clientAuth, error) {
 		return nil, usageError("-auth-key-file: %v", err)
 	}
 	return &clientAuth{key: key, client: c}, nil
-}
-
-func (a *clientAuth) wrapHTTP(rt http.RoundTripper) (http.RoundTripper, error) {
-	return auth.NewHTTPRoundTripper(rt, a.key)
 }
 
 func (a *clientAuth) handshake(ctx context.Context, nc net.Conn) error {

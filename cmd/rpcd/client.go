@@ -10,10 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -54,20 +51,15 @@ func usageError(format string, args ...any) error {
 	return exitError{code: 2, msg: "rpcd: " + fmt.Sprintf(format, args...)}
 }
 
-// dial makes a client for a URL: http:// and https:// over HTTP; tcp://,
-// tls:// and unix:// over framed streams.
+// dial makes a client for a URL (see parseTarget).
 func (f *clientFlags) dial(rawURL string) (*rpc.Client, error) {
-	codec, ok := rpc.LookupCodec(f.codec)
-	if !ok {
-		var names []string
-		for _, c := range rpc.Codecs() {
-			names = append(names, c.Name())
-		}
-		return nil, usageError("unknown codec %q (have %s)", f.codec, strings.Join(names, ", "))
-	}
-	u, err := url.Parse(rawURL)
+	t, err := parseTarget(rawURL)
 	if err != nil {
-		return nil, usageError("bad URL %q: %v", rawURL, err)
+		return nil, err
+	}
+	codec, err := lookupCodec(f.codec)
+	if err != nil {
+		return nil, err
 	}
 	tlsConf, err := f.tlsConfig()
 	if err != nil {
@@ -77,45 +69,49 @@ func (f *clientFlags) dial(rawURL string) (*rpc.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch u.Scheme {
+	switch t.scheme {
 	case "http", "https":
-		var rt http.RoundTripper = &httprpc.RoundTripper{TLSClientConfig: tlsConf, Proxy: http.ProxyFromEnvironment}
-		if auth != nil {
-			if rt, err = auth.wrapHTTP(rt); err != nil {
-				return nil, usageError("-auth-key-file: %v", err)
-			}
-		}
-		return httprpc.NewClient(rawURL, codec, httprpc.WithRoundTripper(rt)), nil
-	case "tcp", "tls":
-		if u.Host == "" || u.Port() == "" {
-			return nil, usageError("%s URL needs host:port: %q", u.Scheme, rawURL)
-		}
-		var opts []tcprpc.ClientOption
-		if u.Scheme == "tls" {
-			if tlsConf == nil {
-				tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
-			}
-			opts = append(opts, tcprpc.WithTLS(tlsConf))
-		}
-		if auth != nil {
-			opts = append(opts, tcprpc.WithClientHandshake(auth.handshake))
-		}
-		return tcprpc.NewClient(u.Host, codec, opts...), nil
-	case "unix":
-		path := u.Path
-		if path == "" {
-			path = u.Opaque
-		}
-		if path == "" {
-			return nil, usageError("unix URL needs a path: unix:///path/to/socket")
-		}
-		opts := []tcprpc.ClientOption{tcprpc.WithNetwork("unix")}
-		if auth != nil {
-			opts = append(opts, tcprpc.WithClientHandshake(auth.handshake))
-		}
-		return tcprpc.NewClient(path, codec, opts...), nil
+		return httprpc.NewClient(t.url, codec, httpOptions(tlsConf, auth)...)
 	}
-	return nil, usageError("unsupported URL scheme %q: use http, https, tcp, tls or unix", u.Scheme)
+	var opts []tcprpc.Option
+	switch t.scheme {
+	case "tls":
+		if tlsConf == nil {
+			tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		opts = append(opts, tcprpc.WithTLS(tlsConf))
+	case "unix":
+		opts = append(opts, tcprpc.WithNetwork("unix"))
+	}
+	if auth != nil {
+		opts = append(opts, tcprpc.WithClientHandshake(auth.handshake))
+	}
+	return tcprpc.NewClient(t.addr, codec, opts...)
+}
+
+// httpOptions are the options of an HTTP client: its TLS, and its requests
+// signed when it authenticates.
+func httpOptions(tlsConf *tls.Config, auth *clientAuth) []httprpc.Option {
+	var opts []httprpc.Option
+	if tlsConf != nil {
+		opts = append(opts, httprpc.WithTLSConfig(tlsConf))
+	}
+	if auth != nil {
+		opts = append(opts, httprpc.WithWrapper(auth.key.SignHTTP))
+	}
+	return opts
+}
+
+// lookupCodec finds a codec by its -codec name.
+func lookupCodec(name string) (rpc.Codec, error) {
+	if c, ok := rpc.LookupCodec(name); ok {
+		return c, nil
+	}
+	var names []string
+	for _, c := range rpc.Codecs() {
+		names = append(names, c.Name())
+	}
+	return nil, usageError("unknown codec %q (have %s)", name, strings.Join(names, ", "))
 }
 
 func (f *clientFlags) tlsConfig() (*tls.Config, error) {
@@ -144,54 +140,53 @@ func (f *clientFlags) tlsConfig() (*tls.Config, error) {
 	return conf, nil
 }
 
-// parseParam reads a command-line param as a JSON literal with exact
-// integers; a word that is not JSON is a string.
-func parseParam(s string) any {
-	d := stdjson.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil || d.More() {
-		return s
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return s
-	}
-	return naturalNumbers(v)
-}
-
-// naturalNumbers turns json.Numbers into int64 (or uint64) when whole and
-// in range, float64 otherwise.
-func naturalNumbers(v any) any {
-	switch x := v.(type) {
-	case stdjson.Number:
-		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return i
-		}
-		if u, err := strconv.ParseUint(string(x), 10, 64); err == nil {
-			return u
-		}
-		f, _ := strconv.ParseFloat(string(x), 64)
-		return f
-	case []any:
-		for i := range x {
-			x[i] = naturalNumbers(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = naturalNumbers(x[k])
-		}
-	}
-	return v
-}
-
 // callError maps a failed call to rpcd's exit statuses: 1 for a fault the
-// server sent, 2 for anything else.
-func callError(err error) error {
+// server sent, 2 for anything else, a refusal of the caller's credentials
+// (rpc.CodeUnauthenticated) included. A call that got no answer within
+// -timeout is blamed on the timeout, whatever the transport or the codec
+// was doing when the deadline came; one interrupted (ctx ended) says so.
+func callError(ctx, callCtx context.Context, err error, timeout time.Duration) error {
 	var e *rpc.Error
-	if errors.As(err, &e) {
-		return exitError{code: 1, msg: fmt.Sprintf("fault %d: %s", e.Code, e.Message)}
+	switch {
+	case errors.As(err, &e) && e.Code == rpc.CodeUnauthenticated:
+		return exitError{code: 2, msg: "rpcd: authentication failed (-auth-key-file): " + sanitize(e.Message)}
+	case errors.As(err, &e):
+		return exitError{code: 1, msg: faultText(e)}
+	case ctx.Err() != nil:
+		return exitError{code: 2, msg: "rpcd: interrupted"}
 	}
-	return exitError{code: 2, msg: "rpcd: " + err.Error()}
+	return exitError{code: 2, msg: "rpcd: " + sanitize(blameTimeout(callCtx, err, timeout).Error())}
+}
+
+// isFault reports whether err is a fault: an error the server answered
+// the call with.
+func isFault(err error) bool {
+	var e *rpc.Error
+	return errors.As(err, &e)
+}
+
+// blameTimeout returns the error of a call that failed with no answer: the
+// timeout's when callCtx's deadline had passed, whatever the transport or
+// the codec was doing then, else err.
+func blameTimeout(callCtx context.Context, err error, timeout time.Duration) error {
+	if err != nil && !isFault(err) && errors.Is(callCtx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no reply within %v (-timeout)", timeout)
+	}
+	return err
+}
+
+// faultText shows a fault as "fault CODE: MESSAGE", then its data, if any,
+// as JSON, every character a terminal would act on escaped.
+func faultText(e *rpc.Error) string {
+	msg := fmt.Sprintf("fault %d: %s", e.Code, sanitize(e.Message))
+	if e.Data == nil {
+		return msg
+	}
+	data, err := marshalJSON(e.Data)
+	if err != nil {
+		return msg + "\n" + sanitize(fmt.Sprintf("%v", e.Data))
+	}
+	return msg + "\n" + strings.TrimSuffix(string(data), "\n")
 }
 
 func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -202,9 +197,15 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	named := fs.String("named", "", "send named params: a JSON `object`, instead of positional PARAMs")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: rpcd call [flags] URL METHOD [PARAM...]\n\n"+
-			"Calls METHOD and prints its result as JSON. Each PARAM is a JSON literal;\n"+
-			"a word that is not JSON is a string. URL is http://, https://, tcp://host:port,\n"+
-			"tls://host:port or unix:///path. Exit status: 0 success, 1 fault, 2 other errors.\n\nflags:\n")
+			"Calls METHOD and prints its result as JSON. A PARAM that looks like JSON\n"+
+			"(an array, an object, a quoted string, a number, true, false or null) must\n"+
+			"be valid JSON, its numbers 64-bit integers or floats; any other word is\n"+
+			"sent as a string. A fault prints \"fault CODE: MESSAGE\" and its data as\n"+
+			"JSON on stderr. Characters that a terminal would act on (controls, bidi\n"+
+			"overrides) in what the server sent are printed as escapes (\\u001b).\n\n"+
+			"URL is %s.\n\n%s\n\n"+
+			"Exit status: 0 success, 1 fault, 2 other errors (usage, transport,\n"+
+			"authentication, no reply within -timeout).\n\nflags:\n", urlForms, flagsBeforeURL)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -213,131 +214,74 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return exitError{code: 2}
 	}
-	if fs.NArg() < 2 {
+	rest, err := positional(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) < 2 {
 		fs.Usage()
 		return exitError{code: 2}
 	}
-	rawURL, method := fs.Arg(0), fs.Arg(1)
-	var params []any
-	for _, p := range fs.Args()[2:] {
-		params = append(params, parseParam(p))
+	rawURL, method := rest[0], rest[1]
+	if _, err := parseTarget(rawURL); err != nil {
+		return err
+	}
+	params, err := parseParams(rest[2:])
+	if err != nil {
+		return err
 	}
 	var namedParams map[string]any
 	if *named != "" {
 		if len(params) > 0 {
 			return usageError("give either -named or positional params, not both")
 		}
-		v, ok := parseParam(*named).(map[string]any)
-		if !ok {
-			return usageError("-named wants a JSON object, got %q", *named)
+		v, err := parseParam(*named)
+		if err != nil {
+			return usageError("-named: %v", err)
 		}
-		namedParams = v
+		m, ok := v.(map[string]any)
+		if !ok {
+			return usageError("-named wants a JSON object, got %s", abbrev(*named))
+		}
+		namedParams = m
 	}
 	c, err := cf.dial(rawURL)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
+	callCtx, cancel := context.WithTimeout(ctx, cf.timeout)
 	defer cancel()
 	var result any
 	if namedParams != nil {
-		err = c.CallNamed(ctx, method, &result, namedParams)
+		err = c.CallNamed(callCtx, method, &result, namedParams)
 	} else {
-		err = c.Call(ctx, method, &result, params...)
+		err = c.Call(callCtx, method, &result, params...)
 	}
 	if err != nil {
-		return callError(err)
+		return callError(ctx, callCtx, err, cf.timeout)
 	}
 	return printJSON(stdout, result)
 }
 
-func printJSON(w io.Writer, v any) error {
+// marshalJSON is encoding/json's indented text of v, with no HTML escapes
+// and the characters that a terminal acts on escaped (sanitizeJSON).
+func marshalJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := stdjson.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		return exitError{code: 2, msg: "rpcd: the result cannot be shown as JSON: " + err.Error()}
+		return nil, err
 	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return sanitizeJSON(buf.Bytes()), nil
 }
 
-func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rpcd list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf clientFlags
-	cf.register(fs)
-	verbose := fs.Bool("v", false, "show each method's signature and help text")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rpcd list [flags] URL\n\nLists the server's methods (system.listMethods).\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitError{code: 2}
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitError{code: 2}
-	}
-	c, err := cf.dial(fs.Arg(0))
+func printJSON(w io.Writer, v any) error {
+	b, err := marshalJSON(v)
 	if err != nil {
-		return err
+		return exitError{code: 2, msg: "rpcd: the result cannot be shown as JSON: " + sanitize(err.Error())}
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
-	defer cancel()
-	var names []string
-	if err := c.Call(ctx, "system.listMethods", &names); err != nil {
-		return callError(err)
-	}
-	var out bytes.Buffer
-	for _, name := range names {
-		if !*verbose {
-			fmt.Fprintln(&out, name)
-			continue
-		}
-		var sig any
-		var help string
-		if err := c.Call(ctx, "system.methodSignature", &sig, name); err != nil {
-			return callError(err)
-		}
-		if err := c.Call(ctx, "system.methodHelp", &help, name); err != nil {
-			return callError(err)
-		}
-		fmt.Fprintf(&out, "%s %s\n", name, formatSignatures(sig))
-		if help != "" {
-			for _, line := range strings.Split(strings.TrimRight(help, "\n"), "\n") {
-				fmt.Fprintf(&out, "    %s\n", line)
-			}
-		}
-	}
-	_, err = stdout.Write(out.Bytes())
+	_, err = w.Write(b)
 	return err
-}
-
-// formatSignatures shows [[ret, p1, p2], ...] as "(p1, p2) ret | ...".
-func formatSignatures(sig any) string {
-	list, ok := sig.([]any)
-	if !ok {
-		return fmt.Sprint(sig)
-	}
-	var parts []string
-	for _, s := range list {
-		types, ok := s.([]any)
-		if !ok || len(types) == 0 {
-			parts = append(parts, fmt.Sprint(s))
-			continue
-		}
-		var params []string
-		for _, p := range types[1:] {
-			params = append(params, fmt.Sprint(p))
-		}
-		parts = append(parts, fmt.Sprintf("(%s) %v", strings.Join(params, ", "), types[0]))
-	}
-	return strings.Join(parts, " | ")
 }

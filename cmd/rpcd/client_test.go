@@ -77,8 +77,18 @@ func TestCallAndList(t *testing.T) {
 				t.Errorf("rpcd list: exit %d\n%s", code, out)
 			}
 			out, _, code = rpcdCall(t, "list", "-v", u)
-			if code != 0 || !strings.Contains(out, "demo.add (i8, i8) i8\n    Returns a + b; an overflow is a fault.\n") {
-				t.Errorf("rpcd list -v: exit %d\n%s", code, out)
+			for _, w := range []string{
+				"demo.add(a int, b int) int\n    Returns a + b; an overflow is a fault.\n",
+				"subtract(minuend any, subtrahend any) any\n",
+				"demo.fail(code int, message string, data ...any)\n",
+				"validator1.easyStructTest({moe int, larry int, curly int}) int\n",
+				"validator1.arrayOfStructsTest([]Stooges) int\n",
+				"validator1.manyTypesTest(int, bool, string, float, time, bytes) []any\n",
+				"\ntype Stooges {curly int, larry int, moe int}\n",
+			} {
+				if code != 0 || !strings.Contains(out, w) {
+					t.Errorf("rpcd list -v: exit %d, output lacks %q:\n%s", code, w, out)
+				}
 			}
 		})
 	}

@@ -8,8 +8,6 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
-	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +44,7 @@ type loadConfig struct {
 // loadStats are the counts of one run, or of one codec and URL of it.
 type loadStats struct {
 	calls, lost, duplicated, mismatched int64
+	cancelled                           int64 // in flight when the run was interrupted: not made, not lost
 	lat                                 []time.Duration
 }
 
@@ -67,10 +66,14 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(fs.Output(), "usage: rpcd load [flags]\n\n"+
 			"Runs clients × calls calls of demo.echo, each of a value unique to its client\n"+
 			"and call, over the URLs in the codecs given, and checks every reply against\n"+
-			"its request. Prints calls/s, latency percentiles and the replies lost (the\n"+
+			"its request. Shows progress on stderr: a bar on a terminal, else a line\n"+
+			"every 5s. Prints calls/s, latency percentiles and the replies lost (the\n"+
 			"call failed), duplicated (a reply seen twice) and mismatched (not the\n"+
-			"request's value). Exit status: 0 when none, 1 when any, 2 on usage errors\n"+
-			"or when a codec or URL does not work at all.\n\nflags:\n")
+			"request's value). SIGINT (Ctrl-C) or SIGTERM stops the run: calls in\n"+
+			"flight are cancelled, none is started, and the summary counts the calls\n"+
+			"made, over the time they took. Exit status: 0 when every call was made\n"+
+			"and none failed, 1 when any failed or the run was interrupted, 2 on usage\n"+
+			"errors or when a codec or URL does not work at all.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +93,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError("load: -timeout must be positive")
 	case cfg.maxPad < 0:
 		return usageError("load: -payload must not be negative")
+	case cfg.pipeline < 0:
+		return usageError("load: -pipeline must not be negative")
 	case len(cfg.codecs) == 0 || len(cfg.urls) == 0:
 		return usageError("load: no codec or no URL")
 	}
@@ -104,13 +109,17 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, u := range cfg.urls {
 		for _, name := range cfg.codecs {
 			if err := loadProbe(ctx, cfg, u, name); err != nil {
+				if ctx.Err() != nil {
+					return exitError{code: 1, msg: "rpcd load: interrupted before the first call"}
+				}
 				return err
 			}
 		}
 	}
+	planned := int64(cfg.clients) * int64(cfg.calls)
 	fmt.Fprintf(stdout, "load: %d clients × %d calls = %d calls (concurrency %d per client), codecs %s, URLs %s\n",
-		cfg.clients, cfg.calls, cfg.clients*cfg.calls, cfg.concurrency, strings.Join(cfg.codecs, ","), strings.Join(cfg.urls, ","))
-	total, byCombo, wall, err := loadRun(ctx, cfg, stderr)
+		cfg.clients, cfg.calls, planned, cfg.concurrency, strings.Join(cfg.codecs, ","), strings.Join(cfg.urls, ","))
+	total, byCombo, wall, err := loadRun(ctx, cfg, newProgress(stderr, planned))
 	if err != nil {
 		return err
 	}
@@ -123,9 +132,22 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		total.calls, wall.Round(time.Millisecond), float64(total.calls)/wall.Seconds(),
 		percentile(total.lat, 50), percentile(total.lat, 99), percentile(total.lat, 100))
 	fmt.Fprintf(stdout, "lost=%d duplicated=%d mismatched=%d\n", total.lost, total.duplicated, total.mismatched)
-	if total.lost+total.duplicated+total.mismatched > 0 {
-		return exitError{code: 1, msg: fmt.Sprintf("rpcd load: %d lost, %d duplicated, %d mismatched of %d calls",
-			total.lost, total.duplicated, total.mismatched, total.calls)}
+	interrupted := ""
+	if notStarted := planned - total.calls - total.cancelled; total.calls < planned {
+		interrupted = fmt.Sprintf("interrupted: %d of %d calls made, %d cancelled in flight, %d not started",
+			total.calls, planned, total.cancelled, notStarted)
+		fmt.Fprintln(stdout, interrupted)
+	}
+	switch {
+	case total.lost+total.duplicated+total.mismatched > 0:
+		msg := fmt.Sprintf("rpcd load: %d lost, %d duplicated, %d mismatched of %d calls",
+			total.lost, total.duplicated, total.mismatched, total.calls)
+		if interrupted != "" {
+			msg += " (" + interrupted + ")"
+		}
+		return exitError{code: 1, msg: msg}
+	case interrupted != "":
+		return exitError{code: 1, msg: "rpcd load: " + interrupted}
 	}
 	return nil
 }
@@ -141,20 +163,22 @@ func splitList(s string) []string {
 }
 
 // loadDial makes the client of one load client: as rpcd call does, but an
-// HTTP client keeps a connection per call in flight alive, and closing it
-// closes them.
-func loadDial(cfg loadConfig, rawURL, codec string) (*loadClient, error) {
+// HTTP client keeps a connection per call in flight alive, and pipelines
+// with -pipeline.
+func loadDial(cfg loadConfig, rawURL, codec string) (*rpc.Client, error) {
 	cf := cfg.cf
 	cf.codec = codec
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		c, err := cf.dial(rawURL)
-		if err != nil {
-			return nil, err
-		}
-		return &loadClient{Client: c}, nil
+	t, err := parseTarget(rawURL)
+	if err != nil {
+		return nil, err
 	}
-	c, _ := rpc.LookupCodec(codec)
+	if t.scheme != "http" && t.scheme != "https" {
+		return cf.dial(rawURL)
+	}
+	c, err := lookupCodec(codec)
+	if err != nil {
+		return nil, err
+	}
 	tlsConf, err := cf.tlsConfig()
 	if err != nil {
 		return nil, err
@@ -163,34 +187,12 @@ func loadDial(cfg loadConfig, rawURL, codec string) (*loadClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := &httprpc.RoundTripper{
-		TLSClientConfig:     tlsConf,
-		MaxIdleConnsPerHost: max(cfg.concurrency, 2),
-		Pipeline:            cfg.pipeline,
-		Proxy:               http.ProxyFromEnvironment,
+	opts := append(httpOptions(tlsConf, auth), httprpc.WithMaxIdleConns(max(cfg.concurrency, 2)), httprpc.WithPipelining(cfg.pipeline))
+	cl, err := httprpc.NewClient(t.url, c, opts...)
+	if err != nil {
+		return nil, usageError("load: %v", err)
 	}
-	var rt http.RoundTripper = base
-	if auth != nil {
-		if rt, err = auth.wrapHTTP(rt); err != nil {
-			return nil, usageError("-auth-key-file: %v", err)
-		}
-	}
-	return &loadClient{httprpc.NewClient(rawURL, c, httprpc.WithRoundTripper(rt)), base}, nil
-}
-
-// loadClient is a client of rpcd load, with its HTTP transport if it has
-// one of its own.
-type loadClient struct {
-	*rpc.Client
-	http *httprpc.RoundTripper
-}
-
-func (c *loadClient) Close() error {
-	err := c.Client.Close()
-	if c.http != nil {
-		c.http.CloseIdleConnections()
-	}
-	return err
+	return cl, nil
 }
 
 func loadProbe(ctx context.Context, cfg loadConfig, rawURL, codec string) error {
@@ -204,10 +206,11 @@ func loadProbe(ctx context.Context, cfg loadConfig, rawURL, codec string) error 
 	want := loadValue{Client: -1, Call: -1, Nonce: 1, Pad: "probe"}
 	var got loadValue
 	if err := c.Call(ctx, "demo.echo", &got, want); err != nil {
-		return exitError{code: 2, msg: fmt.Sprintf("rpcd load: codec %s at %s does not work: %v", codec, rawURL, err)}
+		err = blameTimeout(ctx, err, cfg.timeout)
+		return exitError{code: 2, msg: sanitize(fmt.Sprintf("rpcd load: codec %s at %s does not work: %v", codec, rawURL, err))}
 	}
 	if got != want {
-		return exitError{code: 2, msg: fmt.Sprintf("rpcd load: codec %s at %s: demo.echo(%+v) = %+v", codec, rawURL, want, got)}
+		return exitError{code: 2, msg: sanitize(fmt.Sprintf("rpcd load: codec %s at %s: demo.echo(%+v) = %+v", codec, rawURL, want, got))}
 	}
 	return nil
 }
@@ -215,11 +218,12 @@ func loadProbe(ctx context.Context, cfg loadConfig, rawURL, codec string) error 
 // padChars are the padding's characters: some that codecs must escape.
 const padChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 <>&\"'\\/é€"
 
-// loadRun runs the calls. It returns the totals, the stats per codec and
+// loadRun runs the calls, until they are all made or ctx ends, counting
+// them in p as they finish. It returns the totals, the stats per codec and
 // URL, and the wall time of the calls.
-func loadRun(ctx context.Context, cfg loadConfig, stderr io.Writer) (loadStats, map[string]*loadStats, time.Duration, error) {
+func loadRun(ctx context.Context, cfg loadConfig, p *progress) (loadStats, map[string]*loadStats, time.Duration, error) {
 	padRunes := []rune(padChars)
-	clients := make([]*loadClient, cfg.clients)
+	clients := make([]*rpc.Client, cfg.clients)
 	combos := make([]string, cfg.clients)
 	defer func() {
 		for _, c := range clients {
@@ -241,13 +245,10 @@ func loadRun(ctx context.Context, cfg loadConfig, stderr io.Writer) (loadStats, 
 	// seen marks the replies received, by client and call: a reply that
 	// names a call already answered is a duplicate.
 	seen := make([]atomic.Bool, cfg.clients*cfg.calls)
-	var errMu sync.Mutex
-	errShown := 0
+	var errShown atomic.Int64
 	showErr := func(format string, args ...any) {
-		errMu.Lock()
-		defer errMu.Unlock()
-		if errShown++; errShown <= 10 {
-			fmt.Fprintf(stderr, "rpcd load: "+format+"\n", args...)
+		if errShown.Add(1) <= 10 {
+			p.println(sanitize(fmt.Sprintf("rpcd load: "+format, args...)))
 		}
 	}
 
@@ -255,13 +256,19 @@ func loadRun(ctx context.Context, cfg loadConfig, stderr io.Writer) (loadStats, 
 	workers := make([]loadStats, cfg.clients*cfg.concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
+	p.start = start
+	stopProgress, progressDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		p.run(stopProgress)
+	}()
 	for i, c := range clients {
 		for w := range cfg.concurrency {
 			st := &workers[i*cfg.concurrency+w]
 			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(uint64(i), uint64(w)^uint64(start.UnixNano())))
 				var pad []rune
-				for call := w; call < cfg.calls; call += cfg.concurrency {
+				for call := w; call < cfg.calls && ctx.Err() == nil; call += cfg.concurrency {
 					pad = pad[:0]
 					for range rng.IntN(cfg.maxPad + 1) {
 						pad = append(pad, padRunes[rng.IntN(len(padRunes))])
@@ -272,10 +279,18 @@ func loadRun(ctx context.Context, cfg loadConfig, stderr io.Writer) (loadStats, 
 					t0 := time.Now()
 					err := c.Call(cctx, "demo.echo", &got, want)
 					d := time.Since(t0)
+					if err != nil && ctx.Err() != nil {
+						cancel()
+						st.cancelled++ // interrupted, not lost
+						break
+					}
+					err = blameTimeout(cctx, err, cfg.timeout)
 					cancel()
 					st.calls++
+					p.done.Add(1)
 					if err != nil {
 						st.lost++
+						p.failed.Add(1)
 						showErr("client %d (%s) call %d: %v", i, combos[i], call, err)
 						continue
 					}
@@ -283,11 +298,13 @@ func loadRun(ctx context.Context, cfg loadConfig, stderr io.Writer) (loadStats, 
 					if got.Client >= 0 && got.Client < int64(cfg.clients) && got.Call >= 0 && got.Call < int64(cfg.calls) &&
 						seen[got.Client*int64(cfg.calls)+got.Call].Swap(true) {
 						st.duplicated++
+						p.failed.Add(1)
 						showErr("client %d (%s) call %d: duplicated reply %+v", i, combos[i], call, got)
 						continue
 					}
 					if got != want {
 						st.mismatched++
+						p.failed.Add(1)
 						showErr("client %d (%s) call %d: sent %+v, got %+v", i, combos[i], call, want, got)
 					}
 				}
@@ -296,8 +313,10 @@ func loadRun(ctx context.Context, cfg loadConfig, stderr io.Writer) (loadStats, 
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	if errShown > 10 {
-		fmt.Fprintf(stderr, "rpcd load: ... %d more failures not shown\n", errShown-10)
+	close(stopProgress)
+	<-progressDone
+	if n := errShown.Load(); n > 10 {
+		p.println(fmt.Sprintf("rpcd load: ... %d more failures not shown", n-10))
 	}
 
 	var total loadStats
@@ -314,6 +333,7 @@ func loadRun(ctx context.Context, cfg loadConfig, stderr io.Writer) (loadStats, 
 				agg.lost += st.lost
 				agg.duplicated += st.duplicated
 				agg.mismatched += st.mismatched
+				agg.cancelled += st.cancelled
 				agg.lat = append(agg.lat, st.lat...)
 			}
 		}

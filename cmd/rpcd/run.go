@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -30,11 +30,12 @@ import (
 type config struct {
 	httpAddr        string
 	tcpAddr         string
-	maxMessage      int64
+	maxMessage      int
 	demo            bool
 	callTimeout     time.Duration
 	shutdownTimeout time.Duration
 	logLevel        slog.Level
+	version         bool
 	authKeyFiles    stringList
 	authAllowMD5    bool
 	tlsCert         string
@@ -51,6 +52,17 @@ type config struct {
 	writeTimeout     time.Duration
 }
 
+// usage is rpcd's usage, without the serve flags.
+const usage = `usage: rpcd [serve] [flags]                     serve methods until SIGINT or SIGTERM
+       rpcd call [flags] URL METHOD [PARAM...]  call a method, print its result as JSON
+       rpcd list [flags] URL                    list a server's methods (-v: signatures)
+       rpcd load [flags]                        load-test servers with demo.echo calls
+       rpcd version                             print rpcd's version
+       rpcd help [COMMAND]                      print this, or a command's usage
+
+rpcd COMMAND -help prints the command's flags.
+`
+
 // run is rpcd's whole program but for process details, so that tests run it
 // in-process: it serves until ctx ends, then shuts down gracefully.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +74,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runList(ctx, args[1:], stdout, stderr)
 		case "load":
 			return runLoad(ctx, args[1:], stdout, stderr)
+		case "version":
+			if len(args) > 1 {
+				return usageError("version: unexpected argument %q", args[1])
+			}
+			_, err := fmt.Fprintln(stdout, version(debug.ReadBuildInfo()))
+			return err
+		case "help":
+			return runHelp(ctx, args[1:], stdout)
 		case "serve":
 			args = args[1:]
 		}
@@ -73,8 +93,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return exitError{code: 2, msg: err.Error()}
 	}
+	if cfg.version {
+		_, err := fmt.Fprintln(stdout, version(debug.ReadBuildInfo()))
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	return serve(ctx, cfg, log)
+}
+
+// runHelp prints rpcd's usage, or a command's, on stdout.
+func runHelp(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		_, err := fmt.Fprint(stdout, usage)
+		return err
+	}
+	if len(args) > 1 {
+		return usageError("help: give one command")
+	}
+	switch args[0] {
+	case "call", "list", "load", "serve":
+		return run(ctx, []string{args[0], "-help"}, stdout, stdout)
+	case "version", "help":
+		_, err := fmt.Fprint(stdout, usage)
+		return err
+	}
+	return usageError("help: unknown command %q (have serve, call, list, load, version, help)", args[0])
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (config, error) {
@@ -83,7 +126,7 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.httpAddr, "http", "127.0.0.1:8000", "HTTP listen `address` (POST / and /RPC2); empty disables HTTP")
 	fs.StringVar(&cfg.tcpAddr, "tcp", "127.0.0.1:9000", "TCP listen `address` for length-prefixed frames (any codec); empty disables TCP")
-	fs.Int64Var(&cfg.maxMessage, "max-message", httprpc.DefaultMaxBodySize, "largest request message in `bytes`")
+	fs.IntVar(&cfg.maxMessage, "max-message", 4<<20, "largest request message in `bytes`")
 	fs.BoolVar(&cfg.demo, "demo", true, "serve the demo methods (JSON-RPC examples, validator1, demo.*)")
 	fs.DurationVar(&cfg.callTimeout, "call-timeout", 0, "deadline of every call (`duration`); 0 means none")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for calls in flight")
@@ -92,25 +135,28 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve TLS on every listener with this certificate PEM `file`")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the TLS private key PEM `file`")
 	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", "", "require client certificates signed by the CAs in this PEM `file` (mutual TLS)")
-	fs.IntVar(&cfg.maxBatch, "max-batch", rpc.DefaultMaxBatch, "most calls in one JSON-RPC batch or system.multicall")
+	fs.IntVar(&cfg.maxBatch, "max-batch", 1000, "most calls in one JSON-RPC batch or system.multicall")
 	fs.IntVar(&cfg.maxDepth, "max-depth", 128, "deepest nesting of arrays and objects a message may have")
-	fs.IntVar(&cfg.maxConns, "max-conns", tcprpc.DefaultMaxConns, "most connections served at once, per listener (HTTP and TCP); more are closed on accept")
-	fs.IntVar(&cfg.maxInFlight, "max-in-flight", tcprpc.DefaultMaxInFlight, "most calls of one TCP connection running at once; beyond it the connection is not read")
-	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", tcprpc.DefaultHandshakeTimeout, "time a TCP connection has to authenticate")
-	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", tcprpc.DefaultIdleTimeout, "close connections idle this long (TCP with no call running; HTTP keep-alive)")
-	fs.DurationVar(&cfg.readTimeout, "read-timeout", tcprpc.DefaultReadTimeout, "time to read one message once it started (TCP frame; HTTP request)")
-	fs.DurationVar(&cfg.writeTimeout, "write-timeout", tcprpc.DefaultWriteTimeout, "time to write one TCP reply before the peer is dropped")
+	fs.IntVar(&cfg.maxConns, "max-conns", 10000, "most connections served at once, per listener (HTTP and TCP); more are closed on accept")
+	fs.IntVar(&cfg.maxInFlight, "max-in-flight", 128, "most calls of one TCP connection running at once; beyond it the connection is not read")
+	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", 10*time.Second, "time a TCP connection has to authenticate")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close connections idle this long (TCP with no call running; HTTP keep-alive)")
+	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "time to read one message once it started (TCP frame; HTTP request)")
+	fs.DurationVar(&cfg.writeTimeout, "write-timeout", 30*time.Second, "time to write one TCP reply before the peer is dropped")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug (every call), info, warn or error")
+	fs.BoolVar(&cfg.version, "version", false, "print rpcd's version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rpcd [serve] [flags]\n       rpcd call [flags] URL METHOD [PARAM...]\n       rpcd list [flags] URL\n\n"+
-			"Serves polyrpc methods until SIGINT or SIGTERM; call and list are a client\n(rpcd call -help, rpcd list -help).\n\nserve flags:\n")
+		fmt.Fprintf(fs.Output(), "%s\nserve flags:\n", usage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("rpcd: unexpected argument %q", fs.Arg(0))
+		if len(args) > 0 && args[0] == fs.Arg(0) {
+			return cfg, fmt.Errorf("rpcd: unknown command %q (rpcd help lists them)", fs.Arg(0))
+		}
+		return cfg, fmt.Errorf("rpcd: unexpected argument %q: serve takes flags only", fs.Arg(0))
 	}
 	if cfg.maxMessage <= 0 {
 		return cfg, fmt.Errorf("rpcd: -max-message must be positive")
@@ -130,25 +176,16 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func newServer(cfg config, log *slog.Logger) (*rpc.Server, error) {
-	s := rpc.NewServer(
+	s, err := rpc.NewServer(
 		rpc.WithCodecs(codecs(cfg)...),
 		rpc.WithCallTimeout(cfg.callTimeout),
 		rpc.WithMaxBatch(cfg.maxBatch),
 		rpc.WithInterceptors(logCalls(log)),
-		rpc.WithPanicHandler(func(ctx context.Context, method string, v any, stack []byte) {
-			log.Error("handler panicked", "method", method, "panic", fmt.Sprint(v), "stack", string(stack))
-		}),
-		rpc.WithErrorHandler(func(ctx context.Context, method string, e *rpc.Error) {
-			attrs := []any{"code", int(e.Code), "error", e.Message}
-			if method != "" {
-				attrs = append(attrs, "method", method)
-			}
-			if p, ok := rpc.PeerFromContext(ctx); ok && p.Addr != nil {
-				attrs = append(attrs, "remote", p.Addr.String())
-			}
-			log.Warn("refused a message", attrs...)
-		}),
+		rpc.WithLogger(log),
 	)
+	if err != nil {
+		return nil, err
+	}
 	if err := introspect.Register(s, introspect.WithMaxMulticall(cfg.maxBatch)); err != nil {
 		return nil, err
 	}
@@ -173,17 +210,17 @@ func codecs(cfg config) []rpc.Codec {
 // logCalls logs every call at debug level: its start, and its end with the
 // duration and the error code, if any.
 func logCalls(log *slog.Logger) rpc.Interceptor {
-	return func(ctx context.Context, req *rpc.Request, next rpc.Handler) (any, error) {
+	return func(ctx context.Context, call *rpc.Call, next rpc.Handler) (any, error) {
 		if !log.Enabled(ctx, slog.LevelDebug) {
-			return next(ctx, req)
+			return next(ctx, call)
 		}
 		start := time.Now()
-		log.DebugContext(ctx, "call started", "method", req.Method)
-		res, err := next(ctx, req)
+		log.DebugContext(ctx, "call started", "method", call.Method)
+		res, err := next(ctx, call)
 		if e := rpc.AsError(err); e != nil {
-			log.DebugContext(ctx, "call failed", "method", req.Method, "took", time.Since(start), "code", int(e.Code), "error", e.Message)
+			log.DebugContext(ctx, "call failed", "method", call.Method, "took", time.Since(start), "code", int(e.Code), "error", e.Message)
 		} else {
-			log.DebugContext(ctx, "call done", "method", req.Method, "took", time.Since(start))
+			log.DebugContext(ctx, "call done", "method", call.Method, "took", time.Since(start))
 		}
 		return res, err
 	}
@@ -207,13 +244,6 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	listen := func(addr string) (net.Listener, error) {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil || tlsConf == nil {
-			return ln, err
-		}
-		return tls.NewListener(ln, tlsConf), nil
-	}
 	security := "none"
 	switch {
 	case keys != nil && tlsConf != nil:
@@ -229,52 +259,30 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	var hs *httprpc.Server
 	var httpLn, tcpLn net.Listener
 	if cfg.httpAddr != "" {
-		if httpLn, err = listen(cfg.httpAddr); err != nil {
+		if httpLn, err = net.Listen("tcp", cfg.httpAddr); err != nil {
 			return err
 		}
 		defer httpLn.Close()
-		var h http.Handler = httprpc.NewHandler(s, httprpc.WithMaxBodySize(cfg.maxMessage),
-			httprpc.WithErrorHandler(func(r *http.Request, status int, msg string) {
-				log.Warn("refused a request", "status", status, "error", msg, "remote", r.RemoteAddr)
-			}))
-		if keys != nil {
-			h = auth.NewHTTPHandler(h, keys, auth.WithMaxBodySize(cfg.maxMessage))
+		if hs, err = newHTTPServer(cfg, s, keys, tlsConf, log); err != nil {
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/{$}", h)
-		mux.Handle("/RPC2", h)
-		hs = httprpc.NewServer(cfg.httpAddr, mux)
-		hs.ReadTimeout = cfg.readTimeout
-		hs.MaxConns = cfg.maxConns
-		hs.IdleTimeout = cfg.idleTimeout
-		hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
 	var ts *tcprpc.Server
 	if cfg.tcpAddr != "" {
-		if tcpLn, err = listen(cfg.tcpAddr); err != nil {
+		if tcpLn, err = net.Listen("tcp", cfg.tcpAddr); err != nil {
 			return err
 		}
 		defer tcpLn.Close()
-		opts := []tcprpc.Option{
-			tcprpc.WithMaxFrame(int(min(cfg.maxMessage, math.MaxInt32))),
-			tcprpc.WithMaxConns(cfg.maxConns),
-			tcprpc.WithMaxInFlight(cfg.maxInFlight),
-			tcprpc.WithHandshakeTimeout(cfg.handshakeTimeout),
-			tcprpc.WithIdleTimeout(cfg.idleTimeout),
-			tcprpc.WithReadTimeout(cfg.readTimeout),
-			tcprpc.WithWriteTimeout(cfg.writeTimeout),
-			tcprpc.WithErrorHandler(func(nc net.Conn, err error) {
-				log.Warn("connection ended", "remote", nc.RemoteAddr().String(), "error", err)
-			}),
+		if tlsConf != nil {
+			tcpLn = tls.NewListener(tcpLn, tlsConf)
 		}
-		if keys != nil {
-			opts = append(opts, tcprpc.WithHandshake(auth.NewServer(keys,
-				auth.WithAllowMD5(cfg.authAllowMD5), auth.WithHandshakeTimeout(cfg.handshakeTimeout)).Handshake))
+		if ts, err = newTCPServer(cfg, s, keys, log); err != nil {
+			return err
 		}
-		ts = tcprpc.NewServer(s, opts...)
 	}
 
 	errc := make(chan error, 2)
+	// Serve returns only at Shutdown or Close, or on a listener's failure.
 	if hs != nil {
 		log.Info("serving HTTP", "addr", httpLn.Addr().String(), "security", security, "codecs", names, "methods", len(s.Methods()))
 		go func() { errc <- hs.Serve(httpLn) }()
@@ -306,4 +314,57 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer builds the HTTP listener's server: s at / and /RPC2, behind
+// authentication when keys are given, over TLS when tlsConf is.
+func newHTTPServer(cfg config, s *rpc.Server, keys *auth.KeySet, tlsConf *tls.Config, log *slog.Logger) (*httprpc.Server, error) {
+	h, err := httprpc.NewHandler(s, httprpc.WithMaxMessageSize(cfg.maxMessage), httprpc.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	var handler http.Handler = h
+	if keys != nil {
+		if handler, err = auth.NewHTTPHandler(h, keys, auth.WithMaxMessageSize(cfg.maxMessage), auth.WithLogger(log)); err != nil {
+			return nil, err
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/{$}", handler)
+	mux.Handle("/RPC2", handler)
+	opts := []httprpc.Option{
+		httprpc.WithReadTimeout(cfg.readTimeout),
+		httprpc.WithIdleTimeout(cfg.idleTimeout),
+		httprpc.WithMaxConns(cfg.maxConns),
+		httprpc.WithLogger(log),
+	}
+	if tlsConf != nil {
+		// A copy: the HTTP server may add its ALPN protocols, which the TCP
+		// listener must not offer.
+		opts = append(opts, httprpc.WithTLSConfig(tlsConf.Clone()))
+	}
+	return httprpc.NewServer(mux, opts...)
+}
+
+// newTCPServer builds the TCP listener's server of s, which authenticates
+// every connection when keys are given.
+func newTCPServer(cfg config, s *rpc.Server, keys *auth.KeySet, log *slog.Logger) (*tcprpc.Server, error) {
+	opts := []tcprpc.Option{
+		tcprpc.WithMaxMessageSize(cfg.maxMessage),
+		tcprpc.WithMaxConns(cfg.maxConns),
+		tcprpc.WithMaxInFlight(cfg.maxInFlight),
+		tcprpc.WithHandshakeTimeout(cfg.handshakeTimeout),
+		tcprpc.WithIdleTimeout(cfg.idleTimeout),
+		tcprpc.WithReadTimeout(cfg.readTimeout),
+		tcprpc.WithWriteTimeout(cfg.writeTimeout),
+		tcprpc.WithLogger(log),
+	}
+	if keys != nil {
+		as, err := auth.NewServer(keys, auth.WithAllowMD5(cfg.authAllowMD5), auth.WithHandshakeTimeout(cfg.handshakeTimeout))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, tcprpc.WithHandshake(as.Handshake))
+	}
+	return tcprpc.NewServer(s, opts...)
 }

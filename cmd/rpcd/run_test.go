@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -65,8 +69,7 @@ func startRPCD(t *testing.T, args ...string) (addr string, stop func(), done <-c
 
 func TestRunServesAndShutsDownGracefully(t *testing.T) {
 	addr, stop, done, logs := startRPCD(t, "-log-level", "debug")
-	c := httprpc.NewClient("http://"+addr+"/", jsonCodec(t))
-	defer c.Close()
+	c := httpClient(t, "http://"+addr+"/")
 
 	var state string
 	if err := c.Call(context.Background(), "examples.getStateName", &state, 41); err != nil || state != "South Dakota" {
@@ -111,8 +114,7 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 
 func TestRunDemoOff(t *testing.T) {
 	addr, stop, done, _ := startRPCD(t, "-demo=false")
-	c := httprpc.NewClient("http://"+addr+"/RPC2", jsonCodec(t))
-	defer c.Close()
+	c := httpClient(t, "http://"+addr+"/RPC2")
 	err := c.Call(context.Background(), "demo.add", nil, 1, 2)
 	if !rpcCode(err, rpc.CodeMethodNotFound) {
 		t.Errorf("demo.add with -demo=false: %v", err)
@@ -132,7 +134,8 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"-nope"}, "flag provided but not defined"},
 		{[]string{"-max-message", "0"}, "-max-message must be positive"},
 		{[]string{"-http", "", "-tcp", ""}, "no listener"},
-		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"extra"}, `unknown command "extra"`},
+		{[]string{"-demo=false", "extra"}, `unexpected argument "extra"`},
 		{[]string{"-http", "256.0.0.1:99999"}, ""},
 	}
 	for _, tt := range tests {
@@ -157,6 +160,54 @@ func jsonCodec(t testing.TB) rpc.Codec {
 	return c
 }
 
+// newRPCServer is an rpc.Server with every codec rpcd serves, for tests
+// that serve methods of their own.
+func newRPCServer(t testing.TB) *rpc.Server {
+	t.Helper()
+	s, err := rpc.NewServer(rpc.WithCodecs(codecs(config{maxDepth: 128})...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// serveHTTP serves s over HTTP until the end of the test and returns the
+// URL to call.
+func serveHTTP(t testing.TB, s *rpc.Server) string {
+	t.Helper()
+	h, err := httprpc.NewHandler(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	return hs.URL + "/"
+}
+
+// serveStream serves s over framed streams on ln until the end of the
+// test.
+func serveStream(t testing.TB, s *rpc.Server, ln net.Listener) {
+	t.Helper()
+	ts, err := tcprpc.NewServer(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ts.Serve(ln)
+	t.Cleanup(func() { ts.Close() })
+}
+
+// httpClient is a JSON client of an rpcd HTTP URL, closed at the end of the
+// test.
+func httpClient(t testing.TB, url string) *rpc.Client {
+	t.Helper()
+	c, err := httprpc.NewClient(url, jsonCodec(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func rpcCode(err error, code rpc.Code) bool {
 	e := rpc.AsError(err)
 	return e != nil && e.Code == code
@@ -174,7 +225,10 @@ func TestRunServesTCP(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no TCP address logged:\n%s", logs.String())
 	}
-	c := tcprpc.NewClient(m[1], jsonCodec(t))
+	c, err := tcprpc.NewClient(m[1], jsonCodec(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer c.Close()
 	var n int64
 	if err := c.Call(context.Background(), "demo.add", &n, 40, 2); err != nil || n != 42 {
@@ -214,10 +268,69 @@ func TestLimitsAnswerAndLog(t *testing.T) {
 		t.Errorf("after the limits: %d %s", status, body)
 	}
 	l := logs.String()
-	if n := strings.Count(l, `msg="refused a message"`); n != 2 {
+	if n := strings.Count(l, `msg="rpc: refused a message"`); n != 2 {
 		t.Errorf("%d message refusals logged, want 2:\n%s", n, l)
 	}
-	if n := strings.Count(l, `msg="refused a request" status=413`); n != 1 {
+	if n := strings.Count(l, `msg="httprpc: refused a request" status=413`); n != 1 {
 		t.Errorf("%d 413s logged, want 1:\n%s", n, l)
+	}
+}
+
+// TestHelpAndVersion checks rpcd's usage, help command and version.
+func TestHelpAndVersion(t *testing.T) {
+	t.Parallel()
+	commands := []string{"rpcd [serve] [flags]", "rpcd call [flags] URL METHOD [PARAM...]", "rpcd list [flags] URL",
+		"rpcd load [flags]", "rpcd version", "rpcd help [COMMAND]"}
+	for _, args := range [][]string{{"-h"}, {"-help"}, {"serve", "-h"}} {
+		stdout, stderr, code := rpcdCall(t, args...)
+		for _, c := range commands {
+			if code != 0 || stdout != "" || !strings.Contains(stderr, c) || !strings.Contains(stderr, "-max-message") {
+				t.Errorf("rpcd %v: exit %d, stdout %q, stderr lacks %q or the serve flags:\n%s", args, code, stdout, c, stderr)
+			}
+		}
+	}
+	stdout, stderr, code := rpcdCall(t, "help")
+	for _, c := range commands {
+		if code != 0 || stderr != "" || !strings.Contains(stdout, c) {
+			t.Errorf("rpcd help: exit %d, stderr %q, stdout lacks %q:\n%s", code, stderr, c, stdout)
+		}
+	}
+	for cmd, want := range map[string]string{
+		"call": "usage: rpcd call [flags] URL METHOD [PARAM...]", "list": "usage: rpcd list [flags] URL",
+		"load": "usage: rpcd load [flags]", "serve": "serve flags:", "version": "rpcd version",
+	} {
+		if stdout, stderr, code := rpcdCall(t, "help", cmd); code != 0 || stderr != "" || !strings.Contains(stdout, want) {
+			t.Errorf("rpcd help %s: exit %d, stderr %q, stdout lacks %q:\n%s", cmd, code, stderr, want, stdout)
+		}
+	}
+	if _, stderr, code := rpcdCall(t, "help", "nope"); code != 2 || !strings.Contains(stderr, `unknown command "nope"`) {
+		t.Errorf("rpcd help nope: exit %d, stderr %q", code, stderr)
+	}
+
+	want := version(debug.ReadBuildInfo()) + "\n"
+	for _, args := range [][]string{{"version"}, {"-version"}, {"--version"}} {
+		stdout, stderr, code := rpcdCall(t, args...)
+		if code != 0 || stderr != "" || stdout != want || !strings.HasPrefix(stdout, "rpcd ") || !strings.Contains(stdout, " go1.") {
+			t.Errorf("rpcd %v: exit %d, stdout %q, stderr %q; want %q", args, code, stdout, stderr, want)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	platform := " " + runtime.GOOS + "/" + runtime.GOARCH
+	for _, tt := range []struct {
+		info *debug.BuildInfo
+		ok   bool
+		want string
+	}{
+		{nil, false, "rpcd devel " + runtime.Version() + platform},
+		{&debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"}}, true, "rpcd devel go1.26.0" + platform},
+		{&debug.BuildInfo{GoVersion: "go1.26.0"}, true, "rpcd devel go1.26.0" + platform},
+		{&debug.BuildInfo{GoVersion: "go1.26.1", Main: debug.Module{Version: "v1.2.3"}}, true, "rpcd v1.2.3 go1.26.1" + platform},
+	} {
+		if got := version(tt.info, tt.ok); got != tt.want {
+			t.Errorf("version(%+v, %v) = %q, want %q", tt.info, tt.ok, got, tt.want)
+		}
 	}
 }

@@ -29,10 +29,12 @@ func TestAuthenticatedListeners(t *testing.T) {
 		if out, stderr, code := rpcdCall(t, "call", "-auth-key-file", key, u, "demo.add", "2", "3"); code != 0 || out != "5\n" {
 			t.Errorf("%s with the key: %q %q exit %d", u, out, stderr, code)
 		}
-		if _, stderr, code := rpcdCall(t, "call", "-timeout", "5s", u, "demo.add", "2", "3"); code != 2 {
+		// A refusal of the credentials is no fault of the method: exit 2,
+		// saying so.
+		if _, stderr, code := rpcdCall(t, "call", "-timeout", "5s", u, "demo.add", "2", "3"); code != 2 || !strings.Contains(stderr, "authentication") {
 			t.Errorf("%s without a key: exit %d, %q", u, code, stderr)
 		}
-		if _, stderr, code := rpcdCall(t, "call", "-timeout", "5s", "-auth-key-file", other, u, "demo.add", "2", "3"); code != 2 {
+		if _, stderr, code := rpcdCall(t, "call", "-timeout", "5s", "-auth-key-file", other, u, "demo.add", "2", "3"); code != 2 || !strings.Contains(stderr, "authentication") {
 			t.Errorf("%s with a wrong key: exit %d, %q", u, code, stderr)
 		}
 	}

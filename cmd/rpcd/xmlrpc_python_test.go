@@ -94,9 +94,9 @@ func TestCallAndListXMLRPC(t *testing.T) {
 			}
 			out, stderr, code := rpcdCall(t, "list", "-codec", "xml", "-v", u)
 			for _, w := range []string{
-				"demo.add (i8, i8) i8\n    Returns a + b; an overflow is a fault.\n",
-				"sum undef\n",
-				"system.listMethods () array\n",
+				"demo.add(a int, b int) int\n    Returns a + b; an overflow is a fault.\n",
+				"sum(...any) any\n",
+				"system.listMethods() []string\n",
 			} {
 				if code != 0 || !strings.Contains(out, w) {
 					t.Errorf("rpcd list -codec xml -v: exit %d, stderr %q, output lacks %q:\n%s", code, stderr, w, out)
@@ -162,14 +162,15 @@ func TestCallAndListPythonXMLRPCServer(t *testing.T) {
 			if stdout != want || code != 0 {
 				t.Errorf("rpcd list -codec xml: exit %d, stderr %q\n%s\nwant\n%s", code, stderr, stdout, want)
 			}
-			// Python states no signatures, a string where xmlrpc-c puts
-			// an array; the help is the function's docstring.
+			// Python has no rpc.discover and states no signatures (a
+			// string where xmlrpc-c puts an array); the help is the
+			// function's docstring.
 			stdout, stderr, code = rpcdCall(t, "list", "-codec", "xml", "-v", u)
 			for _, w := range []string{
-				"py.add signatures not supported\n    Returns a + b.\n",
-				"py.fault signatures not supported\n    Raises xmlrpc.client.Fault(code, message).\n",
-				"py.nothing signatures not supported\n    Returns None.\n",
-				"system.multicall signatures not supported\n",
+				"py.add(...)\n    Returns a + b.\n",
+				"py.fault(...)\n    Raises xmlrpc.client.Fault(code, message).\n",
+				"py.nothing(...)\n    Returns None.\n",
+				"system.multicall(...)\n",
 			} {
 				if code != 0 || !strings.Contains(stdout, w) {
 					t.Errorf("rpcd list -codec xml -v: exit %d, stderr %q, output lacks %q:\n%s", code, stderr, w, stdout)
