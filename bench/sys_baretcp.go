@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // msgpackAdd returns a msgpack-rpc request of the small call and its reply,
@@ -20,11 +21,11 @@ import (
 // matter: they set the payloads of the bare TCP reference.
 func msgpackAdd() (req, reply []byte) {
 	if c, ok := rpc.LookupCodec("msgpack"); ok {
-		req, err := c.AppendCall(nil, &rpc.Call{Method: methodAdd, ID: rpc.ID{Seq: 1}, Args: []any{addA, addB}})
+		req, err := c.AppendCall(nil, &wire.Call{Method: methodAdd, ID: wire.ID{Seq: 1}, Args: []any{addA, addB}})
 		if err == nil {
-			var r rpc.Request
+			var r wire.Request
 			if c.DecodeRequest(req, &r) == nil {
-				reply, err := c.AppendResponse(nil, &rpc.Response{ID: r.ID, Result: addA + addB})
+				reply, err := c.AppendResponse(nil, &wire.Response{ID: r.ID, Result: addA + addB})
 				if err == nil {
 					return req, reply
 				}

@@ -11,7 +11,6 @@ import (
 
 	gorilla "github.com/gorilla/rpc/v2"
 	"github.com/gorilla/rpc/v2/json2"
-	"github.com/polyrpc/polyrpc/rpc/httprpc"
 )
 
 // GorillaBench serves the three calls in gorilla/rpc's shape.
@@ -66,12 +65,13 @@ func gorillaJSON2() system {
 				return nil, err
 			}
 			// gorilla/rpc is an http.Handler for net/http's server,
-			// where its users run it; the timeouts are httprpc's.
+			// where its users run it; the timeouts are httprpc's
+			// defaults.
 			hs := &http.Server{
 				Handler:           s,
-				ReadHeaderTimeout: httprpc.DefaultReadHeaderTimeout,
-				ReadTimeout:       httprpc.DefaultReadTimeout,
-				IdleTimeout:       httprpc.DefaultIdleTimeout,
+				ReadHeaderTimeout: 10 * time.Second,
+				ReadTimeout:       60 * time.Second,
+				IdleTimeout:       120 * time.Second,
 			}
 			go hs.Serve(ln)
 			hc := newHTTPClient()

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/kolo/xmlrpc"
-	"github.com/polyrpc/polyrpc/rpc/httprpc"
 )
 
 // koloXMLRPC is kolo/xmlrpc's client calling polyrpc's XML-RPC server over
@@ -26,7 +25,10 @@ func koloXMLRPC() system {
 			if err != nil {
 				return nil, err
 			}
-			hs := httprpc.NewServer("", httprpc.NewHandler(s))
+			hs, err := newPolyHTTPServer(s)
+			if err != nil {
+				return nil, err
+			}
 			go hs.Serve(ln)
 			hc := newHTTPClient()
 			cl, err := xmlrpc.NewClient("http://"+ln.Addr().String()+"/RPC2", hc.Transport)

@@ -13,7 +13,10 @@ import (
 // newPolyServer returns a polyrpc server of the three calls, serving every
 // codec built into this program.
 func newPolyServer() (*rpc.Server, error) {
-	s := rpc.NewServer()
+	s, err := rpc.NewServer()
+	if err != nil {
+		return nil, err
+	}
 	if err := s.Register(methodAdd, func(ctx context.Context, a, b int64) (int64, error) {
 		return a + b, nil
 	}); err != nil {
@@ -64,9 +67,16 @@ func polyrpcTCP(codec string) system {
 			if err != nil {
 				return nil, err
 			}
-			srv := tcprpc.NewServer(s)
+			srv, err := tcprpc.NewServer(s)
+			if err != nil {
+				return nil, err
+			}
 			go srv.Serve(ln)
-			cl := tcprpc.NewClient(ln.Addr().String(), c)
+			cl, err := tcprpc.NewClient(ln.Addr().String(), c)
+			if err != nil {
+				srv.Close()
+				return nil, err
+			}
 			return &instance{
 				newCaller: polyCaller(cl),
 				close:     closers(func() { srv.Close() }, func() { cl.Close() }),
@@ -102,15 +112,31 @@ func polyrpcHTTP(codec string, pipeline int) system {
 			if err != nil {
 				return nil, err
 			}
-			hs := httprpc.NewServer("", httprpc.NewHandler(s))
+			hs, err := newPolyHTTPServer(s)
+			if err != nil {
+				return nil, err
+			}
 			go hs.Serve(ln)
-			cl := httprpc.NewClient("http://"+ln.Addr().String()+"/RPC2", c, httprpc.WithPipelining(pipeline))
+			cl, err := httprpc.NewClient("http://"+ln.Addr().String()+"/RPC2", c, httprpc.WithPipelining(pipeline))
+			if err != nil {
+				hs.Close()
+				return nil, err
+			}
 			return &instance{
 				newCaller: polyCaller(cl),
 				close:     closers(func() { hs.Close() }, func() { cl.Close() }),
 			}, nil
 		},
 	}
+}
+
+// newPolyHTTPServer serves s over HTTP with httprpc's defaults.
+func newPolyHTTPServer(s *rpc.Server) (*httprpc.Server, error) {
+	h, err := httprpc.NewHandler(s)
+	if err != nil {
+		return nil, err
+	}
+	return httprpc.NewServer(h)
 }
 
 // polyCaller makes the three calls on a polyrpc client. The params are

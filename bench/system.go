@@ -49,16 +49,6 @@ type system struct {
 	start func(ctx context.Context) (*instance, error)
 }
 
-// serves reports whether the system is measured on call k.
-func (s *system) serves(k callKind) bool {
-	for _, c := range s.calls {
-		if c == k {
-			return true
-		}
-	}
-	return false
-}
-
 // instance is a started system: one server and ONE client, which every
 // caller shares.
 type instance struct {

@@ -110,7 +110,7 @@ func (tc *tcase) expectFor(codec string) expect {
 }
 
 // Record is a struct with json tags: the wire names of every codec
-// (rpc.StructFields). Embedded fields are promoted, "-" and unexported
+// (wire.StructFields). Embedded fields are promoted, "-" and unexported
 // fields stay home, omitempty fields are left out when empty.
 type Record struct {
 	Base

@@ -267,7 +267,7 @@ func sameSecondUTC(got, want any) string {
 // serves it on 127.0.0.1:0 over every transport.
 func startServers(t *testing.T) []transport {
 	t.Helper()
-	s := rpc.NewServer(rpc.WithCallTimeout(callTimeout))
+	s := must(rpc.NewServer(rpc.WithCallTimeout(callTimeout)))
 	registerMethods(t, s)
 
 	certs := testcert.New(t)
@@ -280,12 +280,12 @@ func startServers(t *testing.T) []transport {
 		return ln
 	}
 	serveHTTP := func(ln net.Listener) {
-		hs := httprpc.NewServer("", httprpc.NewHandler(s))
+		hs := must(httprpc.NewServer(must(httprpc.NewHandler(s))))
 		go hs.Serve(ln)
 		t.Cleanup(func() { hs.Close() })
 	}
 	serveTCP := func(ln net.Listener, opts ...tcprpc.Option) {
-		ts := tcprpc.NewServer(s, opts...)
+		ts := must(tcprpc.NewServer(s, opts...))
 		go ts.Serve(ln)
 		t.Cleanup(func() { ts.Close() })
 	}
@@ -301,30 +301,30 @@ func startServers(t *testing.T) []transport {
 		t.Fatal(err)
 	}
 	hmacLn := listen()
-	serveTCP(hmacLn, tcprpc.WithHandshake(auth.NewServer(keys).Handshake))
+	serveTCP(hmacLn, tcprpc.WithHandshake(must(auth.NewServer(keys)).Handshake))
 	tlsLn := listen()
 	serveTCP(tls.NewListener(tlsLn, serverTLS))
 
 	return []transport{
 		{name: "http", client: func(t *testing.T, c rpc.Codec) *rpc.Client {
-			return httprpc.NewClient("http://"+httpLn.Addr().String()+"/", c)
+			return must(httprpc.NewClient("http://"+httpLn.Addr().String()+"/", c))
 		}},
 		{name: "https", client: func(t *testing.T, c rpc.Codec) *rpc.Client {
-			return httprpc.NewClient("https://"+httpsLn.Addr().String()+"/", c,
-				httprpc.WithTLSConfig(certs.ClientConfig(t, true)))
+			return must(httprpc.NewClient("https://"+httpsLn.Addr().String()+"/", c,
+				httprpc.WithTLSConfig(certs.ClientConfig(t, true))))
 		}},
 		{name: "tcp", client: func(t *testing.T, c rpc.Codec) *rpc.Client {
-			return tcprpc.NewClient(tcpLn.Addr().String(), c)
+			return must(tcprpc.NewClient(tcpLn.Addr().String(), c))
 		}},
 		{name: "tcp+hmac", identity: hmacKey.ID, client: func(t *testing.T, c rpc.Codec) *rpc.Client {
 			ac, err := auth.NewClient(hmacKey)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return tcprpc.NewClient(hmacLn.Addr().String(), c, tcprpc.WithClientHandshake(ac.Handshake))
+			return must(tcprpc.NewClient(hmacLn.Addr().String(), c, tcprpc.WithClientHandshake(ac.Handshake)))
 		}},
 		{name: "tls", client: func(t *testing.T, c rpc.Codec) *rpc.Client {
-			return tcprpc.NewClient(tlsLn.Addr().String(), c, tcprpc.WithTLS(certs.ClientConfig(t, true)))
+			return must(tcprpc.NewClient(tlsLn.Addr().String(), c, tcprpc.WithTLS(certs.ClientConfig(t, true))))
 		}},
 	}
 }
@@ -456,4 +456,13 @@ func registerMethods(t *testing.T, s *rpc.Server) {
 		}
 		return map[string]string{"transport": p.Transport, "identity": p.Identity}, nil
 	}))
+}
+
+// must returns v, or panics with err: for constructors whose options are
+// known to be valid, as template.Must does.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

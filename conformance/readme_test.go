@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -221,5 +222,45 @@ func TestSplice(t *testing.T) {
 	}
 	if got, found, err := splice(appended, table); !found || err != nil || got != appended {
 		t.Errorf("the appended section does not splice back: %q, %v, %v", got, found, err)
+	}
+}
+
+// TestReadmeProgramsAreExamples: every whole Go program in README.md (a go
+// block that starts with "package main") is, byte for byte, one of the
+// programs under examples/, which go build and go vet check; so a snippet
+// copied from the README compiles as written.
+func TestReadmeProgramsAreExamples(t *testing.T) {
+	data, err := os.ReadFile(*readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := map[string]string{}
+	files, err := filepath.Glob(filepath.Join(filepath.Dir(*readme), "examples", "*", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		examples[string(b)] = f
+	}
+	found := 0
+	for i, block := range strings.Split(string(data), "```go\n")[1:] {
+		code, _, ok := strings.Cut(block, "```")
+		if !ok {
+			t.Fatalf("go block %d has no end", i+1)
+		}
+		if !strings.HasPrefix(code, "package main\n") && !strings.Contains(code, "\npackage main\n") {
+			continue
+		}
+		found++
+		if _, ok := examples[code]; !ok {
+			t.Errorf("README's go program %d is none of examples/*/main.go; copy it there (or from there):\n%s", i+1, code)
+		}
+	}
+	if found == 0 {
+		t.Error("README holds no whole Go program")
 	}
 }

@@ -24,7 +24,7 @@ func jsonCodec(t testing.TB) rpc.Codec {
 func TestDemoOverHTTP(t *testing.T) {
 	t.Parallel()
 	_, hs := newDemoServer(t)
-	c := httprpc.NewClient(hs.URL+"/RPC2", jsonCodec(t))
+	c := must(httprpc.NewClient(hs.URL+"/RPC2", jsonCodec(t)))
 	t.Cleanup(func() { c.Close() })
 	ctx := context.Background()
 	when := time.Date(1998, 7, 17, 14, 8, 55, 0, time.UTC)

@@ -21,7 +21,7 @@ import (
 // loopback port chosen by the OS, mounted at / and /RPC2 as rpcd does.
 func newDemoServer(t testing.TB, opts ...rpc.Option) (*rpc.Server, *testServer) {
 	t.Helper()
-	s := rpc.NewServer(opts...)
+	s := must(rpc.NewServer(opts...))
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func newDemoServer(t testing.TB, opts ...rpc.Option) (*rpc.Server, *testServer) 
 // (system.*, rpc.discover) registered too, as rpcd serves them.
 func newIntrospectedDemoServer(t testing.TB, opts ...rpc.Option) (*rpc.Server, *testServer) {
 	t.Helper()
-	s := rpc.NewServer(opts...)
+	s := must(rpc.NewServer(opts...))
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ type testServer struct{ URL string }
 // HTTP stack.
 func serveHTTP(t testing.TB, s *rpc.Server) *testServer {
 	t.Helper()
-	h := httprpc.NewHandler(s)
+	h := must(httprpc.NewHandler(s))
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", h)
 	mux.Handle("/RPC2", h)
@@ -58,7 +58,7 @@ func serveHTTP(t testing.TB, s *rpc.Server) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httprpc.NewServer("", mux)
+	hs := must(httprpc.NewServer(mux))
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
 	return &testServer{URL: "http://" + ln.Addr().String()}
@@ -160,4 +160,13 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// must returns v, or panics with err: for constructors whose options are
+// known to be valid, as template.Must does.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

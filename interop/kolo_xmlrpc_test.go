@@ -145,7 +145,7 @@ func TestKoloXMLRPCClient(t *testing.T) {
 		{"demo.divide", []any{1, 0}, xmlrpc.FaultError{Code: 1001, String: "division by zero"}},
 		{"demo.fail", []any{42, "<x> & é"}, xmlrpc.FaultError{Code: 42, String: "<x> & é"}},
 		{"no.such.method", nil, xmlrpc.FaultError{Code: -32601, String: "method not found: no.such.method"}},
-		{"demo.add", []any{"two", 3}, xmlrpc.FaultError{Code: -32602, String: "invalid params: param 1: cannot use string as int64"}},
+		{"demo.add", []any{"two", 3}, xmlrpc.FaultError{Code: -32602, String: "invalid params: param 1: cannot use string as a 64-bit integer"}},
 	} {
 		var fe xmlrpc.FaultError
 		if err := koloResponse(t, hs.URL+"/", tt.method, tt.args).Err(); !errors.As(err, &fe) || fe != tt.want {

@@ -20,7 +20,7 @@ var tcpKey = auth.Key{ID: "interop", Secret: []byte("interop secret")}
 // startAuthTCP serves the demo methods over TCP with the handshake.
 func startAuthTCP(t *testing.T, allowMD5 bool) (host, port string) {
 	t.Helper()
-	s := rpc.NewServer()
+	s := must(rpc.NewServer())
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func startAuthTCP(t *testing.T, allowMD5 bool) (host, port string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := tcprpc.NewServer(s, tcprpc.WithHandshake(auth.NewServer(keys, auth.WithAllowMD5(allowMD5)).Handshake))
+	srv := must(tcprpc.NewServer(s, tcprpc.WithHandshake(must(auth.NewServer(keys, auth.WithAllowMD5(allowMD5))).Handshake)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestGoClientToPythonListener(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				c := tcprpc.NewClient(addr, codec, tcprpc.WithClientHandshake(ac.Handshake))
+				c := must(tcprpc.NewClient(addr, codec, tcprpc.WithClientHandshake(ac.Handshake)))
 				t.Cleanup(func() { c.Close() })
 				return c
 			}

@@ -78,7 +78,7 @@ func TestGoClientToPythonXMLRPCServer(t *testing.T) {
 		t.Run(py.Version, func(t *testing.T) {
 			t.Parallel()
 			port := py.Start(t, pyXMLRPCServer)
-			c := httprpc.NewClient("http://127.0.0.1:"+port+"/RPC2", xmlcodec.New())
+			c := must(httprpc.NewClient("http://127.0.0.1:"+port+"/RPC2", xmlcodec.New()))
 			t.Cleanup(func() { c.Close() })
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()

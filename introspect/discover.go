@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // openRPCVersion is the version of the OpenRPC specification the document
@@ -53,7 +54,7 @@ func (b *schemas) method(m rpc.MethodInfo) map[string]any {
 	structure := "by-position"
 	if st, ok := fieldParams(m); ok {
 		structure = "by-name"
-		for _, f := range rpc.StructFields(st) {
+		for _, f := range wire.StructFields(st) {
 			// A field left out of the call keeps its zero value.
 			params = append(params, contentDescriptor(f.Name, b.of(f.Type), false))
 		}

@@ -50,7 +50,7 @@ func TestDiscoverDocument(t *testing.T) {
 	}, introspect.WithInfo("demo API", "1.2.3"))
 
 	// The result as the handler returns it must be plain JSON.
-	raw, err := s.Invoke(context.Background(), &rpc.Request{Method: "rpc.discover"})
+	raw, err := s.Invoke(context.Background(), "rpc.discover")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,10 @@ import (
 )
 
 func Example() {
-	s := rpc.NewServer()
+	s, err := rpc.NewServer()
+	if err != nil {
+		panic(err)
+	}
 	add := func(a, b int64) (int64, error) { return a + b, nil }
 	if err := s.Register("demo.add", add, rpc.WithHelp("Adds two integers.")); err != nil {
 		panic(err)
@@ -20,7 +23,7 @@ func Example() {
 
 	// Any codec serves the methods; Invoke calls them without one.
 	ctx := context.Background()
-	names, _ := s.Invoke(ctx, &rpc.Request{Method: "system.listMethods"})
+	names, _ := s.Invoke(ctx, "system.listMethods")
 	fmt.Println(names)
 	// Output:
 	// [demo.add rpc.discover system.getCapabilities system.listMethods system.methodHelp system.methodSignature system.multicall]

@@ -10,14 +10,15 @@ import (
 
 	"github.com/polyrpc/polyrpc/introspect"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // fakeCodec is a small wire format that lets these tests drive the service
 // through a codec without depending on the real ones: a request is
 // {"method":..., "id":n, "params":[...] or {...}}, a reply {"id":n, "result":...}
 // or {"id":n, "error":{"code":c, "message":m}}. Like a tree-decoding codec
-// (XML-RPC), it decodes params into natural values and hands them to
-// rpc.Convert.
+// (XML-RPC), it decodes params into natural values first, which is what
+// system.multicall's entries arrive as.
 type fakeCodec struct{}
 
 var _ rpc.Codec = fakeCodec{}
@@ -37,8 +38,8 @@ type fakeError struct {
 
 func (fakeCodec) Name() string { return "fake" }
 
-// natural decodes JSON into the natural values of rpc.Convert: integers as
-// int64, other numbers as float64.
+// natural decodes JSON into natural values: integers as int64, other numbers
+// as float64.
 func natural(b []byte) (any, error) {
 	d := stdjson.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
@@ -69,10 +70,10 @@ func fixNumbers(v any) any {
 	return v
 }
 
-func (fakeCodec) DecodeRequest(msg []byte, req *rpc.Request) error {
+func (fakeCodec) DecodeRequest(msg []byte, req *wire.Request) error {
 	var m fakeMessage
 	if err := stdjson.Unmarshal(msg, &m); err != nil {
-		return &rpc.Error{Code: rpc.CodeParseError, Message: err.Error()}
+		return &wire.Error{Code: wire.CodeParseError, Message: err.Error()}
 	}
 	req.ID.Raw = strconv.AppendUint(nil, m.ID, 10)
 	req.Method = m.Method
@@ -81,7 +82,7 @@ func (fakeCodec) DecodeRequest(msg []byte, req *rpc.Request) error {
 	}
 	p, err := natural(m.Params)
 	if err != nil {
-		return &rpc.Error{Code: rpc.CodeParseError, Message: err.Error()}
+		return &wire.Error{Code: wire.CodeParseError, Message: err.Error()}
 	}
 	switch p := p.(type) {
 	case []any:
@@ -89,12 +90,12 @@ func (fakeCodec) DecodeRequest(msg []byte, req *rpc.Request) error {
 	case map[string]any:
 		req.Params = named(p)
 	default:
-		return &rpc.Error{Code: rpc.CodeInvalidRequest, Message: "params is neither an array nor an object"}
+		return &wire.Error{Code: wire.CodeInvalidRequest, Message: "params is neither an array nor an object"}
 	}
 	return nil
 }
 
-func (fakeCodec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) {
+func (fakeCodec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) {
 	id, _ := strconv.ParseUint(string(resp.ID.Raw), 10, 64)
 	m := fakeMessage{ID: id}
 	if resp.Error != nil {
@@ -113,7 +114,7 @@ func (fakeCodec) AppendResponse(dst []byte, resp *rpc.Response) ([]byte, error) 
 	return append(dst, b...), nil
 }
 
-func (fakeCodec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
+func (fakeCodec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	var p any = call.Args
 	if call.Named != nil {
 		p = call.Named
@@ -129,7 +130,7 @@ func (fakeCodec) AppendCall(dst []byte, call *rpc.Call) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-func (fakeCodec) DecodeReply(msg []byte, r *rpc.Reply) error {
+func (fakeCodec) DecodeReply(msg []byte, r *wire.Reply) error {
 	var m fakeMessage
 	if err := stdjson.Unmarshal(msg, &m); err != nil {
 		return err
@@ -137,7 +138,7 @@ func (fakeCodec) DecodeReply(msg []byte, r *rpc.Reply) error {
 	r.ID.Seq = m.ID
 	switch {
 	case m.Error != nil:
-		r.Error = &rpc.Error{Code: rpc.Code(m.Error.Code), Message: m.Error.Message}
+		r.Error = &wire.Error{Code: m.Error.Code, Message: m.Error.Message}
 	case m.Result != nil:
 		r.Result = fakeValue(m.Result)
 	default:
@@ -153,15 +154,37 @@ func (v fakeValue) Decode(dst any) error {
 	if err != nil {
 		return err
 	}
-	return rpc.Convert(dst, n)
+	return decodeNatural(n, dst)
 }
 
-// positional is an rpc.Params over natural values, for the fake codec and for
-// calls made with Server.Invoke.
+// decodeNatural stores a natural value into dst through encoding/json,
+// keeping integers as int64 where dst holds interfaces.
+func decodeNatural(v any, dst any) error {
+	b, err := stdjson.Marshal(v)
+	if err != nil {
+		return err
+	}
+	d := stdjson.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(dst); err != nil {
+		return err
+	}
+	switch p := dst.(type) {
+	case *any:
+		*p = fixNumbers(*p)
+	case *[]any:
+		fixNumbers(*p)
+	case *map[string]any:
+		fixNumbers(*p)
+	}
+	return nil
+}
+
+// positional is a wire.Params over natural values.
 type positional []any
 
 func (p positional) Len() int                      { return len(p) }
-func (p positional) DecodeAt(i int, dst any) error { return rpc.Convert(dst, p[i]) }
+func (p positional) DecodeAt(i int, dst any) error { return decodeNatural(p[i], dst) }
 func (positional) Names() []string                 { return nil }
 func (positional) DecodeNamed(string, any) error   { return errors.New("positional params only") }
 
@@ -169,7 +192,7 @@ type named map[string]any
 
 func (named) Len() int                                 { return -1 }
 func (named) DecodeAt(int, any) error                  { return errors.New("named params only") }
-func (p named) DecodeNamed(name string, dst any) error { return rpc.Convert(dst, p[name]) }
+func (p named) DecodeNamed(name string, dst any) error { return decodeNatural(p[name], dst) }
 func (p named) Names() []string {
 	out := make([]string, 0, len(p))
 	for k := range p {
@@ -187,7 +210,10 @@ func newServer(t testing.TB, register func(*rpc.Server) error, opts ...introspec
 
 func newServerWith(t testing.TB, sopts []rpc.Option, register func(*rpc.Server) error, opts ...introspect.Option) *rpc.Server {
 	t.Helper()
-	s := rpc.NewServer(append([]rpc.Option{rpc.WithCodecs(fakeCodec{})}, sopts...)...)
+	s, err := rpc.NewServer(append([]rpc.Option{rpc.WithCodecs(fakeCodec{})}, sopts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if register != nil {
 		if err := register(s); err != nil {
 			t.Fatal(err)
@@ -203,7 +229,10 @@ func newServerWith(t testing.TB, sopts []rpc.Option, register func(*rpc.Server) 
 // result.
 func call(t testing.TB, s *rpc.Server, method string, result any, params ...any) error {
 	t.Helper()
-	c := rpc.NewClient(rpc.InProcess(s), fakeCodec{})
+	c, err := rpc.NewClient(rpc.InProcess(s), fakeCodec{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return c.Call(context.Background(), method, result, params...)
 }
 

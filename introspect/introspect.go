@@ -34,9 +34,9 @@ func Register(s *rpc.Server, opts ...Option) error {
 	if s == nil {
 		return errors.New("introspect: Register with a nil server")
 	}
-	cfg := defaultConfig()
-	for _, o := range opts {
-		o.apply(&cfg)
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return err
 	}
 	svc := &service{s: s, cfg: cfg}
 	methods := []struct {

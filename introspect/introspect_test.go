@@ -257,7 +257,10 @@ func TestNamedParams(t *testing.T) {
 	s := newServer(t, func(s *rpc.Server) error {
 		return s.Register("documented", func() error { return nil }, rpc.WithHelp("Help."))
 	})
-	c := rpc.NewClient(rpc.InProcess(s), fakeCodec{})
+	c, err := rpc.NewClient(rpc.InProcess(s), fakeCodec{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var help string
 	if err := c.CallNamed(context.Background(), "system.methodHelp", &help, map[string]any{"name": "documented"}); err != nil {
 		t.Fatal(err)
@@ -307,7 +310,10 @@ func TestGetCapabilities(t *testing.T) {
 
 func TestRegisterRefusesTakenNames(t *testing.T) {
 	t.Parallel()
-	s := rpc.NewServer(rpc.WithCodecs(fakeCodec{}))
+	s, err := rpc.NewServer(rpc.WithCodecs(fakeCodec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Register("rpc.discover", func() (string, error) { return "mine", nil }); err != nil {
 		t.Fatal(err)
 	}

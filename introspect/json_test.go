@@ -14,7 +14,10 @@ import (
 func TestJSONCodec(t *testing.T) {
 	t.Parallel()
 	codec := jsoncodec.New()
-	s := rpc.NewServer(rpc.WithCodecs(codec))
+	s, err := rpc.NewServer(rpc.WithCodecs(codec))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Register("add", func(a, b int64) (int64, error) { return a + b, nil },
 		rpc.WithParamNames("a", "b"), rpc.WithHelp("Adds two integers.")); err != nil {
 		t.Fatal(err)
@@ -23,7 +26,10 @@ func TestJSONCodec(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	c := rpc.NewClient(rpc.InProcess(s), codec)
+	c, err := rpc.NewClient(rpc.InProcess(s), codec)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var names []string
 	if err := c.Call(ctx, "system.listMethods", &names); err != nil {

@@ -18,9 +18,9 @@ type fault struct {
 // multicall takes its calls as []any rather than a slice of structs so that a
 // malformed call costs a fault entry for that call alone instead of failing the
 // decoding of the whole request; the codec has decoded the elements into
-// natural values (see rpc.Convert).
+// natural values, which Server.Invoke converts to the types of each method.
 func (svc *service) multicall(ctx context.Context, calls []any) ([]any, error) {
-	if n, limit := len(calls), svc.cfg.maxMulticall; limit > 0 && n > limit {
+	if n, limit := len(calls), svc.cfg.maxMulticall; n > limit {
 		return nil, &rpc.Error{
 			Code:    rpc.CodeLimitExceeded,
 			Message: fmt.Sprintf("system.multicall of %d calls exceeds the limit of %d", n, limit),
@@ -33,12 +33,12 @@ func (svc *service) multicall(ctx context.Context, calls []any) ([]any, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		req, err := innerRequest(c)
+		name, params, err := innerCall(c)
 		if err != nil {
 			out[i] = faultOf(err)
 			continue
 		}
-		result, err := svc.s.Invoke(ctx, req)
+		result, err := svc.s.Invoke(ctx, name, params...)
 		if err != nil {
 			out[i] = faultOf(err)
 			continue
@@ -53,66 +53,74 @@ func faultOf(err error) fault {
 	return fault{FaultCode: int(e.Code), FaultString: e.Message}
 }
 
-// innerRequest reads one call of a multicall: a struct with a string
-// methodName and an optional params array.
-func innerRequest(c any) (*rpc.Request, error) {
-	var call map[string]any
-	if c == nil || rpc.Convert(&call, c) != nil {
-		return nil, invalidCall("system.multicall expects a struct {methodName, params} for each call")
+// innerCall reads one call of a multicall, in natural values: a struct with
+// a string methodName and an optional params array.
+func innerCall(c any) (string, []any, error) {
+	call, ok := asMap(c)
+	if !ok {
+		return "", nil, invalidCall("system.multicall expects a struct {methodName, params} for each call")
 	}
 	v, ok := call["methodName"]
 	if !ok {
-		return nil, invalidCall("missing methodName")
+		return "", nil, invalidCall("missing methodName")
 	}
 	name, ok := v.(string)
 	if !ok {
-		return nil, invalidCall("methodName is not a string")
+		return "", nil, invalidCall("methodName is not a string")
 	}
 	if name == multicallName {
-		return nil, invalidCall("recursive system.multicall forbidden")
+		return "", nil, invalidCall("recursive system.multicall forbidden")
 	}
-	params, err := callParams(call["params"])
-	if err != nil {
-		return nil, err
+	// The multicall convention has positional params only: nil (or
+	// missing) means none, an array holds them; anything else, a struct of
+	// named params or a base64 value included, is an error.
+	p := call["params"]
+	if p == nil {
+		return name, nil, nil
 	}
-	return &rpc.Request{Method: name, Params: params}, nil
+	if list, ok := asList(p); ok {
+		return name, list, nil
+	}
+	return "", nil, invalidCall("params is not an array")
 }
 
-// callParams reads a call's params: nil (or missing) means none, an array
-// holds them; anything else, a struct of named params included, is an error,
-// as the multicall convention has positional params only.
-func callParams(p any) (values, error) {
-	switch p := p.(type) {
-	case nil:
-		return nil, nil
+// asMap returns v, a map with string keys, as a map[string]any: the natural
+// form, or any such Go map given to Server.Invoke.
+func asMap(v any) (map[string]any, bool) {
+	if m, ok := v.(map[string]any); ok {
+		return m, true
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Map || rv.Type().Key().Kind() != reflect.String {
+		return nil, false
+	}
+	m := make(map[string]any, rv.Len())
+	for it := rv.MapRange(); it.Next(); {
+		m[it.Key().String()] = it.Value().Interface()
+	}
+	return m, true
+}
+
+// asList returns v, a list, as a []any: the natural form, or any Go slice or
+// array given to Server.Invoke. A []byte is a base64 value, not a list.
+func asList(v any) ([]any, bool) {
+	switch v := v.(type) {
 	case []any:
-		return values(p), nil
+		return v, true
 	case []byte:
-		// A base64 value converts to a slice of numbers but is no array.
-		return nil, invalidCall("params is not an array")
+		return nil, false
 	}
-	if k := reflect.TypeOf(p).Kind(); k == reflect.Slice || k == reflect.Array {
-		var list []any
-		if err := rpc.Convert(&list, p); err == nil {
-			return values(list), nil
-		}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil, false
 	}
-	return nil, invalidCall("params is not an array")
+	list := make([]any, rv.Len())
+	for i := range list {
+		list[i] = rv.Index(i).Interface()
+	}
+	return list, true
 }
 
 func invalidCall(msg string) *rpc.Error {
 	return &rpc.Error{Code: rpc.CodeInvalidRequest, Message: "invalid request: " + msg}
-}
-
-// values is an rpc.Params over positional params that a codec has already
-// decoded into natural values; rpc.Convert turns each into the type the
-// method wants, as a tree-decoding codec would.
-type values []any
-
-func (v values) Len() int                      { return len(v) }
-func (v values) DecodeAt(i int, dst any) error { return rpc.Convert(dst, v[i]) }
-func (values) Names() []string                 { return nil }
-
-func (values) DecodeNamed(name string, _ any) error {
-	return fmt.Errorf("introspect: no param named %q: system.multicall params are positional", name)
 }

@@ -20,7 +20,7 @@ func registerMulticallTargets(s *rpc.Server) error {
 		"ping":  func() (string, error) { return "pong", nil },
 		"norm1": func(p point) (int64, error) { return p.X + p.Y, nil },
 		"whoami": func(ctx context.Context) (string, error) {
-			ci, ok := rpc.CallInfoFromContext(ctx)
+			ci, ok := rpc.CallFromContext(ctx)
 			if !ok || ci.Peer == nil {
 				return "", errors.New("no call info or peer")
 			}
@@ -125,8 +125,9 @@ func TestMulticallWhole(t *testing.T) {
 		{name: "empty", param: []any{}, n: 0},
 		{name: "at the limit", opts: []introspect.Option{introspect.WithMaxMulticall(3)}, param: pings(3), n: 3},
 		{name: "over the limit", opts: []introspect.Option{introspect.WithMaxMulticall(3)}, param: pings(4), code: rpc.CodeLimitExceeded},
-		{name: "over the default limit", param: pings(introspect.DefaultMaxMulticall + 1), code: rpc.CodeLimitExceeded},
-		{name: "no limit", opts: []introspect.Option{introspect.WithMaxMulticall(0)}, param: pings(introspect.DefaultMaxMulticall + 1), n: introspect.DefaultMaxMulticall + 1},
+		{name: "at the default limit", param: pings(1000), n: 1000},
+		{name: "over the default limit", param: pings(1001), code: rpc.CodeLimitExceeded},
+		{name: "zero is the default", opts: []introspect.Option{introspect.WithMaxMulticall(0)}, param: pings(1001), code: rpc.CodeLimitExceeded},
 		{name: "not an array", param: "ping", code: rpc.CodeInvalidParams},
 	}
 	for _, tt := range tests {
@@ -160,14 +161,14 @@ func TestMulticallInterceptor(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var seen []string
-	refuse := func(ctx context.Context, req *rpc.Request, next rpc.Handler) (any, error) {
+	refuse := func(ctx context.Context, call *rpc.Call, next rpc.Handler) (any, error) {
 		mu.Lock()
-		seen = append(seen, req.Method)
+		seen = append(seen, call.Method)
 		mu.Unlock()
-		if strings.HasPrefix(req.Method, "admin.") {
+		if strings.HasPrefix(call.Method, "admin.") {
 			return nil, &rpc.Error{Code: rpc.CodeUnauthenticated, Message: "unauthenticated"}
 		}
-		return next(ctx, req)
+		return next(ctx, call)
 	}
 	s := newServerWith(t, []rpc.Option{rpc.WithInterceptors(refuse)}, registerMulticallTargets)
 
@@ -194,7 +195,7 @@ func TestMulticallCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	calls := []any{mc("ping"), mc("ping")}
-	_, err := s.Invoke(ctx, &rpc.Request{Method: "system.multicall", Params: positional{calls}})
+	_, err := s.Invoke(ctx, "system.multicall", calls)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("system.multicall with a canceled context: error %v, want one that is context.Canceled", err)
 	}
@@ -217,7 +218,7 @@ func TestMulticallInvoke(t *testing.T) {
 		// A base64 value is no array of params.
 		map[string]any{"methodName": "add", "params": []byte{1, 2}},
 	}
-	got, err := s.Invoke(context.Background(), &rpc.Request{Method: "system.multicall", Params: positional{calls}})
+	got, err := s.Invoke(context.Background(), "system.multicall", calls)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,5 +226,19 @@ func TestMulticallInvoke(t *testing.T) {
 		{"faultCode":-32600,"faultString":"invalid request: params is not an array"}]`
 	if g := jsonOf(t, got); g != canon(t, want) {
 		t.Errorf("system.multicall = %s, want %s", g, want)
+	}
+}
+
+func TestRegisterRefusesANegativeLimit(t *testing.T) {
+	t.Parallel()
+	s, err := rpc.NewServer(rpc.WithCodecs(fakeCodec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := introspect.Register(s, introspect.WithMaxMulticall(-1)); err == nil {
+		t.Error("WithMaxMulticall(-1) accepted")
+	}
+	if len(s.Methods()) != 0 {
+		t.Errorf("a failed Register left methods behind: %v", s.Methods())
 	}
 }

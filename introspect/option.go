@@ -1,10 +1,11 @@
 package introspect
 
-import "github.com/polyrpc/polyrpc/rpc"
+import "fmt"
 
-// Option configures the service that Register adds.
+// Option configures the service that Register adds. Zero values mean the
+// default; an invalid value makes Register fail.
 type Option interface {
-	apply(*config)
+	apply(*config) error
 }
 
 type config struct {
@@ -13,28 +14,42 @@ type config struct {
 	version      string
 }
 
-// DefaultMaxMulticall is the default limit on the calls in one
-// system.multicall, the same as rpc.DefaultMaxBatch so that a multicall is no
-// cheaper a way to flood a server than a batch.
-const DefaultMaxMulticall = rpc.DefaultMaxBatch
+// defaultMaxMulticall is the default limit on the calls in one
+// system.multicall, the same as a server's default limit on a batch, so that
+// a multicall is no cheaper a way to flood a server than a batch.
+const defaultMaxMulticall = 1000
 
-func defaultConfig() config {
-	return config{maxMulticall: DefaultMaxMulticall, title: "polyrpc", version: "0.0.0"}
+func newConfig(opts []Option) (config, error) {
+	cfg := config{title: "polyrpc", version: "0.0.0"}
+	for _, o := range opts {
+		if err := o.apply(&cfg); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.maxMulticall == 0 {
+		cfg.maxMulticall = defaultMaxMulticall
+	}
+	return cfg, nil
 }
 
-type optionFunc func(*config)
+type optionFunc func(*config) error
 
-func (f optionFunc) apply(c *config) { f(c) }
+func (f optionFunc) apply(c *config) error { return f(c) }
 
-// WithMaxMulticall limits the calls in one system.multicall
-// (DefaultMaxMulticall by default); a larger one fails as a whole with
-// rpc.CodeLimitExceeded. n <= 0 means no limit.
+// WithMaxMulticall limits the calls in one system.multicall (1000 by
+// default); a larger one fails as a whole with rpc.CodeLimitExceeded.
 func WithMaxMulticall(n int) Option {
-	return optionFunc(func(c *config) { c.maxMulticall = n })
+	return optionFunc(func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("introspect: WithMaxMulticall(%d): negative", n)
+		}
+		c.maxMulticall = n
+		return nil
+	})
 }
 
 // WithInfo sets the title and version of the API that rpc.discover reports in
 // its OpenRPC document's info object (by default "polyrpc" and "0.0.0").
 func WithInfo(title, version string) Option {
-	return optionFunc(func(c *config) { c.title, c.version = title, version })
+	return optionFunc(func(c *config) error { c.title, c.version = title, version; return nil })
 }

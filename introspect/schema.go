@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // schemaRefPrefix is where a $ref points: OpenRPC keeps shared schemas in
@@ -74,7 +74,7 @@ func (b *schemas) composite(t reflect.Type) map[string]any {
 		return map[string]any{"type": "object", "additionalProperties": b.of(t.Elem())}
 	}
 	props := map[string]any{}
-	for _, f := range rpc.StructFields(t) {
+	for _, f := range wire.StructFields(t) {
 		props[f.Name] = b.of(f.Type)
 	}
 	return map[string]any{"type": "object", "properties": props}

@@ -12,7 +12,7 @@ import (
 	"log"
 	"time"
 
-	_ "github.com/polyrpc/polyrpc/codec/json"
+	"github.com/polyrpc/polyrpc/codec/json"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/httprpc"
 )
@@ -20,11 +20,10 @@ import (
 func main() {
 	url := flag.String("url", "http://127.0.0.1:8000/", "rpcd's URL")
 	flag.Parse()
-	codec, ok := rpc.LookupCodec("json")
-	if !ok {
-		log.Fatal("no json codec")
+	c, err := httprpc.NewClient(*url, json.New())
+	if err != nil {
+		log.Fatal(err)
 	}
-	c := httprpc.NewClient(*url, codec)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -42,7 +41,7 @@ func main() {
 	fmt.Println("42 - 23 =", diff)
 
 	// Faults arrive as *rpc.Error with the server's code and message.
-	err := c.Call(ctx, "demo.divide", nil, 1, 0)
+	err = c.Call(ctx, "demo.divide", nil, 1, 0)
 	var e *rpc.Error
 	if errors.As(err, &e) {
 		fmt.Printf("demo.divide(1, 0): fault %d: %s\n", e.Code, e.Message)

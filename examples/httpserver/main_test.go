@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
+	"github.com/polyrpc/polyrpc/codec/json"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/httprpc"
 )
@@ -14,10 +17,16 @@ func TestExampleServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(httprpc.NewHandler(s))
+	h, err := httprpc.NewHandler(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
 	defer hs.Close()
-	codec, _ := rpc.LookupCodec("json")
-	c := httprpc.NewClient(hs.URL, codec)
+	c, err := httprpc.NewClient(hs.URL, json.New())
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer c.Close()
 	ctx := context.Background()
 
@@ -36,5 +45,12 @@ func TestExampleServer(t *testing.T) {
 	}
 	if n != 6 {
 		t.Errorf("counter = %d", n)
+	}
+	if err := c.Call(ctx, "counter.close", nil); !errors.Is(err, rpc.ErrMethodNotFound) {
+		t.Errorf("counter.close, not exported: %v", err)
+	}
+	var names []string
+	if err := c.Call(ctx, "system.listMethods", &names); err != nil || !slices.Contains(names, "counter.add") {
+		t.Errorf("system.listMethods = %v, %v", names, err)
 	}
 }

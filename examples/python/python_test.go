@@ -21,7 +21,7 @@ import (
 // startTCP serves the demo methods over authenticated TCP.
 func startTCP(t *testing.T, key auth.Key, allowMD5 bool) (host, port string) {
 	t.Helper()
-	s := rpc.NewServer()
+	s := must(rpc.NewServer())
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func startTCP(t *testing.T, key auth.Key, allowMD5 bool) (host, port string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := tcprpc.NewServer(s, tcprpc.WithHandshake(auth.NewServer(keys, auth.WithAllowMD5(allowMD5)).Handshake))
+	srv := must(tcprpc.NewServer(s, tcprpc.WithHandshake(must(auth.NewServer(keys, auth.WithAllowMD5(allowMD5))).Handshake)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -68,4 +68,13 @@ func TestTCPClientExample(t *testing.T) {
 			}
 		})
 	}
+}
+
+// must returns v, or panics with err: for constructors whose options are
+// known to be valid, as template.Must does.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

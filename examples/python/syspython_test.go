@@ -94,7 +94,7 @@ func (p sysPython) run(t *testing.T, env []string, path string, args ...string) 
 // codec the test binary imports.
 func demoServer(t *testing.T) *rpc.Server {
 	t.Helper()
-	s := rpc.NewServer()
+	s := must(rpc.NewServer())
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func demoServer(t *testing.T) *rpc.Server {
 // the URL.
 func serveDemoHTTP(t *testing.T) string {
 	t.Helper()
-	return serveHTTP(t, httprpc.NewHandler(demoServer(t))) + "/"
+	return serveHTTP(t, must(httprpc.NewHandler(demoServer(t)))) + "/"
 }
 
 // serveHTTP serves h on loopback with httprpc.Server, as rpcd does, and
@@ -116,7 +116,7 @@ func serveHTTP(t *testing.T, h http.Handler) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httprpc.NewServer("", h)
+	hs := must(httprpc.NewServer(h))
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
 	return "http://" + ln.Addr().String()
@@ -126,7 +126,7 @@ func serveHTTP(t *testing.T, h http.Handler) string {
 // returns the address.
 func serveDemoTCP(t *testing.T, opts ...tcprpc.Option) string {
 	t.Helper()
-	srv := tcprpc.NewServer(demoServer(t), opts...)
+	srv := must(tcprpc.NewServer(demoServer(t), opts...))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func newKeyFile(t *testing.T, allowMD5 bool) (string, tcprpc.Option) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return path, tcprpc.WithHandshake(auth.NewServer(keys, auth.WithAllowMD5(allowMD5)).Handshake)
+	return path, tcprpc.WithHandshake(must(auth.NewServer(keys, auth.WithAllowMD5(allowMD5))).Handshake)
 }
 
 // checkLines fails t unless out is exactly the lines of want.

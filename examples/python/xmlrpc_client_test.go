@@ -19,7 +19,7 @@ import (
 // installed Python, and checks every line it prints.
 func TestXMLRPCClientExample(t *testing.T) {
 	t.Parallel()
-	s := rpc.NewServer()
+	s := must(rpc.NewServer())
 	if err := demo.Register(s); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestXMLRPCClientExample(t *testing.T) {
 			demoMethods = append(demoMethods, m.Name)
 		}
 	}
-	url := serveHTTP(t, httprpc.NewHandler(s))
+	url := serveHTTP(t, must(httprpc.NewHandler(s)))
 
 	want := strings.Join([]string{
 		"examples.getStateName(41) = South Dakota",
