@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"strings"
 )
@@ -9,6 +10,29 @@ import (
 const flagsBeforeURL = "Flags go before the URL. After it, an argument that looks like a flag\n" +
 	"(-name or --name, name starting with a letter) is an error, never a param;\n" +
 	"a negative number such as -3 is a param. No argument after -- is a flag."
+
+// parseArgs parses a client command's args with fs and returns the
+// arguments after its flags (see positional). It returns flag.ErrHelp after
+// -h, which the command treats as done (see helpDone), and an exitError for
+// a flag it cannot parse, which fs has reported.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, exitError{code: 2}
+	}
+	return positional(fs, args)
+}
+
+// helpDone is nil for the flag.ErrHelp of a command whose usage was shown,
+// and err otherwise.
+func helpDone(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
 
 // positional returns the arguments that follow a command's flags, parsed
 // by fs from args, and enforces flagsBeforeURL: Go's flag package stops at

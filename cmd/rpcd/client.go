@@ -208,15 +208,9 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"authentication, no reply within -timeout).\n\nflags:\n", urlForms, flagsBeforeURL)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitError{code: 2}
-	}
-	rest, err := positional(fs, args)
+	rest, err := parseArgs(fs, args)
 	if err != nil {
-		return err
+		return helpDone(err)
 	}
 	if len(rest) < 2 {
 		fs.Usage()

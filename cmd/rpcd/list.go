@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -53,15 +52,9 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(fs.Output(), listUsage, urlForms, flagsBeforeURL)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitError{code: 2}
-	}
-	rest, err := positional(fs, args)
+	rest, err := parseArgs(fs, args)
 	if err != nil {
-		return err
+		return helpDone(err)
 	}
 	if len(rest) != 1 {
 		fs.Usage()

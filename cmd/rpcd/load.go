@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -76,14 +75,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"errors or when a codec or URL does not work at all.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitError{code: 2}
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return helpDone(err)
 	}
-	if fs.NArg() > 0 {
-		return usageError("load: unexpected argument %q", fs.Arg(0))
+	if len(rest) > 0 {
+		return usageError("load: unexpected argument %q", rest[0])
 	}
 	cfg.codecs, cfg.urls = splitList(codecs), splitList(urls)
 	switch {
