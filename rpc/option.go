@@ -24,10 +24,14 @@ type config struct {
 	codecs      []Codec
 	maxBatch    int
 	callTimeout time.Duration
+	maxMemory   int64
 }
 
 // defaultMaxBatch is the default limit on the calls in one batch.
 const defaultMaxBatch = 1000
+
+// defaultMaxMemory is the default memory budget of a server.
+const defaultMaxMemory = 256 << 20
 
 func newConfig(client bool, opts []Option) (config, error) {
 	cfg := config{client: client}
@@ -44,6 +48,9 @@ func newConfig(client bool, opts []Option) (config, error) {
 	}
 	if cfg.maxBatch == 0 {
 		cfg.maxBatch = defaultMaxBatch
+	}
+	if cfg.maxMemory == 0 {
+		cfg.maxMemory = defaultMaxMemory
 	}
 	return cfg, nil
 }
@@ -128,6 +135,22 @@ func WithCallTimeout(d time.Duration) Option {
 			return fmt.Errorf("rpc: WithCallTimeout(%v): negative", d)
 		}
 		c.callTimeout = d
+		return nil
+	}}
+}
+
+// WithMaxMemory bounds the bytes a server holds for the messages in flight
+// on all its transports' connections (256 MiB by default): requests read and
+// not yet answered, replies not yet written. When it is spent, the
+// transports stop reading the connections that hold the most until memory
+// frees (see wire.Budget); a message larger than the whole budget is
+// refused.
+func WithMaxMemory(n int64) Option {
+	return option{name: "WithMaxMemory", serverOnly: true, set: func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("rpc: WithMaxMemory(%d): negative", n)
+		}
+		c.maxMemory = n
 		return nil
 	}}
 }

@@ -21,6 +21,7 @@ import (
 // registered while it serves.
 type Server struct {
 	cfg     config
+	budget  *wire.Budget
 	codecs  []Codec
 	byName  map[string]Codec
 	handler Handler // interceptors around invoke
@@ -37,7 +38,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, budget: wire.NewBudget(cfg.maxMemory)}
 	s.codecs = cfg.codecs
 	if s.codecs == nil {
 		s.codecs = Codecs()
@@ -128,6 +129,10 @@ func (s *Server) Method(name string) (MethodInfo, bool) {
 func (s *Server) Codecs() []Codec {
 	return append([]Codec(nil), s.codecs...)
 }
+
+// Budget is the server's memory budget (see WithMaxMemory), which its
+// transports share: they acquire a message's bytes before reading it.
+func (s *Server) Budget() *wire.Budget { return s.budget }
 
 // Codec returns the server's codec with the given name.
 func (s *Server) Codec(name string) (Codec, bool) {
