@@ -20,7 +20,7 @@ func NewClient(key Key, opts ...Option) (*Client, error) {
 	if err := key.check(); err != nil {
 		return nil, err
 	}
-	cfg, err := newConfig(handshake, opts)
+	cfg, err := newConfig(client, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -39,10 +39,12 @@ func (f *authFailure) Unwrap() []error {
 	return []error{&f.rpc, f.cause}
 }
 
+const failPrefix = "auth: authentication failed: "
+
 // fail returns a handshake failure saying why, and wrapping cause unless it
 // is nil.
 func fail(cause error, why string) error {
-	msg := "auth: authentication failed: " + why
+	msg := failPrefix + why
 	if cause != nil {
 		msg += ": " + cause.Error()
 	}

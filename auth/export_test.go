@@ -10,3 +10,11 @@ func WithRand(r io.Reader) Option {
 
 // ChallengeWait is how long a client waits for the server's challenge.
 const ChallengeWait = challengeWait
+
+// LogEvery is the shortest time between two log lines about one source of
+// authentication failures.
+const LogEvery = logEvery
+
+// UsedNonces is the number of nonces h remembers as used: all the state it
+// keeps per nonce.
+func (h *HTTPHandler) UsedNonces() int { return h.nonces.used.len() }

@@ -85,17 +85,31 @@ func FuzzClientHandshake(f *testing.F) {
 	})
 }
 
-// FuzzHTTPHandler feeds the middleware hostile credentials and bodies.
+// FuzzHTTPHandler feeds the middleware hostile credentials and bodies;
+// "{nonce}" in them stands for a genuine fresh nonce, so that the fuzzer
+// reaches the checks after the nonce's.
 func FuzzHTTPHandler(f *testing.F) {
-	f.Add(`PolyRPC-HMAC keyid="alice", nonce="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", mac="00"`, []byte("{}"))
+	f.Add(`PolyRPC-HMAC keyid="alice", nonce="{nonce}", mac="00"`, []byte("{}"))
+	f.Add(`PolyRPC-HMAC keyid="`+derivedID(alice.Secret)+`", nonce="{nonce}", mac="`+strings.Repeat("ab", 32)+`"`, []byte("{}"))
+	f.Add(`PolyRPC-HMAC keyid="alice", nonce="`+strings.Repeat("A", 48)+`", mac="00"`, []byte("{}"))
 	f.Add(`Basic YWxhZGRpbjpvcGVuc2VzYW1l, PolyRPC-HMAC keyid=alice,nonce="\"\\",mac=`, []byte(nil))
 	f.Add(`polyrpc-hmac KEYID="alice" NONCE="x" algorithm=md5`, []byte("x"))
 	f.Add(`PolyRPC-HMAC keyid="`, []byte("x"))
+	f.Add(`PolyRPC-HMAC keyid=mallory, nonce={nonce}, mac=00`, bytes.Repeat([]byte("x"), 65))
 	keys := keySet(f, alice)
 	f.Fuzz(func(t *testing.T, authorization string, body []byte) {
 		h := newHandler(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-			t.Error("a fuzzed request got through") // no nonce was issued
+			t.Error("a fuzzed request got through") // it would need alice's secret
 		}), keys, auth.WithMaxMessageSize(64))
+		if strings.Contains(authorization, "{nonce}") {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/RPC2", nil))
+			n := nonceRE.FindStringSubmatch(w.Header().Get("WWW-Authenticate"))
+			if n == nil {
+				t.Fatalf("no challenge: %q", w.Header().Get("WWW-Authenticate"))
+			}
+			authorization = strings.ReplaceAll(authorization, "{nonce}", n[1])
+		}
 		r := httptest.NewRequest(http.MethodPost, "/RPC2", strings.NewReader(string(body)))
 		r.Header.Set("Authorization", authorization)
 		w := httptest.NewRecorder()
@@ -105,6 +119,9 @@ func FuzzHTTPHandler(f *testing.F) {
 		}
 		if w.Code == http.StatusUnauthorized && !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "PolyRPC-HMAC nonce=") {
 			t.Errorf("401 without a challenge: %q", w.Header().Get("WWW-Authenticate"))
+		}
+		if n := h.UsedNonces(); n != 0 {
+			t.Errorf("%d nonces remembered after refusals", n)
 		}
 	})
 }

@@ -1,12 +1,14 @@
 package auth_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -383,21 +385,324 @@ func TestHTTPNonceExpiry(t *testing.T) {
 	})
 }
 
-func TestHTTPNonceStoreBounded(t *testing.T) {
+// TestHTTPUsedNoncesBounded: the replay cache holds at most WithMaxNonces
+// nonces; when full it forgets the one issued first and refuses every
+// nonce issued no later, so that a forgotten nonce is never accepted twice,
+// and the clients of the refused ones sign again.
+func TestHTTPUsedNoncesBounded(t *testing.T) {
 	t.Parallel()
-	const max = 3
-	srv := newHTTPServer(t, newHandler(t, echo, keySet(t, alice), auth.WithMaxNonces(max)))
-	var nonces []string
-	for range max + 2 {
-		nonces = append(nonces, challenge(t, srv))
+	synctest.Test(t, func(t *testing.T) {
+		const max = 3
+		h := newHandler(t, echo, keySet(t, alice), auth.WithMaxNonces(max))
+		srv := inProcess(h)
+		var reqs []signed
+		for range max + 2 {
+			reqs = append(reqs, request(challenge(t, srv)))
+			time.Sleep(time.Millisecond) // distinct issue times
+		}
+		// Nonces 2 to 5 used: 2, issued first, is forgotten.
+		for i := 1; i < len(reqs); i++ {
+			if resp, body := reqs[i].send(t, srv); resp.StatusCode != 200 {
+				t.Fatalf("nonce %d: %d %q", i+1, resp.StatusCode, body)
+			}
+			if n := h.UsedNonces(); n > max {
+				t.Fatalf("%d nonces remembered, limit %d", n, max)
+			}
+		}
+		// Neither the forgotten nonce nor an unused one issued before it is
+		// accepted.
+		for i := range 2 {
+			if resp, body := reqs[i].send(t, srv); resp.StatusCode != 401 {
+				t.Errorf("nonce %d, issued no later than a forgotten one: %d %q, want 401", i+1, resp.StatusCode, body)
+			}
+		}
+		// A client recovers with the fresh nonce of the 401.
+		c, cnt := signedClient(t, srv, alice)
+		for range 10 {
+			if code, body := post(t, c, srv.URL, "text/plain", "x"); code != 200 {
+				t.Fatalf("signing client: %d %q", code, body)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if n := h.UsedNonces(); n != max || cnt.refused.Load() != 1 {
+			t.Errorf("%d nonces remembered, %d 401s; want %d and 1", n, cnt.refused.Load(), max)
+		}
+		// Expired nonces are forgotten: memory comes back.
+		time.Sleep(time.Minute)
+		reqs[0] = request(challenge(t, srv))
+		if resp, _ := reqs[0].send(t, srv); resp.StatusCode != 200 || h.UsedNonces() != 1 {
+			t.Errorf("after the window: %d, %d nonces remembered; want 200 and 1", resp.StatusCode, h.UsedNonces())
+		}
+	})
+}
+
+// TestHTTPSlowClientDuringFlood (issue 13, finding 6): a flood of unsigned
+// requests costs the server no state, so a client that takes a second
+// between its 401 and its signed request still gets in, by hand or through
+// SignHTTP over a transport that takes a second to bring a 401 back.
+func TestHTTPSlowClientDuringFlood(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHandler(t, echo, keySet(t, alice))
+		srv := inProcess(h)
+		// 12000 unsigned requests a second: more nonces every second than
+		// the 10000 the handler used to keep.
+		stop := make(chan struct{})
+		var flooded atomic.Int64
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for range 120 {
+					challenge(t, srv)
+				}
+				flooded.Add(120)
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+		defer func() { close(stop); wg.Wait() }()
+
+		s := request(challenge(t, srv))
+		time.Sleep(time.Second)
+		if resp, body := s.send(t, srv); resp.StatusCode != 200 {
+			t.Errorf("signed 1 s after the 401, %d unsigned requests later: %d %q", flooded.Load(), resp.StatusCode, body)
+		}
+
+		slow := &http.Client{Transport: alice.SignHTTP(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			resp, err := srv.Client().Transport.RoundTrip(r)
+			if err == nil && resp.StatusCode == http.StatusUnauthorized {
+				time.Sleep(time.Second) // the 401 takes a second to come back
+			}
+			return resp, err
+		}))}
+		if code, body := post(t, slow, srv.URL, "text/plain", "x"); code != 200 {
+			t.Errorf("a call whose 401 takes 1 s: %d %q", code, body)
+		}
+		if flooded.Load() < 2*12000 {
+			t.Errorf("only %d unsigned requests in the flood", flooded.Load())
+		}
+		// All the state the flood left: none. Only signed requests spend a
+		// nonce the handler remembers.
+		if n := h.UsedNonces(); n != 2 {
+			t.Errorf("%d nonces remembered after %d unsigned requests and 2 signed ones", n, flooded.Load())
+		}
+	})
+}
+
+// roundRobin is a balancer in front of replicas, each called in process.
+func roundRobin(replicas ...http.Handler) endpoint {
+	var next atomic.Int64
+	return endpoint{"http://balancer", &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		w := httptest.NewRecorder()
+		replicas[(next.Add(1)-1)%int64(len(replicas))].ServeHTTP(w, r)
+		return w.Result(), nil
+	})}}
+}
+
+// TestHTTPReplicasRoundRobin (issue 16, item 1): replicas holding the same
+// keys accept each other's nonces, so behind a round-robin balancer every
+// signed call succeeds, and a 401 comes only where a client has no nonce at
+// hand yet: its first call, and each of its goroutines that starts a call
+// while the others hold the nonces. So too at each step of a rolling
+// rotation of the first key, which issues the nonces: replicas of two
+// adjacent steps are mixed.
+func TestHTTPReplicasRoundRobin(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		sets   [][]auth.Key
+		client auth.Key
+	}{
+		{"same keys", [][]auth.Key{{alice, bob}, {alice, bob}, {alice, bob}}, bob},
+		{"one key", [][]auth.Key{{alice}, {alice}, {alice}}, alice},
+		{"rotation 1: new key added second", [][]auth.Key{{oldKey}, {oldKey, newKey}, {oldKey}}, oldKey},
+		{"rotation 2: new key made first", [][]auth.Key{{oldKey, newKey}, {newKey, oldKey}, {oldKey, newKey}}, newKey},
+		{"rotation 3: old key dropped", [][]auth.Key{{newKey, oldKey}, {newKey}, {newKey}}, newKey},
+		{"a client key added, not first", [][]auth.Key{{alice}, {alice, bob}, {alice, bob}}, alice},
 	}
-	// The two oldest are forgotten. Every answer issues a nonce too, which
-	// forgets another, so the newest are tried first.
-	for _, c := range []struct{ i, want int }{{4, 200}, {3, 200}, {0, 401}, {1, 401}} {
-		if resp, body := request(nonces[c.i]).send(t, srv); resp.StatusCode != c.want {
-			t.Errorf("nonce %d of %d: %d %q, want %d", c.i+1, len(nonces), resp.StatusCode, body, c.want)
+	const workers = 8
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var replicas []http.Handler
+			for _, keys := range tt.sets {
+				replicas = append(replicas, newHandler(t, echo, keySet(t, keys...)))
+			}
+			lb := roundRobin(replicas...)
+			c, cnt := signedClient(t, lb, tt.client)
+			for i := range 30 {
+				body := fmt.Sprint(i)
+				if code, got := post(t, c, lb.URL+"/RPC2", "text/plain", body); code != 200 || got != tt.client.ID+" POST /RPC2 "+body {
+					t.Errorf("call %d: %d %q", i, code, got)
+				}
+			}
+			if refused := cnt.refused.Load(); refused != 1 {
+				t.Errorf("%d 401s for 30 calls one after the other, want 1", refused)
+			}
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for i := range 5 {
+						if code, got := post(t, c, lb.URL+"/RPC2", "text/plain", "x"); code != 200 {
+							t.Errorf("worker %d, call %d: %d %q", w, i, code, got)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if refused := cnt.refused.Load(); refused > 1+workers {
+				t.Errorf("%d 401s in all, want at most %d", refused, 1+workers)
+			}
+		})
+	}
+}
+
+// TestHTTPCrossReplicaReplay documents the replay window between replicas:
+// each remembers the nonces used on it only, so a signed request recorded
+// on the way can be replayed once on each other replica, within the nonce's
+// window, and never after it.
+func TestHTTPCrossReplicaReplay(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		keys := keySet(t, alice)
+		a := inProcess(newHandler(t, echo, keys))
+		b := inProcess(newHandler(t, echo, keys))
+		c := inProcess(newHandler(t, echo, keys))
+		s := request(challenge(t, a))
+		for _, step := range []struct {
+			name string
+			at   endpoint
+			want int
+		}{
+			{"used on B, with A's nonce", b, 200},
+			{"replayed on B", b, 401},
+			{"replayed on A", a, 200},
+			{"replayed on A again", a, 401},
+		} {
+			if resp, body := s.send(t, step.at); resp.StatusCode != step.want {
+				t.Errorf("%s: %d %q, want %d", step.name, resp.StatusCode, body, step.want)
+			}
+		}
+		time.Sleep(time.Minute) // the default window
+		if resp, body := s.send(t, c); resp.StatusCode != 401 {
+			t.Errorf("replayed on C after the window: %d %q, want 401", resp.StatusCode, body)
+		}
+	})
+}
+
+// refusal is what a client learns from a response: everything but the
+// fresh nonce and the date.
+func refusal(resp *http.Response, body string) string {
+	h := resp.Header.Clone()
+	h.Del("Date")
+	h.Set("Www-Authenticate", nonceRE.ReplaceAllString(h.Get("Www-Authenticate"), `nonce="N"`))
+	var b strings.Builder
+	h.Write(&b)
+	return fmt.Sprintf("%d\n%s\n%s", resp.StatusCode, b.String(), body)
+}
+
+// TestHTTPNoOracle (issue 13, finding 7): until the MAC is checked, the
+// answer tells nothing of the server's keys or nonces. A body over the
+// limit gets 413 whatever the credentials; every credential failure gets the
+// same 401: status, headers (but the fresh nonce) and body.
+func TestHTTPNoOracle(t *testing.T) {
+	t.Parallel()
+	const limit = 1 << 10
+	h := newHandler(t, echo, keySet(t, alice), auth.WithMaxMessageSize(limit))
+	srv := newHTTPServer(t, h)
+	other := newHTTPServer(t, newHandler(t, echo, keySet(t, bob)))
+	stale := request(challenge(t, srv))
+	if resp, _ := stale.send(t, srv); resp.StatusCode != 200 {
+		t.Fatal("first use refused")
+	}
+
+	// Over the limit, declared or chunked: 413 for a known key ID and an
+	// unknown one, a good nonce and a bad one, and no credentials at all.
+	heads := map[string]func(nonce string) string{
+		"known key, fresh nonce": func(n string) string {
+			return fmt.Sprintf(`PolyRPC-HMAC keyid="alice", nonce="%s", mac="%s"`, n, strings.Repeat("00", 32))
+		},
+		"unknown key, fresh nonce": func(n string) string {
+			return fmt.Sprintf(`PolyRPC-HMAC keyid="mallory", nonce="%s", mac="%s"`, n, strings.Repeat("00", 32))
+		},
+		"known key, forged nonce": func(string) string {
+			return fmt.Sprintf(`PolyRPC-HMAC keyid="alice", nonce="%s", mac="%s"`, strings.Repeat("A", 48), strings.Repeat("00", 32))
+		},
+	}
+	for name, head := range heads {
+		for _, chunked := range []bool{false, true} {
+			raw := "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nAuthorization: " + head(challenge(t, srv)) + "\r\n"
+			if chunked {
+				raw += "Transfer-Encoding: chunked\r\n\r\n" + fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", 2*limit, strings.Repeat("x", 2*limit))
+			} else {
+				raw += "Content-Length: 99999999\r\n\r\n" // and the body never comes
+			}
+			if code := rawStatus(t, srv.URL, raw); code != 413 {
+				t.Errorf("%s, chunked %v: %d, want 413", name, chunked, code)
+			}
 		}
 	}
+
+	// Every failure of credentials: one answer.
+	forged := []byte(challenge(t, srv))
+	if forged[len(forged)-1] == 'A' { // a tag one bit off
+		forged[len(forged)-1] = 'B'
+	} else {
+		forged[len(forged)-1] = 'A'
+	}
+	cases := map[string]func(*signed){
+		"unknown key ID":    func(s *signed) { s.key = auth.Key{ID: "mallory", Secret: alice.Secret} },
+		"wrong key":         func(s *signed) { s.key = auth.Key{ID: "alice", Secret: []byte("a guess")} },
+		"forged nonce":      func(s *signed) { s.nonce = string(forged) },
+		"another's nonce":   func(s *signed) { s.nonce = challenge(t, other) },
+		"nonce used before": func(s *signed) { s.nonce = stale.nonce },
+		"malformed nonce":   func(s *signed) { s.nonce = "short" },
+		"body altered":      func(s *signed) { s.sendBody = ptr("<methodCall>x</methodCall>") },
+		"algorithm md5": func(s *signed) {
+			s.header = fmt.Sprintf(`PolyRPC-HMAC keyid="alice", nonce="%s", mac="%s", algorithm="md5"`, s.nonce, macOf(alice, s.nonce, s.method, s.target, s.ctype, s.body))
+		},
+		"mac not hex": func(s *signed) { s.header = fmt.Sprintf(`PolyRPC-HMAC keyid="alice", nonce="%s", mac="zz"`, s.nonce) },
+	}
+	answers := map[string][]string{}
+	for name, modify := range cases {
+		s := request(challenge(t, srv))
+		modify(&s)
+		resp, body := s.send(t, srv)
+		a := refusal(resp, body)
+		answers[a] = append(answers[a], name)
+	}
+	if len(answers) != 1 {
+		for a, names := range answers {
+			t.Errorf("%q answered:\n%s", names, a)
+		}
+	}
+	for a := range answers {
+		if !strings.HasPrefix(a, "401\n") {
+			t.Errorf("refusals answered %s", a)
+		}
+	}
+}
+
+// rawStatus sends raw on a new connection to url's server and returns the
+// status of the response.
+func rawStatus(t *testing.T, url, raw string) int {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	go conn.Write([]byte(raw)) // the server may answer before reading it all
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func TestHTTPBodyLimit(t *testing.T) {
@@ -436,13 +741,22 @@ func TestHTTPBodyLimit(t *testing.T) {
 			}
 		})
 	}
-	// Without credentials, the body is not read at all: 401, not 413.
+	// Without credentials, a body declared over the limit gets 413, as any
+	// other; one sent chunked is not read at all, and gets 401.
 	resp, err := srv.Client().Post(srv.URL, "text/plain", bytes.NewReader(make([]byte, 1<<20)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Errorf("unsigned large body: %d, want 413", resp.StatusCode)
+	}
+	resp, err = srv.Client().Post(srv.URL, "text/plain", io.MultiReader(bytes.NewReader(make([]byte, 1<<20))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if resp.StatusCode != 401 {
-		t.Errorf("unsigned large body: %d, want 401", resp.StatusCode)
+		t.Errorf("unsigned large chunked body: %d, want 401", resp.StatusCode)
 	}
 }

@@ -3,16 +3,17 @@ package auth
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/polyrpc/polyrpc/rpc"
 )
@@ -20,7 +21,9 @@ import (
 // HTTPHandler is middleware that lets through only the requests signed with
 // one of its keys under the PolyRPC-HMAC scheme (see the package
 // documentation), and puts the ID of the key into the request's context as
-// rpc.Peer.Identity. It is safe for concurrent use.
+// rpc.Peer.Identity. It is safe for concurrent use. It keeps no state per
+// nonce it issues, only the nonces of the requests it let through, so that
+// replicas holding the same keys accept each other's nonces.
 //
 // A request without valid credentials gets 401 Unauthorized with a fresh
 // challenge and never reaches the next handler; neither does a body over the
@@ -30,9 +33,12 @@ import (
 type HTTPHandler struct {
 	next    http.Handler
 	keys    *KeySet
-	nonces  *nonceStore
+	nonces  *nonces
 	maxBody int64
-	log     *slog.Logger
+	fails   *failureLog
+	// decoy stands in for the secret of an unknown key ID, so that a
+	// request naming one costs the same work as one naming a known key.
+	decoy []byte
 }
 
 // NewHTTPHandler returns an HTTPHandler that serves the requests signed with
@@ -46,12 +52,15 @@ func NewHTTPHandler(next http.Handler, keys *KeySet, opts ...Option) (*HTTPHandl
 	if err != nil {
 		return nil, err
 	}
+	decoy := make([]byte, 32)
+	rand.Read(decoy)
 	return &HTTPHandler{
 		next:    next,
 		keys:    keys,
-		nonces:  newNonceStore(cfg.nonceTTL, cfg.maxNonces),
+		nonces:  newNonces(keys, cfg.nonceTTL, cfg.maxNonces, cfg.log),
 		maxBody: int64(cfg.maxBody),
-		log:     cfg.log,
+		fails:   newFailureLog(cfg.log, "http"),
+		decoy:   decoy,
 	}, nil
 }
 
@@ -67,11 +76,12 @@ type credentials struct {
 // scheme: the first request of every client, which gets a nonce.
 const noCredentials = "authentication required"
 
-func parseCredentials(h http.Header) (credentials, string) {
-	params, ok := findAuth(h.Values(headerAuthorize), Scheme)
-	if !ok {
-		return credentials{}, noCredentials
-	}
+// invalid is the answer to every request whose credentials fail, whatever
+// the reason: telling them apart would tell a client without a key which
+// key IDs and nonces are good.
+const invalid = "invalid credentials or nonce"
+
+func parseCredentials(params map[string]string) (credentials, string) {
 	c := credentials{keyID: params["keyid"], nonceText: params["nonce"]}
 	if alg, ok := params["algorithm"]; ok && !strings.EqualFold(alg, "sha256") {
 		return c, "unsupported algorithm"
@@ -87,28 +97,20 @@ func parseCredentials(h http.Header) (credentials, string) {
 
 // ServeHTTP lets r through to the next handler if it is signed with a key of
 // the set, and answers it with 401 or 413 otherwise.
+//
+// What it answers depends on nothing the client cannot know before the
+// MAC is checked: a body declared over the limit gets 413, whatever the
+// credentials; a request without credentials gets 401 unread; one with
+// credentials has its body read (over the limit, 413) before anything of
+// them is checked, and any failure then gets the same 401.
 func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	cred, problem := parseCredentials(r.Header)
-	if problem != "" {
-		if problem != noCredentials {
-			h.refused(r, cred.keyID, problem)
-		}
-		h.challenge(w, problem)
-		return
-	}
-	key, ok := h.keys.lookup(cred.keyID)
-	if !ok {
-		h.refused(r, cred.keyID, "unknown key ID")
-	}
-	if !ok || !h.nonces.valid(cred.nonce) {
-		// Checked before the body is read, so that a request that cannot
-		// succeed costs no upload. An expired nonce is no one's fault:
-		// the client signs again with the fresh one.
-		h.challenge(w, "invalid credentials or nonce")
-		return
-	}
 	if r.ContentLength > h.maxBody {
 		h.tooLarge(w)
+		return
+	}
+	params, ok := findAuth(r.Header.Values(headerAuthorize), Scheme)
+	if !ok {
+		h.challenge(w, noCredentials)
 		return
 	}
 	buf := getBuffer()
@@ -127,16 +129,12 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "auth: reading the request body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	want := httpMAC(key.Secret, cred.keyID, cred.nonceText, r.Method, requestTarget(r), r.Header.Get("Content-Type"), body)
-	if !hmac.Equal(want, cred.mac) {
-		h.refused(r, cred.keyID, "wrong MAC: a wrong key, or a request altered on the way")
-		h.challenge(w, "invalid credentials or nonce")
-		return
-	}
-	// Used only once the MAC is good, so that nobody but a key holder can
-	// spend the nonces of others.
-	if !h.nonces.use(cred.nonce) {
-		h.challenge(w, "invalid credentials or nonce")
+	key, why := h.verify(r, params, body)
+	if why != "" {
+		if why != expired {
+			h.fails.record(remoteAddr(r), params["keyid"], why)
+		}
+		h.challenge(w, invalid)
 		return
 	}
 	w.Header().Set(headerInfo, `nextnonce="`+h.nonces.issue().String()+`"`)
@@ -154,9 +152,54 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(w, r)
 }
 
-// refused logs a request refused for wrong credentials.
-func (h *HTTPHandler) refused(r *http.Request, keyID, why string) {
-	h.log.Warn("auth: request refused", "remote", r.RemoteAddr, "keyid", keyID, "why", why)
+// expired is the failure of a nonce past its window, or issued before one
+// the replay cache forgot: no one's fault, so not logged; the client signs
+// again with the fresh nonce of the 401.
+const expired = "expired nonce"
+
+// verify checks the credentials params of r, whose body is body, and
+// returns the key that signed it, or why not. Up to the MAC, it does the
+// same work whatever fails, and spends the nonce only once all is good, so
+// that nobody but a key holder can spend the nonces of others.
+func (h *HTTPHandler) verify(r *http.Request, params map[string]string, body []byte) (Key, string) {
+	now := time.Now()
+	cred, problem := parseCredentials(params)
+	key, known := h.keys.lookup(cred.keyID)
+	secret := key.Secret
+	if !known {
+		secret = h.decoy
+	}
+	want := httpMAC(secret, cred.keyID, cred.nonceText, r.Method, requestTarget(r), r.Header.Get("Content-Type"), body)
+	macOK := hmac.Equal(want, cred.mac)
+	genuine, fresh := h.nonces.check(cred.nonce, now)
+	switch {
+	case problem != "":
+		return Key{}, problem
+	case !known:
+		return Key{}, "unknown key ID"
+	case !genuine:
+		return Key{}, "a nonce no server holding these keys issued"
+	case !macOK:
+		return Key{}, "wrong MAC: a wrong key, or a request altered on the way"
+	case !fresh:
+		return Key{}, expired
+	}
+	switch h.nonces.used.use(cred.nonce, now) {
+	case replay:
+		return Key{}, "nonce used before: a replayed request"
+	case tooOld:
+		return Key{}, expired
+	}
+	return key, ""
+}
+
+// remoteAddr is the client's address: the Peer's, which a transport may
+// have taken from a trusted proxy, or the connection's.
+func remoteAddr(r *http.Request) string {
+	if p, ok := rpc.PeerFromContext(r.Context()); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return r.RemoteAddr
 }
 
 // challenge answers 401 with a fresh nonce.

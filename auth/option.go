@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 )
 
-// Option configures a Server, a Client (the connection handshake) or an
-// HTTPHandler. Each option says which it is for; given to another, it is an
-// error. A zero value means the default, and an invalid one is an error of
-// the constructor.
+// Option configures a Server, a Client (the connection handshake), an
+// HTTPHandler or LoadKeyFile. Each option says which it is for; given to
+// another, it is an error. A zero value means the default, and an invalid
+// one is an error of the constructor.
 type Option interface {
 	apply(*config) error
 }
@@ -20,11 +21,21 @@ type Option interface {
 type use uint8
 
 const (
-	handshake use = 1 << iota // NewServer and NewClient
+	server use = 1 << iota
+	client
 	httpHandler
+	keyFile
+
+	handshake = server | client
 )
 
-// config holds the options of a Server, Client or HTTPHandler.
+// names are the functions an option may be given to, by use.
+var names = []struct {
+	use  use
+	name string
+}{{server, "NewServer"}, {client, "NewClient"}, {httpHandler, "NewHTTPHandler"}, {keyFile, "LoadKeyFile"}}
+
+// config holds the options of a Server, Client, HTTPHandler or LoadKeyFile.
 type config struct {
 	use use
 
@@ -33,11 +44,16 @@ type config struct {
 	allowMD5 bool
 	rand     io.Reader
 
+	// The Server's and the HTTPHandler's.
+	log *slog.Logger
+
 	// The HTTPHandler's.
 	nonceTTL  time.Duration
 	maxNonces int
 	maxBody   int
-	log       *slog.Logger
+
+	// LoadKeyFile's.
+	insecurePerms bool
 }
 
 // newConfig applies opts for a constructor of u, then the defaults.
@@ -61,13 +77,13 @@ func newConfig(u use, opts []Option) (config, error) {
 		c.nonceTTL = 60 * time.Second
 	}
 	if c.maxNonces == 0 {
-		c.maxNonces = 10000
+		c.maxNonces = 100000
 	}
 	if c.maxBody == 0 {
 		c.maxBody = 4 << 20
 	}
 	if c.log == nil {
-		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.log = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
 }
@@ -80,10 +96,13 @@ type option struct {
 
 func (o option) apply(c *config) error {
 	if o.uses&c.use == 0 {
-		if o.uses == httpHandler {
-			return fmt.Errorf("auth: %s is an option of NewHTTPHandler", o.name)
+		var of []string
+		for _, n := range names {
+			if o.uses&n.use != 0 {
+				of = append(of, n.name)
+			}
 		}
-		return fmt.Errorf("auth: %s is an option of NewServer and NewClient", o.name)
+		return fmt.Errorf("auth: %s is an option of %s", o.name, strings.Join(of, " and "))
 	}
 	return o.set(c)
 }
@@ -114,7 +133,9 @@ func WithAllowMD5(allow bool) Option {
 }
 
 // WithNonceTTL sets how long a nonce an HTTPHandler issued stays usable
-// (default 60 seconds).
+// (default 60 seconds), on it and on every other server holding its first
+// key: the window in which a signed request recorded on the way could be
+// replayed once on another replica (see the package documentation).
 func WithNonceTTL(d time.Duration) Option {
 	return option{"WithNonceTTL", httpHandler, func(c *config) error {
 		if d < 0 {
@@ -125,8 +146,12 @@ func WithNonceTTL(d time.Duration) Option {
 	}}
 }
 
-// WithMaxNonces bounds the nonces an HTTPHandler has outstanding at once
-// (default 10000): issuing one more forgets the oldest.
+// WithMaxNonces bounds the nonces an HTTPHandler remembers as used, to
+// refuse them a second time (default 100000, about 5 MB). Only the
+// nonces of requests signed with a key of the set count; when they are that
+// many, the handler forgets the one issued first and from then on refuses
+// every nonce issued no later than it, which such a client's signer answers
+// by signing again with a fresh one: a shorter window, never a replay.
 func WithMaxNonces(n int) Option {
 	return option{"WithMaxNonces", httpHandler, func(c *config) error {
 		if n < 0 {
@@ -149,9 +174,18 @@ func WithMaxMessageSize(n int) Option {
 	}}
 }
 
-// WithLogger gives an HTTPHandler a logger (by default it logs nothing): a
-// request refused for credentials that are wrong, rather than missing, is
-// logged at Warn with the key ID it claimed and the client's address.
+// WithLogger gives a Server or an HTTPHandler a logger (by default they log
+// nothing). Authentication failures are logged at Warn, at most one line per
+// source address every 10 seconds, with the count of failures since the
+// previous line, the last one's cause and, over HTTP, the key ID it
+// claimed. A request without credentials, every HTTP client's first, and a
+// request whose nonce merely expired are not failures.
 func WithLogger(l *slog.Logger) Option {
-	return option{"WithLogger", httpHandler, func(c *config) error { c.log = l; return nil }}
+	return option{"WithLogger", server | httpHandler, func(c *config) error { c.log = l; return nil }}
+}
+
+// WithAllowInsecureKeyPerms makes LoadKeyFile read a key file that users
+// other than its owner may read or write, which it refuses by default.
+func WithAllowInsecureKeyPerms(allow bool) Option {
+	return option{"WithAllowInsecureKeyPerms", keyFile, func(c *config) error { c.insecurePerms = allow; return nil }}
 }
