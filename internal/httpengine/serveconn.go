@@ -39,6 +39,11 @@ const (
 // writer to a client that does not read.
 const finalFlushTimeout = 5 * time.Second
 
+// writeChunk is the most one write to the connection is given, each with a
+// deadline of its own (Server.WriteTimeout): a client that reads, however
+// slowly, keeps its connection; one that stops reading loses it.
+const writeChunk = 64 << 10
+
 // maxDrain bounds what is read of a request body the handler left unread,
 // to keep the connection; past it, closing is cheaper.
 const maxDrain = 256 << 10
@@ -48,6 +53,7 @@ const maxDrain = 256 << 10
 type serverConn struct {
 	srv    *Server
 	nc     net.Conn
+	addr   net.Addr // the client's, as the connection limits count it
 	state  atomic.Int32
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -59,6 +65,16 @@ type serverConn struct {
 	out    []byte // scratch for response heads and held-back bodies
 	// start is when the request being read began: its first byte.
 	start time.Time
+	// proven says a request on the connection was answered with a status
+	// below 400: it may wait IdleTimeout for its next request. Until then
+	// the wait for a request and its head are bounded together by the
+	// head timeout from waitStart: the accept, or the last response.
+	proven    bool
+	waitStart time.Time
+	// fixedWriteDeadline says the write deadline was set for what is
+	// being written (by the handler, or for a last answer): connWriter
+	// leaves it as it is.
+	fixedWriteDeadline bool
 	// linger says the client may still be sending (a body left unread, a
 	// refused request): see lingerClose.
 	linger bool
@@ -78,13 +94,51 @@ type serverConn struct {
 	gone      bool // the client closed or reset the connection
 }
 
-func newServerConn(s *Server, nc net.Conn, base context.Context) *serverConn {
-	c := &serverConn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
+func newServerConn(s *Server, nc net.Conn, addr net.Addr, base context.Context) *serverConn {
+	c := &serverConn{srv: s, nc: nc, addr: addr, remote: addr.String(), waitStart: time.Now()}
 	ctx := context.WithValue(base, http.LocalAddrContextKey, nc.LocalAddr())
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.br = bufio.NewReaderSize(flushingReader{c}, 4<<10)
-	c.bw = bufio.NewWriterSize(nc, 4<<10)
+	c.bw = bufio.NewWriterSize(connWriter{c}, 4<<10)
 	return c
+}
+
+// headTimeout bounds a request's head, and a new connection's wait for its
+// first request.
+func (s *Server) headTimeout() time.Duration {
+	if s.ReadHeaderTimeout > 0 {
+		return s.ReadHeaderTimeout
+	}
+	return s.ReadTimeout
+}
+
+// connWriter writes the connection for its bufio.Writer, in chunks of at
+// most writeChunk bytes, each with the write timeout as its deadline.
+type connWriter struct{ c *serverConn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	c := w.c
+	d := c.srv.WriteTimeout
+	if d <= 0 || c.fixedWriteDeadline {
+		return c.nc.Write(p)
+	}
+	n := 0
+	for {
+		end := min(n+writeChunk, len(p))
+		c.nc.SetWriteDeadline(time.Now().Add(d))
+		k, err := c.nc.Write(p[n:end])
+		n += k
+		if err != nil || n == len(p) {
+			return n, err
+		}
+	}
+}
+
+// setWriteDeadline fixes the write deadline at t for what is written until
+// the next request.
+func (c *serverConn) setWriteDeadline(t time.Time) error {
+	c.fixedWriteDeadline = true
+	return c.nc.SetWriteDeadline(t)
 }
 
 // flushingReader reads the connection for its bufio.Reader, first sending
@@ -113,7 +167,7 @@ func (c *serverConn) serve() {
 		// Responses to pipelined requests may still wait in the writer;
 		// they are complete and must not be lost with the connection.
 		if c.bw.Buffered() > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(finalFlushTimeout))
+			c.setWriteDeadline(time.Now().Add(finalFlushTimeout))
 			c.bw.Flush()
 		}
 		if c.linger {
@@ -122,6 +176,9 @@ func (c *serverConn) serve() {
 		c.cancel()
 		c.nc.Close()
 		c.srv.trackConn(c, false)
+		if l := c.srv.limits; l != nil { // nil for a connection served without Serve
+			l.Release(c.addr)
+		}
 	}()
 	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
 		return
@@ -134,6 +191,9 @@ func (c *serverConn) serve() {
 		}
 		if !c.serveRequest(req, body) || c.srv.closing.Load() {
 			return
+		}
+		if !c.proven {
+			c.waitStart = time.Now()
 		}
 	}
 }
@@ -152,23 +212,38 @@ func (c *serverConn) lingerClose() {
 	io.CopyN(io.Discard, c.nc, maxLinger)
 }
 
+// handshake completes the TLS handshake of a new connection within the
+// head timeout from its accept, the same deadline that its first request's
+// head must then meet (see next).
 func (c *serverConn) handshake(tc *tls.Conn) bool {
-	if t := c.srv.ReadHeaderTimeout; t > 0 {
-		c.nc.SetDeadline(time.Now().Add(t))
+	if t := c.srv.headTimeout(); t > 0 {
+		c.nc.SetDeadline(c.waitStart.Add(t))
 	}
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		return false
 	}
 	st := tc.ConnectionState()
 	c.tls = &st
-	c.nc.SetDeadline(time.Time{})
+	c.nc.SetWriteDeadline(time.Time{})
 	return true
 }
 
 // next waits for the first byte of the next request, and reports whether
 // one began. The connection is idle meanwhile, for Shutdown to close.
+//
+// A connection that has not yet had a request answered below 400 waits
+// under the head timeout from waitStart, which then bounds the request's
+// head too: a new connection, silent or trickling, or one whose requests
+// are all refused (unauthenticated, say), holds its slot no longer than
+// that. Only a proven connection waits IdleTimeout, and has the head
+// timeout from the head's first byte.
 func (c *serverConn) next() bool {
 	s := c.srv
+	head := s.headTimeout()
+	short := !c.proven && head > 0
+	if short {
+		c.nc.SetReadDeadline(c.waitStart.Add(head))
+	}
 	if c.br.Buffered() == 0 {
 		if !c.state.CompareAndSwap(stateActive, stateIdle) && c.state.Load() != stateIdle {
 			return false
@@ -180,7 +255,7 @@ func (c *serverConn) next() bool {
 		if idle == 0 {
 			idle = s.ReadTimeout
 		}
-		if idle > 0 {
+		if idle > 0 && !short {
 			c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
 		if _, err := c.br.Peek(1); err != nil {
@@ -191,11 +266,12 @@ func (c *serverConn) next() bool {
 		return false // closed by Shutdown as the request arrived
 	}
 	c.start = time.Now()
-	if t := s.ReadHeaderTimeout; t > 0 {
-		c.nc.SetReadDeadline(c.start.Add(t))
-	} else if s.ReadTimeout > 0 {
-		c.nc.SetReadDeadline(c.start.Add(s.ReadTimeout))
-	} else if s.IdleTimeout > 0 {
+	switch {
+	case short:
+		// The deadline set above bounds the head.
+	case head > 0:
+		c.nc.SetReadDeadline(c.start.Add(head))
+	case s.IdleTimeout > 0:
 		c.nc.SetReadDeadline(time.Time{})
 	}
 	return true
@@ -284,9 +360,6 @@ func (c *serverConn) readRequest() (*http.Request, *requestBody, error) {
 		c.nc.SetReadDeadline(c.start.Add(s.ReadTimeout))
 	} else if s.ReadHeaderTimeout > 0 {
 		c.nc.SetReadDeadline(time.Time{})
-	}
-	if s.WriteTimeout > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
 	}
 
 	r := reqProto.WithContext(c.ctx)
@@ -387,7 +460,7 @@ func (c *serverConn) refuse(err error) {
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, msg...)
 	c.out = b
-	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.setWriteDeadline(time.Now().Add(time.Second))
 	c.bw.Write(b)
 	c.bw.Flush()
 	c.linger = true
@@ -422,6 +495,15 @@ func (c *serverConn) serveRequest(r *http.Request, body *requestBody) (keep bool
 	c.srv.Handler.ServeHTTP(w, r)
 	gone := c.stopWatch()
 	w.finish(body)
+	if c.fixedWriteDeadline {
+		c.fixedWriteDeadline = false
+		if c.srv.WriteTimeout <= 0 {
+			c.nc.SetWriteDeadline(time.Time{})
+		}
+	}
+	if w.status < 400 {
+		c.proven = true
+	}
 	return !w.closeAfter && !w.failed && !gone
 }
 
@@ -802,12 +884,13 @@ func (w *response) SetReadDeadline(t time.Time) error {
 }
 
 // SetWriteDeadline sets the connection's write deadline (for
-// http.ResponseController).
+// http.ResponseController), in place of the write timeout, for the rest of
+// the response; the zero t means none.
 func (w *response) SetWriteDeadline(t time.Time) error {
 	if w.c == nil {
 		return errAfterHandler
 	}
-	return w.c.nc.SetWriteDeadline(t)
+	return w.c.setWriteDeadline(t)
 }
 
 // finish completes the response once the handler returned. What the

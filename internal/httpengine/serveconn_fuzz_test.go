@@ -101,7 +101,7 @@ func FuzzServeConn(f *testing.F) {
 			}),
 		}
 		nc := &fuzzConn{in: bytes.NewReader(data), chunk: int(chunk)}
-		c := newServerConn(srv, nc, context.Background())
+		c := newServerConn(srv, nc, nc.RemoteAddr(), context.Background())
 		returned := make(chan struct{})
 		go func() {
 			defer close(returned)

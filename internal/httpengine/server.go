@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/polyrpc/polyrpc/internal/netlimit"
 )
 
 // Defaults that package httprpc gives its Server. A zero field of Server
@@ -37,6 +39,13 @@ const (
 // goes away while the handler runs with the request read whole: a handler
 // that has run 50-100 ms gets a background read on its connection, which
 // notices the client's close at once (quicker handlers are not watched).
+//
+// A connection must earn the idle timeout: until a request on it has been
+// answered with a status below 400, it has ReadHeaderTimeout from its accept
+// (or from its last response) to complete its TLS handshake and send a
+// request's head, so that a silent, trickling or unauthenticated client
+// holds a connection no longer than that.
+//
 // What it does not do: HTTP/2 (over TLS it offers only http/1.1 by ALPN),
 // and hijacking a connection. The context carries http.LocalAddrContextKey,
 // not http.ServerContextKey.
@@ -54,13 +63,19 @@ type Server struct {
 	// to Serve are served over TLS too.
 	TLSConfig *tls.Config
 
-	// ReadHeaderTimeout bounds reading a request's head, from its first
-	// byte (and a TLS handshake). Zero means no limit.
+	// ReadHeaderTimeout bounds reading a request's head: from its first
+	// byte on a connection that served a request well already, and
+	// otherwise from the connection's accept or its last response, TLS
+	// handshake included (see Server). Zero means ReadTimeout, and both
+	// zero no limit.
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout bounds reading a whole request, from its first byte.
 	ReadTimeout time.Duration
-	// WriteTimeout bounds the time from the end of a request's head to the
-	// end of its response, handler included; zero means none.
+	// WriteTimeout bounds each write of a response: a write of up to
+	// writeChunk bytes that does not complete within it fails, and the
+	// connection closes, so that a client that stops reading cannot hold
+	// the response's buffers. The handler's run time is not bounded. Zero
+	// means none.
 	WriteTimeout time.Duration
 	// IdleTimeout is how long a connection may wait for its next request;
 	// zero means ReadTimeout, and both zero means no limit.
@@ -68,12 +83,17 @@ type Server struct {
 	// MaxHeaderBytes limits a request's head; zero means
 	// DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
-	// MaxConns, if positive, limits the connections served at once: one
-	// accepted beyond it is closed at once, before anything is read, as
-	// rpcd's TCP transport does. Zero means no limit.
+	// MaxConns, if positive, limits the connections served at once, on all
+	// listeners: at the limit Serve stops accepting (new connections wait
+	// in the listen backlog) until one ends. Zero means no limit.
 	MaxConns int
+	// MaxConnsPerIP, if positive, limits the connections served at once
+	// from one source address (an IPv4 address or an IPv6 /64): one more
+	// is closed once accepted, before anything is read. Zero means no limit.
+	MaxConnsPerIP int
 
-	// Logger receives handler panics (Error) and failed accepts (Warn);
+	// Logger receives handler panics (Error), failed accepts (Warn) and
+	// the connection limits hit (netlimit: once per burst, with counts);
 	// nil means none.
 	Logger *slog.Logger
 	// BaseContext, if set, returns the context of the requests that come
@@ -81,18 +101,37 @@ type Server struct {
 	BaseContext func(net.Listener) context.Context
 
 	mu        sync.Mutex
+	limits    *netlimit.Limiter // made by the first Serve
 	listeners map[*net.Listener]struct{}
 	conns     map[*serverConn]struct{}
 	watching  bool // watchLoop runs
 	closing   atomic.Bool
 }
 
+// aeadSuites are the TLS 1.2 cipher suites a Server offers when its
+// TLSConfig names none: forward secret and AEAD only. Go's defaults also
+// offer CBC suites with SHA-1 MACs, which scanners rightly flag as
+// obsolete; every client of the last decade has one of these. (TLS 1.3's
+// suites are all AEAD and not configurable.)
+var aeadSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 // tlsListener wraps ln to serve TLS with s.TLSConfig, offering http/1.1 by
-// ALPN unless the configuration says otherwise.
+// ALPN and AEAD cipher suites alone in TLS 1.2, unless the configuration
+// says otherwise.
 func (s *Server) tlsListener(ln net.Listener) net.Listener {
 	conf := s.TLSConfig.Clone()
 	if len(conf.NextProtos) == 0 {
 		conf.NextProtos = []string{"http/1.1"}
+	}
+	if conf.CipherSuites == nil {
+		conf.CipherSuites = aeadSuites
 	}
 	return tls.NewListener(ln, conf)
 }
@@ -109,6 +148,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		return http.ErrServerClosed
 	}
 	defer s.trackListener(&ln, false)
+	limits := s.limits // set by trackListener
 	base := context.Background()
 	if s.BaseContext != nil {
 		if base = s.BaseContext(ln); base == nil {
@@ -117,6 +157,12 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	var delay time.Duration
 	for {
+		// At the limit on all connections, stop accepting: the
+		// connections wait in the listen backlog, and a client sees a slow
+		// connect, not a reset.
+		if !limits.Wait() {
+			return http.ErrServerClosed
+		}
 		nc, err := ln.Accept()
 		if err != nil {
 			if s.closing.Load() {
@@ -132,18 +178,19 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		delay = 0
-		c := newServerConn(s, nc, base)
-		switch s.trackConn(c, true) {
-		case tracked:
-			go c.serve()
-		case overLimit:
+		addr := nc.RemoteAddr()
+		if !limits.Admit(addr) {
+			nc.Close() // its source holds its share; logged in sum
+			continue
+		}
+		c := newServerConn(s, nc, addr, base)
+		if !s.trackConn(c, true) {
 			c.cancel()
 			nc.Close()
-		default:
-			c.cancel()
-			nc.Close()
+			limits.Release(addr)
 			return http.ErrServerClosed
 		}
+		go c.serve()
 	}
 }
 
@@ -157,6 +204,9 @@ func (s *Server) trackListener(ln *net.Listener, add bool) bool {
 	if s.closing.Load() {
 		return false
 	}
+	if s.limits == nil {
+		s.limits = netlimit.New(s.MaxConns, s.MaxConnsPerIP, s.log(), "httprpc")
+	}
 	if s.listeners == nil {
 		s.listeners = map[*net.Listener]struct{}{}
 	}
@@ -164,26 +214,17 @@ func (s *Server) trackListener(ln *net.Listener, add bool) bool {
 	return true
 }
 
-// What trackConn did with a new connection.
-const (
-	tracked = iota
-	overLimit
-	serverClosing
-)
-
-// trackConn adds c to the connections served, or removes it.
-func (s *Server) trackConn(c *serverConn, add bool) int {
+// trackConn adds c to the connections served, or removes it. It reports
+// false when c cannot be added: the server is closing.
+func (s *Server) trackConn(c *serverConn, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !add {
 		delete(s.conns, c)
-		return tracked
+		return true
 	}
 	if s.closing.Load() {
-		return serverClosing
-	}
-	if s.MaxConns > 0 && len(s.conns) >= s.MaxConns {
-		return overLimit
+		return false
 	}
 	if s.conns == nil {
 		s.conns = map[*serverConn]struct{}{}
@@ -193,12 +234,16 @@ func (s *Server) trackConn(c *serverConn, add bool) int {
 		s.watching = true
 		go s.watchLoop()
 	}
-	return tracked
+	return true
 }
 
-// closeListeners closes every listener; the mutex is held. A listener
-// that Serve closed already on its way out is no error.
+// closeListeners closes every listener, and wakes the accept loops that
+// wait at the connection limit; the mutex is held. A listener that Serve
+// closed already on its way out is no error.
 func (s *Server) closeListeners() error {
+	if s.limits != nil {
+		s.limits.Close()
+	}
 	var err error
 	for ln := range s.listeners {
 		if cerr := (*ln).Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {

@@ -53,7 +53,7 @@ func NewClient(url string, c rpc.Codec, opts ...Option) (*rpc.Client, error) {
 // rpc.CodeUnauthenticated (errors.Is(err, rpc.ErrUnauthenticated)), and any
 // other status with a *StatusError.
 //
-// Unless WithRoundTripper or WithHTTPClient says otherwise, the transport
+// Unless WithRoundTripper says otherwise, the transport
 // sends its requests with an HTTP/1.1 engine of its own, which does a call's
 // I/O in the calling goroutine, keeps idle connections alive
 // (WithMaxIdleConns, WithIdleTimeout), bounds dialing and TLS handshakes
@@ -61,7 +61,8 @@ func NewClient(url string, c rpc.Codec, opts ...Option) (*rpc.Client, error) {
 // names a proxy for url (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), requests go
 // through it. Redirects are not followed: a redirected POST would be turned
 // into a GET. No overall timeout is set, since calls may run long: a call's
-// context bounds it.
+// context bounds it. A reply over the limit (WithMaxMessageSize) fails the
+// call with an *rpc.Error of code rpc.CodeLimitExceeded.
 func NewTransport(url string, opts ...Option) (rpc.Transport, error) {
 	cfg, err := newConfig(sideTransport, "NewTransport", opts)
 	if err != nil {
@@ -73,9 +74,7 @@ func NewTransport(url string, opts ...Option) (rpc.Transport, error) {
 // transport is the rpc.Transport of NewTransport. It is safe for concurrent
 // use.
 type transport struct {
-	u *url.URL // shared by every request, never modified
-	// Requests go through client if it is set, else straight to rt.
-	client   *http.Client
+	u        *url.URL // shared by every request, never modified
 	rt       http.RoundTripper
 	own      *httpengine.RoundTripper // the own engine, if rt is or wraps it
 	header   http.Header
@@ -99,39 +98,16 @@ func newTransport(rawURL string, cfg *config) (*transport, error) {
 	if cfg.maxMessage > 0 {
 		t.maxReply = int64(cfg.maxMessage)
 	}
-	other := ""
-	switch {
-	case cfg.rt != nil && cfg.httpClient != nil:
-		return nil, errors.New("httprpc: WithRoundTripper and WithHTTPClient both given: choose one")
-	case cfg.rt != nil:
-		other = "WithRoundTripper"
-	case cfg.httpClient != nil:
-		other = "WithHTTPClient"
-	}
-	if other != "" {
+	if cfg.rt != nil {
 		for _, name := range ownEngineOptions {
 			if cfg.has(name) {
-				return nil, fmt.Errorf("httprpc: %s configures the client's own HTTP engine, which %s replaces: configure the one given, or use WithWrapper to wrap the own engine", name, other)
+				return nil, fmt.Errorf("httprpc: %s configures the client's own HTTP engine, which WithRoundTripper replaces: configure the one given, or use WithWrapper to wrap the own engine", name)
 			}
 		}
 	}
 
-	var rt http.RoundTripper
-	switch {
-	case cfg.httpClient != nil:
-		if len(cfg.wrappers) == 0 {
-			t.client = cfg.httpClient
-			return t, nil
-		}
-		hc := *cfg.httpClient // the caller's client stays as it is
-		rt = hc.Transport
-		if rt == nil {
-			rt = http.DefaultTransport
-		}
-		t.client = &hc
-	case cfg.rt != nil:
-		rt = cfg.rt
-	default:
+	rt := cfg.rt
+	if rt == nil {
 		t.own = &httpengine.RoundTripper{
 			TLSClientConfig:     cfg.tls,
 			Proxy:               http.ProxyFromEnvironment,
@@ -147,11 +123,7 @@ func newTransport(rawURL string, cfg *config) (*transport, error) {
 			return nil, errors.New("httprpc: WithWrapper: the wrapper returned nil")
 		}
 	}
-	if t.client != nil {
-		t.client.Transport = rt
-	} else {
-		t.rt = rt
-	}
+	t.rt = rt
 	return t, nil
 }
 
@@ -184,18 +156,10 @@ func (t *transport) Exchange(ctx context.Context, c rpc.Codec, msg []byte, onewa
 	if err != nil {
 		return nil, err
 	}
-	var resp *http.Response
-	if t.client != nil {
-		resp, err = t.client.Do(req)
-	} else {
-		resp, err = t.rt.RoundTrip(req)
-	}
+	resp, err := t.rt.RoundTrip(req)
 	if err != nil {
 		if errors.Is(err, httpengine.ErrBodyTooLarge) {
-			return nil, fmt.Errorf("%w: %w", ErrReplyTooLarge, err)
-		}
-		if t.client != nil {
-			err = fmt.Errorf("httprpc: %w", err) // net/http's errors do not say who
+			return nil, replyTooLarge("httprpc: reply too large: " + err.Error())
 		}
 		return nil, err
 	}
@@ -275,27 +239,34 @@ func (t *transport) readReply(resp *http.Response) ([]byte, error) {
 	if reply, ok := httpengine.TakeBody(resp.Body); ok {
 		// Read whole already, and the caller's to keep.
 		if int64(len(reply)) > t.maxReply {
-			return nil, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrReplyTooLarge, len(reply), t.maxReply)
+			return nil, replyTooLarge(fmt.Sprintf("httprpc: reply too large: %d bytes, over the limit of %d", len(reply), t.maxReply))
 		}
 		return reply, nil
 	}
 	if resp.ContentLength > t.maxReply {
-		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrReplyTooLarge, resp.ContentLength, t.maxReply)
+		return nil, replyTooLarge(fmt.Sprintf("httprpc: reply too large: %d bytes, over the limit of %d", resp.ContentLength, t.maxReply))
 	}
 	reply, err := httpengine.ReadAll(io.LimitReader(resp.Body, t.maxReply+1), nil, resp.ContentLength)
 	if err != nil {
 		return nil, fmt.Errorf("httprpc: reading the reply: %w", err)
 	}
 	if int64(len(reply)) > t.maxReply {
-		return nil, fmt.Errorf("%w: over the limit of %d bytes", ErrReplyTooLarge, t.maxReply)
+		return nil, replyTooLarge(fmt.Sprintf("httprpc: reply too large: over the limit of %d bytes", t.maxReply))
 	}
 	return reply, nil
 }
 
+// replyTooLarge is the error of a call whose reply is over the client's
+// limit: the same *rpc.Error as on every transport, which
+// errors.Is(err, rpc.ErrLimitExceeded) tells.
+func replyTooLarge(msg string) error {
+	return &rpc.Error{Code: rpc.CodeLimitExceeded, Message: msg}
+}
+
 // Close makes later calls fail with rpc.ErrClosed and closes the
 // connections of the transport's own HTTP engine (not those of one given
-// with WithHTTPClient or WithRoundTripper): idle ones at once, those of calls
-// in flight once they finish. Close is idempotent.
+// with WithRoundTripper): idle ones at once, those of calls in flight once
+// they finish. Close is idempotent.
 func (t *transport) Close() error {
 	if t.closed.Swap(true) {
 		return nil

@@ -156,10 +156,10 @@ func TestClientStatusErrors(t *testing.T) {
 		{name: "unavailable", url: custom.URL + "/unavailable", codec: lineCodec{}, wantCode: 503, wantText: "httprpc: 503 Service Unavailable: " + strings.Repeat("é", 99)},
 		{name: "redirect not followed", url: custom.URL + "/moved", codec: lineCodec{}, wantCode: 302},
 		{name: "no content to a call", url: custom.URL + "/empty", codec: lineCodec{}, wantIs: rpc.ErrNoReply},
-		{name: "reply too large", url: custom.URL + "/big", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99)}, wantIs: httprpc.ErrReplyTooLarge},
-		{name: "chunked reply too large", url: custom.URL + "/big-chunked", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99)}, wantIs: httprpc.ErrReplyTooLarge},
-		{name: "pipelined reply too large", url: custom.URL + "/big", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99), httprpc.WithPipelining(4)}, wantIs: httprpc.ErrReplyTooLarge},
-		{name: "pipelined chunked reply too large", url: custom.URL + "/big-chunked", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99), httprpc.WithPipelining(4)}, wantIs: httprpc.ErrReplyTooLarge},
+		{name: "reply too large", url: custom.URL + "/big", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99)}, wantIs: rpc.ErrLimitExceeded, wantText: "reply too large"},
+		{name: "chunked reply too large", url: custom.URL + "/big-chunked", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99)}, wantIs: rpc.ErrLimitExceeded, wantText: "reply too large"},
+		{name: "pipelined reply too large", url: custom.URL + "/big", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99), httprpc.WithPipelining(4)}, wantIs: rpc.ErrLimitExceeded, wantText: "reply too large"},
+		{name: "pipelined chunked reply too large", url: custom.URL + "/big-chunked", codec: lineCodec{}, opts: []httprpc.Option{httprpc.WithMaxMessageSize(99), httprpc.WithPipelining(4)}, wantIs: rpc.ErrLimitExceeded, wantText: "reply too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,7 +286,9 @@ func TestClientHeaders(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}
-	f := newFixture(t, record)
+	// The server is on loopback, where only IP addresses, localhost and
+	// the hosts of allowed origins are served (DNS rebinding).
+	f := newFixture(t, record, httprpc.WithAllowOrigin("http://rpc.example"))
 	c := newClient(t, f.URL, lineCodec{},
 		httprpc.WithHeader("X-Token", "one"),
 		httprpc.WithHeader("x-token", "two"),
@@ -314,7 +316,7 @@ func TestClientHeaders(t *testing.T) {
 	}
 }
 
-// countingTransport counts the requests of a caller's own http.Client.
+// countingTransport counts the requests of a caller's own RoundTripper.
 type countingTransport struct {
 	n atomic.Int64
 }
@@ -324,16 +326,16 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func TestClientWithHTTPClient(t *testing.T) {
+func TestClientWithRoundTripper(t *testing.T) {
 	f := newFixture(t, nil)
 	ct := &countingTransport{}
-	c := newClient(t, f.URL, lineCodec{}, httprpc.WithHTTPClient(&http.Client{Transport: ct}))
+	c := newClient(t, f.URL, lineCodec{}, httprpc.WithRoundTripper(ct))
 	var sum int64
 	if err := c.Call(context.Background(), "add", &sum, int64(1), int64(2)); err != nil || sum != 3 {
 		t.Fatalf("got %d, %v", sum, err)
 	}
 	if n := ct.n.Load(); n != 1 {
-		t.Errorf("%d requests through the given client, want 1", n)
+		t.Errorf("%d requests through the given RoundTripper, want 1", n)
 	}
 }
 
@@ -388,7 +390,7 @@ func (l *lateRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestTransportLateBodyRead(t *testing.T) {
 	late := &lateRoundTripper{read: make(chan struct{}), got: make(chan []byte, 1)}
-	tr, err := httprpc.NewTransport("http://rpc.example/", httprpc.WithHTTPClient(&http.Client{Transport: late}))
+	tr, err := httprpc.NewTransport("http://rpc.example/", httprpc.WithRoundTripper(late))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +460,7 @@ func TestClientWrapper(t *testing.T) {
 		{"own engine over TLS, pipelining", tlsURL, []httprpc.Option{httprpc.WithTLSConfig(certs.ClientConfig(t, false)), httprpc.WithPipelining(4)}, true},
 		{"own engine", f.URL, nil, false},
 		{"given round tripper", tlsURL, []httprpc.Option{httprpc.WithRoundTripper(&http.Transport{TLSClientConfig: certs.ClientConfig(t, false)})}, true},
-		{"given HTTP client", f.URL, []httprpc.Option{httprpc.WithHTTPClient(&http.Client{})}, false},
+		{"given net/http round tripper", f.URL, []httprpc.Option{httprpc.WithRoundTripper(&http.Transport{})}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -481,7 +483,7 @@ func TestClientWrapper(t *testing.T) {
 }
 
 // TestClientWrappersNest: wrappers given several times add up, the first
-// innermost, and none changes the caller's http.Client.
+// innermost, and none changes the caller's http.Transport.
 func TestClientWrappersNest(t *testing.T) {
 	f := newFixture(t, nil)
 	var order []string
@@ -493,16 +495,16 @@ func TestClientWrappersNest(t *testing.T) {
 			})
 		}
 	}
-	hc := &http.Client{}
-	c := newClient(t, f.URL, lineCodec{}, httprpc.WithHTTPClient(hc), httprpc.WithWrapper(wrap("inner")), httprpc.WithWrapper(wrap("outer")))
+	tr := &http.Transport{}
+	c := newClient(t, f.URL, lineCodec{}, httprpc.WithRoundTripper(tr), httprpc.WithWrapper(wrap("inner")), httprpc.WithWrapper(wrap("outer")))
 	if err := c.Call(context.Background(), "add", nil, int64(1), int64(2)); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(order, ",") != "outer,inner" {
 		t.Errorf("wrappers ran in the order %v, want outer, inner", order)
 	}
-	if hc.Transport != nil {
-		t.Errorf("the caller's http.Client was changed")
+	if tr.Proxy != nil || tr.DialContext != nil {
+		t.Errorf("the caller's http.Transport was changed")
 	}
 }
 

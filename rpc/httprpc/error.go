@@ -1,7 +1,6 @@
 package httprpc
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,10 +8,6 @@ import (
 
 	"github.com/polyrpc/polyrpc/rpc"
 )
-
-// ErrReplyTooLarge is returned, wrapped, for a reply over a client's limit
-// (see WithMaxMessageSize).
-var ErrReplyTooLarge = errors.New("httprpc: reply too large")
 
 // maxStatusBody is how much of an error response's body a StatusError keeps:
 // enough for a server's explanation, not a whole error page.

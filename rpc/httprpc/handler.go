@@ -1,14 +1,19 @@
 package httprpc
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/polyrpc/polyrpc/internal/httpengine"
 	"github.com/polyrpc/polyrpc/rpc"
@@ -29,23 +34,36 @@ var allowHeader = []string{"POST, OPTIONS"}
 // so it can be mounted anywhere; rpcd mounts it at both / and /RPC2, the
 // paths that XML-RPC and JSON-RPC clients use. It is safe for concurrent use.
 //
-// Before a codec is chosen the Handler answers in HTTP: 405 for a method
-// other than POST or OPTIONS, 415 for a Content-Type that no codec serves,
-// 413 for a body over the limit. Once a codec is chosen, every failure is an
-// error reply in that codec's own shape, with status 200.
+// Before a codec is chosen the Handler answers in HTTP: 403 for a request
+// from a web page of another origin, or for a foreign Host on a loopback
+// address (see WithAllowOrigin); 405 for a method other than POST or
+// OPTIONS; 415 for a request without a Content-Type (a web page may send an
+// untyped body anywhere without a CORS preflight, but none typed as one of
+// the codecs' media types), or with one that no codec serves; 413 for a body
+// over the limit. Once a codec is chosen, every failure is an error
+// reply in that codec's own shape, with status 200.
+//
+// The server's memory budget (rpc.WithMaxMemory) holds every request: its
+// body counts twice (the message and what decoding makes of it) from before
+// it is read until its reply is encoded, and the reply once until it is
+// written. While the budget is spent, the request waits, unread, for the
+// calls of others to end (backpressure on its connection) or for its
+// context to end; a body that the whole budget could not hold twice gets 413.
 type Handler struct {
 	srv     *rpc.Server
+	budget  *wire.Budget
+	holders sync.Pool // of *wire.Holder, one per request being served
 	maxBody int64
 	log     *slog.Logger
 	// byType maps every accepted media type, in lower case, to its codec.
 	// It is built once and only read afterwards.
 	byType map[string]*served
-	// sniffers are the served codecs that recognise a message by its first
-	// byte, in the server's codec order; they pick the codec of a request
-	// that has no Content-Type.
-	sniffers []*served
 	// acceptPost lists every accepted media type, comma separated.
 	acceptPost []string
+	// origins refuses cross-origin requests from browsers but those of
+	// the trusted origins, whose hosts are in originHosts.
+	origins     *http.CrossOriginProtection
+	originHosts []string
 }
 
 // served is a codec the handler serves and the Content-Type of its replies.
@@ -68,9 +86,21 @@ func NewHandler(s *rpc.Server, opts ...Option) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{srv: s, maxBody: defaultMaxBody, log: cfg.logger(), byType: map[string]*served{}}
+	h := &Handler{srv: s, budget: s.Budget(), maxBody: defaultMaxBody, log: cfg.logger(), byType: map[string]*served{},
+		origins: http.NewCrossOriginProtection()}
+	h.holders.New = func() any { return h.budget.Holder() }
 	if cfg.maxMessage > 0 {
 		h.maxBody = int64(cfg.maxMessage)
+	}
+	for _, o := range cfg.origins {
+		u, err := parseOrigin(o)
+		if err != nil {
+			return nil, err
+		}
+		if err := h.origins.AddTrustedOrigin(u.String()); err != nil {
+			return nil, fmt.Errorf("httprpc: WithAllowOrigin: %w", err)
+		}
+		h.originHosts = append(h.originHosts, u.Hostname())
 	}
 	var all []string
 	for _, c := range s.Codecs() {
@@ -83,7 +113,6 @@ func NewHandler(s *rpc.Server, opts ...Option) (*Handler, error) {
 			continue
 		}
 		e := &served{codec: c, contentType: []string{types[0]}}
-		claimed := false
 		for _, t := range types {
 			// Requests are matched on the bare media type, so a codec's
 			// own parameters (a charset, say) must not be part of the key.
@@ -96,10 +125,6 @@ func NewHandler(s *rpc.Server, opts ...Option) (*Handler, error) {
 			}
 			h.byType[key] = e
 			all = append(all, key)
-			claimed = true
-		}
-		if _, ok := c.(wire.Sniffer); ok && claimed {
-			h.sniffers = append(h.sniffers, e)
 		}
 	}
 	if len(all) == 0 {
@@ -111,6 +136,14 @@ func NewHandler(s *rpc.Server, opts ...Option) (*Handler, error) {
 
 // ServeHTTP serves one HTTP request; see Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.origins.Check(r); err != nil {
+		h.refuse(w, r, "httprpc: "+err.Error(), http.StatusForbidden)
+		return
+	}
+	if !h.hostAllowed(r) {
+		h.refuse(w, r, "httprpc: Host "+strconv.Quote(r.Host)+" is not allowed on a loopback address", http.StatusForbidden)
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
 	case http.MethodOptions:
@@ -125,14 +158,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// An explicit Content-Type picks the codec before the body is read, so
-	// that a request nobody can serve costs no buffering.
-	var e *served
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if e = h.lookup(ct); e == nil {
-			h.unsupported(w, r, "httprpc: unsupported Content-Type "+strconv.Quote(ct))
-			return
-		}
+	// The Content-Type picks the codec before the body is read, so that a
+	// request nobody can serve costs no buffering.
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		h.unsupported(w, r, "httprpc: no Content-Type: it must name the codec of the body")
+		return
+	}
+	e := h.lookup(ct)
+	if e == nil {
+		h.unsupported(w, r, "httprpc: unsupported Content-Type "+strconv.Quote(ct))
+		return
 	}
 	// Bodies are read as they are: a compressed one would be taken for a
 	// malformed message, so refuse it plainly (RFC 9110, 15.5.16).
@@ -146,12 +182,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// The body's bytes are the budget's from before it is read: while the
+	// budget is spent, this waits and the connection goes unread.
+	ctx := r.Context()
+	l := lease{h: h.holders.Get().(*wire.Holder)}
+	defer l.end(&h.holders)
+	var src io.Reader = http.MaxBytesReader(w, r.Body, h.maxBody)
+	var chunked *budgetReader
+	switch {
+	case r.ContentLength > 0:
+		if err := l.h.Acquire(ctx, 2*r.ContentLength); err != nil {
+			h.noBudget(w, r, err)
+			return
+		}
+		l.n = 2 * r.ContentLength
+	case r.ContentLength < 0:
+		// Chunked: the budget grows with the body.
+		chunked = &budgetReader{r: src, ctx: ctx, h: l.h, limit: h.maxBody + 1, max: h.budget.Max()}
+		src = chunked
+	}
 	in := getBuf()
-	body, err := httpengine.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody), (*in)[:0], r.ContentLength)
-	defer putBuf(in, body)
+	body, err := httpengine.ReadAll(src, (*in)[:0], r.ContentLength)
+	if chunked != nil {
+		l.n = chunked.held
+	}
 	if err != nil {
+		putBuf(in, body)
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			h.tooLarge(w, r)
+			return
+		}
+		if errors.Is(err, wire.ErrOverBudget) || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			h.noBudget(w, r, err) // a chunked body outgrew the budget, or waited for it in vain
 			return
 		}
 		// The client went away or broke the framing of the body; the
@@ -159,16 +221,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, "httprpc: reading the request body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	if e == nil {
-		if e = h.sniff(body); e == nil {
-			h.unsupported(w, r, "httprpc: no Content-Type, and the body is in no known format")
-			return
-		}
-	}
 
 	out := getBuf()
-	reply := h.srv.ServeMessage(rpc.WithPeer(r.Context(), peerOf(r)), e.codec, body, (*out)[:0])
+	reply := h.srv.ServeMessage(rpc.WithPeer(ctx, peerOf(r)), e.codec, body, (*out)[:0])
 	defer putBuf(out, reply)
+	// The request is served: what the budget holds now is the reply.
+	putBuf(in, body)
+	l.hold(int64(len(reply)))
 	if len(reply) == 0 {
 		// Only notifications: there is nothing to say, in any codec.
 		w.WriteHeader(http.StatusNoContent)
@@ -180,6 +239,145 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	// A failed write means the client is gone; there is no one to tell.
 	_, _ = w.Write(reply)
+}
+
+// lease is what a request holds of the server's memory budget.
+type lease struct {
+	h *wire.Holder
+	n int64 // bytes held
+}
+
+// hold replaces what l holds with n bytes, the server holds already.
+func (l *lease) hold(n int64) {
+	l.h.Force(n)
+	l.h.Release(l.n)
+	l.n = n
+}
+
+// end gives back what l holds, and its holder to pool.
+func (l *lease) end(pool *sync.Pool) {
+	l.h.Release(l.n)
+	l.n = 0
+	pool.Put(l.h)
+}
+
+// budgetReader reads a body of unknown length (chunked), acquiring its
+// bytes, twice over as for a sized body, before it reads them: in steps
+// that double as the body grows.
+type budgetReader struct {
+	r     io.Reader
+	ctx   context.Context
+	h     *wire.Holder
+	held  int64 // bytes h holds for the body
+	n     int64 // bytes read
+	room  int64 // bytes that may be read before the next step
+	limit int64 // the most bytes r gives
+	max   int64 // the whole budget
+}
+
+// minStep is the first step of a budgetReader, in body bytes.
+const minStep = 4 << 10
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if b.room <= 0 && b.n < b.limit {
+		step := min(max(b.n, minStep), b.limit-b.n)
+		if 2*(b.n+step) > b.max {
+			if step = b.max/2 - b.n; step <= 0 {
+				return 0, wire.ErrOverBudget
+			}
+		}
+		// The body so far and the step are acquired anew as one: a
+		// holder may hold a large message, but not grow into one.
+		b.h.Release(b.held)
+		b.held = 0
+		if err := b.h.Acquire(b.ctx, 2*(b.n+step)); err != nil {
+			return 0, err
+		}
+		b.held = 2 * (b.n + step)
+		b.room = step
+	}
+	if b.room > 0 && int64(len(p)) > b.room {
+		p = p[:b.room]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	b.room -= int64(n)
+	return n, err
+}
+
+// noBudget answers a request that the memory budget could not take: 413 for
+// a body larger than the whole budget could hold, 503 for one whose context
+// ended while it waited (the answer most likely reaches no one).
+func (h *Handler) noBudget(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, wire.ErrOverBudget) {
+		w.Header().Set("Connection", "close")
+		h.refuse(w, r, "httprpc: request body larger than the server's memory budget can hold", http.StatusRequestEntityTooLarge)
+		return
+	}
+	h.refuse(w, r, "httprpc: waiting for the server's memory budget: "+err.Error(), http.StatusServiceUnavailable)
+}
+
+// hostAllowed defends a server on a loopback address against DNS
+// rebinding: a web page whose own host name came to resolve to 127.0.0.1
+// may send requests that are same-origin to the browser, but they carry
+// that name as their Host. On such a server the Host must be an IP address,
+// localhost, or the host of a trusted origin.
+func (h *Handler) hostAllowed(r *http.Request) bool {
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || !isLoopback(la) {
+		return true
+	}
+	host := hostOf(r.Host)
+	if host == "" || strings.EqualFold(host, "localhost") || strings.EqualFold(host, "localhost.") {
+		return true
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	for _, oh := range h.originHosts {
+		if strings.EqualFold(host, oh) {
+			return true
+		}
+	}
+	return false
+}
+
+// isLoopback reports whether a is an address of the loopback interface.
+func isLoopback(a net.Addr) bool {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.IsLoopback()
+	case nil:
+		return false
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// hostOf returns the host of a Host field's value, without its port and
+// the brackets of an IPv6 address.
+func hostOf(hostport string) string {
+	if strings.HasPrefix(hostport, "[") {
+		if i := strings.IndexByte(hostport, ']'); i > 0 {
+			return hostport[1:i]
+		}
+		return hostport
+	}
+	if i := strings.IndexByte(hostport, ':'); i >= 0 {
+		return hostport[:i]
+	}
+	return hostport
+}
+
+// parseOrigin parses a trusted origin of WithAllowOrigin: scheme://host[:port].
+func parseOrigin(o string) (*url.URL, error) {
+	u, err := url.Parse(o)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("httprpc: WithAllowOrigin(%q): an origin is scheme://host[:port], as a browser sends it", o)
+	}
+	// Browsers send origins in lower case.
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	return u, nil
 }
 
 // lookup returns the codec that serves the media type in the Content-Type
@@ -205,24 +403,6 @@ func mediaType(v string) (string, bool) {
 		return "", false
 	}
 	return mt, true
-}
-
-// sniff returns the codec that recognises the first non-whitespace byte of
-// msg, or nil.
-func (h *Handler) sniff(msg []byte) *served {
-	i := 0
-	for i < len(msg) && (msg[i] == ' ' || msg[i] == '\t' || msg[i] == '\r' || msg[i] == '\n') {
-		i++
-	}
-	if i == len(msg) {
-		return nil
-	}
-	for _, e := range h.sniffers {
-		if e.codec.(wire.Sniffer).Sniff(msg[i]) {
-			return e
-		}
-	}
-	return nil
 }
 
 func (h *Handler) unsupported(w http.ResponseWriter, r *http.Request, msg string) {

@@ -171,8 +171,10 @@ func TestHandlerContentType(t *testing.T) {
 		{"charset", "text/x-line-rpc; charset=utf-8", "call 1 add 2 3", 200, "ok 1 5"},
 		{"case", "Text/X-Line-RPC; Charset=UTF-8", "call 1 add 2 3", 200, "ok 1 5"},
 		{"bad parameter", "text/x-line-rpc; charset", "call 1 add 2 3", 200, "ok 1 5"},
-		{"sniffed", "", "call 1 add 2 3", 200, "ok 1 5"},
-		{"sniffed after space", "", " \r\n\tcall 1 add 2 3", 200, "ok 1 5"},
+		// A body without a type is never served: a web page may send one
+		// anywhere without asking (no CORS preflight).
+		{"untyped", "", "call 1 add 2 3", 415, ""},
+		{"untyped after space", "", " \r\n\tcall 1 add 2 3", 415, ""},
 		{"error in codec shape", lineType, "call 7 nosuch", 200, `err 7 -32601 "method not found: nosuch"`},
 		{"unparseable in codec shape", lineType, "hello", 200, `err - -32700 "line: not a call"`},
 		{"unsupported", "application/json", `{"x":1}`, 415, ""},
@@ -376,8 +378,8 @@ func TestHandlerRemoteAddr(t *testing.T) {
 }
 
 // FuzzHandler feeds the handler arbitrary Content-Types and bodies. The
-// oracle: no panic, only the statuses the handler documents, and a reply
-// that is sized and typed as promised.
+// oracle: no panic, only the statuses the handler documents, a reply that
+// is sized and typed as promised, and no untyped body served.
 func FuzzHandler(f *testing.F) {
 	for _, seed := range []struct{ ct, body string }{
 		{lineType, "call 1 add 2 3"},
@@ -419,6 +421,9 @@ func FuzzHandler(f *testing.F) {
 		case http.StatusUnsupportedMediaType:
 		default:
 			t.Errorf("status %d", w.Code)
+		}
+		if contentType == "" && w.Code != http.StatusUnsupportedMediaType {
+			t.Errorf("status %d for an untyped body, want 415", w.Code)
 		}
 	})
 }

@@ -32,6 +32,17 @@ func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+// messages returns the message of every record.
+func (h *recordHandler) messages() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var msgs []string
+	for _, r := range h.records {
+		msgs = append(msgs, r.Message)
+	}
+	return msgs
+}
+
 // attrs returns the value of attribute key in every record, with its level.
 func (h *recordHandler) attrs(key string) (levels []slog.Level, values []string) {
 	h.mu.Lock()

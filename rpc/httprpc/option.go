@@ -63,20 +63,23 @@ type config struct {
 	log        *slog.Logger
 	maxMessage int
 
+	// Handler.
+	origins []string // trusted origins, as browsers send them
+
 	// Server.
-	readTimeout  time.Duration
-	writeTimeout time.Duration
-	idleTimeout  time.Duration // the client's own engine's too
-	maxConns     int
-	tls          *tls.Config // the client's own engine's too
+	readTimeout   time.Duration
+	writeTimeout  time.Duration
+	idleTimeout   time.Duration // the client's own engine's too
+	maxConns      int
+	maxConnsPerIP int
+	tls           *tls.Config // the client's own engine's too
 
 	// Client.
-	httpClient *http.Client
-	rt         http.RoundTripper
-	wrappers   []func(http.RoundTripper) http.RoundTripper
-	pipeline   int
-	maxIdle    int
-	header     http.Header
+	rt       http.RoundTripper
+	wrappers []func(http.RoundTripper) http.RoundTripper
+	pipeline int
+	maxIdle  int
+	header   http.Header
 }
 
 func newConfig(s side, ctor string, opts []Option) (*config, error) {
@@ -125,9 +128,9 @@ func nonNegative[T int | time.Duration](name string, v T) error {
 
 // WithLogger gives a Handler, a Server or a client (NewClient) a logger. A
 // Handler logs at Warn level every request it refuses before a codec saw it
-// (413, 415, 400); a Server logs a handler's panic at Error level, and
-// a failed accept at Warn; a client passes it to rpc.NewClient. By default
-// nothing is logged.
+// (400, 403, 413, 415, 503); a Server logs a handler's panic at Error level, a
+// failed accept at Warn, and its connection limits once per burst, with
+// counts; a client passes it to rpc.NewClient. By default nothing is logged.
 func WithLogger(l *slog.Logger) Option {
 	return option{"WithLogger", sideHandler | sideServer | sideClient, func(c *config) error {
 		c.log = l
@@ -138,7 +141,7 @@ func WithLogger(l *slog.Logger) Option {
 // WithMaxMessageSize limits the bytes read of one message: of a request body
 // for a Handler (4 MiB by default; a larger body gets 413 Request Entity Too
 // Large), of a reply body for a client (64 MiB by default; a larger reply
-// fails the call with an error wrapping ErrReplyTooLarge).
+// fails the call with an *rpc.Error of code rpc.CodeLimitExceeded).
 func WithMaxMessageSize(n int) Option {
 	return option{"WithMaxMessageSize", sideHandler | sideClients, func(c *config) error {
 		c.maxMessage = n
@@ -148,10 +151,12 @@ func WithMaxMessageSize(n int) Option {
 
 // WithTLSConfig makes a Server serve TLS with cfg, which must hold a
 // certificate, on the listeners given to Serve; ALPN offers http/1.1 unless
-// cfg sets NextProtos. For a client it configures the TLS of its own HTTP
-// engine (https URLs), which WithRoundTripper and WithHTTPClient replace: it
-// is an error with those. By default a Server serves plain HTTP, and a
-// client uses the zero tls.Config (the system's roots).
+// cfg sets NextProtos, and TLS 1.2 only forward-secret AEAD cipher suites
+// (ECDHE with AES-GCM or ChaCha20-Poly1305) unless cfg sets CipherSuites.
+// For a client it configures the TLS of its own HTTP engine (https URLs),
+// which WithRoundTripper replaces: it is an error with that. By default a
+// Server serves plain HTTP, and a client uses the zero tls.Config (the
+// system's roots).
 func WithTLSConfig(cfg *tls.Config) Option {
 	return option{"WithTLSConfig", sideServer | sideClients, func(c *config) error {
 		if cfg != nil && c.side == sideServer && len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil {
@@ -163,8 +168,11 @@ func WithTLSConfig(cfg *tls.Config) Option {
 }
 
 // WithReadTimeout bounds reading a whole request, from its first byte, on a
-// Server: 60 s by default. The request's head must come within 10 s, or
-// within d if shorter, and a TLS handshake too.
+// Server: 60 s by default. A request's head must come within 10 s, or within
+// d if shorter: from its first byte on a connection that has had a request
+// answered with a status below 400, else from the connection's accept (TLS
+// handshake included) or its last response, so that a silent, trickling or
+// unauthenticated client holds a connection no longer than that.
 func WithReadTimeout(d time.Duration) Option {
 	return option{"WithReadTimeout", sideServer, func(c *config) error {
 		c.readTimeout = d
@@ -172,11 +180,10 @@ func WithReadTimeout(d time.Duration) Option {
 	}}
 }
 
-// WithWriteTimeout bounds, on a Server, the time from the end of a request's
-// head to the end of its response, handler included. By default there is
-// none: it would cut off any call that runs longer. Bound calls with
-// rpc.WithCallTimeout instead, which ends the call's context and still sends
-// its error reply.
+// WithWriteTimeout bounds each write of a response on a Server (30 s by
+// default): a write of up to 64 KiB that the client does not take within d
+// fails, and the connection is closed, freeing what the response held. The
+// handler's run time is not bounded: bound calls with rpc.WithCallTimeout.
 func WithWriteTimeout(d time.Duration) Option {
 	return option{"WithWriteTimeout", sideServer, func(c *config) error {
 		c.writeTimeout = d
@@ -185,9 +192,9 @@ func WithWriteTimeout(d time.Duration) Option {
 }
 
 // WithIdleTimeout is how long a kept-alive connection may stay idle: on a
-// Server, waiting for its next request (120 s by default); in a client's own
-// HTTP engine, waiting for the next call (90 s by default), an error with
-// WithRoundTripper or WithHTTPClient.
+// Server, waiting for its next request once one was answered with a status
+// below 400 (120 s by default); in a client's own HTTP engine, waiting for
+// the next call (90 s by default), an error with WithRoundTripper.
 func WithIdleTimeout(d time.Duration) Option {
 	return option{"WithIdleTimeout", sideServer | sideClients, func(c *config) error {
 		c.idleTimeout = d
@@ -195,9 +202,10 @@ func WithIdleTimeout(d time.Duration) Option {
 	}}
 }
 
-// WithMaxConns limits the connections a Server serves at once: one accepted
-// beyond it is closed at once, before anything is read. By default there is
-// no limit.
+// WithMaxConns limits the connections a Server serves at once, on all its
+// listeners: at the limit it stops accepting (new connections wait in the
+// listen backlog) until one ends, and says so in the log. By default there
+// is no limit.
 func WithMaxConns(n int) Option {
 	return option{"WithMaxConns", sideServer, func(c *config) error {
 		c.maxConns = n
@@ -205,10 +213,41 @@ func WithMaxConns(n int) Option {
 	}}
 }
 
+// WithMaxConnsPerIP limits the connections a Server serves at once from one
+// source address, an IPv4 address or an IPv6 /64 (256 by default): one more
+// is closed as soon as it is accepted, and the refusals are logged in sum.
+// Behind a reverse proxy every client has the proxy's address: raise it.
+func WithMaxConnsPerIP(n int) Option {
+	return option{"WithMaxConnsPerIP", sideServer, func(c *config) error {
+		c.maxConnsPerIP = n
+		return nonNegative("WithMaxConnsPerIP", n)
+	}}
+}
+
+// WithAllowOrigin lets web pages of the given origins ("https://app.example",
+// scheme://host[:port] as a browser sends it in Origin) call a Handler. By
+// default a Handler answers 403 to a cross-origin request from a browser
+// (one whose Sec-Fetch-Site or Origin says so, see
+// http.CrossOriginProtection), and, on a loopback address, to a request for
+// a Host that is a DNS name other than localhost (DNS rebinding): the host
+// of an allowed origin is allowed too. Clients that are no browser (curl,
+// Python, Go) are not concerned. Options given several times add up.
+func WithAllowOrigin(origins ...string) Option {
+	return option{"WithAllowOrigin", sideHandler, func(c *config) error {
+		for _, o := range origins {
+			if _, err := parseOrigin(o); err != nil {
+				return err
+			}
+		}
+		c.origins = append(c.origins, origins...)
+		return nil
+	}}
+}
+
 // WithMaxIdleConns is how many idle connections a client's own HTTP engine
 // keeps for later calls (64 by default); a connection given back when that
 // many wait is closed. Raise it for more calls at once than that. It is an
-// error with WithRoundTripper or WithHTTPClient.
+// error with WithRoundTripper.
 func WithMaxIdleConns(n int) Option {
 	return option{"WithMaxIdleConns", sideClients, func(c *config) error {
 		c.maxIdle = n
@@ -221,7 +260,7 @@ func WithMaxIdleConns(n int) Option {
 // under many concurrent calls, far fewer system calls per call, at the
 // price of head-of-line blocking, a slow call holding up the calls behind it
 // on its connection. Pipelined replies are read whole before they are
-// handed over. It is an error with WithRoundTripper or WithHTTPClient.
+// handed over. It is an error with WithRoundTripper.
 func WithPipelining(depth int) Option {
 	return option{"WithPipelining", sideClients, func(c *config) error {
 		c.pipeline = depth
@@ -292,23 +331,9 @@ func WithRoundTripper(rt http.RoundTripper) Option {
 	}}
 }
 
-// WithHTTPClient makes a client send its requests with hc instead of its own
-// HTTP engine, as WithRoundTripper does, but through hc.Do: its redirect
-// policy, cookies and timeouts apply as they are (a redirected POST becomes
-// a GET).
-func WithHTTPClient(hc *http.Client) Option {
-	return option{"WithHTTPClient", sideClients, func(c *config) error {
-		if hc == nil {
-			return fmt.Errorf("httprpc: WithHTTPClient(nil)")
-		}
-		c.httpClient = hc
-		return nil
-	}}
-}
-
 // WithWrapper wraps the HTTP engine of a client: its own, as WithTLSConfig
-// and WithPipelining configure it, or the one given with WithRoundTripper or
-// WithHTTPClient. wrap is called once, by the constructor, and what it
+// and WithPipelining configure it, or the one given with WithRoundTripper.
+// wrap is called once, by the constructor, and what it
 // returns sends every request, to sign it (auth.Key.SignHTTP), add to it or
 // observe it. Options given several times add up: the first wraps the
 // engine, the next wraps that.

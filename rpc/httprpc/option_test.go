@@ -16,7 +16,6 @@ import (
 func TestOptionErrors(t *testing.T) {
 	s := newRPCServer(t, nil)
 	rt := http.DefaultTransport
-	hc := &http.Client{}
 	same := func(r http.RoundTripper) http.RoundTripper { return r }
 	handler := func(opts ...httprpc.Option) error {
 		_, err := httprpc.NewHandler(s, opts...)
@@ -46,8 +45,8 @@ func TestOptionErrors(t *testing.T) {
 		wantErr string // "" for none
 	}{
 		// Each side takes its own options.
-		{"handler", handler(httprpc.WithMaxMessageSize(10), httprpc.WithLogger(slog.Default())), ""},
-		{"server", server(httprpc.WithReadTimeout(1), httprpc.WithWriteTimeout(1), httprpc.WithIdleTimeout(1), httprpc.WithMaxConns(1), httprpc.WithLogger(nil)), ""},
+		{"handler", handler(httprpc.WithMaxMessageSize(10), httprpc.WithLogger(slog.Default()), httprpc.WithAllowOrigin("https://app.example", "http://localhost:3000"), httprpc.WithAllowOrigin()), ""},
+		{"server", server(httprpc.WithReadTimeout(1), httprpc.WithWriteTimeout(1), httprpc.WithIdleTimeout(1), httprpc.WithMaxConns(1), httprpc.WithMaxConnsPerIP(1), httprpc.WithLogger(nil)), ""},
 		{"client", client(httprpc.WithMaxMessageSize(10), httprpc.WithTLSConfig(&tls.Config{}), httprpc.WithPipelining(2), httprpc.WithIdleTimeout(1), httprpc.WithMaxIdleConns(1), httprpc.WithHeader("X-A", "b"), httprpc.WithWrapper(same), httprpc.WithLogger(nil)), ""},
 		{"transport", transport(httprpc.WithRoundTripper(rt), httprpc.WithWrapper(same)), ""},
 		{"zero values", client(httprpc.WithMaxMessageSize(0), httprpc.WithPipelining(0), httprpc.WithIdleTimeout(0), httprpc.WithMaxIdleConns(0), httprpc.WithTLSConfig(nil)), ""},
@@ -64,11 +63,15 @@ func TestOptionErrors(t *testing.T) {
 		{"negative size", handler(httprpc.WithMaxMessageSize(-1)), "httprpc: WithMaxMessageSize(-1): negative"},
 		{"negative timeout", server(httprpc.WithReadTimeout(-1)), "httprpc: WithReadTimeout(-1ns): negative"},
 		{"negative conns", server(httprpc.WithMaxConns(-1)), "negative"},
+		{"negative conns per IP", server(httprpc.WithMaxConnsPerIP(-1)), "httprpc: WithMaxConnsPerIP(-1): negative"},
+		{"origin option to a server", server(httprpc.WithAllowOrigin("https://a.example")), "httprpc: WithAllowOrigin is an option of NewHandler, not of NewServer"},
+		{"origin with a path", handler(httprpc.WithAllowOrigin("https://a.example/")), `httprpc: WithAllowOrigin("https://a.example/"): an origin is scheme://host[:port]`},
+		{"origin without a scheme", handler(httprpc.WithAllowOrigin("a.example")), "an origin is scheme://host[:port]"},
+		{"origin wildcard", handler(httprpc.WithAllowOrigin("*")), "an origin is scheme://host[:port]"},
 		{"negative depth", client(httprpc.WithPipelining(-1)), "negative"},
 		{"negative idle", client(httprpc.WithMaxIdleConns(-1)), "negative"},
 		{"server TLS without a certificate", server(httprpc.WithTLSConfig(&tls.Config{})), "httprpc: WithTLSConfig: no certificate to serve"},
 		{"nil round tripper", client(httprpc.WithRoundTripper(nil)), "httprpc: WithRoundTripper(nil)"},
-		{"nil client", client(httprpc.WithHTTPClient(nil)), "httprpc: WithHTTPClient(nil)"},
 		{"nil wrapper", client(httprpc.WithWrapper(nil)), "httprpc: WithWrapper(nil)"},
 		{"wrapper returning nil", client(httprpc.WithWrapper(func(http.RoundTripper) http.RoundTripper { return nil })), "the wrapper returned nil"},
 		{"header name", client(httprpc.WithHeader("X A", "b")), "not a valid header field"},
@@ -79,12 +82,9 @@ func TestOptionErrors(t *testing.T) {
 		// The own engine's options with another engine.
 		{"TLS with a round tripper", client(httprpc.WithTLSConfig(&tls.Config{}), httprpc.WithRoundTripper(rt)), "httprpc: WithTLSConfig configures the client's own HTTP engine, which WithRoundTripper replaces"},
 		{"round tripper with TLS", client(httprpc.WithRoundTripper(rt), httprpc.WithTLSConfig(nil)), "WithTLSConfig configures the client's own HTTP engine"},
-		{"TLS with an HTTP client", client(httprpc.WithHTTPClient(hc), httprpc.WithTLSConfig(&tls.Config{})), "which WithHTTPClient replaces"},
 		{"pipelining with a round tripper", client(httprpc.WithPipelining(4), httprpc.WithRoundTripper(rt)), "WithPipelining configures the client's own HTTP engine"},
-		{"pipelining with an HTTP client", client(httprpc.WithHTTPClient(hc), httprpc.WithPipelining(4)), "WithPipelining configures"},
 		{"idle conns with a round tripper", client(httprpc.WithMaxIdleConns(4), httprpc.WithRoundTripper(rt)), "WithMaxIdleConns configures"},
 		{"idle timeout with a round tripper", client(httprpc.WithIdleTimeout(4), httprpc.WithRoundTripper(rt)), "WithIdleTimeout configures"},
-		{"round tripper and HTTP client", client(httprpc.WithRoundTripper(rt), httprpc.WithHTTPClient(hc)), "WithRoundTripper and WithHTTPClient both given"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/polyrpc/polyrpc/internal/httpengine"
 )
@@ -24,6 +25,13 @@ import (
 // and Transfer-Encoding or with conflicting lengths each get a 4xx answer and
 // the connection is closed.
 //
+// No client can hold it alone: a connection must complete its TLS handshake
+// and send a request's head within 10 s of its accept (see WithReadTimeout),
+// and waits the idle timeout only once a request on it succeeded; each
+// write of a response is bounded (WithWriteTimeout); at WithMaxConns the
+// server stops accepting, and one source address may hold
+// WithMaxConnsPerIP connections.
+//
 // What it does not do: HTTP/2 (over TLS, ALPN offers http/1.1 alone) and
 // hijacking a connection; its requests' contexts carry
 // http.LocalAddrContextKey but not http.ServerContextKey. Where those
@@ -32,9 +40,16 @@ type Server struct {
 	e httpengine.Server
 }
 
+// Defaults of a Server's options.
+const (
+	defaultWriteTimeout  = 30 * time.Second
+	defaultMaxConnsPerIP = 256
+)
+
 // NewServer returns a server of h, configured by WithReadTimeout,
-// WithWriteTimeout, WithIdleTimeout, WithMaxConns, WithTLSConfig and
-// WithLogger. It fails for a nil handler and an invalid option.
+// WithWriteTimeout, WithIdleTimeout, WithMaxConns, WithMaxConnsPerIP,
+// WithTLSConfig and WithLogger. It fails for a nil handler and an invalid
+// option.
 func NewServer(h http.Handler, opts ...Option) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("httprpc: NewServer: nil handler")
@@ -48,12 +63,19 @@ func NewServer(h http.Handler, opts ...Option) (*Server, error) {
 		TLSConfig:         cfg.tls,
 		ReadHeaderTimeout: httpengine.DefaultReadHeaderTimeout,
 		ReadTimeout:       httpengine.DefaultReadTimeout,
-		WriteTimeout:      cfg.writeTimeout,
+		WriteTimeout:      defaultWriteTimeout,
 		IdleTimeout:       httpengine.DefaultIdleTimeout,
 		MaxHeaderBytes:    httpengine.DefaultMaxHeaderBytes,
 		MaxConns:          cfg.maxConns,
+		MaxConnsPerIP:     defaultMaxConnsPerIP,
 		Logger:            cfg.logger(),
 	}}
+	if cfg.writeTimeout > 0 {
+		s.e.WriteTimeout = cfg.writeTimeout
+	}
+	if cfg.maxConnsPerIP > 0 {
+		s.e.MaxConnsPerIP = cfg.maxConnsPerIP
+	}
 	if cfg.readTimeout > 0 {
 		s.e.ReadTimeout = cfg.readTimeout
 		s.e.ReadHeaderTimeout = min(s.e.ReadHeaderTimeout, cfg.readTimeout)
