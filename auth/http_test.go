@@ -21,6 +21,7 @@ import (
 
 	"github.com/polyrpc/polyrpc/auth"
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // echo answers "<identity> <method> <target> <body>", and checks that the
@@ -759,4 +760,49 @@ func TestHTTPBodyLimit(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Errorf("unsigned large chunked body: %d, want 401", resp.StatusCode)
 	}
+}
+
+// TestHTTPMemoryBudget: the bodies an HTTPHandler reads to verify them
+// count in the memory budget it is given, until the request is served; a
+// request waits while the budget is spent.
+func TestHTTPMemoryBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := wire.NewBudget(48 << 10)
+		entered, release := make(chan struct{}, 2), make(chan struct{})
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			entered <- struct{}{}
+			<-release
+		})
+		srv := inProcess(newHandler(t, next, keySet(t, alice), auth.WithMemoryBudget(b)))
+		body := strings.Repeat("x", 30<<10)
+		done := make(chan int, 2)
+		for range 2 {
+			go func() {
+				c, _ := signedClient(t, srv, alice)
+				code, _ := post(t, c, srv.URL+"/", "application/json", body)
+				done <- code
+			}()
+		}
+		<-entered
+		synctest.Wait()
+		if got := b.Used(); got != 30<<10 {
+			t.Errorf("budget used %d with one body held and one waiting, want %d", got, 30<<10)
+		}
+		select {
+		case <-entered:
+			t.Fatal("a second 30 KiB body read beyond a 48 KiB budget")
+		default:
+		}
+		release <- struct{}{}
+		<-entered
+		release <- struct{}{}
+		for range 2 {
+			if code := <-done; code != http.StatusOK {
+				t.Errorf("status %d", code)
+			}
+		}
+		if got := b.Used(); got != 0 {
+			t.Errorf("budget used %d after the requests, want 0", got)
+		}
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/polyrpc/polyrpc/rpc"
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // HTTPHandler is middleware that lets through only the requests signed with
@@ -35,6 +36,7 @@ type HTTPHandler struct {
 	keys    *KeySet
 	nonces  *nonces
 	maxBody int64
+	budget  *wire.Budget // nil: bodies uncounted
 	fails   *failureLog
 	// decoy stands in for the secret of an unknown key ID, so that a
 	// request naming one costs the same work as one naming a known key.
@@ -59,6 +61,7 @@ func NewHTTPHandler(next http.Handler, keys *KeySet, opts ...Option) (*HTTPHandl
 		keys:    keys,
 		nonces:  newNonces(keys, cfg.nonceTTL, cfg.maxNonces, cfg.log),
 		maxBody: int64(cfg.maxBody),
+		budget:  cfg.budget,
 		fails:   newFailureLog(cfg.log, "http"),
 		decoy:   decoy,
 	}, nil
@@ -112,6 +115,18 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		h.challenge(w, noCredentials)
 		return
+	}
+	if h.budget != nil {
+		n := r.ContentLength
+		if n < 0 {
+			n = h.maxBody
+		}
+		holder := h.budget.Holder()
+		if err := holder.Acquire(r.Context(), n); err != nil {
+			http.Error(w, "auth: server busy", http.StatusServiceUnavailable)
+			return
+		}
+		defer holder.Release(n)
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 // Option configures a Server, a Client (the connection handshake), an
@@ -51,6 +53,7 @@ type config struct {
 	nonceTTL  time.Duration
 	maxNonces int
 	maxBody   int
+	budget    *wire.Budget
 
 	// LoadKeyFile's.
 	insecurePerms bool
@@ -170,6 +173,18 @@ func WithMaxMessageSize(n int) Option {
 			return negative("WithMaxMessageSize", n)
 		}
 		c.maxBody = n
+		return nil
+	}}
+}
+
+// WithMemoryBudget makes an HTTPHandler count the request bodies it reads
+// to verify them in b, such as the budget of the rpc.Server behind it
+// (rpc.Server.Budget): it acquires a body's bytes (the limit of
+// WithMaxMessageSize when the length is not declared) before reading it,
+// waiting while b is spent, and releases them once the request is served.
+func WithMemoryBudget(b *wire.Budget) Option {
+	return option{"WithMemoryBudget", httpHandler, func(c *config) error {
+		c.budget = b
 		return nil
 	}}
 }
