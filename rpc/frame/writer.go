@@ -18,7 +18,9 @@ import (
 // coalescing them: when nobody is writing, a frame goes out at once; frames
 // queued while a write is under way go out together after it, written by
 // the same goroutine. Large buffers are written in chunks of 64 KiB, so
-// that a write's progress can be seen. Writer is safe for concurrent use.
+// that a write's progress can be seen. Once nothing is queued, a Writer
+// keeps at most 16 KiB of buffers, whatever it wrote before. Writer is safe
+// for concurrent use.
 //
 // When the io.Writer is a net.Conn, the Writer watches its writes: one to a
 // peer that takes no bytes fails after the write timeout (SetWriteTimeout)
@@ -37,6 +39,7 @@ type Writer struct {
 	writing       bool
 	err           error
 	busy          func() bool
+	written       func(n int)
 }
 
 // NewWriter returns a Writer that writes frames to w.
@@ -67,8 +70,21 @@ func (w *Writer) SetBusy(busy func() bool) { w.busy = busy }
 // net.Conn, and must be set before the first write.
 func (w *Writer) SetWriteTimeout(d time.Duration) { w.watch.timeout = d }
 
-// maxSpare bounds the buffer a Writer keeps between bursts.
+// SetWritten makes w call f with the number of bytes of each write that
+// went out, headers included, as soon as it has: a caller that counts the
+// bytes of the frames it queued (a server's memory budget) learns when they
+// are gone. Bytes never written, after a failure, are never reported. f
+// must not call w. It must be set before the first write.
+func (w *Writer) SetWritten(f func(n int)) { w.written = f }
+
+// maxSpare bounds the buffer a Writer reuses from one write to the next
+// while it is busy.
 const maxSpare = 256 << 10
+
+// keepIdle bounds each of the two buffers a Writer keeps once nothing is
+// queued: a connection that sent a burst of large frames, then goes quiet,
+// keeps at most 2×keepIdle bytes, however many such connections there are.
+const keepIdle = 8 << 10
 
 // chunk is the most one Write call is given.
 const chunk = 64 << 10
@@ -177,6 +193,9 @@ func (w *Writer) writeLoop(ctx context.Context) error {
 		w.queued = w.spare[:0]
 		w.mu.Unlock()
 		n, err := w.write(ctx, buf, own)
+		if w.written != nil && n > 0 {
+			w.written(n)
+		}
 		w.mu.Lock()
 		own = false
 		if err == errLeave {
@@ -202,6 +221,16 @@ func (w *Writer) writeLoop(ctx context.Context) error {
 		return nil
 	}
 	w.writing = false
+	if w.err != nil {
+		// Nothing queued will ever go out.
+		w.queued, w.spare = nil, nil
+	}
+	if cap(w.queued) > keepIdle && len(w.queued) == 0 {
+		w.queued = nil
+	}
+	if cap(w.spare) > keepIdle {
+		w.spare = nil
+	}
 	err := w.err
 	w.mu.Unlock()
 	return err

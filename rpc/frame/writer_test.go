@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -177,5 +178,69 @@ func TestReadHeaderLeavesARefusedHeader(t *testing.T) {
 		if b, _ := br.Peek(4); string(b) != in[:4] {
 			t.Errorf("%q: %q left to read", in, b)
 		}
+	}
+}
+
+// TestWriterKeepsLittleAfterABurst: a Writer that wrote a burst of large
+// frames (4 MiB ones, or 200 KiB ones queued together) and went quiet keeps
+// a few KiB, not its largest buffers: a server keeps one Writer per
+// connection, for thousands of connections.
+func TestWriterKeepsLittleAfterABurst(t *testing.T) {
+	const writers = 64
+	big, medium := make([]byte, 4<<20), make([]byte, 200<<10)
+	inUse := func() int64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapInuse)
+	}
+	ws := make([]*frame.Writer, writers)
+	before := inUse()
+	for i := range ws {
+		w := frame.NewWriter(io.Discard)
+		for range 3 {
+			if err := w.Queue(medium); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.WriteFrame(context.Background(), big); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteFrame(context.Background(), medium); err != nil {
+			t.Fatal(err)
+		}
+		ws[i] = w
+	}
+	per := (inUse() - before) / writers
+	runtime.KeepAlive(ws)
+	runtime.KeepAlive(big)
+	runtime.KeepAlive(medium)
+	t.Logf("%d bytes kept per Writer after a burst", per)
+	if per > 24<<10 {
+		t.Errorf("a Writer keeps %d bytes after a burst; want at most 24 KiB", per)
+	}
+}
+
+// TestWriterReportsWhatWentOut: SetWritten's function learns of every byte
+// written, headers included, and of none that never went out.
+func TestWriterReportsWhatWentOut(t *testing.T) {
+	var reported atomic.Int64
+	cw := &countingWriter{}
+	w := frame.NewWriter(cw)
+	w.SetWritten(func(n int) { reported.Add(int64(n)) })
+	ctx := context.Background()
+	w.Queue([]byte("queued"))
+	w.WriteFrame(ctx, make([]byte, 100<<10))
+	w.WriteFrame(ctx, []byte("small"))
+	if got, want := reported.Load(), int64(cw.buf.Len()); got != want {
+		t.Errorf("%d bytes reported, %d written", got, want)
+	}
+	f := frame.NewWriter(&failingWriter{n: 1})
+	reported.Store(0)
+	f.SetWritten(func(n int) { reported.Add(int64(n)) })
+	f.WriteFrame(ctx, []byte("out"))
+	f.WriteFrame(ctx, []byte("never"))
+	if got := reported.Load(); got != 4+3 {
+		t.Errorf("%d bytes reported, want 7: one frame of 3 bytes went out", got)
 	}
 }

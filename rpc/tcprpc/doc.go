@@ -27,6 +27,13 @@
 //	var sum int
 //	err = c.Call(ctx, "add", &sum, 2, 3)
 //
+// A server bounds what one client can take: a new connection has the
+// handshake timeout to get going (TLS, handshake, first byte), connections
+// are limited in all and per source address, and the messages of all
+// connections share the memory budget of the rpc.Server
+// (rpc.WithMaxMemory): at the limits the server stops accepting, or stops
+// reading the connections that hold the most, rather than failing.
+//
 // Options configure both ends; each says whether it is a server's or a
 // client's. With package auth, both ends prove they hold a shared key before
 // any call (WithHandshake, WithClientHandshake). A client's dial (the

@@ -44,6 +44,7 @@ type config struct {
 	readTimeout      time.Duration
 	idleTimeout      time.Duration
 	maxConns         int
+	maxConnsPerIP    int
 	maxInFlight      int
 	log              *slog.Logger
 
@@ -80,6 +81,9 @@ func newConfig(s side, opts []Option) (config, error) {
 		def(&c.idleTimeout, 5*time.Minute)
 		if c.maxConns == 0 {
 			c.maxConns = 10000
+		}
+		if c.maxConnsPerIP == 0 {
+			c.maxConnsPerIP = 256
 		}
 		if c.maxInFlight == 0 {
 			c.maxInFlight = 128
@@ -140,7 +144,8 @@ func durationOption(name string, s side, d time.Duration, p func(*config) *time.
 // WithMaxMessageSize limits a message read to n bytes: a request on a
 // server (default 4 MiB), a reply on a client (default 64 MiB). A larger
 // declared length is refused before anything is allocated, and the
-// connection closed.
+// connection closed; so is, on a server, one larger than its whole memory
+// budget (rpc.WithMaxMemory).
 func WithMaxMessageSize(n int) Option {
 	return intOption("WithMaxMessageSize", both, n, func(c *config) *int { return &c.maxMessage })
 }
@@ -164,14 +169,17 @@ func WithHandshake(h func(ctx context.Context, conn net.Conn) (identity string, 
 	return option{"WithHandshake", server, func(c *config) error { c.handshake = h; return nil }}
 }
 
-// WithHandshakeTimeout bounds a server's handshake (default 10 seconds).
+// WithHandshakeTimeout bounds the start of a connection on a server
+// (default 10 seconds): TLS, the handshake (WithHandshake) and the first
+// byte of the first message must all be done within d of the accept, or
+// the connection is closed. The idle timeout applies only after.
 func WithHandshakeTimeout(d time.Duration) Option {
 	return durationOption("WithHandshakeTimeout", server, d, func(c *config) *time.Duration { return &c.handshakeTimeout })
 }
 
 // WithReadTimeout bounds the time from a message's first byte to its last
 // on a server (default 30 seconds), so that a peer trickling bytes is cut
-// off.
+// off. A wait of the server for its memory budget does not count.
 func WithReadTimeout(d time.Duration) Option {
 	return durationOption("WithReadTimeout", server, d, func(c *config) *time.Duration { return &c.readTimeout })
 }
@@ -183,9 +191,18 @@ func WithIdleTimeout(d time.Duration) Option {
 }
 
 // WithMaxConns limits the connections a server serves at once (default
-// 10000); one over the limit is closed as soon as it is accepted.
+// 10000). At the limit it stops accepting until one ends: new connections
+// wait in the listen backlog. That is logged once per burst.
 func WithMaxConns(n int) Option {
 	return intOption("WithMaxConns", server, n, func(c *config) *int { return &c.maxConns })
+}
+
+// WithMaxConnsPerIP limits the connections a server serves at once from one
+// source address, an IPv4 address or an IPv6 /64 (default 256), so that one
+// host cannot take every place. One over it is closed at once; refusals
+// are logged as a count per source every 10 seconds.
+func WithMaxConnsPerIP(n int) Option {
+	return intOption("WithMaxConnsPerIP", server, n, func(c *config) *int { return &c.maxConnsPerIP })
 }
 
 // WithMaxInFlight limits the calls of one connection a server runs at once
@@ -197,7 +214,9 @@ func WithMaxInFlight(n int) Option {
 
 // WithLogger gives a server a logger (by default it logs nothing): a
 // connection that ends with an error (a failed handshake, a bad frame, a
-// timeout) or is refused over the limit is logged at Warn.
+// timeout), and the connection limits reached, are logged at Warn. Alike
+// failures from one source address are logged once per 10 seconds, with a
+// count.
 func WithLogger(l *slog.Logger) Option {
 	return option{"WithLogger", server, func(c *config) error { c.log = l; return nil }}
 }

@@ -18,7 +18,7 @@ import (
 func TestZeroOptionsMeanTheDefault(t *testing.T) {
 	t.Parallel()
 	e := start(t, "tcp",
-		tcprpc.WithMaxInFlight(0), tcprpc.WithMaxConns(0), tcprpc.WithMaxMessageSize(0),
+		tcprpc.WithMaxInFlight(0), tcprpc.WithMaxConns(0), tcprpc.WithMaxConnsPerIP(0), tcprpc.WithMaxMessageSize(0),
 		tcprpc.WithReadTimeout(0), tcprpc.WithIdleTimeout(0), tcprpc.WithWriteTimeout(0),
 		tcprpc.WithHandshakeTimeout(0), tcprpc.WithCodec(nil), tcprpc.WithHandshake(nil), tcprpc.WithLogger(nil))
 	c := newClient(t, e.addr, jsonCodec(t),
@@ -50,6 +50,7 @@ func TestInvalidOptionsFailTheConstructor(t *testing.T) {
 	}{
 		{tcprpc.WithMaxInFlight(-1), "WithMaxInFlight(-1): negative"},
 		{tcprpc.WithMaxConns(-5), "WithMaxConns(-5): negative"},
+		{tcprpc.WithMaxConnsPerIP(-1), "WithMaxConnsPerIP(-1): negative"},
 		{tcprpc.WithMaxMessageSize(-1), "WithMaxMessageSize(-1): negative"},
 		{tcprpc.WithReadTimeout(-time.Second), "WithReadTimeout(-1s): negative"},
 		{tcprpc.WithIdleTimeout(-time.Second), "negative"},
@@ -79,6 +80,7 @@ func TestInvalidOptionsFailTheConstructor(t *testing.T) {
 		{tcprpc.WithNetwork("udp"), `WithNetwork("udp")`},
 		{tcprpc.WithMaxInFlight(1), "tcprpc: WithMaxInFlight is a server option"},
 		{tcprpc.WithMaxConns(1), "WithMaxConns is a server option"},
+		{tcprpc.WithMaxConnsPerIP(1), "WithMaxConnsPerIP is a server option"},
 		{tcprpc.WithIdleTimeout(time.Second), "WithIdleTimeout is a server option"},
 		{tcprpc.WithReadTimeout(time.Second), "WithReadTimeout is a server option"},
 		{tcprpc.WithHandshakeTimeout(time.Second), "WithHandshakeTimeout is a server option"},

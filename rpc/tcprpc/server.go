@@ -3,8 +3,8 @@ package tcprpc
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/polyrpc/polyrpc/internal/netlimit"
 	"github.com/polyrpc/polyrpc/internal/netpeek"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/frame"
@@ -31,18 +32,26 @@ var ErrServerClosed = errors.New("tcprpc: server closed")
 // serves its calls itself, and one that runs for a millisecond is moved off
 // it, so that the calls behind it go on (see readLoop). A Server keeps up to
 // 8 worker goroutines per processor parked between calls, shared by its
-// connections. A Server is safe for concurrent use.
+// connections.
+//
+// The messages of all connections share the memory budget of the
+// rpc.Server (rpc.WithMaxMemory): when it is spent, the server stops
+// reading the connections that hold the most until replies are written.
+// A Server is safe for concurrent use.
 type Server struct {
-	rpc *rpc.Server
-	cfg config
+	rpc    *rpc.Server
+	cfg    config
+	budget *wire.Budget
+	limit  *netlimit.Limiter
+	log    *connLog
 	// sniff maps a message's first byte to its codec.
 	sniff [256]rpc.Codec
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	shares    map[string]*share // by source address (budget.go)
 	closing   bool
-	nconns    atomic.Int64
 	connWG    sync.WaitGroup
 	// jobs hands calls to parked workers, at most maxParked.
 	jobs      chan job
@@ -73,10 +82,14 @@ func NewServer(s *rpc.Server, opts ...Option) (*Server, error) {
 	srv := &Server{
 		rpc:       s,
 		cfg:       cfg,
+		budget:    s.Budget(),
+		limit:     netlimit.New(cfg.maxConns, cfg.maxConnsPerIP, cfg.log, "tcprpc"),
+		log:       newConnLog(cfg.log),
 		jobs:      make(chan job),
 		maxParked: int32(min(8*runtime.GOMAXPROCS(0), 256)),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
+		shares:    map[string]*share{},
 	}
 	srv.ctx, srv.cancel = context.WithCancel(context.Background())
 	for _, c := range s.Codecs() {
@@ -94,7 +107,9 @@ func NewServer(s *rpc.Server, opts ...Option) (*Server, error) {
 }
 
 // Serve accepts connections on ln and serves them until Shutdown or Close,
-// when it returns ErrServerClosed.
+// when it returns ErrServerClosed. At the limit of connections
+// (WithMaxConns) it stops accepting until one ends; a connection from an
+// address that holds its share (WithMaxConnsPerIP) is closed at once.
 func (srv *Server) Serve(ln net.Listener) error {
 	srv.mu.Lock()
 	if srv.closing {
@@ -110,6 +125,10 @@ func (srv *Server) Serve(ln net.Listener) error {
 	}()
 	var backoff time.Duration
 	for {
+		// At the limit, new connections wait in the listen backlog.
+		if !srv.limit.Wait() {
+			return ErrServerClosed
+		}
 		nc, err := ln.Accept()
 		if err != nil {
 			if srv.isClosing() {
@@ -124,10 +143,8 @@ func (srv *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		if srv.nconns.Add(1) > int64(srv.cfg.maxConns) {
-			srv.nconns.Add(-1)
-			nc.Close()
-			srv.report(nc, fmt.Errorf("tcprpc: refused: %d connections already", srv.cfg.maxConns))
+		if !srv.limit.Admit(nc.RemoteAddr()) {
+			nc.Close() // logged by the limiter, summed up per source
 			continue
 		}
 		c, ok := srv.track(nc)
@@ -151,26 +168,32 @@ func (srv *Server) isClosing() bool {
 	return srv.closing
 }
 
-// track registers nc, counted in nconns already, unless the server is
-// closing, when it closes nc.
+// track registers nc, admitted by the limiter already, unless the server
+// is closing, when it closes nc.
 func (srv *Server) track(nc net.Conn) (*conn, bool) {
 	c := &conn{srv: srv, nc: nc, sem: make(chan struct{}, srv.cfg.maxInFlight)}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if srv.closing {
-		srv.nconns.Add(-1)
+		srv.limit.Release(nc.RemoteAddr())
 		nc.Close()
 		return nil, false
 	}
+	c.share = srv.shareFor(nc.RemoteAddr())
 	srv.conns[c] = struct{}{}
 	srv.connWG.Add(1)
 	return c, true
 }
 
 // ServeConn serves one connection that was accepted elsewhere, returning
-// when it ends.
+// when it ends. It counts towards the limits as Serve's connections do,
+// but never waits: one from an address that holds its share already is
+// closed at once.
 func (srv *Server) ServeConn(nc net.Conn) {
-	srv.nconns.Add(1)
+	if !srv.limit.Admit(nc.RemoteAddr()) {
+		nc.Close()
+		return
+	}
 	if c, ok := srv.track(nc); ok {
 		c.serve()
 	}
@@ -190,6 +213,8 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		c.stopReading()
 	}
 	srv.mu.Unlock()
+	srv.limit.Close()
+	srv.log.close()
 
 	done := make(chan struct{})
 	go func() { srv.connWG.Wait(); close(done) }()
@@ -217,12 +242,9 @@ func (srv *Server) Close() error {
 	}
 	srv.mu.Unlock()
 	srv.cancel()
+	srv.limit.Close()
+	srv.log.close()
 	return nil
-}
-
-// report logs the error that ended the connection nc.
-func (srv *Server) report(nc net.Conn, err error) {
-	srv.cfg.log.Warn("tcprpc: connection ended", "remote", nc.RemoteAddr().String(), "err", err)
 }
 
 // conn is one served connection.
@@ -234,13 +256,28 @@ type conn struct {
 	inFlight sync.WaitGroup
 	stopping atomic.Bool
 
+	// share holds what the connections from c's source hold of the
+	// server's memory budget, held what c holds of it (budget.go).
+	share *share
+	held  atomic.Int64
+
 	// What the reading goroutine works with; it passes to another
 	// goroutine when a call it serves itself takes too long (inline.go).
-	ctx  context.Context
-	r    *bufio.Reader
-	w    *frame.Writer
-	read func(*[]byte) (rpc.Codec, error)
+	ctx context.Context
+	r   *bufio.Reader
+	w   *frame.Writer
+	// delim and delimCodec read a connection without frames (unframed).
+	delim      wire.Delimiter
+	delimCodec rpc.Codec
+	// firstBy is the deadline of the first message's first byte, and zero
+	// once it came.
+	firstBy time.Time
 	inline
+
+	mu         sync.Mutex
+	closed     bool               // by fail
+	cause      error              // of the failure that closed it
+	cancelWait context.CancelFunc // ends the reader's wait for the budget
 }
 
 // job is one message to serve.
@@ -250,10 +287,30 @@ type job struct {
 	bp    *[]byte
 }
 
-// stopReading makes the read loop end at its next header: used by Shutdown.
+// stopReading makes the read loop end at its next header, or its wait for
+// the budget: used by Shutdown.
 func (c *conn) stopReading() {
 	c.stopping.Store(true)
 	c.nc.SetReadDeadline(time.Now())
+	c.mu.Lock()
+	if c.cancelWait != nil {
+		c.cancelWait()
+	}
+	c.mu.Unlock()
+}
+
+// fail closes the connection because of err, a failed write: the reader
+// ends the connection, reporting err, wherever it waits.
+func (c *conn) fail(err error) {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed, c.cause = true, err
+	}
+	if c.cancelWait != nil {
+		c.cancelWait()
+	}
+	c.mu.Unlock()
+	c.nc.Close()
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -273,59 +330,97 @@ func putBuf(b *[]byte) {
 func (c *conn) serve() {
 	srv := c.srv
 	peer := &rpc.Peer{Transport: c.nc.LocalAddr().Network(), Addr: c.nc.RemoteAddr()}
-	if srv.cfg.handshake != nil {
-		c.nc.SetDeadline(time.Now().Add(srv.cfg.handshakeTimeout))
-		if c.stopping.Load() {
-			c.finish(nil) // Shutdown set its deadline before ours
+	// Until its first message begins, a connection has the handshake
+	// timeout, all told: TLS, the handshake, the first byte. Only then does
+	// the idle timeout apply: a silent or trickling peer that is not known
+	// yet is cut off early.
+	c.firstBy = time.Now().Add(srv.cfg.handshakeTimeout)
+	c.nc.SetDeadline(c.firstBy)
+	if c.stopping.Load() {
+		c.finish(nil) // Shutdown set its deadline before ours
+		return
+	}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		if err := tc.Handshake(); err != nil {
+			c.finish(failed("TLS handshake", err))
 			return
 		}
-		hctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.handshakeTimeout)
+	}
+	if srv.cfg.handshake != nil {
+		hctx, cancel := context.WithDeadline(srv.ctx, c.firstBy)
 		id, err := srv.cfg.handshake(hctx, c.nc)
 		cancel()
 		if err != nil {
-			c.finish(fmt.Errorf("tcprpc: handshake: %w", err))
+			c.finish(failed("handshake", err))
 			return
 		}
 		peer.Identity = id
-		c.nc.SetDeadline(time.Time{})
 	}
+	c.nc.SetWriteDeadline(noDeadline)
 	c.ctx = rpc.WithPeer(srv.ctx, peer)
 	c.r = bufio.NewReaderSize(c.nc, 4096)
-	if d, codec := c.unframed(c.r); d != nil {
+	c.delim, c.delimCodec = c.unframed(c.r)
+	if c.delim != nil {
 		c.w = frame.NewRawWriter(c.nc)
-		c.read = func(bp *[]byte) (rpc.Codec, error) {
-			msg, err := d.ReadMessage(c.r, (*bp)[:0], srv.cfg.maxMessage)
-			*bp = msg
-			return codec, err
-		}
 	} else {
 		c.w = frame.NewWriter(c.nc)
-		c.read = func(bp *[]byte) (rpc.Codec, error) {
-			n, err := frame.ReadHeader(c.r, srv.cfg.maxMessage)
-			if err != nil {
-				if b, _ := c.r.Peek(4); netpeek.Foreign(b) != "" {
-					err = fmt.Errorf("the client speaks %s: %w", netpeek.Foreign(b), err)
-				}
-				return nil, err
-			}
-			msg, err := frame.ReadPayload(c.r, (*bp)[:0], n)
-			*bp = msg
-			if err != nil {
-				return nil, err
-			}
-			codec := srv.cfg.codec
-			if codec == nil && len(msg) > 0 {
-				codec = srv.sniff[msg[0]]
-			}
-			if codec == nil {
-				return nil, fmt.Errorf("a frame in no known codec (first byte %#x)", firstByte(msg))
-			}
-			return codec, nil
-		}
 	}
 	c.w.SetBusy(c.busy)
 	c.w.SetWriteTimeout(srv.cfg.writeTimeout)
+	c.w.SetWritten(func(n int) { c.give(int64(n)) })
 	c.readOn()
+}
+
+// read reads the next message into bp, once its cost is taken from the
+// budget, and returns its codec.
+func (c *conn) read(bp *[]byte) (rpc.Codec, error) {
+	srv := c.srv
+	if c.delim != nil {
+		// The size is known once the message is read: take a little
+		// first, to wait while the budget is spent, and the rest after.
+		reserve := c.cost(0)
+		if err := c.acquire(reserve); err != nil {
+			return nil, err
+		}
+		msg, err := c.delim.ReadMessage(c.r, (*bp)[:0], srv.cfg.maxMessage)
+		*bp = msg
+		if err != nil {
+			c.give(reserve)
+			return nil, err
+		}
+		c.take(c.cost(len(msg)) - reserve)
+		return c.delimCodec, nil
+	}
+	n, err := frame.ReadHeader(c.r, srv.cfg.maxMessage)
+	if err != nil {
+		// A header refused is left unread: it may be another protocol's.
+		if b, _ := c.r.Peek(4); netpeek.Foreign(b) != "" {
+			err = &foreign{netpeek.Foreign(b), err}
+		}
+		return nil, err
+	}
+	if err := c.overBudget(n); err != nil {
+		return nil, err
+	}
+	cost := c.cost(n)
+	if err := c.acquire(cost); err != nil {
+		return nil, err
+	}
+	msg, err := frame.ReadPayload(c.r, (*bp)[:0], n)
+	*bp = msg
+	if err != nil {
+		c.give(cost)
+		return nil, err
+	}
+	codec := srv.cfg.codec
+	if codec == nil && len(msg) > 0 {
+		codec = srv.sniff[msg[0]]
+	}
+	if codec == nil {
+		c.give(cost)
+		return nil, unknownCodec(firstByte(msg))
+	}
+	return codec, nil
 }
 
 // readOn runs the read loop in this goroutine until the connection ends, then
@@ -337,21 +432,29 @@ func (c *conn) readOn() {
 	}
 }
 
-// finish ends the connection once its calls are done, reporting err.
+// finish ends the connection once its calls are done, reporting err, or
+// the failure that closed it, and gives back what it held.
 func (c *conn) finish(err error) {
 	srv := c.srv
-	if err != nil && !c.stopping.Load() {
-		srv.report(c.nc, err)
+	c.mu.Lock()
+	if c.cause != nil {
+		err = c.cause
+	}
+	c.mu.Unlock()
+	if err != nil && !c.stopping.Load() && !srv.isClosing() {
+		srv.log.ended(c.nc.RemoteAddr(), err)
 	}
 	c.inFlight.Wait()
 	if c.w != nil {
 		c.w.Flush() // replies held back by a read loop that stopped
 	}
 	c.nc.Close()
+	c.give(c.held.Load()) // replies never written, if any
 	srv.mu.Lock()
 	delete(srv.conns, c)
+	srv.dropShare(c)
 	srv.mu.Unlock()
-	srv.nconns.Add(-1)
+	srv.limit.Release(c.nc.RemoteAddr())
 	srv.connWG.Done()
 }
 
@@ -363,7 +466,7 @@ func (c *conn) unframed(r *bufio.Reader) (wire.Delimiter, rpc.Codec) {
 	if c.srv.cfg.handshake != nil {
 		return nil, nil
 	}
-	c.nc.SetReadDeadline(deadline(c.srv.cfg.idleTimeout))
+	c.nc.SetReadDeadline(c.firstBy)
 	if c.stopping.Load() {
 		// Shutdown set its deadline before ours: readLoop ends at once.
 		return nil, nil
@@ -404,12 +507,18 @@ func (c *conn) readLoop() (passed bool, err error) {
 		if c.r.Buffered() == 0 {
 			// About to wait: send the replies held back.
 			if err := c.w.Flush(); err != nil {
-				c.nc.Close() // the read below fails and ends the connection
+				// The read below fails and ends the connection.
+				c.fail(failed("writing a reply", err))
 			}
 		}
 		// Wait for the next message: idle connections time out, but not
-		// while their calls are running.
-		c.nc.SetReadDeadline(deadline(srv.cfg.idleTimeout))
+		// while their calls are running; the first message is due within
+		// the handshake timeout.
+		wait := deadline(srv.cfg.idleTimeout)
+		if !c.firstBy.IsZero() {
+			wait = c.firstBy
+		}
+		c.nc.SetReadDeadline(wait)
 		if c.stopping.Load() {
 			// Shutdown may have set its deadline before ours: see again.
 			return false, nil
@@ -421,14 +530,21 @@ func (c *conn) readLoop() (passed bool, err error) {
 			if isTimeout(err) && len(c.sem) > 0 {
 				continue
 			}
-			return false, fmt.Errorf("tcprpc: waiting for a message: %w", err)
+			if !c.firstBy.IsZero() {
+				return false, failed("waiting for the first message", err)
+			}
+			return false, failed("waiting for a message", err)
 		}
+		c.firstBy = time.Time{}
 		c.nc.SetReadDeadline(deadline(srv.cfg.readTimeout))
 		bp := getBuf()
 		codec, err := c.read(bp)
 		if err != nil {
 			putBuf(bp)
-			return false, fmt.Errorf("tcprpc: reading a message: %w", err)
+			if c.stopping.Load() {
+				return false, nil // stopped while waiting for the budget
+			}
+			return false, failed("reading a message", err)
 		}
 		unordered := false
 		if u, ok := codec.(wire.InOrder); ok && u.InOrder() {
@@ -484,6 +600,8 @@ func (srv *Server) work(j job) {
 func (c *conn) call(codec rpc.Codec, bp *[]byte, queue bool) {
 	out := getBuf()
 	reply := c.srv.rpc.ServeMessage(c.ctx, codec, *bp, (*out)[:0])
+	// What the request held is the reply's now, until it is written.
+	c.settle(c.cost(len(*bp)), c.frameSize(len(reply)))
 	if len(reply) > 0 {
 		var err error
 		if queue {
@@ -492,7 +610,8 @@ func (c *conn) call(codec rpc.Codec, bp *[]byte, queue bool) {
 			err = c.w.WriteFrame(context.Background(), reply)
 		}
 		if err != nil {
-			c.nc.Close() // the reader notices and the connection ends
+			// The reader notices and the connection ends.
+			c.fail(failed("writing a reply", err))
 		}
 	}
 	*out = reply

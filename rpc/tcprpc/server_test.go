@@ -56,8 +56,28 @@ func newClient(t testing.TB, addr string, c rpc.Codec, opts ...tcprpc.Option) *r
 // logged records what a server logs, for tests that look at the errors it
 // met.
 type logged struct {
-	mu   sync.Mutex
-	errs []string
+	mu      sync.Mutex
+	errs    []string
+	records []logRecord
+}
+
+// logRecord is a record logged: its message and attributes as text.
+type logRecord struct {
+	msg   string
+	attrs map[string]string
+}
+
+// lines returns the records whose message contains msg.
+func (l *logged) lines(msg string) []logRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []logRecord
+	for _, r := range l.records {
+		if strings.Contains(r.msg, msg) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // logger returns a logger that records the "err" of each record in l.
@@ -76,14 +96,17 @@ func (h *logHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
 func (h *logHandler) WithGroup(string) slog.Handler            { return h }
 func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	msg := r.Message
+	rec := logRecord{msg: r.Message, attrs: map[string]string{}}
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == "err" {
 			msg = a.Value.String()
 		}
+		rec.attrs[a.Key] = a.Value.String()
 		return true
 	})
 	h.l.mu.Lock()
 	h.l.errs = append(h.l.errs, msg)
+	h.l.records = append(h.l.records, rec)
 	h.l.mu.Unlock()
 	return nil
 }
@@ -283,28 +306,48 @@ func TestBadFramesCloseTheConnectionOnly(t *testing.T) {
 	}
 }
 
+// TestMaxConns is finding 2 of issue 13 on TCP: at the limit the server
+// stops accepting (the new connections wait in the listen backlog) instead
+// of accepting and closing them at once, and says so once per burst.
 func TestMaxConns(t *testing.T) {
 	t.Parallel()
-	e := start(t, "tcp", tcprpc.WithMaxConns(2))
+	var log logged
+	e := start(t, "tcp", tcprpc.WithMaxConns(2), tcprpc.WithLogger(log.logger()))
+	call := []byte(`{"jsonrpc":"2.0","method":"demo.add","params":[1,1],"id":1}`)
 	c1, c2 := rawConn(t, e.addr), rawConn(t, e.addr)
-	// Make sure both are being served before the third arrives.
+	// Make sure both are being served before the others arrive.
 	for _, nc := range []net.Conn{c1, c2} {
-		if err := frame.Write(nc, []byte(`{"jsonrpc":"2.0","method":"demo.add","params":[1,1],"id":1}`)); err != nil {
+		if err := frame.Write(nc, call); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := frame.Read(nc, nil, 1<<20); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c3 := rawConn(t, e.addr)
-	if !closedByServer(c3) {
-		t.Error("a connection over the limit was kept")
+	// A burst over the limit: each waits, its call sent.
+	over := make([]net.Conn, 3)
+	for i := range over {
+		over[i] = rawConn(t, e.addr)
+		if err := frame.Write(over[i], call); err != nil {
+			t.Fatal(err)
+		}
 	}
+	if !waitFor(func() bool { return len(log.lines("connection limit reached")) > 0 }) {
+		t.Fatalf("the limit reached was not logged: %q", log.all())
+	}
+	// Once for the burst, not once per connection waiting.
+	if n := len(log.lines("connection limit reached")); n != 1 {
+		t.Errorf("the limit reached was logged %d times for one burst", n)
+	}
+	// Each place freed serves one more of them, in turn.
 	c1.Close()
-	// A place is free again once c1 is gone.
-	c := newClient(t, e.addr, jsonCodec(t))
-	if !waitFor(func() bool { return c.Call(context.Background(), "demo.add", nil, 1, 1) == nil }) {
-		t.Errorf("no place after a connection closed: %v", c.Call(context.Background(), "demo.add", nil, 1, 1))
+	c2.Close()
+	for i, nc := range over {
+		nc.SetReadDeadline(time.Now().Add(time.Minute))
+		if b, err := frame.Read(nc, nil, 1<<20); err != nil || !strings.Contains(string(b), `"result":2`) {
+			t.Fatalf("connection %d over the limit, once a place was free: %q, %v", i, b, err)
+		}
+		nc.Close()
 	}
 }
 
@@ -334,10 +377,14 @@ func TestIdleTimeout(t *testing.T) {
 	call := make(chan error, 1)
 	go func() { call <- c.Call(context.Background(), "test.block", nil) }()
 	<-e.entered
-	// A connection opened after the call began is closed for its silence,
-	// so the idle timeout of the call's connection passed too; but a call
-	// in flight keeps its connection.
+	// A connection that made a call after that call began, then went
+	// silent, is closed for its silence, so the idle timeout of the
+	// call's connection passed too; but a call in flight keeps its
+	// connection.
 	idle := rawConn(t, e.addr)
+	if err := frame.Write(idle, []byte(`{"jsonrpc":"2.0","method":"demo.add","params":[1,1],"id":1}`)); err != nil {
+		t.Fatal(err)
+	}
 	if !closedByServer(idle) {
 		t.Error("an idle connection was kept")
 	}
