@@ -34,9 +34,12 @@ type Limiter struct {
 	bySrc  map[netip.Prefix]int
 	closed bool
 
-	// The burst at the limit on all connections, if one is under way.
+	// The burst at the limit on all connections, if one is under way: it
+	// ends once the server has stayed below the limit for logEvery.
 	fullSince time.Time
+	lastFull  time.Time
 	waited    int // accepts held back in this burst
+	endTimer  *time.Timer
 
 	// Connections refused per source since the last summary.
 	refused     map[netip.Prefix]int
@@ -72,6 +75,7 @@ func (l *Limiter) Wait() bool {
 		for l.n >= l.max && !l.closed {
 			l.cond.Wait()
 		}
+		l.lastFull = time.Now() // when this accept was held back until
 	}
 	return !l.closed
 }
@@ -79,7 +83,7 @@ func (l *Limiter) Wait() bool {
 // Admit counts a connection accepted from addr, or reports false when its
 // source holds its share of connections already: the caller closes it.
 func (l *Limiter) Admit(addr net.Addr) bool {
-	src := source(addr)
+	src := Source(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.perSource > 0 && src.IsValid() && l.bySrc[src] >= l.perSource {
@@ -95,7 +99,7 @@ func (l *Limiter) Admit(addr net.Addr) bool {
 
 // Release ends a connection from addr that Admit counted.
 func (l *Limiter) Release(addr net.Addr) {
-	src := source(addr)
+	src := Source(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.n--
@@ -105,13 +109,29 @@ func (l *Limiter) Release(addr net.Addr) {
 		}
 	}
 	if l.max > 0 && l.n < l.max {
-		if !l.fullSince.IsZero() {
-			l.log.Info(l.what+": accepting again below the connection limit", "limit", l.max,
-				"held_back_for", time.Since(l.fullSince).Round(time.Millisecond), "accepts_held_back", l.waited)
-			l.fullSince, l.waited = time.Time{}, 0
+		if !l.fullSince.IsZero() && l.endTimer == nil {
+			l.endTimer = time.AfterFunc(logEvery, l.endBurst)
 		}
 		l.cond.Signal()
 	}
+}
+
+// endBurst logs the end of a burst at the limit once the server has stayed
+// below it for logEvery, or looks again later.
+func (l *Limiter) endBurst() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.endTimer = nil
+	if l.fullSince.IsZero() {
+		return
+	}
+	if since := time.Since(l.lastFull); l.n >= l.max || since < logEvery {
+		l.endTimer = time.AfterFunc(logEvery-min(since, logEvery-time.Millisecond), l.endBurst)
+		return
+	}
+	l.log.Info(l.what+": accepting again below the connection limit", "limit", l.max,
+		"held_back_for", l.lastFull.Sub(l.fullSince).Round(time.Millisecond), "accepts_held_back", l.waited)
+	l.fullSince, l.waited = time.Time{}, 0
 }
 
 // Close wakes the accept loops waiting in Wait, which then report false.
@@ -122,6 +142,9 @@ func (l *Limiter) Close() {
 	l.cond.Broadcast()
 	if l.flushTimer != nil {
 		l.flushTimer.Stop()
+	}
+	if l.endTimer != nil {
+		l.endTimer.Stop()
 	}
 	l.summarize()
 }
@@ -155,10 +178,10 @@ func (l *Limiter) summarize() {
 	l.lastSummary = time.Now()
 }
 
-// source is the address a connection's limit per source counts under: the
+// Source is the address a connection's limit per source counts under: the
 // IPv4 address, or the /64 of an IPv6 one (a single host commonly holds a
 // whole /64). It is the zero Prefix for addresses that are not IP.
-func source(addr net.Addr) netip.Prefix {
+func Source(addr net.Addr) netip.Prefix {
 	var ap netip.AddrPort
 	switch a := addr.(type) {
 	case *net.TCPAddr:

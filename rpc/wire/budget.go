@@ -100,8 +100,10 @@ func (b *Budget) fits(h *Holder, n int64) bool {
 	if b.used+n > b.max {
 		return false
 	}
-	if h.held+n <= smallHolder {
-		return true // the reserve is there for holders like h
+	if h.held+n <= smallHolder || b.used == 0 {
+		// The reserve is there for holders like h; and a message alone
+		// in the budget always fits.
+		return true
 	}
 	return b.used+n <= b.max-b.max/reserveShare && h.held+n <= max(b.max/holderShare, n)
 }
@@ -146,6 +148,22 @@ func (h *Holder) Acquire(ctx context.Context, n int64) error {
 	}
 }
 
+// TryAcquire takes n bytes for h if they are free now, and reports whether
+// it did; it never waits.
+func (h *Holder) TryAcquire(n int64) bool {
+	if n <= 0 {
+		return true
+	}
+	b := h.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.waiters) > 0 || !b.fits(h, n) {
+		return false
+	}
+	b.take(h, n)
+	return true
+}
+
 // Force takes n bytes for h without waiting, beyond the budget if need be:
 // for memory the server holds already, such as a reply it has encoded.
 // Later Acquires wait until it is released.
@@ -175,7 +193,10 @@ func (h *Holder) Release(n int64) {
 	h.held -= n
 	b.used -= n
 	b.grant()
-	free := b.used <= b.max/reserveShare && b.peak >= b.max/2 && !b.freeing && time.Since(b.freed) >= freeEvery
+	// A burst is over when what is held falls under a sixteenth of the
+	// budget after it reached an eighth (a quarter is what one source may
+	// hold).
+	free := b.used <= b.max/16 && b.peak >= b.max/reserveShare && !b.freeing && time.Since(b.freed) >= freeEvery
 	if free {
 		b.freeing = true
 	}

@@ -96,3 +96,27 @@ func TestBudgetRefusesAndCancels(t *testing.T) {
 		}
 	})
 }
+
+// TestBudgetLargeMessageAlone: a message between the reserve and the whole
+// budget is granted once nothing else is held, never refused for good.
+func TestBudgetLargeMessageAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := wire.NewBudget(16 << 20)
+		small := b.Holder()
+		small.Force(1 << 10)
+		h := b.Holder()
+		if h.TryAcquire(15 << 20) {
+			t.Fatal("15 of 16 MiB granted beside another holder, into the reserve")
+		}
+		got := make(chan error, 1)
+		go func() { got <- h.Acquire(context.Background(), 15<<20) }()
+		synctest.Wait()
+		small.Release(1 << 10)
+		if err := <-got; err != nil {
+			t.Fatal(err)
+		}
+		if !b.Holder().TryAcquire(512 << 10) {
+			t.Error("a small message refused while the reserve is free")
+		}
+	})
+}
