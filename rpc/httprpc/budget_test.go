@@ -80,7 +80,7 @@ func TestHandlerBudgetBackpressure(t *testing.T) {
 					t.Fatalf("%s started", tag)
 				}
 				heldA := s.Budget().Used()
-				if min := 2 * int64(len(msgA)); heldA < min || !chunked && heldA != min {
+				if min := 3 * int64(len(msgA)); heldA < min || !chunked && heldA != min {
 					t.Errorf("%d bytes held for a body of %d", heldA, len(msgA))
 				}
 
@@ -118,7 +118,7 @@ func TestHandlerBudgetBackpressure(t *testing.T) {
 // twice over, gets 413, even under the message size limit, and holds
 // nothing after.
 func TestHandlerBudgetTooLarge(t *testing.T) {
-	s := newRPCServer(t, nil, rpc.WithCodecs(lineCodec{}), rpc.WithMaxMemory(64<<10))
+	s := newRPCServer(t, nil, rpc.WithCodecs(lineCodec{}), rpc.WithMaxMemory(96<<10))
 	if err := s.Register("hold", func(tag, _ string) (string, error) { return tag, nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -129,10 +129,10 @@ func TestHandlerBudgetTooLarge(t *testing.T) {
 		chunked    bool
 		wantStatus int
 	}{
-		{"under half the budget", 30 << 10, false, http.StatusOK},
-		{"under half the budget, chunked", 30 << 10, true, http.StatusOK},
-		{"over half the budget", 40 << 10, false, http.StatusRequestEntityTooLarge},
-		{"over half the budget, chunked", 40 << 10, true, http.StatusRequestEntityTooLarge},
+		{"under a third of the budget", 30 << 10, false, http.StatusOK},
+		{"under a third of the budget, chunked", 30 << 10, true, http.StatusOK},
+		{"over a third of the budget", 40 << 10, false, http.StatusRequestEntityTooLarge},
+		{"over a third of the budget, chunked", 40 << 10, true, http.StatusRequestEntityTooLarge},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			msg := holdCall("a", tt.size)

@@ -44,11 +44,12 @@ var allowHeader = []string{"POST, OPTIONS"}
 // reply in that codec's own shape, with status 200.
 //
 // The server's memory budget (rpc.WithMaxMemory) holds every request: its
-// body counts twice (the message and what decoding makes of it) from before
-// it is read until its reply is encoded, and the reply once until it is
-// written. While the budget is spent, the request waits, unread, for the
-// calls of others to end (backpressure on its connection) or for its
-// context to end; a body that the whole budget could not hold twice gets 413.
+// body counts three times (the message, what decoding makes of it and the
+// reply being encoded, as measured for a string echoed) from before it is
+// read until its reply is encoded, and the reply once until it is written.
+// While the budget is spent, the request waits, unread, for the calls of
+// others to end (backpressure on its connection) or for its context to
+// end; a body that the whole budget could not hold three times gets 413.
 type Handler struct {
 	srv     *rpc.Server
 	budget  *wire.Budget
@@ -191,11 +192,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var chunked *budgetReader
 	switch {
 	case r.ContentLength > 0:
-		if err := l.h.Acquire(ctx, 2*r.ContentLength); err != nil {
+		if err := l.h.Acquire(ctx, bodyCost*r.ContentLength); err != nil {
 			h.noBudget(w, r, err)
 			return
 		}
-		l.n = 2 * r.ContentLength
+		l.n = bodyCost * r.ContentLength
 	case r.ContentLength < 0:
 		// Chunked: the budget grows with the body.
 		chunked = &budgetReader{r: src, ctx: ctx, h: l.h, limit: h.maxBody + 1, max: h.budget.Max()}
@@ -261,9 +262,13 @@ func (l *lease) end(pool *sync.Pool) {
 	pool.Put(l.h)
 }
 
+// bodyCost is how many times a request's body counts in the memory budget
+// until its reply is encoded.
+const bodyCost = 3
+
 // budgetReader reads a body of unknown length (chunked), acquiring its
-// bytes, twice over as for a sized body, before it reads them: in steps
-// that double as the body grows.
+// bytes, bodyCost times over as for a sized body, before it reads them: in
+// steps that double as the body grows.
 type budgetReader struct {
 	r     io.Reader
 	ctx   context.Context
@@ -281,8 +286,8 @@ const minStep = 4 << 10
 func (b *budgetReader) Read(p []byte) (int, error) {
 	if b.room <= 0 && b.n < b.limit {
 		step := min(max(b.n, minStep), b.limit-b.n)
-		if 2*(b.n+step) > b.max {
-			if step = b.max/2 - b.n; step <= 0 {
+		if bodyCost*(b.n+step) > b.max {
+			if step = b.max/bodyCost - b.n; step <= 0 {
 				return 0, wire.ErrOverBudget
 			}
 		}
@@ -290,10 +295,10 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 		// holder may hold a large message, but not grow into one.
 		b.h.Release(b.held)
 		b.held = 0
-		if err := b.h.Acquire(b.ctx, 2*(b.n+step)); err != nil {
+		if err := b.h.Acquire(b.ctx, bodyCost*(b.n+step)); err != nil {
 			return 0, err
 		}
-		b.held = 2 * (b.n + step)
+		b.held = bodyCost * (b.n + step)
 		b.room = step
 	}
 	if b.room > 0 && int64(len(p)) > b.room {
