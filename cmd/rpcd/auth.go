@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/polyrpc/polyrpc/auth"
@@ -26,7 +27,7 @@ func (f *clientFlags) authenticator() (*clientAuth, error) {
 		}
 		return nil, nil
 	}
-	key, err := auth.LoadKeyFile(f.authKeyFile)
+	key, err := loadKey(f.authKeyFile, f.authAllowInsecurePerms)
 	if err != nil {
 		return nil, usageError("-auth-key-file: %v", err)
 	}
@@ -47,6 +48,25 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
+// loadKey loads the key of an -auth-key-file flag: [NAME=]PATH. NAME, when
+// given, is the identity of the callers that hold the key; otherwise it is
+// the ID derived from the secret (auth.Key). A "=" in a path whose part
+// before it holds a path separator is part of the path.
+func loadKey(flag string, allowInsecurePerms bool) (auth.Key, error) {
+	name, path := "", flag
+	if i := strings.IndexByte(flag, '='); i > 0 && !strings.ContainsRune(flag[:i], filepath.Separator) {
+		name, path = flag[:i], flag[i+1:]
+	}
+	k, err := auth.LoadKeyFile(path, auth.WithAllowInsecureKeyPerms(allowInsecurePerms))
+	if err != nil {
+		return auth.Key{}, err
+	}
+	if name != "" {
+		k.ID = name
+	}
+	return k, nil
+}
+
 // serverAuth loads the serve flags' keys; nil when authentication is off.
 func serverAuth(cfg config) (*auth.KeySet, error) {
 	if len(cfg.authKeyFiles) == 0 {
@@ -57,7 +77,7 @@ func serverAuth(cfg config) (*auth.KeySet, error) {
 	}
 	var keys []auth.Key
 	for _, f := range cfg.authKeyFiles {
-		k, err := auth.LoadKeyFile(f)
+		k, err := loadKey(f, cfg.authAllowInsecurePerms)
 		if err != nil {
 			return nil, fmt.Errorf("rpcd: -auth-key-file: %w", err)
 		}
@@ -68,6 +88,18 @@ func serverAuth(cfg config) (*auth.KeySet, error) {
 		return nil, fmt.Errorf("rpcd: -auth-key-file: %w", err)
 	}
 	return ks, nil
+}
+
+// aeadSuites are the TLS 1.2 cipher suites rpcd offers: forward secret and
+// AEAD only. Go's defaults add CBC-SHA1 suites, which testssl marks
+// obsolete. (TLS 1.3's suites are not configurable and all AEAD.)
+var aeadSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // serverTLS builds the listeners' TLS configuration; nil when TLS is off.
@@ -82,7 +114,7 @@ func serverTLS(cfg config) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rpcd: -tls-cert/-tls-key: %w", err)
 	}
-	conf := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	conf := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, CipherSuites: aeadSuites}
 	if cfg.tlsClientCA != "" {
 		pem, err := os.ReadFile(cfg.tlsClientCA)
 		if err != nil {

@@ -21,13 +21,14 @@ import (
 
 // clientFlags are the flags rpcd call and rpcd list share.
 type clientFlags struct {
-	codec        string
-	timeout      time.Duration
-	authKeyFile  string
-	authAllowMD5 bool
-	tlsCA        string
-	tlsCert      string
-	tlsKey       string
+	codec                  string
+	timeout                time.Duration
+	authKeyFile            string
+	authAllowMD5           bool
+	authAllowInsecurePerms bool
+	tlsCA                  string
+	tlsCert                string
+	tlsKey                 string
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet) {
@@ -39,7 +40,8 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 // registerSecurity registers the authentication and TLS flags, which rpcd
 // load shares.
 func (f *clientFlags) registerSecurity(fs *flag.FlagSet) {
-	fs.StringVar(&f.authKeyFile, "auth-key-file", "", "authenticate with the key in this `file` (its exact bytes)")
+	fs.StringVar(&f.authKeyFile, "auth-key-file", "", "authenticate with the key in this `file` (its exact bytes; mode 0600)")
+	fs.BoolVar(&f.authAllowInsecurePerms, "auth-allow-insecure-key-perms", false, "accept a key file that its group or others may read or write")
 	fs.BoolVar(&f.authAllowMD5, "auth-allow-md5", false, "accept the legacy HMAC-MD5 handshake of Python 3.11 and older")
 	fs.StringVar(&f.tlsCA, "tls-ca", "", "trust the CA certificates in this PEM `file` (tls:// and https://)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "client certificate PEM `file` for mutual TLS")

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -38,13 +39,18 @@ type config struct {
 	version         bool
 	authKeyFiles    stringList
 	authAllowMD5    bool
-	tlsCert         string
-	tlsKey          string
-	tlsClientCA     string
+
+	authAllowInsecurePerms bool
+	tlsCert                string
+	tlsKey                 string
+	tlsClientCA            string
 
 	maxBatch         int
 	maxDepth         int
 	maxConns         int
+	maxConnsPerIP    int
+	maxMemory        int64
+	allowOrigins     stringList
 	maxInFlight      int
 	handshakeTimeout time.Duration
 	idleTimeout      time.Duration
@@ -130,19 +136,23 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.demo, "demo", true, "serve the demo methods (JSON-RPC examples, validator1, demo.*)")
 	fs.DurationVar(&cfg.callTimeout, "call-timeout", 0, "deadline of every call (`duration`); 0 means none")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for calls in flight")
-	fs.Var(&cfg.authKeyFiles, "auth-key-file", "require HMAC authentication on every listener with the key in this `file` (its exact bytes; repeat for several keys)")
+	fs.Var(&cfg.authKeyFiles, "auth-key-file", "require HMAC authentication on every listener with the key in this `[NAME=]file` (its exact bytes, mode 0600; the callers' identity is NAME, else an ID derived from the key; repeat for several keys)")
+	fs.BoolVar(&cfg.authAllowInsecurePerms, "auth-allow-insecure-key-perms", false, "accept key files that their group or others may read or write")
 	fs.BoolVar(&cfg.authAllowMD5, "auth-allow-md5", false, "also accept the legacy HMAC-MD5 handshake of Python 3.11 and older")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve TLS on every listener with this certificate PEM `file`")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the TLS private key PEM `file`")
 	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", "", "require client certificates signed by the CAs in this PEM `file` (mutual TLS)")
 	fs.IntVar(&cfg.maxBatch, "max-batch", 1000, "most calls in one JSON-RPC batch or system.multicall")
 	fs.IntVar(&cfg.maxDepth, "max-depth", 128, "deepest nesting of arrays and objects a message may have")
-	fs.IntVar(&cfg.maxConns, "max-conns", 10000, "most connections served at once, per listener (HTTP and TCP); more are closed on accept")
+	fs.IntVar(&cfg.maxConns, "max-conns", 10000, "most connections served at once, per listener (HTTP and TCP); more wait in the listen backlog")
+	fs.IntVar(&cfg.maxConnsPerIP, "max-conns-per-ip", 256, "most connections from one source address (IPv4, or IPv6 /64), per listener; more are closed at once")
+	fs.Int64Var(&cfg.maxMemory, "max-memory", 256<<20, "most `bytes` held for the messages in flight on all connections; beyond it the connections that hold the most are not read")
+	fs.Var(&cfg.allowOrigins, "allow-origin", "let web pages of this `origin` (scheme://host[:port]) call the HTTP listener; repeat for several")
 	fs.IntVar(&cfg.maxInFlight, "max-in-flight", 128, "most calls of one TCP connection running at once; beyond it the connection is not read")
 	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", 10*time.Second, "time a TCP connection has to authenticate")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close connections idle this long (TCP with no call running; HTTP keep-alive)")
 	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "time to read one message once it started (TCP frame; HTTP request)")
-	fs.DurationVar(&cfg.writeTimeout, "write-timeout", 30*time.Second, "time to write one TCP reply before the peer is dropped")
+	fs.DurationVar(&cfg.writeTimeout, "write-timeout", 30*time.Second, "time a TCP reply, or 64 KiB of an HTTP response, may take to write before the peer is dropped")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug (every call), info, warn or error")
 	fs.BoolVar(&cfg.version, "version", false, "print rpcd's version and exit")
 	fs.Usage = func() {
@@ -161,10 +171,13 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.maxMessage <= 0 {
 		return cfg, fmt.Errorf("rpcd: -max-message must be positive")
 	}
+	if cfg.maxMemory < 2*int64(cfg.maxMessage) {
+		return cfg, fmt.Errorf("rpcd: -max-memory must hold at least two messages of -max-message bytes")
+	}
 	for _, n := range []struct {
 		name string
 		v    int
-	}{{"-max-batch", cfg.maxBatch}, {"-max-depth", cfg.maxDepth}, {"-max-conns", cfg.maxConns}, {"-max-in-flight", cfg.maxInFlight}} {
+	}{{"-max-batch", cfg.maxBatch}, {"-max-depth", cfg.maxDepth}, {"-max-conns", cfg.maxConns}, {"-max-conns-per-ip", cfg.maxConnsPerIP}, {"-max-in-flight", cfg.maxInFlight}} {
 		if n.v <= 0 {
 			return cfg, fmt.Errorf("rpcd: %s must be positive", n.name)
 		}
@@ -180,6 +193,7 @@ func newServer(cfg config, log *slog.Logger) (*rpc.Server, error) {
 		rpc.WithCodecs(codecs(cfg)...),
 		rpc.WithCallTimeout(cfg.callTimeout),
 		rpc.WithMaxBatch(cfg.maxBatch),
+		rpc.WithMaxMemory(cfg.maxMemory),
 		rpc.WithInterceptors(logCalls(log)),
 		rpc.WithLogger(log),
 	)
@@ -207,8 +221,10 @@ func codecs(cfg config) []rpc.Codec {
 	}
 }
 
-// logCalls logs every call at debug level: its start, and its end with the
-// duration and the error code, if any.
+// logCalls logs every call at debug level as it starts, and once it ended
+// with its method, codec, transport, the caller's address and
+// authenticated identity, how long it took and its error code (0 for
+// success).
 func logCalls(log *slog.Logger) rpc.Interceptor {
 	return func(ctx context.Context, call *rpc.Call, next rpc.Handler) (any, error) {
 		if !log.Enabled(ctx, slog.LevelDebug) {
@@ -217,16 +233,38 @@ func logCalls(log *slog.Logger) rpc.Interceptor {
 		start := time.Now()
 		log.DebugContext(ctx, "call started", "method", call.Method)
 		res, err := next(ctx, call)
-		if e := rpc.AsError(err); e != nil {
-			log.DebugContext(ctx, "call failed", "method", call.Method, "took", time.Since(start), "code", int(e.Code), "error", e.Message)
-		} else {
-			log.DebugContext(ctx, "call done", "method", call.Method, "took", time.Since(start))
+		attrs := make([]slog.Attr, 0, 9)
+		attrs = append(attrs, slog.String("method", call.Method), slog.String("codec", call.Codec))
+		if p := call.Peer; p != nil {
+			attrs = append(attrs, slog.String("transport", p.Transport))
+			if p.Addr != nil {
+				attrs = append(attrs, slog.String("remote", p.Addr.String()))
+			}
+			if p.Identity != "" {
+				attrs = append(attrs, slog.String("identity", p.Identity))
+			}
 		}
+		attrs = append(attrs, slog.Duration("took", time.Since(start)))
+		if e := rpc.AsError(err); e != nil {
+			attrs = append(attrs, slog.Int("code", int(e.Code)), slog.String("error", e.Message))
+		} else {
+			attrs = append(attrs, slog.Int("code", 0))
+		}
+		log.LogAttrs(ctx, slog.LevelDebug, "call", attrs...)
 		return res, err
 	}
 }
 
+// memoryHeadroom is what rpcd's Go memory limit adds to -max-memory for
+// what is not messages: buffers, goroutines, the runtime.
+const memoryHeadroom = 64 << 20
+
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit, so that the garbage collector keeps up under a
+		// burst instead of letting the heap double; GOMEMLIMIT overrides.
+		debug.SetMemoryLimit(cfg.maxMemory + memoryHeadroom)
+	}
 	s, err := newServer(cfg, log)
 	if err != nil {
 		return err
@@ -239,6 +277,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	keys, err := serverAuth(cfg)
 	if err != nil {
 		return err
+	}
+	if keys != nil {
+		log.Info("authentication on", "keys", keys.IDs(), "nonces_issued_under", keys.IDs()[0])
 	}
 	tlsConf, err := serverTLS(cfg)
 	if err != nil {
@@ -319,13 +360,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 // newHTTPServer builds the HTTP listener's server: s at / and /RPC2, behind
 // authentication when keys are given, over TLS when tlsConf is.
 func newHTTPServer(cfg config, s *rpc.Server, keys *auth.KeySet, tlsConf *tls.Config, log *slog.Logger) (*httprpc.Server, error) {
-	h, err := httprpc.NewHandler(s, httprpc.WithMaxMessageSize(cfg.maxMessage), httprpc.WithLogger(log))
+	h, err := httprpc.NewHandler(s, httprpc.WithMaxMessageSize(cfg.maxMessage),
+		httprpc.WithAllowOrigin(cfg.allowOrigins...), httprpc.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}
 	var handler http.Handler = h
 	if keys != nil {
-		if handler, err = auth.NewHTTPHandler(h, keys, auth.WithMaxMessageSize(cfg.maxMessage), auth.WithLogger(log)); err != nil {
+		if handler, err = auth.NewHTTPHandler(h, keys, auth.WithMaxMessageSize(cfg.maxMessage),
+			auth.WithMemoryBudget(s.Budget()), auth.WithLogger(log)); err != nil {
 			return nil, err
 		}
 	}
@@ -334,8 +377,10 @@ func newHTTPServer(cfg config, s *rpc.Server, keys *auth.KeySet, tlsConf *tls.Co
 	mux.Handle("/RPC2", handler)
 	opts := []httprpc.Option{
 		httprpc.WithReadTimeout(cfg.readTimeout),
+		httprpc.WithWriteTimeout(cfg.writeTimeout),
 		httprpc.WithIdleTimeout(cfg.idleTimeout),
 		httprpc.WithMaxConns(cfg.maxConns),
+		httprpc.WithMaxConnsPerIP(cfg.maxConnsPerIP),
 		httprpc.WithLogger(log),
 	}
 	if tlsConf != nil {
@@ -352,6 +397,7 @@ func newTCPServer(cfg config, s *rpc.Server, keys *auth.KeySet, log *slog.Logger
 	opts := []tcprpc.Option{
 		tcprpc.WithMaxMessageSize(cfg.maxMessage),
 		tcprpc.WithMaxConns(cfg.maxConns),
+		tcprpc.WithMaxConnsPerIP(cfg.maxConnsPerIP),
 		tcprpc.WithMaxInFlight(cfg.maxInFlight),
 		tcprpc.WithHandshakeTimeout(cfg.handshakeTimeout),
 		tcprpc.WithIdleTimeout(cfg.idleTimeout),
@@ -360,7 +406,7 @@ func newTCPServer(cfg config, s *rpc.Server, keys *auth.KeySet, log *slog.Logger
 		tcprpc.WithLogger(log),
 	}
 	if keys != nil {
-		as, err := auth.NewServer(keys, auth.WithAllowMD5(cfg.authAllowMD5), auth.WithHandshakeTimeout(cfg.handshakeTimeout))
+		as, err := auth.NewServer(keys, auth.WithAllowMD5(cfg.authAllowMD5), auth.WithHandshakeTimeout(cfg.handshakeTimeout), auth.WithLogger(log))
 		if err != nil {
 			return nil, err
 		}
