@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/polyrpc/polyrpc/rpc/metadata"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -60,6 +63,9 @@ type exchanger interface {
 	// The reply comes back decoded unless it answers a batch.
 	exchange(ctx context.Context, seq uint64, more []uint64, msg []byte, oneway, batch bool) (exchange, error)
 	close() error
+	// inMessage reports whether metadata travels inside the messages
+	// (streams), rather than beside them in a wire.Carrier (HTTP).
+	inMessage() bool
 }
 
 // exchange is a reply: raw, and decoded too when matching it to its call
@@ -125,6 +131,8 @@ func (e *replyError) Unwrap() error { return e.err }
 
 func (x transportExchanger) close() error { return x.t.Close() }
 
+func (transportExchanger) inMessage() bool { return false }
+
 // Codec returns the client's codec.
 func (c *Client) Codec() Codec { return c.codec }
 
@@ -172,6 +180,7 @@ func (c *Client) do(ctx context.Context, method string, notification bool, args 
 	cl.params = goParams{args: args, named: named}
 	cl.call = Call{Method: method, Codec: c.codec.Name(), Notification: notification, Params: &cl.params,
 		args: args, named: named, result: result, scratch: &cl.wcall}
+	cl.call.md, _ = metadata.FromOutgoingContext(ctx)
 	_, err := c.handler(ctx, &cl.call)
 	*cl = calling{}
 	callingPool.Put(cl)
@@ -189,6 +198,27 @@ func (c *Client) send(ctx context.Context, call *Call) (any, error) {
 	}
 	*wc = wire.Call{Method: call.Method, Notification: call.Notification, Args: call.args, Named: call.named}
 	wc.ID.Seq = c.seq.Add(1)
+	if d, ok := ctx.Deadline(); ok {
+		// The server's handler gets the time left (whole milliseconds, at
+		// least 1 while any is left).
+		ms := int64(0)
+		if left := time.Until(d); left > 0 {
+			ms = max(int64(left/time.Millisecond), 1)
+		}
+		call.SetMetadata(metadata.TimeoutKey, strconv.FormatInt(ms, 10))
+	}
+	if call.md != nil {
+		if err := call.md.Validate(); err != nil {
+			return nil, fmt.Errorf("rpc: %s: %w", call.Method, err)
+		}
+	}
+	var carrier *wire.MDCarrier
+	if c.ex.inMessage() {
+		wc.Meta = call.md
+	} else {
+		carrier = &wire.MDCarrier{Request: call.md}
+		ctx = wire.WithCarrier(ctx, carrier)
+	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	msg, err := c.codec.AppendCall((*bp)[:0], wc)
@@ -209,6 +239,11 @@ func (c *Client) send(ctx context.Context, call *Call) (any, error) {
 	}
 	defer x.release()
 	r := x.reply
+	if carrier != nil {
+		call.reply = carrier.Reply
+	} else {
+		call.reply = r.Meta
+	}
 	if r.Error != nil {
 		return nil, fromWire(r.Error)
 	}

@@ -2,7 +2,10 @@ package rpc
 
 import (
 	"context"
+	"sync"
+	"time"
 
+	"github.com/polyrpc/polyrpc/rpc/metadata"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -47,6 +50,85 @@ type Call struct {
 	named   any
 	result  any
 	scratch *wire.Call
+
+	// Metadata: md is the request's (a server's incoming, a client's
+	// outgoing, owned when mdOwned), carrier where a transport holds it
+	// beside the message; reply is the reply's.
+	md      metadata.MD
+	mdOwned bool
+	carrier wire.Carrier
+	reply   metadata.MD
+}
+
+// Metadata returns the call's metadata: on a server what the caller sent
+// (over HTTP, its headers but HTTP's own); on a client what the call sends,
+// the context's (metadata.NewOutgoingContext) with what interceptors set.
+// It must not be modified: use SetMetadata.
+func (c *Call) Metadata() metadata.MD {
+	if c.carrier != nil {
+		if md := c.carrier.Metadata(); len(c.md) == 0 {
+			return md
+		} else if len(md) > 0 {
+			merged := c.md.Clone()
+			for k, v := range md {
+				merged[k] = v
+			}
+			return merged
+		}
+	}
+	return c.md
+}
+
+// metadataValue returns one value of the request's metadata, without
+// building the whole of it.
+func (c *Call) metadataValue(key string) string {
+	if c.carrier != nil {
+		if v := c.carrier.Get(key); v != "" {
+			return v
+		}
+	}
+	return c.md[key]
+}
+
+// SetMetadata sets an entry of the metadata a client's call sends, for
+// interceptors (tracing context, say); the key is lowered.
+func (c *Call) SetMetadata(key, value string) {
+	if !c.mdOwned {
+		c.md = c.md.Clone()
+		c.mdOwned = true
+	}
+	c.md[lower(key)] = value
+}
+
+// SetReplyMetadata sets an entry of the metadata a server's reply carries,
+// for handlers and interceptors; the key is lowered. The reply to a call in
+// a batch carries none.
+func (c *Call) SetReplyMetadata(key, value string) {
+	if c.reply == nil {
+		c.reply = metadata.MD{}
+	}
+	c.reply[lower(key)] = value
+}
+
+// ReplyMetadata returns, on a client, the metadata the reply carried (once
+// next returned, for an interceptor); on a server, what SetReplyMetadata
+// set.
+func (c *Call) ReplyMetadata() metadata.MD { return c.reply }
+
+// lower returns s in lower case, without allocating when it is already.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 type peerKey struct{}
@@ -70,16 +152,104 @@ func CallFromContext(ctx context.Context) (*Call, bool) {
 	return c, ok && c != nil
 }
 
-// callContext carries the Call of a call served at the cost of one
-// allocation.
+// callContext is the context of a call a server serves: it carries the
+// Call, the call's own deadline (the caller's, and the server's
+// WithCallTimeout), and can be cancelled (a client's CancelMethod, or its
+// connection's end) at the cost of the one allocation it is. Its Done
+// channel, and what watches the parent's and the deadline for it, are made
+// only when a handler asks for Done.
 type callContext struct {
-	context.Context
-	call Call
+	context.Context // the parent
+	call            Call
+
+	deadline time.Time // zero: none of its own
+
+	mu    sync.Mutex
+	err   error         // set once cancelled or past the deadline
+	done  chan struct{} // made by Done
+	stop  func() bool   // ends the watch of the parent's Done
+	timer *time.Timer   // fires at the deadline
 }
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (c *callContext) Value(key any) any {
 	if key == (callKey{}) {
 		return &c.call
 	}
 	return c.Context.Value(key)
+}
+
+func (c *callContext) Deadline() (time.Time, bool) {
+	d, ok := c.Context.Deadline()
+	if c.deadline.IsZero() || ok && d.Before(c.deadline) {
+		return d, ok
+	}
+	return c.deadline, true
+}
+
+func (c *callContext) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done != nil {
+		return c.done
+	}
+	if c.errLocked() != nil {
+		c.done = closedChan
+		return c.done
+	}
+	c.done = make(chan struct{})
+	if c.Context.Done() != nil {
+		c.stop = context.AfterFunc(c.Context, func() { c.cancel(c.Context.Err()) })
+	}
+	if !c.deadline.IsZero() {
+		c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.cancel(context.DeadlineExceeded) })
+	}
+	return c.done
+}
+
+func (c *callContext) Err() error {
+	c.mu.Lock()
+	err := c.errLocked()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.Context.Err()
+}
+
+// errLocked returns the call's own error, noting a deadline passed; c.mu is
+// held.
+func (c *callContext) errLocked() error {
+	if c.err == nil && !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+		c.err = context.DeadlineExceeded
+	}
+	return c.err
+}
+
+// Cancel implements wire.Canceler: a client cancelled the call.
+func (c *callContext) Cancel() { c.cancel(context.Canceled) }
+
+func (c *callContext) cancel(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+		if c.done != nil && c.done != closedChan {
+			close(c.done)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// release stops what watches the call's end, once it returned.
+func (c *callContext) release() {
+	c.mu.Lock()
+	stop, timer := c.stop, c.timer
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	if timer != nil {
+		timer.Stop()
+	}
 }

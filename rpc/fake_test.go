@@ -30,6 +30,13 @@ type fakeEnvelope struct {
 	Params stdjson.RawMessage `json:"p,omitempty"`
 	Result stdjson.RawMessage `json:"r,omitempty"`
 	Error  *fakeError         `json:"e,omitempty"`
+	Meta   map[string]string  `json:"md,omitempty"`
+}
+
+// IDKey implements wire.IDKeyer: ids are whole numbers.
+func (fakeCodec) IDKey(raw []byte) (wire.Key, bool) {
+	n, err := strconv.ParseUint(string(raw), 10, 64)
+	return wire.Key{Num: n}, err == nil
 }
 
 type fakeError struct {
@@ -84,6 +91,7 @@ func (fakeCodec) DecodeRequest(msg []byte, req *wire.Request) error {
 		return &wire.Error{Code: wire.CodeInvalidRequest, Message: "no method"}
 	}
 	req.Method = env.Method
+	req.Meta = env.Meta
 	if len(env.Params) > 0 {
 		var p fakeParams
 		switch env.Params[0] {
@@ -128,7 +136,7 @@ func (p fakeParams) DecodeNamed(name string, dst any) error {
 }
 
 func (fakeCodec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) {
-	env := fakeEnvelope{}
+	env := fakeEnvelope{Meta: resp.Meta}
 	if resp.ID.Raw != nil {
 		id, _ := strconv.ParseUint(string(resp.ID.Raw), 10, 64)
 		env.ID = &id
@@ -150,7 +158,7 @@ func (fakeCodec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error)
 }
 
 func (fakeCodec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
-	env := fakeEnvelope{Method: call.Method}
+	env := fakeEnvelope{Method: call.Method, Meta: call.Meta}
 	if !call.Notification {
 		id := call.ID.Seq
 		env.ID = &id
@@ -190,6 +198,7 @@ func (fakeCodec) DecodeReply(msg []byte, r *wire.Reply) error {
 	if env.ID != nil {
 		r.ID.Seq = *env.ID
 	}
+	r.Meta = env.Meta
 	if env.Error != nil {
 		r.Error = &wire.Error{Code: env.Error.Code, Message: env.Error.Message, Data: naturalize(env.Error.Data)}
 		return nil

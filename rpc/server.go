@@ -8,10 +8,13 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
+	"github.com/polyrpc/polyrpc/rpc/metadata"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -156,7 +159,7 @@ func (s *Server) ServeMessage(ctx context.Context, c Codec, msg, dst []byte) []b
 			return s.serveBatch(ctx, c, bc, items, dst)
 		}
 	}
-	return s.serveOne(ctx, c, msg, dst)
+	return s.serveOne(ctx, c, msg, dst, false)
 }
 
 // serving holds one call's request and response; pooled, as both escape
@@ -169,7 +172,7 @@ type serving struct {
 
 var servingPool = sync.Pool{New: func() any { return new(serving) }}
 
-func (s *Server) serveOne(ctx context.Context, c Codec, msg, dst []byte) []byte {
+func (s *Server) serveOne(ctx context.Context, c Codec, msg, dst []byte, inBatch bool) []byte {
 	sv := servingPool.Get().(*serving)
 	defer func() {
 		*sv = serving{}
@@ -179,14 +182,102 @@ func (s *Server) serveOne(ctx context.Context, c Codec, msg, dst []byte) []byte 
 	if err := c.DecodeRequest(msg, req); err != nil {
 		return s.appendError(ctx, c, dst, req, decodeError(err))
 	}
-	result, err := s.call(ctx, c.Name(), req.Method, req.Notification, req.Params)
+	if req.Method == wire.CancelMethod && req.Notification {
+		s.cancelCall(ctx, c, req)
+		return dst
+	}
+	if req.Meta != nil {
+		if err := req.Meta.Validate(); err != nil {
+			return s.appendError(ctx, c, dst, req, &Error{Code: CodeInvalidRequest, Message: "invalid request: " + err.Error()})
+		}
+	}
+	cc := &callContext{Context: ctx}
+	cc.call = Call{Method: req.Method, Codec: c.Name(), Notification: req.Notification, Params: req.Params, md: req.Meta}
+	cc.call.Peer, _ = PeerFromContext(ctx)
+	if !inBatch {
+		cc.call.carrier, _ = wire.CarrierFrom(ctx)
+	}
+	if e := s.setDeadline(cc); e != nil {
+		if req.Notification {
+			return dst
+		}
+		return s.appendError(ctx, c, dst, req, e)
+	}
+	if table, ok := wire.CallTableFrom(ctx); ok && !req.Notification && req.ID.Raw != nil {
+		if k, ok := c.(wire.IDKeyer); ok {
+			if key, ok := k.IDKey(req.ID.Raw); ok && table.Add(key, cc) {
+				defer table.Remove(key, cc)
+			}
+		}
+	}
+	result, err := s.run(cc)
+	if cc.call.carrier != nil && cc.call.reply != nil {
+		cc.call.carrier.SetReply(cc.call.reply)
+	}
 	if req.Notification {
 		return dst
 	}
+	sv.resp.Meta = cc.call.reply
 	if err != nil {
 		return s.appendResponse(ctx, c, dst, req, sv, nil, AsError(err))
 	}
 	return s.appendResponse(ctx, c, dst, req, sv, result, nil)
+}
+
+// maxTimeout bounds the timeout a caller may send: beyond it, as good as
+// none.
+const maxTimeout = 365 * 24 * time.Hour
+
+// setDeadline gives the call its deadline: the one its caller sent
+// (metadata.TimeoutKey, in whole milliseconds), capped by the server's
+// WithCallTimeout. A timeout that is not a whole number of milliseconds
+// from 0 up is refused.
+func (s *Server) setDeadline(cc *callContext) *Error {
+	var d time.Duration
+	if v := cc.call.metadataValue(metadata.TimeoutKey); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms < 0 {
+			return &Error{Code: CodeInvalidRequest, Message: "invalid request: " + metadata.TimeoutKey + " " + strconv.Quote(clip(v)) + " is not a whole number of milliseconds"}
+		}
+		if ms < int64(maxTimeout/time.Millisecond) {
+			d = time.Duration(ms) * time.Millisecond
+		}
+	}
+	if t := s.cfg.callTimeout; t > 0 && (d == 0 || t < d) {
+		d = t
+	}
+	if d > 0 {
+		cc.deadline = time.Now().Add(d)
+	} else if cc.call.metadataValue(metadata.TimeoutKey) == "0" {
+		cc.deadline = time.Now() // the caller's time is up
+	}
+	return nil
+}
+
+// cancelCall serves CancelMethod: it cancels the call in flight on the
+// same connection whose id its params name, if there is one.
+func (s *Server) cancelCall(ctx context.Context, c Codec, req *wire.Request) {
+	table, ok := wire.CallTableFrom(ctx)
+	if !ok || req.Params == nil {
+		return
+	}
+	var id any
+	if req.Params.Len() >= 0 {
+		if req.Params.Len() != 1 {
+			return
+		}
+		// Positional: [{"id": X}], for codecs whose params are an array.
+		var p map[string]any
+		if req.Params.DecodeAt(0, &p) != nil {
+			return
+		}
+		id = p["id"]
+	} else if req.Params.DecodeNamed("id", &id) != nil {
+		return
+	}
+	if key, ok := wire.KeyOf(id); ok {
+		table.Cancel(key)
+	}
 }
 
 // appendError encodes the error reply to a message the server refused, and
@@ -221,7 +312,7 @@ func (s *Server) serveBatch(ctx context.Context, c Codec, bc wire.BatchCodec, it
 	workers := min(len(items), maxBatchWorkers, 2*runtime.GOMAXPROCS(0))
 	if workers <= 1 {
 		for i, item := range items {
-			replies[i] = s.serveOne(ctx, c, item, nil)
+			replies[i] = s.serveOne(ctx, c, item, nil, true)
 		}
 	} else {
 		var next atomic.Int64
@@ -233,7 +324,7 @@ func (s *Server) serveBatch(ctx context.Context, c Codec, bc wire.BatchCodec, it
 					if i >= len(items) {
 						return
 					}
-					replies[i] = s.serveOne(ctx, c, items[i], nil)
+					replies[i] = s.serveOne(ctx, c, items[i], nil, true)
 				}
 			})
 		}
@@ -251,12 +342,13 @@ func (s *Server) serveBatch(ctx context.Context, c Codec, bc wire.BatchCodec, it
 	return bc.AppendBatch(dst, out)
 }
 
-// appendResponse encodes the response to req: result, or e when not nil. A
+// appendResponse encodes the response to req: result, or e when not nil,
+// with the reply metadata in sv.resp.Meta. A
 // result or error data that the codec cannot carry turns into a
 // CodeInternal error naming the reason, and is logged.
 func (s *Server) appendResponse(ctx context.Context, c Codec, dst []byte, req *wire.Request, sv *serving, result any, e *Error) []byte {
 	resp := &sv.resp
-	*resp = wire.Response{ID: req.ID, Dialect: req.Dialect, Result: result}
+	*resp = wire.Response{ID: req.ID, Dialect: req.Dialect, Result: result, Meta: resp.Meta}
 	if e != nil {
 		resp.Error = e.toWire(&sv.werr)
 	}
@@ -300,26 +392,26 @@ func (s *Server) Invoke(ctx context.Context, method string, params ...any) (any,
 	if params == nil {
 		params = []any{}
 	}
-	return s.call(ctx, codec, method, false, &goParams{args: params})
+	cc := &callContext{Context: ctx}
+	cc.call = Call{Method: method, Codec: codec, Params: &goParams{args: params}}
+	cc.call.Peer, _ = PeerFromContext(ctx)
+	if t := s.cfg.callTimeout; t > 0 {
+		cc.deadline = time.Now().Add(t)
+	}
+	return s.run(cc)
 }
 
-func (s *Server) call(ctx context.Context, codec, method string, notification bool, params wire.Params) (result any, err error) {
-	cc := &callContext{Context: ctx}
-	cc.call = Call{Method: method, Codec: codec, Notification: notification, Params: params}
-	cc.call.Peer, _ = PeerFromContext(ctx)
-	ctx = cc
-	if s.cfg.callTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.callTimeout)
-		defer cancel()
-	}
+// run serves the call of cc through the interceptors, turning a panic
+// into CodeInternal.
+func (s *Server) run(cc *callContext) (result any, err error) {
+	defer cc.release()
 	defer func() {
 		if v := recover(); v != nil {
-			s.cfg.log.ErrorContext(ctx, "rpc: handler panicked", "method", clip(method), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.cfg.log.ErrorContext(cc, "rpc: handler panicked", "method", clip(cc.call.Method), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			result, err = nil, &Error{Code: CodeInternal, Message: "internal error"}
 		}
 	}()
-	result, err = s.handler(ctx, &cc.call)
+	result, err = s.handler(cc, &cc.call)
 	if err != nil {
 		return nil, AsError(err)
 	}

@@ -251,7 +251,7 @@ func (m *streamMux) readOne(c *muxConn, self *waiter) (x exchange, to *waiter, e
 		x.release()
 		return exchange{}, nil, err
 	}
-	if !ok && len(c.pending) == 1 && (r == nil || r.Error != nil) {
+	if !ok && seq == 0 && len(c.pending) == 1 && (r == nil || r.Error != nil) {
 		// A reply the server could not address (an error with a null id)
 		// goes to the only call waiting.
 		for _, only := range c.pending {
@@ -284,7 +284,7 @@ func (m *streamMux) lead(ctx context.Context, c *muxConn, w *waiter) (exchange, 
 			c.remove(w)
 			c.passTurn()
 			c.mu.Unlock()
-			return m.abandoned(ctx)
+			return m.abandoned(ctx, c, w)
 		}
 		x, to, err := m.readOne(c, w)
 		switch {
@@ -313,9 +313,19 @@ func (c *muxConn) passTurn() {
 	c.reading = false
 }
 
-// abandoned ends a call whose context ended before its reply came; its
-// reply, if it comes, answers no call and is dropped.
-func (m *streamMux) abandoned(ctx context.Context) (exchange, error) {
+// abandoned ends a call whose context ended before its reply came, and
+// tells the server with a wire.CancelMethod notification, so that its
+// handler's context ends too; the reply, if it comes, answers no call and
+// is dropped.
+func (m *streamMux) abandoned(ctx context.Context, c *muxConn, w *waiter) (exchange, error) {
+	if len(w.more) == 0 {
+		cancel := &wire.Call{Method: wire.CancelMethod, Notification: true, Named: map[string]any{"id": w.seq}}
+		if msg, err := m.codec.AppendCall(nil, cancel); err == nil {
+			// Not on the caller's time: the write may have to wait
+			// behind others.
+			go c.s.WriteMessage(context.Background(), msg)
+		}
+	}
 	return exchange{}, ctx.Err()
 }
 
@@ -480,7 +490,7 @@ func (m *streamMux) await(ctx context.Context, c *muxConn, w *waiter) (exchange,
 				c.passTurn() // w was given the turn, and leaves it
 			}
 			c.mu.Unlock()
-			return m.abandoned(ctx)
+			return m.abandoned(ctx, c, w)
 		}
 	}
 }
@@ -498,3 +508,5 @@ func (m *streamMux) close() error {
 	}
 	return nil
 }
+
+func (m *streamMux) inMessage() bool { return true }

@@ -116,13 +116,16 @@ func bothReaders(t *testing.T, test func(t *testing.T, lead bool)) {
 // serveStream answers each message in its own goroutine, as a stream
 // transport does, unless the codec is unordered.
 func serveStream(s *rpc.Server, st *chanStream, c rpc.Codec) {
+	table := &wire.CallTable{}
+	ctx := wire.WithCallTable(context.Background(), table)
+	defer table.CancelAll()
 	for {
 		msg, err := st.ReadMessage(nil)
 		if err != nil {
 			return
 		}
 		go func() {
-			if reply := s.ServeMessage(context.Background(), c, msg, nil); len(reply) > 0 {
+			if reply := s.ServeMessage(ctx, c, msg, nil); len(reply) > 0 {
 				st.WriteMessage(context.Background(), reply)
 			}
 		}()

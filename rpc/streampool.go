@@ -337,3 +337,5 @@ func (r *readAhead) Close() error {
 	r.once.Do(func() { close(r.done) })
 	return r.Stream.Close()
 }
+
+func (p *streamPool) inMessage() bool { return true }

@@ -1,6 +1,10 @@
 package wire
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/polyrpc/polyrpc/rpc/metadata"
+)
 
 // ID identifies a call within a connection. Both sides treat it as opaque: a
 // server copies it from the request to the response; a client numbers its
@@ -25,6 +29,9 @@ type Request struct {
 	Dialect uint8
 	// Params is nil when the request carried none.
 	Params Params
+	// Meta is the metadata the message carried; nil when none. A codec
+	// whose envelope has no room for it leaves it nil.
+	Meta metadata.MD
 }
 
 // Response is a response that a server's codec encodes.
@@ -34,6 +41,9 @@ type Response struct {
 	// Result is the handler's result; ignored when Error is set.
 	Result any
 	Error  *Error
+	// Meta is the reply's metadata, which a codec with room for it
+	// encodes; nil when none.
+	Meta metadata.MD
 }
 
 // Call is a request that a client's codec encodes.
@@ -45,6 +55,9 @@ type Call struct {
 	// named params (a map with string keys, or a struct).
 	Args  []any
 	Named any
+	// Meta is the call's metadata, which a codec with room for it encodes;
+	// nil when none.
+	Meta metadata.MD
 }
 
 // Reply is a reply as a client's codec decoded it.
@@ -52,6 +65,8 @@ type Reply struct {
 	ID     ID
 	Result Value // nil when Error is set
 	Error  *Error
+	// Meta is the metadata the reply carried; nil when none.
+	Meta metadata.MD
 }
 
 // Params is the encoded parameter list of a request, decoded one parameter at
