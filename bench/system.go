@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"math"
 	"net"
+
+	"github.com/polyrpc/polyrpc/rpc/httprpc"
 )
 
 // callKind is one of the three calls that every system is measured on.
@@ -77,6 +80,14 @@ var systems = []system{
 	polyrpcHTTP("json", 0),
 	polyrpcHTTP("json", 16),
 	polyrpcHTTP("xml", 0),
+	polyrpcHTTPRow("polyrpc http+json no gzip", ownServer, ownClient, httprpc.WithCompressThreshold(math.MaxInt)),
+	polyrpcHTTPRow("polyrpc http+json, net/http server", netHTTPServer, ownClient),
+	polyrpcHTTPRow("polyrpc http+json, net/http client", ownServer, netHTTPClient),
+	polyrpcHTTPRow("polyrpc http+json on net/http", netHTTPServer, netHTTPClient),
+	polyrpcHTTPVia("polyrpc http+json via nginx", ownServer, ownClient, true),
+	polyrpcHTTPVia("polyrpc http+json on net/http via nginx", netHTTPServer, netHTTPClient, true),
+	polyrpcHTTPRow("polyrpc http+json h2c, net/http server", netHTTPServer, h2cClient),
+	polyrpcHTTPRow("polyrpc http+json h2c, own server", ownServer, h2cClient),
 	netrpcGob(),
 	netrpcJSON(),
 	gorillaJSON2(),

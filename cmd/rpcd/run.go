@@ -30,6 +30,7 @@ import (
 // config is what the serve flags say.
 type config struct {
 	httpAddr        string
+	httpEngine      string
 	tcpAddr         string
 	maxMessage      int
 	demo            bool
@@ -131,6 +132,7 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("rpcd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.httpAddr, "http", "127.0.0.1:8000", "HTTP listen `address` (POST / and /RPC2); empty disables HTTP")
+	fs.StringVar(&cfg.httpEngine, "http-engine", "polyrpc", "HTTP `engine` of the HTTP listener: polyrpc (its own HTTP/1.1, HTTP/2 by net/http) or net/http")
 	fs.StringVar(&cfg.tcpAddr, "tcp", "127.0.0.1:9000", "TCP listen `address` for length-prefixed frames (any codec); empty disables TCP")
 	fs.IntVar(&cfg.maxMessage, "max-message", 4<<20, "largest request message in `bytes`")
 	fs.BoolVar(&cfg.demo, "demo", true, "serve the demo methods (JSON-RPC examples, validator1, demo.*)")
@@ -382,6 +384,7 @@ func newHTTPServer(cfg config, s *rpc.Server, keys *auth.KeySet, tlsConf *tls.Co
 		httprpc.WithMaxConns(cfg.maxConns),
 		httprpc.WithMaxConnsPerIP(cfg.maxConnsPerIP),
 		httprpc.WithLogger(log),
+		httprpc.WithEngine(cfg.httpEngine),
 	}
 	if tlsConf != nil {
 		// A copy: the HTTP server may add its ALPN protocols, which the TCP

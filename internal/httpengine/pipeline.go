@@ -40,9 +40,19 @@ func (t *RoundTripper) pipelineStall() time.Duration {
 // whole before it is handed over (see RoundTripper.MaxPipelinedBody).
 const DefaultMaxPipelinedBody = 64 << 20
 
-// errUnanswered is the error of pipelined requests that a server will not
-// answer because it closed the connection after an earlier response, or
-// that were never sent: they can go again on another connection.
+// errUnanswered is the error of pipelined requests that the server did not
+// serve, POSTs included: they can go again on another connection. Either
+// they were not sent, or they were sent behind a response that announced
+// the connection's close, with "Connection: close" or as an HTTP/1.0
+// response without "keep-alive". RFC 9112 section 9.6 is what makes the
+// second case safe: a server that sends "close" MUST NOT process any
+// further request received on that connection, and must close it after
+// that response; HTTP/1.0 without keep-alive is a connection that ends with
+// its first response (section 9.3), on which nothing after the first
+// request is read as a request. So a request after the last response on a
+// connection that announced its close was not processed, whether the server
+// read its bytes or not, and resending it cannot serve it twice (section
+// 9.3.2 forbids resending only requests that may have been processed).
 var errUnanswered = errors.New("the server closed the connection before this request was sent or read")
 
 // errConnLost is the error of pipelined requests whose connection failed
@@ -95,12 +105,12 @@ type pipeConn struct {
 
 // respState is a response partly read.
 type respState struct {
-	head bool // the head was read: resp, f and keep are set
-	resp *http.Response
-	f    framing
-	keep bool
-	body bodyReader
-	data []byte
+	head  bool // the head was read: resp, f and after are set
+	resp  *http.Response
+	f     framing
+	after error // nil if the connection is kept after the response, else the error of the requests behind it
+	body  bodyReader
+	data  []byte
 }
 
 // pipeCall is a request that waits for its response.
@@ -143,21 +153,31 @@ func (t *RoundTripper) maxPipelinedBody() int64 {
 	return DefaultMaxPipelinedBody
 }
 
-// pipelined sends r on a pipelining connection. A request that a server
-// closed its connection before answering, or that could not be sent, goes
-// again once on another connection, if its body can be made anew.
+// pipelineAloneAfter is how many times a request may go out behind others
+// and come back unanswered: after that it goes only on a connection with no
+// request ahead of it, where no earlier response can announce the close.
+const pipelineAloneAfter = 2
+
+// pipelined sends r on a pipelining connection. A request that the server
+// did not serve (errUnanswered) goes again on another connection, as often
+// as it takes while its context lasts, if its body can be made anew; one
+// whose connection the server closed without any answer (errNoAnswer) goes
+// again once if it is idempotent, as net/http's Transport does.
 func (t *RoundTripper) pipelined(req rtRequest) (*http.Response, error) {
 	r := &req // calls waiting in a queue keep it
 	defer r.closeBody()
 	for attempt := 0; ; attempt++ {
-		pc, err := t.pickPipe(r)
+		pc, err := t.pickPipe(r, attempt >= pipelineAloneAfter)
 		if err != nil {
 			return nil, err
 		}
 		resp, err := pc.roundTrip(r)
-		again := errors.Is(err, errUnanswered) || errors.Is(err, errNoAnswer) && r.idempotent
-		if err == nil || !again || attempt > 0 || !r.replayable() {
-			return resp, err
+		if err == nil {
+			return resp, nil
+		}
+		again := errors.Is(err, errUnanswered) || errors.Is(err, errNoAnswer) && r.idempotent && attempt == 0
+		if !again || !r.replayable() || r.ctx.Err() != nil {
+			return nil, err
 		}
 		if r.body != nil {
 			r.body.Close()
@@ -176,8 +196,10 @@ func (t *RoundTripper) pipelined(req rtRequest) (*http.Response, error) {
 // pickPipe returns the connection for r: one with no request under way,
 // else a new one while there are fewer than PipelineConns, else the one with
 // the fewest requests under way, if fewer than Pipeline; or it waits for
-// room.
-func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
+// room. With alone set, r goes only first on its connection: on one with no
+// request under way, or a new one while there are fewer than twice
+// PipelineConns.
+func (t *RoundTripper) pickPipe(r *rtRequest, alone bool) (*pipeConn, error) {
 	limit, depth, stall := t.pipelineConns(), t.Pipeline, t.pipelineStall()
 	for {
 		t.mu.Lock()
@@ -207,6 +229,9 @@ func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
 					continue
 				}
 			}
+			if alone && pc.inflight > 0 {
+				continue
+			}
 			if best == nil || pc.inflight < best.inflight {
 				best = pc
 			}
@@ -215,7 +240,7 @@ func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
 		// them, up to PipelineConns more.
 		active := len(set.conns) - stalled + set.dialing
 		all := len(set.conns) + set.dialing
-		if best == nil && all >= 2*limit && bestStalled != nil && bestStalled.inflight < depth {
+		if best == nil && !alone && all >= 2*limit && bestStalled != nil && bestStalled.inflight < depth {
 			best = bestStalled // no other way: wait behind the slow one
 		}
 		switch {
@@ -234,7 +259,7 @@ func (t *RoundTripper) pickPipe(r *rtRequest) (*pipeConn, error) {
 			best.inflight++
 			t.mu.Unlock()
 			return best, nil
-		case active < limit && all < 2*limit:
+		case (active < limit || alone) && all < 2*limit:
 			set.dialing++
 			t.mu.Unlock()
 			rc, err := t.dial(r)
@@ -420,7 +445,7 @@ func (pc *pipeConn) readOwn(c *pipeCall) (*http.Response, error) {
 			pc.imu.Unlock()
 		})
 	}
-	resp, keep, err := pc.readNext(c)
+	resp, after, err := pc.readNext(c)
 	if stop != nil {
 		stop()
 		pc.imu.Lock()
@@ -432,7 +457,7 @@ func (pc *pipeConn) readOwn(c *pipeCall) (*http.Response, error) {
 		pc.imu.Unlock()
 	}
 	if err == nil {
-		pc.answered(c, keep)
+		pc.answered(c, after)
 		return resp, nil
 	}
 	if cerr := r.ctx.Err(); cerr != nil && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -447,7 +472,7 @@ func (pc *pipeConn) readOwn(c *pipeCall) (*http.Response, error) {
 			pc.t.gaveUp(pc)
 		}
 		if !handOff {
-			pc.fail(fmt.Errorf("%w: a request's context ended while its response was read", errConnLost))
+			pc.failReading(fmt.Errorf("%w: a request's context ended while its response was read", errConnLost))
 		}
 		return nil, r.fail("request to", cerr)
 	}
@@ -456,19 +481,23 @@ func (pc *pipeConn) readOwn(c *pipeCall) (*http.Response, error) {
 }
 
 // answered takes c, just answered, off the queue, and has the reading
-// goroutine read the responses queued behind it, if any.
-func (pc *pipeConn) answered(c *pipeCall, keep bool) {
+// goroutine read the responses queued behind it, if any. after is nil if
+// the connection is kept, else the error of the requests behind c.
+func (pc *pipeConn) answered(c *pipeCall, after error) {
 	pc.mu.Lock()
-	more := pc.pop(c) && len(pc.queue) > 0 && keep
+	more := pc.pop(c) && len(pc.queue) > 0 && after == nil
+	if after == nil && pc.closed && len(pc.queue) == 0 {
+		after = errUnanswered // nothing more goes on it: it closes
+	}
 	if !more {
 		pc.reading = false
 	}
 	pc.mu.Unlock()
 	pc.t.ended(pc, false)
-	if !keep {
+	if after != nil {
 		// The server closes after this response: requests after it
-		// will not be served, and may go again elsewhere.
-		pc.fail(errUnanswered)
+		// get no answer (see closing).
+		pc.fail(after)
 		return
 	}
 	if more {
@@ -480,7 +509,9 @@ func (pc *pipeConn) answered(c *pipeCall, keep bool) {
 // stay in the writer: the last of them sends them all in one write. The
 // request's context bounds the wait for its turn, and the writing itself:
 // a write it cuts off leaves part of a request on the connection, which
-// then fails.
+// then fails. A write that the connection fails (see writeBroke) leaves c
+// queued: it returns nil, and c waits for its response or its error like
+// the requests sent before it.
 func (pc *pipeConn) send(c *pipeCall) error {
 	ctx := c.r.ctx
 	pc.writers.Add(1)
@@ -541,20 +572,44 @@ func (pc *pipeConn) send(c *pipeCall) error {
 			werr = ctx.Err()
 		}
 	}
-	if werr != nil {
-		if pc.src.err != nil {
-			werr = fmt.Errorf("reading the request body: %w", pc.src.err)
-		}
-		// The connection carries part of a request: nothing more can
-		// go on it.
-		err := fmt.Errorf("%w: writing: %w", errConnLost, werr)
-		pc.fail(err)
-		if cerr := ctx.Err(); cerr != nil {
-			err = cerr
-		}
-		return c.r.fail("request to", err)
+	if werr == nil {
+		return nil
 	}
-	return nil
+	if pc.src.err == nil && ctx.Err() == nil {
+		// c is queued, and learns its fate from the responses.
+		pc.writeBroke(fmt.Errorf("%w: writing: %w", errConnLost, werr))
+		return nil
+	}
+	if pc.src.err != nil {
+		werr = fmt.Errorf("reading the request body: %w", pc.src.err)
+	}
+	// The connection carries part of a request: nothing more can go on
+	// it.
+	err = fmt.Errorf("%w: writing: %w", errConnLost, werr)
+	pc.fail(err)
+	if cerr := ctx.Err(); cerr != nil {
+		err = cerr
+	}
+	return c.r.fail("request to", err)
+}
+
+// writeBroke takes pc out of use when a write on it failed with err: the
+// server closed it, say. Nothing more goes on it, but the responses that
+// came before are read as usual: among them may be one that announced the
+// close, which tells that the requests behind it were not served (see
+// closing), where failing them all with err could not tell. What came is
+// there at once; what is not will not come.
+func (pc *pipeConn) writeBroke(err error) {
+	pc.mu.Lock()
+	pc.closed = true
+	idle := len(pc.queue) == 0
+	pc.mu.Unlock()
+	if idle {
+		pc.fail(err)
+		return
+	}
+	pc.t.drop(pc)
+	pc.nc.SetReadDeadline(time.Now().Add(rtMoment))
 }
 
 // inMemory reports whether reading body cannot block: it is absent, or
@@ -583,7 +638,7 @@ func (pc *pipeConn) leaveWriters() {
 		}
 		<-pc.wlock
 		if err != nil {
-			pc.fail(fmt.Errorf("%w: writing: %w", errConnLost, err))
+			pc.writeBroke(fmt.Errorf("%w: writing: %w", errConnLost, err))
 		}
 	}()
 }
@@ -598,7 +653,24 @@ func (pc *pipeConn) flushIfLast() error {
 }
 
 // fail closes pc for good and fails every request waiting on it with err.
-func (pc *pipeConn) fail(err error) {
+func (pc *pipeConn) fail(err error) { pc.failQueue(err, err) }
+
+// failReading fails pc with err when reading the response of the first
+// request in its queue failed. If the head of that response had announced
+// the close, the requests behind it were not served all the same (see
+// closing): they get errUnanswered, and may go again. Only the goroutine
+// that reads the responses calls it.
+func (pc *pipeConn) failReading(err error) {
+	behind := err
+	if pc.rs.head && pc.rs.after == errUnanswered {
+		behind = errUnanswered
+	}
+	pc.failQueue(err, behind)
+}
+
+// failQueue closes pc for good, fails the first request waiting on it with
+// err, and the others with behind.
+func (pc *pipeConn) failQueue(err, behind error) {
 	pc.t.drop(pc) // first: no request is given it from now on
 	pc.mu.Lock()
 	if pc.err != nil {
@@ -610,7 +682,10 @@ func (pc *pipeConn) fail(err error) {
 	pc.queue = nil
 	pc.mu.Unlock()
 	pc.nc.Close()
-	for _, c := range queue {
+	for i, c := range queue {
+		if i == 1 {
+			err = behind
+		}
 		c.deliver(nil, c.r.fail("request to", err))
 	}
 }
@@ -627,7 +702,7 @@ func (pc *pipeConn) readLoop() {
 		}
 		c := pc.queue[0]
 		pc.mu.Unlock()
-		resp, keep, err := pc.readNext(c)
+		resp, after, err := pc.readNext(c)
 		if err != nil {
 			pc.failRead(err)
 			return
@@ -635,10 +710,13 @@ func (pc *pipeConn) readLoop() {
 		delivered := c.deliver(resp, nil)
 		pc.mu.Lock()
 		pc.pop(c)
+		if after == nil && pc.closed && len(pc.queue) == 0 {
+			after = errUnanswered // nothing more goes on it: it closes
+		}
 		pc.mu.Unlock()
 		pc.t.ended(pc, !delivered && c.state.Load() == callAbandoned)
-		if !keep {
-			pc.fail(errUnanswered)
+		if after != nil {
+			pc.fail(after)
 			return
 		}
 	}
@@ -661,30 +739,33 @@ func (pc *pipeConn) failRead(err error) {
 		pc.fail(errNoAnswer) // closed before any answer: maybe served, maybe not
 		return
 	}
-	pc.fail(fmt.Errorf("%w: reading the response: %w", errConnLost, err))
+	pc.failReading(fmt.Errorf("%w: reading the response: %w", errConnLost, err))
 }
 
 // readNext reads the response to c, first in the queue, taking up a read
-// that was interrupted, and reports whether the connection stays open
-// after it.
-func (pc *pipeConn) readNext(c *pipeCall) (*http.Response, bool, error) {
+// that was interrupted. after is nil if the connection stays open after the
+// response, else the error of the requests sent behind c.
+func (pc *pipeConn) readNext(c *pipeCall) (resp *http.Response, after error, err error) {
 	rs := &pc.rs
 	if !rs.head {
 		resp, f, keep, _, err := pc.responseHead(c.r, !c.r.close)
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
-		*rs = respState{head: true, resp: resp, f: f, keep: keep}
+		*rs = respState{head: true, resp: resp, f: f}
+		if !keep {
+			rs.after = pc.closing(resp)
+		}
 		rs.body.reset(pc.br, f, true, pc.t.maxHead())
 	}
-	resp := rs.resp
+	resp = rs.resp
 	resp.Body = http.NoBody
 	if !rs.body.done {
 		max := pc.t.maxPipelinedBody()
 		hint := int64(-1) // unknown: chunked, or until the connection ends
 		if !rs.f.chunked && rs.f.length >= 0 {
 			if rs.f.length > max {
-				return nil, false, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrBodyTooLarge, rs.f.length, max)
+				return nil, nil, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrBodyTooLarge, rs.f.length, max)
 			}
 			hint = rs.body.n // what is left of it
 		}
@@ -694,13 +775,34 @@ func (pc *pipeConn) readNext(c *pipeCall) (*http.Response, bool, error) {
 			err = fmt.Errorf("%w: over the limit of %d bytes", ErrBodyTooLarge, max)
 		}
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 		resp.Body = &pipeBody{b: data}
 	}
-	keep := rs.keep
+	after = rs.after
 	*rs = respState{}
-	return resp, keep, nil
+	return resp, after, nil
+}
+
+// closing takes pc out of use as soon as the head of resp says that the
+// connection ends after it, before its body is read: no request is sent on
+// it from then on (RFC 9112 section 9.6: a client that receives "close"
+// MUST cease sending requests on that connection). It returns the error of
+// the requests already sent behind resp: errUnanswered if the server
+// announced the close, since it then serves none of them (see
+// errUnanswered); errNoAnswer if only the response's framing ends the
+// connection (an HTTP/1.1 body without a length and no "close"), since a
+// server that says nothing may have served them.
+func (pc *pipeConn) closing(resp *http.Response) error {
+	pc.mu.Lock()
+	pc.closed = true
+	pc.mu.Unlock()
+	pc.t.drop(pc)
+	conn := resp.Header["Connection"]
+	if hasToken(conn, "close") || resp.ProtoMinor == 0 && !hasToken(conn, "keep-alive") {
+		return errUnanswered
+	}
+	return errNoAnswer
 }
 
 // resumable reports whether reading the response can be taken up after a

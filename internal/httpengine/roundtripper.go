@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -33,9 +34,11 @@ const rtBufSize = 4 << 10
 // keeps.
 const rtMaxScratch = 16 << 10
 
-// rtMaxInterim bounds the interim (1xx) responses skipped before a final
-// one, so that a server cannot keep a request waiting with them forever.
-const rtMaxInterim = 8
+// rtDefaultMaxHeaderBytes is MaxResponseHeaderBytes's default: above the
+// limits of browsers (Chromium's 256 KiB) and curl (300 KiB), so that a
+// response that they read is read here too, and a tenth of net/http's 10
+// MB, which bounds what a hostile server makes a connection hold.
+const rtDefaultMaxHeaderBytes = 1 << 20
 
 // rtMoment bounds the wait for what should have arrived already: the rest
 // of a response body that Close reads to keep the connection (a body still
@@ -78,11 +81,17 @@ var errReadOnClosedBody = errors.New("httprpc: read on closed response body")
 //
 // Requests are checked before anything is sent: a method, header name or
 // header value, Host or request target that would break the request's syntax
-// (a CR or LF, say) fails the round trip. Responses are read strictly (RFC
-// 9112): a malformed status line or field, a head over
-// MaxResponseHeaderBytes, a body with both Content-Length and
-// Transfer-Encoding, or with a transfer coding other than chunked, each fail
-// the round trip, and the connection is closed.
+// (a CR or LF, say) fails the round trip. Responses are read as RFC 9112
+// asks of a user agent, and as net/http's Transport reads them: a folded
+// field value is unfolded, white space before a field's colon is dropped,
+// and interim responses are skipped, as many as come within the limit on
+// the head (MaxResponseHeaderBytes). The framing is read strictly, as what
+// two readers could read differently would let a response pass for
+// another: a body with both Content-Length and Transfer-Encoding, with
+// Content-Lengths that differ, with a transfer coding other than chunked, or
+// with either field folded or spaced before its colon, a malformed status
+// line, field or chunk, or a head over the limit, each fail the round trip,
+// and the connection is closed.
 //
 // The request's context bounds all of it, body included: dialing, the TLS
 // handshake, writing, waiting for the response and reading its body. When
@@ -123,7 +132,10 @@ type RoundTripper struct {
 	IdleConnTimeout time.Duration
 
 	// MaxResponseHeaderBytes limits a response's head, status line and
-	// fields; zero or a negative value means DefaultMaxHeaderBytes.
+	// fields, and the interim (1xx) responses before it, all together:
+	// a server may send any number of interim responses (102 Processing
+	// every second, say), while the request's context lasts, but not an
+	// endless head. Zero or a negative value means 1 MiB.
 	MaxResponseHeaderBytes int
 
 	// Proxy, if set, returns the proxy for a request, as net/http's
@@ -146,13 +158,19 @@ type RoundTripper struct {
 	// for its response takes no more until it answers, and another
 	// connection (beyond PipelineConns if need be) takes its place. A
 	// request whose context ends stops waiting at once, and its response
-	// is dropped when it comes, without closing the connection; a request
-	// that a server closed its connection before reading (after an
-	// earlier response with Connection: close, say) is sent again on
-	// another connection, if its body can be made anew (GetBody); one
-	// whose connection failed under it fails, since the server may have
-	// served it. Response bodies are read whole before RoundTrip returns,
-	// up to MaxPipelinedBody. Zero or 1: no pipelining.
+	// is dropped when it comes, without closing the connection. Once a
+	// response's head announces that the server closes its connection
+	// (Connection: close), nothing more is sent on it; the requests
+	// pipelined behind that response, which the server does not serve
+	// (RFC 9112 section 9.6), are sent again on other connections, as
+	// often as it takes while their contexts last, if their bodies can be
+	// made anew (GetBody): a proxy that closes connections after so many
+	// requests (nginx's keepalive_requests) fails no call. A request
+	// whose connection failed under it otherwise fails, since the server
+	// may have served it, unless it is idempotent and the server closed
+	// the connection without a byte of its response: then it goes again
+	// once. Response bodies are read whole before RoundTrip returns, up to
+	// MaxPipelinedBody. Zero or 1: no pipelining.
 	Pipeline int
 	// PipelineConns is how many connections per host pipelined requests
 	// share; zero means twice GOMAXPROCS.
@@ -209,7 +227,7 @@ func (t *RoundTripper) idleTimeout() time.Duration {
 
 func (t *RoundTripper) maxHead() int {
 	if t.MaxResponseHeaderBytes <= 0 {
-		return DefaultMaxHeaderBytes
+		return rtDefaultMaxHeaderBytes
 	}
 	return t.MaxResponseHeaderBytes
 }
@@ -972,17 +990,18 @@ func (pc *rtConn) readResponse(r *rtRequest, keep bool) (resp *http.Response, no
 // may carry another request, as far as the request goes, and comes back
 // telling it as far as the response goes too.
 func (pc *rtConn) responseHead(r *rtRequest, keep bool) (resp *http.Response, f framing, _ bool, nothing bool, err error) {
-	limit := pc.t.maxHead()
+	limit := pc.t.maxHead() // for the interim responses and the final one
 	var head, line string
 	var code, minor int
-	for interim := 0; ; interim++ {
+	for interim := false; ; interim = true {
 		head, err = pc.hr.read(pc.br, limit, false)
 		if err != nil {
-			return nil, f, false, interim == 0 && len(pc.hr.b) == 0, err
+			return nil, f, false, !interim && len(pc.hr.b) == 0, err
 		}
 		if cap(pc.hr.b) > rtMaxScratch {
 			pc.hr.b = nil // a rare big head: do not keep its buffer
 		}
+		limit -= len(head) + len("\r\n")
 		line, head = cutLine(head)
 		var ok bool
 		if minor, code, ok = rtParseStatus(line); !ok {
@@ -994,11 +1013,8 @@ func (pc *rtConn) responseHead(r *rtRequest, keep bool) (resp *http.Response, f 
 		if code == http.StatusSwitchingProtocols {
 			return nil, f, false, false, errors.New("unexpected 101 Switching Protocols")
 		}
-		if interim == rtMaxInterim {
-			return nil, f, false, false, malformed("too many interim responses")
-		}
 	}
-	h, err := parseFields(head)
+	h, err := rtParseFields(head)
 	if err != nil {
 		return nil, f, false, false, err
 	}
@@ -1063,6 +1079,98 @@ func rtParseStatus(line string) (minor, code int, ok bool) {
 		code = code*10 + int(c-'0')
 	}
 	return minor, code, code >= 100
+}
+
+// rtParseFields parses a response's field lines as parseFields does a
+// request's, with the tolerance that RFC 9112 asks of a user agent, and
+// net/http's Transport has:
+//
+//   - A field value folded onto several lines (obs-fold, section 5.2) is
+//     unfolded: each fold, with the white space around it, becomes one SP.
+//   - White space between a field name and its colon is dropped, as
+//     section 5.1 has a proxy do before it forwards a response (a server
+//     must reject it in a request): the field reads as it would behind a
+//     proxy. net/http's Transport keeps the field under its name with the
+//     space, where Header.Get cannot find it.
+//
+// Neither is allowed in the fields that frame the body, Content-Length and
+// Transfer-Encoding: a reader that skips such a line, as some do, would see
+// another framing, and with it other messages. A first field line that
+// begins with white space is refused, as by net/http (section 2.2 allows
+// either that or ignoring the line).
+func rtParseFields(s string) (http.Header, error) {
+	n := strings.Count(s, "\n")
+	h := make(http.Header, n)
+	if n == 0 {
+		return h, nil
+	}
+	vals := make([]string, n)
+	used := 0
+	for s != "" {
+		var line string
+		line, s = cutLine(s)
+		if line == "" {
+			return nil, malformed("empty line inside the header")
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return nil, malformed("white space before the first header line")
+		}
+		colon := strings.IndexByte(line, ':')
+		if colon <= 0 {
+			return nil, malformed("header line without a name and a colon")
+		}
+		key := line[:colon]
+		spaced := false
+		if k := strings.TrimRight(key, " \t"); len(k) < len(key) {
+			key, spaced = k, true
+		}
+		if !validToken(key) {
+			return nil, malformed("invalid header name " + quote(key))
+		}
+		value := trimOWS(line[colon+1:])
+		folded := s != "" && (s[0] == ' ' || s[0] == '\t')
+		if folded {
+			value, s = unfold(value, s)
+		}
+		if !validValue(value) {
+			return nil, malformed("invalid value of header " + key)
+		}
+		key = textproto.CanonicalMIMEHeaderKey(key)
+		if (spaced || folded) && (key == "Content-Length" || key == "Transfer-Encoding") {
+			what := "white space before the colon"
+			if folded {
+				what = "folded line"
+			}
+			return nil, malformed(key + " with a " + what)
+		}
+		if old, ok := h[key]; ok {
+			h[key] = append(old, value)
+			continue
+		}
+		vals[used] = value
+		h[key] = vals[used : used+1 : used+1]
+		used++
+	}
+	return h, nil
+}
+
+// unfold joins value, the start of a field value, with the continuation
+// lines that begin rest, each after one SP, and returns the value and what
+// follows it.
+func unfold(value, rest string) (string, string) {
+	var b strings.Builder
+	b.WriteString(value)
+	for rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+		var line string
+		line, rest = cutLine(rest)
+		if line = trimOWS(line); line != "" {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(line)
+		}
+	}
+	return b.String(), rest
 }
 
 // rtBody is a response body that reads from its connection, until it lets

@@ -25,6 +25,9 @@ func FuzzRoundTripperResponse(f *testing.F) {
 		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nhello",
 		"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx",
 		"HTTP/1.1 999\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nX-A : b\r\nContent-Length : 2\r\n\r\nok",
+		"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 		"garbage\r\n\r\n",
 	} {
 		f.Add([]byte(seed), false)

@@ -671,9 +671,9 @@ func TestRoundTripperHostileResponses(t *testing.T) {
 		maxHead    int
 		wantInText string
 	}{
-		"huge head":        {response: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 70<<10) + "\r\n\r\n", wantInText: "too large"},
+		"huge head":        {response: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 1<<20) + "\r\n\r\n", wantInText: "too large"},
 		"small limit":      {response: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 300) + "\r\n\r\n", maxHead: 256, wantInText: "too large"},
-		"endless head":     {response: "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-A: b\r\n", 10<<10), wantInText: "too large"},
+		"endless head":     {response: "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-A: b\r\n", 150<<10), wantInText: "too large"},
 		"bad code":         {response: "HTTP/1.1 2x0 OK\r\n\r\n", wantInText: "status line"},
 		"short code":       {response: "HTTP/1.1 20 OK\r\n\r\n", wantInText: "status line"},
 		"code 099":         {response: "HTTP/1.1 099 Hm\r\n\r\n", wantInText: "status line"},
@@ -687,9 +687,14 @@ func TestRoundTripperHostileResponses(t *testing.T) {
 		"bad length":       {response: "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nhello", wantInText: "Content-Length"},
 		"gzip coding":      {response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", wantInText: "Transfer-Encoding"},
 		"bad field":        {response: "HTTP/1.1 200 OK\r\nBad Field: x\r\n\r\n", wantInText: "header name"},
-		"folded field":     {response: "HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\n\r\n", wantInText: "folded"},
+		"folded length":    {response: "HTTP/1.1 200 OK\r\nContent-Length:\r\n 2\r\n\r\nok", wantInText: "folded"},
+		"folded coding":    {response: "HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", wantInText: "folded"},
+		"spaced length":    {response: "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok", wantInText: "before the colon"},
+		"spaced coding":    {response: "HTTP/1.1 200 OK\r\nTransfer-Encoding\t: chunked\r\n\r\n0\r\n\r\n", wantInText: "before the colon"},
+		"leading space":    {response: "HTTP/1.1 200 OK\r\n X-A: b\r\nContent-Length: 2\r\n\r\nok", wantInText: "white space"},
 		"101":              {response: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", wantInText: "101"},
-		"endless 100s":     {response: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 20), wantInText: "interim"},
+		"endless 100s":     {response: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 50<<10), wantInText: "too large"},
+		"100s and a head":  {response: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 20) + "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 300) + "\r\n\r\n", maxHead: 700, wantInText: "too large"},
 		"short body":       {response: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", close: true, readFails: true, wantInText: "unexpected EOF"},
 		"bad chunk":        {response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", readFails: true, wantInText: "chunk"},
 		"truncated chunk":  {response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", close: true, readFails: true, wantInText: "EOF"},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -92,11 +93,24 @@ type serverConn struct {
 	peekByte  [1]byte
 	peeked    bool // peekByte is the connection's next byte
 	gone      bool // the client closed or reset the connection
+
+	// hijacked says a handler took the connection over (Hijack): it is
+	// the handler's, and no longer the server's to close or count.
+	hijacked bool
+	// handedOff says net/http's HTTP/2 server serves the connection
+	// (h2.go); h2Started that a request on it began.
+	handedOff bool
+	h2Started atomic.Bool
+	h2Timer   *time.Timer // closes it if no request began in time
+	// readDeadlineSet says the handler set the read deadline, which must
+	// not outlive its request.
+	readDeadlineSet bool
 }
 
 func newServerConn(s *Server, nc net.Conn, addr net.Addr, base context.Context) *serverConn {
 	c := &serverConn{srv: s, nc: nc, addr: addr, remote: addr.String(), waitStart: time.Now()}
-	ctx := context.WithValue(base, http.LocalAddrContextKey, nc.LocalAddr())
+	ctx := context.WithValue(base, http.ServerContextKey, s.httpServer())
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, nc.LocalAddr())
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.br = bufio.NewReaderSize(flushingReader{c}, 4<<10)
 	c.bw = bufio.NewWriterSize(connWriter{c}, 4<<10)
@@ -164,6 +178,13 @@ func (r flushingReader) Read(p []byte) (int, error) {
 
 func (c *serverConn) serve() {
 	defer func() {
+		if c.handedOff {
+			return // net/http's HTTP/2 server ends it (h2.go)
+		}
+		if c.hijacked {
+			c.cancel() // the connection is the handler's
+			return
+		}
 		// Responses to pipelined requests may still wait in the writer;
 		// they are complete and must not be lost with the connection.
 		if c.bw.Buffered() > 0 {
@@ -175,21 +196,32 @@ func (c *serverConn) serve() {
 		}
 		c.cancel()
 		c.nc.Close()
-		c.srv.trackConn(c, false)
-		if l := c.srv.limits; l != nil { // nil for a connection served without Serve
-			l.Release(c.addr)
-		}
+		c.srv.forget(c)
 	}()
 	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
 		return
 	}
+	if c.tls != nil && c.tls.NegotiatedProtocol == "h2" {
+		c.handedOff = c.srv.serveHTTP2(c, c.nc)
+		return
+	}
+	first := c.tls == nil // HTTP/2 with prior knowledge begins a connection
 	for c.next() {
-		req, body, err := c.readRequest()
+		if first {
+			first = false
+			if c.prefaceAhead() {
+				c.handedOff = c.srv.serveHTTP2(c, &replayConn{Conn: c.nc, br: c.br})
+				return
+			}
+		}
+		w := &response{c: c}
+		w.ctx.conn = c.ctx
+		req, body, err := c.readRequest(&w.ctx)
 		if err != nil {
 			c.refuse(err)
 			return
 		}
-		if !c.serveRequest(req, body) || c.srv.closing.Load() {
+		if !c.serveRequest(w, req, body) || c.srv.closing.Load() {
 			return
 		}
 		if !c.proven {
@@ -281,8 +313,9 @@ func (c *serverConn) next() bool {
 // the one way to set a request's context without a second copy.
 var reqProto = new(http.Request)
 
-// readRequest reads the next request's head and makes the request.
-func (c *serverConn) readRequest() (*http.Request, *requestBody, error) {
+// readRequest reads the next request's head and makes the request, with
+// ctx as its context.
+func (c *serverConn) readRequest(ctx context.Context) (*http.Request, *requestBody, error) {
 	s := c.srv
 	max := s.MaxHeaderBytes
 	if max <= 0 {
@@ -345,6 +378,12 @@ func (c *serverConn) readRequest() (*http.Request, *requestBody, error) {
 	if !f.chunked && f.length < 0 {
 		f.length = 0 // a request without framing has no body
 	}
+	var trailer http.Header
+	if _, ok := hdr["Trailer"]; ok && f.chunked {
+		if trailer, err = declaredTrailer(hdr); err != nil {
+			return nil, nil, err
+		}
+	}
 
 	closeAfter := hasToken(hdr["Connection"], "close") ||
 		(minor == 0 && !hasToken(hdr["Connection"], "keep-alive"))
@@ -362,7 +401,7 @@ func (c *serverConn) readRequest() (*http.Request, *requestBody, error) {
 		c.nc.SetReadDeadline(time.Time{})
 	}
 
-	r := reqProto.WithContext(c.ctx)
+	r := reqProto.WithContext(ctx)
 	r.Method = method
 	r.URL = u
 	r.Proto = proto
@@ -374,10 +413,14 @@ func (c *serverConn) readRequest() (*http.Request, *requestBody, error) {
 	r.TLS = c.tls
 	r.Close = closeAfter
 	r.ContentLength = f.length
+	r.Trailer = trailer
 	var body *requestBody
 	if f.chunked || f.length > 0 {
 		body = &requestBody{c: c, expectContinue: expectContinue}
 		body.b.reset(c.br, f, false, max)
+		if f.chunked {
+			body.b.trailer = &r.Trailer // parsed, as net/http does
+		}
 		r.Body = body
 		if f.chunked {
 			r.TransferEncoding = []string{"chunked"}
@@ -386,6 +429,40 @@ func (c *serverConn) readRequest() (*http.Request, *requestBody, error) {
 		r.Body = http.NoBody
 	}
 	return r, body, nil
+}
+
+// declaredTrailer returns the fields a chunked request's Trailer field
+// announces, each with no value yet, and removes the Trailer field, as
+// net/http does; the framing fields may not be among them (RFC 9110
+// section 6.5.1).
+func declaredTrailer(hdr http.Header) (http.Header, error) {
+	var names []string
+	for _, v := range hdr["Trailer"] {
+		for v != "" {
+			var name string
+			name, v, _ = strings.Cut(v, ",")
+			if name = trimOWS(name); name != "" {
+				names = append(names, name)
+			}
+		}
+	}
+	delete(hdr, "Trailer")
+	if len(names) == 0 {
+		return nil, nil
+	}
+	trailer := make(http.Header, len(names))
+	for _, name := range names {
+		if !validToken(name) {
+			return nil, malformed("invalid Trailer field name " + quote(name))
+		}
+		name = textproto.CanonicalMIMEHeaderKey(name)
+		switch name {
+		case "Transfer-Encoding", "Trailer", "Content-Length":
+			return nil, malformed("Trailer announces " + name)
+		}
+		trailer[name] = nil
+	}
+	return trailer, nil
 }
 
 // parseVersion parses "HTTP/x.y".
@@ -466,13 +543,16 @@ func (c *serverConn) refuse(err error) {
 	c.linger = true
 }
 
-// serveRequest runs the handler on r and completes its response. It
+// serveRequest runs the handler on r and completes its response w. It
 // reports whether the connection can carry another request.
-func (c *serverConn) serveRequest(r *http.Request, body *requestBody) (keep bool) {
-	w := &response{c: c, req: r, body: body, header: make(http.Header, 4), declared: -1, closeAfter: r.Close, isHead: r.Method == http.MethodHead}
+func (c *serverConn) serveRequest(w *response, r *http.Request, body *requestBody) (keep bool) {
+	w.req, w.body, w.header, w.declared, w.closeAfter, w.isHead = r, body, make(http.Header, 4), -1, r.Close, r.Method == http.MethodHead
 	defer func() {
+		w.ctx.end()
 		if p := recover(); p != nil {
-			c.stopWatch()
+			if !c.hijacked {
+				c.stopWatch()
+			}
 			// The connection closes; what the writer holds is sent
 			// first (see serve): the answers to pipelined requests
 			// before this one, and, if this one's head went out, part
@@ -492,7 +572,15 @@ func (c *serverConn) serveRequest(r *http.Request, body *requestBody) (keep bool
 	if body == nil {
 		c.setWatchable()
 	}
-	c.srv.Handler.ServeHTTP(w, r)
+	h := c.srv.Handler
+	if r.Method == http.MethodOptions && r.RequestURI == "*" {
+		h = globalOptions{} // as net/http answers it
+	}
+	h.ServeHTTP(w, r)
+	w.ctx.end()
+	if c.hijacked {
+		return false
+	}
 	gone := c.stopWatch()
 	w.finish(body)
 	if c.fixedWriteDeadline {
@@ -501,10 +589,26 @@ func (c *serverConn) serveRequest(r *http.Request, body *requestBody) (keep bool
 			c.nc.SetWriteDeadline(time.Time{})
 		}
 	}
+	if c.readDeadlineSet {
+		c.readDeadlineSet = false
+		c.nc.SetReadDeadline(time.Time{}) // next sets the next one
+	}
 	if w.status < 400 {
 		c.proven = true
 	}
 	return !w.closeAfter && !w.failed && !gone
+}
+
+// globalOptions answers "OPTIONS *", a question about the server rather
+// than a resource (RFC 9110 section 9.3.7), as net/http does: 200, with no
+// body, after reading a short request body.
+type globalOptions struct{}
+
+func (globalOptions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
+	}
 }
 
 // requestBody is a request's Body: it reads the body from the connection's
@@ -529,6 +633,9 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	if b.noContinue {
 		return 0, errNoContinue
 	}
+	if b.c.hijacked {
+		return 0, http.ErrHijacked
+	}
 	if b.expectContinue {
 		b.expectContinue = false
 		b.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
@@ -550,8 +657,10 @@ func (b *requestBody) Close() error {
 	return nil
 }
 
-// response is the http.ResponseWriter of one request.
+// response is the http.ResponseWriter of one request, and holds its
+// context.
 type response struct {
+	ctx     reqContext
 	c       *serverConn // nil once the handler returned
 	req     *http.Request
 	body    *requestBody // nil for a request without a body
@@ -567,13 +676,14 @@ type response struct {
 	bodyless    bool // the status allows no body
 	closeAfter  bool
 	failed      bool // writing failed, or the message is broken
+	hijacked    bool // the handler took the connection over
 	pending     []byte
 }
 
 func (w *response) Header() http.Header { return w.header }
 
 func (w *response) WriteHeader(code int) {
-	if w.c == nil || w.wroteHeader {
+	if w.c == nil || w.wroteHeader || w.hijacked {
 		return // net/http logs a superfluous call; it changes nothing
 	}
 	if code < 100 || code > 999 {
@@ -647,6 +757,9 @@ func (w *response) Write(p []byte) (int, error) {
 func (w *response) write(n int, p []byte, s string) (int, error) {
 	if w.c == nil {
 		return 0, errAfterHandler
+	}
+	if w.hijacked {
+		return 0, http.ErrHijacked
 	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
@@ -772,11 +885,14 @@ func (w *response) commit(final bool, p []byte, s string) {
 	if w.chunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
-	if w.closeAfter {
+	switch {
+	case w.hijacked:
+		// The handler speaks for the connection from now on.
+	case w.closeAfter:
 		if !hasToken(h["Connection"], "close") {
 			b = append(b, "Connection: close\r\n"...)
 		}
-	} else if w.req.ProtoMinor == 0 {
+	case w.req.ProtoMinor == 0:
 		b = append(b, "Connection: keep-alive\r\n"...)
 	}
 	b = append(b, "\r\n"...)
@@ -858,6 +974,9 @@ func (w *response) FlushError() error {
 	if w.c == nil {
 		return errAfterHandler
 	}
+	if w.hijacked {
+		return http.ErrHijacked
+	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -875,11 +994,15 @@ func (w *response) FlushError() error {
 }
 
 // SetReadDeadline sets the connection's read deadline (for
-// http.ResponseController).
+// http.ResponseController), for reading the rest of the request's body.
 func (w *response) SetReadDeadline(t time.Time) error {
 	if w.c == nil {
 		return errAfterHandler
 	}
+	if w.hijacked {
+		return http.ErrHijacked
+	}
+	w.c.readDeadlineSet = true
 	return w.c.nc.SetReadDeadline(t)
 }
 
@@ -890,7 +1013,62 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 	if w.c == nil {
 		return errAfterHandler
 	}
+	if w.hijacked {
+		return http.ErrHijacked
+	}
 	return w.c.setWriteDeadline(t)
+}
+
+// EnableFullDuplex lets the handler read the request's body after it began
+// its response (for http.ResponseController). That is always allowed
+// here: the server reads no unread body before the response begins, as
+// net/http's does for HTTP/1 unless told otherwise.
+func (w *response) EnableFullDuplex() error {
+	if w.c == nil {
+		return errAfterHandler
+	}
+	return nil
+}
+
+// Hijack hands the connection over to the handler (http.Hijacker), for a
+// protocol of its own after an Upgrade, say: what the handler wrote of the
+// response (a 101 Switching Protocols with its fields, typically) is sent
+// first, the answers to earlier pipelined requests before it. The
+// bufio.Reader returned holds the bytes already read past the request, and
+// its Writer writes the connection. The connection's deadlines are cleared,
+// and it leaves the server, as with net/http: the connection limits no
+// longer count it, and Shutdown and Close leave it alone; the handler must
+// close it. The request's context still ends when the handler returns.
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c := w.c
+	if c == nil {
+		return nil, nil, errAfterHandler
+	}
+	if w.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	if w.body != nil {
+		// Whatever follows the head is the handler's to read: a client
+		// that waits for 100 Continue is not told to go on.
+		w.body.expectContinue = false
+	}
+	if w.failed {
+		return nil, nil, errWriteFailed
+	}
+	w.hijacked = true // from here on the response is done with
+	if w.wroteHeader && !w.committed {
+		w.commit(false, nil, "")
+	}
+	if err := c.bw.Flush(); err != nil {
+		w.failed = true
+		return nil, nil, err
+	}
+	c.hijacked = true
+	c.srv.forget(c)
+	c.stopWatch() // a byte it read is c.br's
+	c.fixedWriteDeadline = false
+	c.nc.SetDeadline(time.Time{})
+	return c.nc, bufio.NewReadWriter(c.br, bufio.NewWriter(c.nc)), nil
 }
 
 // finish completes the response once the handler returned. What the

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,6 +107,13 @@ type Server struct {
 	conns     map[*serverConn]struct{}
 	watching  bool // watchLoop runs
 	closing   atomic.Bool
+
+	// HTTP/2 (h2.go): hs serves the connections handed to it through h2ln
+	// (nil until the first), h2conns are those it serves.
+	hsOnce  sync.Once
+	hs      *http.Server
+	h2ln    *chanListener
+	h2conns map[net.Conn]*serverConn
 }
 
 // aeadSuites are the TLS 1.2 cipher suites a Server offers when its
@@ -122,13 +130,19 @@ var aeadSuites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
-// tlsListener wraps ln to serve TLS with s.TLSConfig, offering http/1.1 by
-// ALPN and AEAD cipher suites alone in TLS 1.2, unless the configuration
-// says otherwise.
+// tlsListener wraps ln to serve TLS with s.TLSConfig, offering h2 and
+// http/1.1 by ALPN and AEAD cipher suites alone in TLS 1.2, unless the
+// configuration says otherwise. (Cipher suites of the configuration's
+// that HTTP/2 cannot use get http/1.1 alone, as with net/http.)
 func (s *Server) tlsListener(ln net.Listener) net.Listener {
 	conf := s.TLSConfig.Clone()
 	if len(conf.NextProtos) == 0 {
-		conf.NextProtos = []string{"http/1.1"}
+		conf.NextProtos = []string{"h2", "http/1.1"}
+		if conf.CipherSuites != nil && conf.MinVersion < tls.VersionTLS13 &&
+			!slices.Contains(conf.CipherSuites, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) &&
+			!slices.Contains(conf.CipherSuites, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256) {
+			conf.NextProtos = conf.NextProtos[1:]
+		}
 	}
 	if conf.CipherSuites == nil {
 		conf.CipherSuites = aeadSuites
@@ -214,6 +228,15 @@ func (s *Server) trackListener(ln *net.Listener, add bool) bool {
 	return true
 }
 
+// forget ends c's accounting: it is no longer served (closed, or the
+// handler's now).
+func (s *Server) forget(c *serverConn) {
+	s.trackConn(c, false)
+	if l := s.limits; l != nil { // nil for a connection served without Serve
+		l.Release(c.addr)
+	}
+}
+
 // trackConn adds c to the connections served, or removes it. It reports
 // false when c cannot be added: the server is closing.
 func (s *Server) trackConn(c *serverConn, add bool) bool {
@@ -263,7 +286,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.mu.Lock()
 	lnErr := s.closeListeners()
+	h2 := s.h2ln != nil
 	s.mu.Unlock()
+	if h2 {
+		// HTTP/2 connections are told to go (GOAWAY) and close once
+		// their streams are done; they are among s.conns until then.
+		go s.hs.Shutdown(ctx)
+	}
 	wait := time.Millisecond
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
@@ -299,12 +328,16 @@ func (s *Server) closeIdle() bool {
 func (s *Server) Close() error {
 	s.closing.Store(true)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	err := s.closeListeners()
 	for c := range s.conns {
 		c.state.Store(stateClosed)
 		c.nc.Close()
 		c.cancel()
+	}
+	h2 := s.h2ln != nil
+	s.mu.Unlock()
+	if h2 {
+		s.hs.Close()
 	}
 	return err
 }

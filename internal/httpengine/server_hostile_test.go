@@ -188,7 +188,9 @@ func TestHostileMalformedRequests(t *testing.T) {
 		{"bare CR in request line", "GET / HTTP/1.1\rX\r\n" + host + "\r\n", 400, "HTTP version"},
 		{"HTTP/2.0", "GET / HTTP/2.0\r\n" + host + "\r\n", 505, "HTTP version"},
 		{"HTTP/3.1", "GET / HTTP/3.1\r\n" + host + "\r\n", 505, "HTTP version"},
-		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "HTTP version"},
+		// The whole preface begins HTTP/2 (TestServerHTTP2); one that
+		// goes wrong after its request line is an HTTP/1 request.
+		{"HTTP/2 preface gone wrong", "PRI * HTTP/2.0\r\n\r\nXY\r\n\r\n", 505, "HTTP version"},
 		{"HTTP/1.1 without Host", "GET / HTTP/1.1\r\nX-A: b\r\n\r\n", 400, "Host"},
 		{"two Host fields", "GET / HTTP/1.1\r\n" + host + host + "\r\n", 400, "Host"},
 		{"Host with a space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "Host"},

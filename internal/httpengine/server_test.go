@@ -376,17 +376,40 @@ func TestServerTLS(t *testing.T) {
 	s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 	go s.Serve(ln)
 	defer s.Close()
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: files.ClientConfig(t, false), ForceAttemptHTTP2: true}}
-	defer client.CloseIdleConnections()
-	resp, err := client.Get("https://" + ln.Addr().String() + "/")
-	if err != nil {
-		t.Fatal(err)
+	// ALPN offers h2 first, and http/1.1 to a client without it.
+	for _, tc := range []struct {
+		protos *http.Protocols
+		want   string
+		major  int
+	}{
+		{protocols(true, false), "h2", 2},
+		{protocols(false, true), "http/1.1", 1},
+	} {
+		conf := files.ClientConfig(t, false)
+		if tc.major == 1 {
+			conf.NextProtos = []string{"http/1.1"}
+		}
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: conf, Protocols: tc.protos}}
+		defer client.CloseIdleConnections()
+		resp, err := client.Get("https://" + ln.Addr().String() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != tc.want || resp.ProtoMajor != tc.major {
+			t.Errorf("over TLS: %d %s %q, want %q", resp.StatusCode, resp.Proto, b, tc.want)
+		}
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(b) != "http/1.1" || resp.ProtoMajor != 1 {
-		t.Errorf("over TLS: %d %s %q", resp.StatusCode, resp.Proto, b)
-	}
+}
+
+// protocols returns the protocols a client or server speaks: HTTP/2 over
+// TLS, and HTTP/1.
+func protocols(h2, h1 bool) *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP2(h2)
+	p.SetHTTP1(h1)
+	return &p
 }
 
 // TestServerConcurrentClients runs many clients at once, each on its own

@@ -2,6 +2,7 @@ package httpengine
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -44,9 +45,11 @@ func malformed(msg string) error {
 // lines, up to and without the empty line that ends them, at most max bytes
 // in all. It gathers the bytes in scratch, returned for reuse, and returns
 // them as one string, so that every line and field is a substring of one
-// allocation. Empty lines before the start line are skipped when skipEmpty
-// is set (a server's request line); io.EOF means the connection ended before
-// a message began.
+// allocation. skipEmpty is set for a server's request: empty lines before
+// the request line are skipped then, and a request line that cannot be one
+// (HTTP/0.9's "GET /", with no version) is refused at once, without
+// waiting for fields that will not come. io.EOF means the connection ended
+// before a message began.
 func readHead(br *bufio.Reader, scratch []byte, max int, skipEmpty bool) (string, []byte, error) {
 	h := headReader{b: scratch[:0]}
 	head, err := h.read(br, max, skipEmpty)
@@ -100,9 +103,16 @@ func (h *headReader) read(br *bufio.Reader, max int, skipEmpty bool) (string, er
 			h.b = h.b[:0]
 			continue
 		}
+		if skipEmpty && h.start == 0 && bytes.Count(ln, sp) < 2 {
+			line := strings.TrimRight(string(ln), "\r\n")
+			h.reset()
+			return "", malformed("malformed request line " + quote(line))
+		}
 		h.start = len(h.b)
 	}
 }
+
+var sp = []byte(" ")
 
 // cutLine splits s after its first line, dropping the line's "\n" or
 // "\r\n".
@@ -296,9 +306,13 @@ func hasToken(values []string, token string) bool {
 }
 
 // bodyReader reads one message body from the connection's reader: n more
-// bytes of a fixed-length body, a chunked body (then its trailer, which is
-// dropped), or everything up to EOF (a response without a length). It
-// reports io.EOF once the body is over and leaves br at the next message.
+// bytes of a fixed-length body, a chunked body (then its trailer section),
+// or everything up to EOF (a response without a length). It reports io.EOF
+// once the body is over and leaves br at the next message.
+//
+// A chunked body's trailer fields are dropped unread, unless trailer is
+// set: then they are read as strictly as header fields (a malformed one
+// fails the body's read, as with net/http), and added to *trailer.
 type bodyReader struct {
 	br      *bufio.Reader
 	n       int64     // bytes left of a fixed-length body
@@ -307,6 +321,7 @@ type bodyReader struct {
 	done    bool      // the body was read to its end
 	err     error     // the error that ended reading early, returned again
 	maxHead int       // the bound on a chunked body's trailer
+	trailer *http.Header
 }
 
 func (b *bodyReader) reset(br *bufio.Reader, f framing, toEOF bool, maxHead int) {
@@ -381,9 +396,11 @@ func (b *bodyReader) resumable() bool {
 }
 
 // skipTrailer reads the trailer section after a chunked body's last chunk,
-// up to the empty line that ends the message.
+// up to the empty line that ends the message, and parses it into
+// *b.trailer if that is set.
 func (b *bodyReader) skipTrailer() error {
 	read := 0
+	var fields []byte // the trailer's lines, if they are wanted
 	for {
 		line, err := b.br.ReadSlice('\n')
 		read += len(line)
@@ -397,9 +414,27 @@ func (b *bodyReader) skipTrailer() error {
 			return err
 		}
 		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
-			return nil
+			break
+		}
+		if b.trailer != nil {
+			fields = append(fields, line...)
 		}
 	}
+	if len(fields) == 0 {
+		return nil
+	}
+	h, err := parseFields(string(fields))
+	if err != nil {
+		return errors.New("malformed trailer: " + err.Error())
+	}
+	if *b.trailer == nil {
+		*b.trailer = h
+		return nil
+	}
+	for k, v := range h {
+		(*b.trailer)[k] = v
+	}
+	return nil
 }
 
 // discard reads what is left of the body, at most limit bytes, and reports

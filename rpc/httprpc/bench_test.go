@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/polyrpc/polyrpc/rpc"
@@ -127,4 +130,79 @@ func benchCalls(b *testing.B, c *rpc.Client) {
 			}
 		})
 	})
+}
+
+// numbers returns about n bytes of decimal int64s, comma separated: text
+// that gzip shrinks to about half, as it does JSON arrays of numbers.
+func numbers(n int) string {
+	r := rand.New(rand.NewPCG(1, 2))
+	var b []byte
+	for len(b) < n {
+		b = strconv.AppendInt(b, r.Int64(), 10)
+		b = append(b, ',')
+	}
+	return string(b[:n])
+}
+
+// BenchmarkHandlerGzip measures what gzipping a reply costs the handler,
+// for replies of 1 KiB and 64 KiB, against the same replies sent as they
+// are.
+func BenchmarkHandlerGzip(b *testing.B) {
+	s := newRPCServer(b, map[string]any{"echo": func(s string) (string, error) { return s, nil }})
+	h := newHandler(b, s)
+	for _, size := range []int{1 << 10, 64 << 10} {
+		msg := []byte(`call 1 echo "` + numbers(size) + `"`)
+		for _, coding := range []string{"identity", "gzip"} {
+			b.Run(fmt.Sprintf("reply=%dKiB/%s", size>>10, coding), func(b *testing.B) {
+				body := &rewindable{b: msg}
+				req := httptest.NewRequest(http.MethodPost, "/RPC2", body)
+				req.Header.Set("Content-Type", lineType)
+				req.Header.Set("Accept-Encoding", coding)
+				req.ContentLength = int64(len(msg))
+				req.RemoteAddr = "127.0.0.1:40000"
+				w := &discardWriter{h: http.Header{}}
+				b.ReportAllocs()
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					body.off = 0
+					clear(w.h)
+					h.ServeHTTP(w, req)
+				}
+				if w.status != http.StatusOK || (w.h.Get("Content-Encoding") == "gzip") != (coding == "gzip") {
+					b.Fatalf("status %d, Content-Encoding %q", w.status, w.h.Get("Content-Encoding"))
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkRoundTripGzip measures calls whose replies are 1 KiB or 64 KiB
+// over loopback, gzipped by the server (its default) and decoded by the
+// client, against the same calls with a server that does not gzip.
+func BenchmarkRoundTripGzip(b *testing.B) {
+	s := newRPCServer(b, map[string]any{"echo": func(s string) (string, error) { return s, nil }})
+	for _, size := range []int{1 << 10, 64 << 10} {
+		v := numbers(size)
+		for _, coding := range []string{"identity", "gzip"} {
+			b.Run(fmt.Sprintf("reply=%dKiB/%s", size>>10, coding), func(b *testing.B) {
+				var opts []httprpc.Option
+				if coding == "identity" {
+					opts = append(opts, httprpc.WithCompressThreshold(math.MaxInt))
+				}
+				c := newClient(b, serve(b, newHandler(b, s, opts...))+"/RPC2", lineCodec{})
+				ctx := context.Background()
+				b.ReportAllocs()
+				b.SetBytes(int64(size))
+				var got string
+				for b.Loop() {
+					if err := c.Call(ctx, "echo", &got, v); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if got != v {
+					b.Fatalf("echo of %d bytes gave %d", len(v), len(got))
+				}
+			})
+		}
+	}
 }

@@ -1,13 +1,19 @@
 package httprpc
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/polyrpc/polyrpc/internal/httpengine"
 	"github.com/polyrpc/polyrpc/rpc"
@@ -53,7 +59,7 @@ func NewClient(url string, c rpc.Codec, opts ...Option) (*rpc.Client, error) {
 // rpc.CodeUnauthenticated (errors.Is(err, rpc.ErrUnauthenticated)), and any
 // other status with a *StatusError.
 //
-// Unless WithRoundTripper says otherwise, the transport
+// Unless WithRoundTripper or WithHTTP2 says otherwise, the transport
 // sends its requests with an HTTP/1.1 engine of its own, which does a call's
 // I/O in the calling goroutine, keeps idle connections alive
 // (WithMaxIdleConns, WithIdleTimeout), bounds dialing and TLS handshakes
@@ -63,6 +69,11 @@ func NewClient(url string, c rpc.Codec, opts ...Option) (*rpc.Client, error) {
 // into a GET. No overall timeout is set, since calls may run long: a call's
 // context bounds it. A reply over the limit (WithMaxMessageSize) fails the
 // call with an *rpc.Error of code rpc.CodeLimitExceeded.
+//
+// Every request asks for a gzip reply (Accept-Encoding: gzip), which is
+// decoded, the limit bounding the reply decoded too; a reply in a coding not
+// asked for fails the call with an error that says so. Requests are sent as
+// they are, unless WithCompressThreshold asks for gzip.
 func NewTransport(url string, opts ...Option) (rpc.Transport, error) {
 	cfg, err := newConfig(sideTransport, "NewTransport", opts)
 	if err != nil {
@@ -76,27 +87,34 @@ func NewTransport(url string, opts ...Option) (rpc.Transport, error) {
 type transport struct {
 	u        *url.URL // shared by every request, never modified
 	rt       http.RoundTripper
-	own      *httpengine.RoundTripper // the own engine, if rt is or wraps it
+	own      interface{ CloseIdleConnections() } // the engine made for it, if rt is or wraps it
 	header   http.Header
 	maxReply int64
-	closed   atomic.Bool
-	lastType atomic.Pointer[[]string] // see mediaType
+	// compressAt is the size from which requests are gzipped, until
+	// noGzip says that the server does not read them.
+	compressAt int
+	noGzip     atomic.Bool
+	closed     atomic.Bool
+	lastType   atomic.Pointer[[]string] // see mediaType
 }
 
 var _ rpc.Transport = (*transport)(nil)
 
 // ownEngineOptions configure the transport's own engine, and are an error
 // with another.
-var ownEngineOptions = []string{"WithTLSConfig", "WithPipelining", "WithIdleTimeout", "WithMaxIdleConns"}
+var ownEngineOptions = []string{"WithTLSConfig", "WithPipelining", "WithIdleTimeout", "WithMaxIdleConns", "WithHTTP2"}
 
 func newTransport(rawURL string, cfg *config) (*transport, error) {
 	u, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	t := &transport{u: u, header: cfg.header, maxReply: defaultMaxReply}
+	t := &transport{u: u, header: cfg.header, maxReply: defaultMaxReply, compressAt: compressNever}
 	if cfg.maxMessage > 0 {
 		t.maxReply = int64(cfg.maxMessage)
+	}
+	if cfg.compressAt > 0 {
+		t.compressAt = cfg.compressAt
 	}
 	if cfg.rt != nil {
 		for _, name := range ownEngineOptions {
@@ -107,8 +125,16 @@ func newTransport(rawURL string, cfg *config) (*transport, error) {
 	}
 
 	rt := cfg.rt
-	if rt == nil {
-		t.own = &httpengine.RoundTripper{
+	switch {
+	case rt != nil:
+	case cfg.http2:
+		if cfg.pipeline > 1 {
+			return nil, errors.New("httprpc: WithPipelining is an error with WithHTTP2, which multiplexes calls on one connection")
+		}
+		h2 := newHTTP2Transport(u, cfg)
+		t.own, rt = h2, h2
+	default:
+		own := &httpengine.RoundTripper{
 			TLSClientConfig:     cfg.tls,
 			Proxy:               http.ProxyFromEnvironment,
 			Pipeline:            cfg.pipeline,
@@ -116,7 +142,7 @@ func newTransport(rawURL string, cfg *config) (*transport, error) {
 			IdleConnTimeout:     cfg.idleTimeout,
 			MaxPipelinedBody:    t.maxReply,
 		}
-		rt = t.own
+		t.own, rt = own, own
 	}
 	for _, wrap := range cfg.wrappers {
 		if rt = wrap(rt); rt == nil {
@@ -125,6 +151,29 @@ func newTransport(rawURL string, cfg *config) (*transport, error) {
 	}
 	t.rt = rt
 	return t, nil
+}
+
+// newHTTP2Transport returns the engine of WithHTTP2: net/http's Transport,
+// speaking HTTP/2 alone, with the own engine's defaults.
+func newHTTP2Transport(u *url.URL, cfg *config) *http.Transport {
+	var p http.Protocols
+	if u.Scheme == "https" {
+		p.SetHTTP2(true) // by ALPN
+	} else {
+		p.SetUnencryptedHTTP2(true) // with prior knowledge
+	}
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            d.DialContext,
+		TLSClientConfig:        cfg.tls.Clone(),
+		TLSHandshakeTimeout:    10 * time.Second,
+		IdleConnTimeout:        cmp.Or(cfg.idleTimeout, 90*time.Second),
+		MaxIdleConnsPerHost:    cfg.maxIdle,
+		MaxResponseHeaderBytes: httpengine.DefaultMaxHeaderBytes,
+		DisableCompression:     true, // httprpc asks for gzip, and decodes it
+		Protocols:              &p,
+	}
 }
 
 func parseURL(s string) (*url.URL, error) {
@@ -150,11 +199,38 @@ func (t *transport) Exchange(ctx context.Context, c rpc.Codec, msg []byte, onewa
 	if len(types) == 0 {
 		return nil, fmt.Errorf("httprpc: codec %s has no media type", c.Name())
 	}
+	zip := len(msg) >= t.compressAt && !t.noGzip.Load()
+	reply, err := t.exchange(ctx, types[0], msg, oneway, zip)
+	if zip && errors.Is(err, errGzipRefused) {
+		// A server that refuses gzip (415) has not served the call: send
+		// it again as it is, and all that follow.
+		t.noGzip.Store(true)
+		return t.exchange(ctx, types[0], msg, oneway, false)
+	}
+	return reply, err
+}
+
+// errGzipRefused is the error of a gzipped request that the server answered
+// with 415 Unsupported Media Type.
+var errGzipRefused = errors.New("httprpc: the server does not read gzip requests")
+
+// exchange sends one request, its body gzipped if zip says so.
+func (t *transport) exchange(ctx context.Context, contentType string, msg []byte, oneway, zip bool) ([]byte, error) {
+	if zip {
+		zb := getBuf()
+		zipped := appendGzip((*zb)[:0], msg)
+		// Deferred first, run last: once the body is given back.
+		defer putBuf(zb, zipped)
+		msg = zipped
+	}
 	body := lend(msg)
 	defer body.giveBack()
-	req, err := t.newRequest(ctx, types[0], body, len(msg))
+	req, err := t.newRequest(ctx, contentType, body, len(msg))
 	if err != nil {
 		return nil, err
+	}
+	if zip {
+		req.Header["Content-Encoding"] = gzipField
 	}
 	resp, err := t.rt.RoundTrip(req)
 	if err != nil {
@@ -171,6 +247,12 @@ func (t *transport) Exchange(ctx context.Context, c rpc.Codec, msg []byte, onewa
 		return t.readReply(resp)
 	case resp.StatusCode == http.StatusNoContent:
 		return nil, fmt.Errorf("httprpc: the server answered 204 No Content: %w", rpc.ErrNoReply)
+	case zip && resp.StatusCode == http.StatusUnsupportedMediaType:
+		return nil, errGzipRefused
+	}
+	if contentCoding(resp.Header["Content-Encoding"]) == codingGzip {
+		zipped, _ := io.ReadAll(io.LimitReader(resp.Body, drainLimit))
+		return nil, statusError(resp.StatusCode, gunzipHead(zipped, maxStatusBody))
 	}
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxStatusBody))
 	return nil, statusError(resp.StatusCode, head)
@@ -199,7 +281,7 @@ func (t *transport) newRequest(ctx context.Context, contentType string, body *le
 	req.URL = t.u
 	req.Host = t.u.Host
 	req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.1", 1, 1
-	req.Header = make(http.Header, 2+len(t.header))
+	req.Header = make(http.Header, 4+len(t.header))
 	// The body is no *bytes.Reader, so net/http cannot size it or replay
 	// it on its own.
 	req.Body = &body.first
@@ -218,6 +300,7 @@ func (t *transport) newRequest(ctx context.Context, contentType string, body *le
 	ct := t.mediaType(contentType)
 	req.Header["Content-Type"] = ct
 	req.Header["Accept"] = ct
+	req.Header["Accept-Encoding"] = gzipField
 	return req, nil
 }
 
@@ -236,6 +319,16 @@ func (t *transport) mediaType(mt string) []string {
 // readReply reads the body of a 200 response, which then belongs to the
 // caller: it is never pooled.
 func (t *transport) readReply(resp *http.Response) ([]byte, error) {
+	if ce, ok := resp.Header["Content-Encoding"]; ok {
+		switch contentCoding(ce) {
+		case identity:
+		case codingGzip:
+			return t.readGzipReply(resp)
+		default:
+			// Taken for the codec's, it would fail as a malformed message.
+			return nil, fmt.Errorf("httprpc: reply in content-encoding %s, which the client did not ask for", strings.Join(ce, ", "))
+		}
+	}
 	if reply, ok := httpengine.TakeBody(resp.Body); ok {
 		// Read whole already, and the caller's to keep.
 		if int64(len(reply)) > t.maxReply {
@@ -252,6 +345,49 @@ func (t *transport) readReply(resp *http.Response) ([]byte, error) {
 	}
 	if int64(len(reply)) > t.maxReply {
 		return nil, replyTooLarge(fmt.Sprintf("httprpc: reply too large: over the limit of %d bytes", t.maxReply))
+	}
+	return reply, nil
+}
+
+// readGzipReply reads the body of a 200 response in gzip. The limit bounds
+// both the body and the reply decoded from it. The body is read whole first,
+// so that its trailer tells the reply's size, which is then allocated once.
+func (t *transport) readGzipReply(resp *http.Response) ([]byte, error) {
+	if resp.ContentLength > t.maxReply {
+		return nil, replyTooLarge(fmt.Sprintf("httprpc: reply too large: %d bytes in gzip, over the limit of %d", resp.ContentLength, t.maxReply))
+	}
+	zipped, ok := httpengine.TakeBody(resp.Body)
+	if !ok {
+		buf := getBuf()
+		var err error
+		zipped, err = httpengine.ReadAll(io.LimitReader(resp.Body, t.maxReply+1), (*buf)[:0], resp.ContentLength)
+		defer putBuf(buf, zipped)
+		if err != nil {
+			return nil, fmt.Errorf("httprpc: reading the reply: %w", err)
+		}
+	}
+	if int64(len(zipped)) > t.maxReply {
+		return nil, replyTooLarge(fmt.Sprintf("httprpc: reply too large: over the limit of %d bytes in gzip", t.maxReply))
+	}
+	// ISIZE, the size of the (last) member's data modulo 2^32, is but a
+	// hint: ReadAll grows the reply if it was wrong.
+	size := int64(-1)
+	if len(zipped) >= 18 {
+		if n := int64(binary.LittleEndian.Uint32(zipped[len(zipped)-4:])); n <= t.maxReply {
+			size = n
+		}
+	}
+	z, err := inflate(bytes.NewReader(zipped), codingGzip)
+	if err != nil {
+		return nil, fmt.Errorf("httprpc: reading the reply in gzip: %w", err)
+	}
+	defer z.release()
+	reply, err := httpengine.ReadAll(io.LimitReader(z, t.maxReply+1), nil, size)
+	if int64(len(reply)) > t.maxReply {
+		return nil, replyTooLarge(fmt.Sprintf("httprpc: reply too large: over the limit of %d bytes once decoded from gzip", t.maxReply))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("httprpc: reading the reply in gzip: %w", err)
 	}
 	return reply, nil
 }

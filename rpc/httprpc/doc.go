@@ -5,8 +5,11 @@
 // The package has its own HTTP/1.1 engine, on both sides, built for many
 // small requests on kept-alive connections: Server serves any http.Handler
 // with one goroutine per connection and no other, and the client does a
-// call's I/O in the calling goroutine. Handler runs on net/http's server just
-// as well, and a client can send through net/http (WithRoundTripper).
+// call's I/O in the calling goroutine. HTTP/2 goes to net/http's, on both
+// sides (WithHTTP2 for a client). Handler runs on net/http's server just as
+// well, and Server can be one (WithEngine); a client can send through
+// net/http (WithRoundTripper). Both sides read gzip, and send it where the
+// peer takes it (WithCompressThreshold).
 //
 // Serving, at / and /RPC2 as rpcd does:
 //

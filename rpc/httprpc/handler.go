@@ -39,12 +39,18 @@ var allowHeader = []string{"POST, OPTIONS"}
 // address (see WithAllowOrigin); 405 for a method other than POST or
 // OPTIONS; 415 for a request without a Content-Type (a web page may send an
 // untyped body anywhere without a CORS preflight, but none typed as one of
-// the codecs' media types), or with one that no codec serves; 413 for a body
-// over the limit. Once a codec is chosen, every failure is an error
-// reply in that codec's own shape, with status 200.
+// the codecs' media types), with one that no codec serves, or with a
+// Content-Encoding other than gzip, deflate or identity; 400 for a body not
+// in its coding; 413 for a body over the limit, as sent or decoded. Once a
+// codec is chosen, every failure is an error reply in that codec's own
+// shape, with status 200.
+//
+// A reply of at least 1024 bytes (WithCompressThreshold) goes in gzip to a
+// client whose Accept-Encoding prefers it, weights (q) honoured, with
+// Vary: Accept-Encoding.
 //
 // The server's memory budget (rpc.WithMaxMemory) holds every request: its
-// body counts three times (the message, what decoding makes of it and the
+// body, decoded if it came compressed, counts three times (the message, what decoding makes of it and the
 // reply being encoded, as measured for a string echoed) from before it is
 // read until its reply is encoded, and the reply once until it is written.
 // While the budget is spent, the request waits, unread, for the calls of
@@ -55,7 +61,10 @@ type Handler struct {
 	budget  *wire.Budget
 	holders sync.Pool // of *wire.Holder, one per request being served
 	maxBody int64
-	log     *slog.Logger
+	// compressAt is the size from which replies are gzipped, for clients
+	// that accept it.
+	compressAt int
+	log        *slog.Logger
 	// byType maps every accepted media type, in lower case, to its codec.
 	// It is built once and only read afterwards.
 	byType map[string]*served
@@ -87,11 +96,14 @@ func NewHandler(s *rpc.Server, opts ...Option) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{srv: s, budget: s.Budget(), maxBody: defaultMaxBody, log: cfg.logger(), byType: map[string]*served{},
-		origins: http.NewCrossOriginProtection()}
+	h := &Handler{srv: s, budget: s.Budget(), maxBody: defaultMaxBody, compressAt: defaultCompressAt, log: cfg.logger(),
+		byType: map[string]*served{}, origins: http.NewCrossOriginProtection()}
 	h.holders.New = func() any { return h.budget.Holder() }
 	if cfg.maxMessage > 0 {
 		h.maxBody = int64(cfg.maxMessage)
+	}
+	if cfg.compressAt > 0 {
+		h.compressAt = cfg.compressAt
 	}
 	for _, o := range cfg.origins {
 		u, err := parseOrigin(o)
@@ -171,15 +183,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.unsupported(w, r, "httprpc: unsupported Content-Type "+strconv.Quote(ct))
 		return
 	}
-	// Bodies are read as they are: a compressed one would be taken for a
-	// malformed message, so refuse it plainly (RFC 9110, 15.5.16).
-	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		w.Header()["Accept-Encoding"] = []string{"identity"}
-		h.refuse(w, r, "httprpc: unsupported Content-Encoding "+strconv.Quote(ce), http.StatusUnsupportedMediaType)
-		return
+	// A body in a coding that cannot be read would be taken for a
+	// malformed message: refuse it plainly, saying which codings are read
+	// (RFC 9110, section 12.5.3).
+	enc := identity
+	if ce, ok := r.Header["Content-Encoding"]; ok {
+		if enc = contentCoding(ce); enc == codingOther {
+			w.Header()["Accept-Encoding"] = acceptCodings
+			h.refuse(w, r, "httprpc: unsupported Content-Encoding "+strconv.Quote(strings.Join(ce, ", "))+": request bodies are read in gzip, deflate or identity", http.StatusUnsupportedMediaType)
+			return
+		}
 	}
 	if r.ContentLength > h.maxBody {
-		h.tooLarge(w, r)
+		h.tooLarge(w, r, identity)
 		return
 	}
 
@@ -190,36 +206,43 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer l.end(&h.holders)
 	var src io.Reader = http.MaxBytesReader(w, r.Body, h.maxBody)
 	var chunked *budgetReader
+	size := r.ContentLength
 	switch {
-	case r.ContentLength > 0:
-		if err := l.h.Acquire(ctx, bodyCost*r.ContentLength); err != nil {
+	case enc != identity:
+		// The decoded message is what is held and what the limit bounds;
+		// decoding it takes at most the limit's bytes in and out, however
+		// the body was made.
+		z, err := inflate(src, enc)
+		if err != nil {
+			h.badBody(w, r, err, enc)
+			return
+		}
+		defer z.release()
+		chunked = &budgetReader{r: http.MaxBytesReader(w, z, h.maxBody), ctx: ctx, h: l.h, limit: h.maxBody + 1, max: h.budget.Max()}
+		src, size = chunked, -1
+	case size > 0:
+		if err := l.h.Acquire(ctx, bodyCost*size); err != nil {
 			h.noBudget(w, r, err)
 			return
 		}
-		l.n = bodyCost * r.ContentLength
-	case r.ContentLength < 0:
+		l.n = bodyCost * size
+	case size < 0:
 		// Chunked: the budget grows with the body.
 		chunked = &budgetReader{r: src, ctx: ctx, h: l.h, limit: h.maxBody + 1, max: h.budget.Max()}
 		src = chunked
 	}
 	in := getBuf()
-	body, err := httpengine.ReadAll(src, (*in)[:0], r.ContentLength)
+	body, err := httpengine.ReadAll(src, (*in)[:0], size)
 	if chunked != nil {
 		l.n = chunked.held
 	}
 	if err != nil {
 		putBuf(in, body)
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			h.tooLarge(w, r)
-			return
-		}
 		if errors.Is(err, wire.ErrOverBudget) || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			h.noBudget(w, r, err) // a chunked body outgrew the budget, or waited for it in vain
 			return
 		}
-		// The client went away or broke the framing of the body; the
-		// answer most likely reaches no one.
-		h.refuse(w, r, "httprpc: reading the request body: "+err.Error(), http.StatusBadRequest)
+		h.badBody(w, r, err, enc)
 		return
 	}
 
@@ -236,10 +259,46 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr := w.Header()
 	hdr["Content-Type"] = e.contentType
+	if len(reply) >= h.compressAt {
+		hdr["Vary"] = varyField // the reply's coding depends on Accept-Encoding
+	}
+	if ae := r.Header["Accept-Encoding"]; len(ae) > 0 && h.compressAt != compressNever {
+		// In gzip when the client accepts it at least as much as identity,
+		// or refuses identity (RFC 9110, section 12.5.3).
+		gzipQ, identityQ := acceptedCodings(ae)
+		if gzipQ > 0 && (len(reply) >= h.compressAt && gzipQ >= identityQ || identityQ == 0) {
+			zb := getBuf()
+			zipped := appendGzip((*zb)[:0], reply)
+			defer putBuf(zb, zipped)
+			// Incompressible bytes grow by gzip's 18-byte frame: send
+			// them as they are, unless the client refuses that.
+			if len(zipped) < len(reply) || identityQ == 0 {
+				l.hold(int64(len(reply) + len(zipped)))
+				reply = zipped
+				hdr["Content-Encoding"] = gzipField
+				hdr["Vary"] = varyField
+			}
+		}
+	}
 	hdr["Content-Length"] = []string{strconv.Itoa(len(reply))}
 	w.WriteHeader(http.StatusOK)
 	// A failed write means the client is gone; there is no one to tell.
 	_, _ = w.Write(reply)
+}
+
+// badBody answers a request whose body could not be read, in coding enc.
+func (h *Handler) badBody(w http.ResponseWriter, r *http.Request, err error, enc coding) {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		h.tooLarge(w, r, enc)
+		return
+	}
+	// The client went away, broke the framing of the body (the answer
+	// most likely reaches no one), or sent a body not in its coding.
+	msg := "httprpc: reading the request body: "
+	if enc != identity {
+		msg = "httprpc: reading the request body in " + enc.String() + ": "
+	}
+	h.refuse(w, r, msg+err.Error(), http.StatusBadRequest)
 }
 
 // lease is what a request holds of the server's memory budget.
@@ -327,7 +386,17 @@ func (h *Handler) noBudget(w http.ResponseWriter, r *http.Request, err error) {
 // may send requests that are same-origin to the browser, but they carry
 // that name as their Host. On such a server the Host must be an IP address,
 // localhost, or the host of a trusted origin.
+//
+// Only a browser's requests are held to it: a browser sends Origin with
+// every POST (the Fetch standard) and Sec-Fetch-Site with every request, and
+// DNS rebinding needs a browser. A request with neither comes from a tool
+// (curl, Python, a Go client), often through a reverse proxy that names the
+// server by its upstream name (nginx's proxy_pass http://backend sends Host:
+// backend); it is served.
 func (h *Handler) hostAllowed(r *http.Request) bool {
+	if r.Header.Get("Origin") == "" && r.Header.Get("Sec-Fetch-Site") == "" {
+		return true
+	}
 	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if !ok || !isLoopback(la) {
 		return true
@@ -422,11 +491,15 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, msg string, sta
 	http.Error(w, msg, status)
 }
 
-func (h *Handler) tooLarge(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) tooLarge(w http.ResponseWriter, r *http.Request, enc coding) {
 	// The rest of the body is unread; closing the connection spares the
 	// server from reading it just to reach the next request.
 	w.Header().Set("Connection", "close")
-	h.refuse(w, r, "httprpc: request body larger than "+strconv.FormatInt(h.maxBody, 10)+" bytes", http.StatusRequestEntityTooLarge)
+	msg := "httprpc: request body larger than " + strconv.FormatInt(h.maxBody, 10) + " bytes"
+	if enc != identity {
+		msg += ", in " + enc.String() + " or decoded"
+	}
+	h.refuse(w, r, msg, http.StatusRequestEntityTooLarge)
 }
 
 // peerOf describes the client of r. A Peer that middleware already put into

@@ -86,23 +86,3 @@ func TestHandlerLogsRefusals(t *testing.T) {
 		}
 	}
 }
-
-func TestCompressedBodyRefused(t *testing.T) {
-	t.Parallel()
-	hs := httptest.NewServer(newHandler(t, newRPCServer(t, nil, rpc.WithCodecs(json.New()))))
-	defer hs.Close()
-	req, err := http.NewRequest(http.MethodPost, hs.URL, bytes.NewBufferString("\x1f\x8b..."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Content-Encoding", "gzip")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnsupportedMediaType || resp.Header.Get("Accept-Encoding") != "identity" {
-		t.Errorf("gzip body: %d, Accept-Encoding %q", resp.StatusCode, resp.Header.Get("Accept-Encoding"))
-	}
-}

@@ -62,6 +62,7 @@ type config struct {
 
 	log        *slog.Logger
 	maxMessage int
+	compressAt int // WithCompressThreshold's n, zero if not given
 
 	// Handler.
 	origins []string // trusted origins, as browsers send them
@@ -73,6 +74,7 @@ type config struct {
 	maxConns      int
 	maxConnsPerIP int
 	tls           *tls.Config // the client's own engine's too
+	engine        string
 
 	// Client.
 	rt       http.RoundTripper
@@ -80,6 +82,7 @@ type config struct {
 	pipeline int
 	maxIdle  int
 	header   http.Header
+	http2    bool
 }
 
 func newConfig(s side, ctor string, opts []Option) (*config, error) {
@@ -149,14 +152,54 @@ func WithMaxMessageSize(n int) Option {
 	}}
 }
 
+// WithCompressThreshold sets the size from which a message is gzipped: a
+// Handler's reply, when the request's Accept-Encoding allows gzip (1024 bytes
+// by default), and a client's request (by default none is: a server that
+// ignores Content-Encoding would take it for a malformed message; a client
+// whose gzip request gets 415 sends it again as it is, and all after it).
+// math.MaxInt, or any n above the largest message, turns it off. A Handler
+// always reads request bodies in gzip and deflate, and a client asks for
+// and reads gzip replies.
+func WithCompressThreshold(n int) Option {
+	return option{"WithCompressThreshold", sideHandler | sideClients, func(c *config) error {
+		c.compressAt = n
+		return nonNegative("WithCompressThreshold", n)
+	}}
+}
+
+// WithEngine chooses the HTTP engine of a Server: "polyrpc", its own (the
+// default), or "net/http", an http.Server with the Server's options applied
+// as far as net/http has them (see NewServer), HTTP/2 included.
+func WithEngine(name string) Option {
+	return option{"WithEngine", sideServer, func(c *config) error {
+		switch name {
+		case "", enginePolyrpc, engineNetHTTP:
+			c.engine = name
+			return nil
+		}
+		return fmt.Errorf("httprpc: WithEngine(%q): the engines are %q and %q", name, enginePolyrpc, engineNetHTTP)
+	}}
+}
+
+// WithHTTP2 makes a client call over HTTP/2, all calls multiplexed on one
+// connection, with net/http's Transport: h2 by ALPN over https, h2c with
+// prior knowledge over http. A server that does not speak it fails the call.
+// It is an error with WithRoundTripper and WithPipelining.
+func WithHTTP2() Option {
+	return option{"WithHTTP2", sideClients, func(c *config) error {
+		c.http2 = true
+		return nil
+	}}
+}
+
 // WithTLSConfig makes a Server serve TLS with cfg, which must hold a
-// certificate, on the listeners given to Serve; ALPN offers http/1.1 unless
-// cfg sets NextProtos, and TLS 1.2 only forward-secret AEAD cipher suites
-// (ECDHE with AES-GCM or ChaCha20-Poly1305) unless cfg sets CipherSuites.
-// For a client it configures the TLS of its own HTTP engine (https URLs),
-// which WithRoundTripper replaces: it is an error with that. By default a
-// Server serves plain HTTP, and a client uses the zero tls.Config (the
-// system's roots).
+// certificate, on the listeners given to Serve; ALPN offers h2 and http/1.1
+// unless cfg sets NextProtos, and TLS 1.2 only forward-secret AEAD cipher
+// suites (ECDHE with AES-GCM or ChaCha20-Poly1305) unless cfg sets
+// CipherSuites. For a client it configures the TLS of its own HTTP engine
+// (https URLs), or of WithHTTP2's, which WithRoundTripper replaces: it is an
+// error with that. By default a Server serves plain HTTP, and a client uses
+// the zero tls.Config (the system's roots).
 func WithTLSConfig(cfg *tls.Config) Option {
 	return option{"WithTLSConfig", sideServer | sideClients, func(c *config) error {
 		if cfg != nil && c.side == sideServer && len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil {
@@ -193,8 +236,9 @@ func WithWriteTimeout(d time.Duration) Option {
 
 // WithIdleTimeout is how long a kept-alive connection may stay idle: on a
 // Server, waiting for its next request once one was answered with a status
-// below 400 (120 s by default); in a client's own HTTP engine, waiting for
-// the next call (90 s by default), an error with WithRoundTripper.
+// below 400 (120 s by default); in a client's own HTTP engine or WithHTTP2's,
+// waiting for the next call (90 s by default), an error with
+// WithRoundTripper.
 func WithIdleTimeout(d time.Duration) Option {
 	return option{"WithIdleTimeout", sideServer | sideClients, func(c *config) error {
 		c.idleTimeout = d
@@ -270,16 +314,17 @@ func WithPipelining(depth int) Option {
 
 // WithHeader adds a header to every request of a client. Options given
 // several times add up; a key given twice sends both values. A "Host" header
-// sets the request's Host. Content-Type and Accept are the codec's, and the
-// framing fields (Content-Length, Transfer-Encoding, Connection) the HTTP
-// engine's: setting them is an error.
+// sets the request's Host. Content-Type and Accept are the codec's,
+// Content-Encoding and Accept-Encoding the compression's (see
+// WithCompressThreshold), and the framing fields (Content-Length,
+// Transfer-Encoding, Connection) the HTTP engine's: setting them is an error.
 func WithHeader(key, value string) Option {
 	return option{"WithHeader", sideClients, func(c *config) error {
 		if !validFieldName(key) || !validFieldValue(value) {
 			return fmt.Errorf("httprpc: WithHeader(%q, %q): not a valid header field", key, value)
 		}
 		switch k := http.CanonicalHeaderKey(key); k {
-		case "Content-Type", "Accept", "Content-Length", "Transfer-Encoding", "Connection":
+		case "Content-Type", "Accept", "Content-Length", "Transfer-Encoding", "Connection", "Content-Encoding", "Accept-Encoding":
 			return fmt.Errorf("httprpc: WithHeader: %s is set by httprpc", k)
 		}
 		if c.header == nil {

@@ -45,11 +45,15 @@ func TestOptionErrors(t *testing.T) {
 		wantErr string // "" for none
 	}{
 		// Each side takes its own options.
-		{"handler", handler(httprpc.WithMaxMessageSize(10), httprpc.WithLogger(slog.Default()), httprpc.WithAllowOrigin("https://app.example", "http://localhost:3000"), httprpc.WithAllowOrigin()), ""},
+		{"handler", handler(httprpc.WithMaxMessageSize(10), httprpc.WithLogger(slog.Default()), httprpc.WithAllowOrigin("https://app.example", "http://localhost:3000"), httprpc.WithAllowOrigin(), httprpc.WithCompressThreshold(1)), ""},
+		{"engine net/http", server(httprpc.WithEngine("net/http"), httprpc.WithReadTimeout(1), httprpc.WithWriteTimeout(1), httprpc.WithIdleTimeout(1), httprpc.WithMaxConns(1), httprpc.WithMaxConnsPerIP(1)), ""},
+		{"engine polyrpc", server(httprpc.WithEngine("polyrpc")), ""},
+		{"engine default", server(httprpc.WithEngine("")), ""},
+		{"HTTP/2 client", client(httprpc.WithHTTP2(), httprpc.WithTLSConfig(&tls.Config{}), httprpc.WithIdleTimeout(1), httprpc.WithMaxIdleConns(1), httprpc.WithCompressThreshold(1)), ""},
 		{"server", server(httprpc.WithReadTimeout(1), httprpc.WithWriteTimeout(1), httprpc.WithIdleTimeout(1), httprpc.WithMaxConns(1), httprpc.WithMaxConnsPerIP(1), httprpc.WithLogger(nil)), ""},
 		{"client", client(httprpc.WithMaxMessageSize(10), httprpc.WithTLSConfig(&tls.Config{}), httprpc.WithPipelining(2), httprpc.WithIdleTimeout(1), httprpc.WithMaxIdleConns(1), httprpc.WithHeader("X-A", "b"), httprpc.WithWrapper(same), httprpc.WithLogger(nil)), ""},
 		{"transport", transport(httprpc.WithRoundTripper(rt), httprpc.WithWrapper(same)), ""},
-		{"zero values", client(httprpc.WithMaxMessageSize(0), httprpc.WithPipelining(0), httprpc.WithIdleTimeout(0), httprpc.WithMaxIdleConns(0), httprpc.WithTLSConfig(nil)), ""},
+		{"zero values", client(httprpc.WithMaxMessageSize(0), httprpc.WithPipelining(0), httprpc.WithIdleTimeout(0), httprpc.WithMaxIdleConns(0), httprpc.WithTLSConfig(nil), httprpc.WithCompressThreshold(0)), ""},
 
 		// The wrong side.
 		{"server option to a handler", handler(httprpc.WithMaxConns(1)), "httprpc: WithMaxConns is an option of NewServer, not of NewHandler"},
@@ -58,12 +62,20 @@ func TestOptionErrors(t *testing.T) {
 		{"server option to a client", client(httprpc.WithReadTimeout(1)), "httprpc: WithReadTimeout is an option of NewServer, not of NewClient"},
 		{"client option to a server", server(httprpc.WithHeader("X-A", "b")), "not of NewServer"},
 		{"logger to a transport", transport(httprpc.WithLogger(nil)), "httprpc: WithLogger is an option of NewHandler, NewServer and NewClient, not of NewTransport"},
+		{"engine to a handler", handler(httprpc.WithEngine("net/http")), "httprpc: WithEngine is an option of NewServer, not of NewHandler"},
+		{"engine to a client", client(httprpc.WithEngine("net/http")), "httprpc: WithEngine is an option of NewServer, not of NewClient"},
+		{"HTTP/2 to a server", server(httprpc.WithHTTP2()), "httprpc: WithHTTP2 is an option of NewClient and NewTransport, not of NewServer"},
+		{"compression to a server", server(httprpc.WithCompressThreshold(1)), "httprpc: WithCompressThreshold is an option of NewHandler, NewClient and NewTransport, not of NewServer"},
 
 		// Invalid values.
 		{"negative size", handler(httprpc.WithMaxMessageSize(-1)), "httprpc: WithMaxMessageSize(-1): negative"},
 		{"negative timeout", server(httprpc.WithReadTimeout(-1)), "httprpc: WithReadTimeout(-1ns): negative"},
 		{"negative conns", server(httprpc.WithMaxConns(-1)), "negative"},
 		{"negative conns per IP", server(httprpc.WithMaxConnsPerIP(-1)), "httprpc: WithMaxConnsPerIP(-1): negative"},
+		{"negative threshold", handler(httprpc.WithCompressThreshold(-1)), "httprpc: WithCompressThreshold(-1): negative"},
+		{"unknown engine", server(httprpc.WithEngine("nginx")), `httprpc: WithEngine("nginx"): the engines are "polyrpc" and "net/http"`},
+		{"compression header", client(httprpc.WithHeader("Accept-Encoding", "br")), "httprpc: WithHeader: Accept-Encoding is set by httprpc"},
+		{"coding header", client(httprpc.WithHeader("content-encoding", "gzip")), "httprpc: WithHeader: Content-Encoding is set by httprpc"},
 		{"origin option to a server", server(httprpc.WithAllowOrigin("https://a.example")), "httprpc: WithAllowOrigin is an option of NewHandler, not of NewServer"},
 		{"origin with a path", handler(httprpc.WithAllowOrigin("https://a.example/")), `httprpc: WithAllowOrigin("https://a.example/"): an origin is scheme://host[:port]`},
 		{"origin without a scheme", handler(httprpc.WithAllowOrigin("a.example")), "an origin is scheme://host[:port]"},
@@ -85,6 +97,8 @@ func TestOptionErrors(t *testing.T) {
 		{"pipelining with a round tripper", client(httprpc.WithPipelining(4), httprpc.WithRoundTripper(rt)), "WithPipelining configures the client's own HTTP engine"},
 		{"idle conns with a round tripper", client(httprpc.WithMaxIdleConns(4), httprpc.WithRoundTripper(rt)), "WithMaxIdleConns configures"},
 		{"idle timeout with a round tripper", client(httprpc.WithIdleTimeout(4), httprpc.WithRoundTripper(rt)), "WithIdleTimeout configures"},
+		{"HTTP/2 with a round tripper", client(httprpc.WithHTTP2(), httprpc.WithRoundTripper(rt)), "WithHTTP2 configures the client's own HTTP engine"},
+		{"HTTP/2 with pipelining", client(httprpc.WithHTTP2(), httprpc.WithPipelining(2)), "httprpc: WithPipelining is an error with WithHTTP2, which multiplexes calls on one connection"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package httprpc_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -58,10 +59,12 @@ func TestHandlerCrossOrigin(t *testing.T) {
 	}
 }
 
-// TestHandlerDNSRebinding: on a loopback address, a request for a Host that
-// is a DNS name other than localhost (and not an allowed origin's host) gets
-// 403: a page of that name, rebound to 127.0.0.1, is same-origin for the
-// browser. Elsewhere any Host is served.
+// TestHandlerDNSRebinding: on a loopback address, a browser's request (one
+// with Origin or Sec-Fetch-Site) for a Host that is a DNS name other than
+// localhost (and not an allowed origin's host) gets 403: a page of that
+// name, rebound to 127.0.0.1, is same-origin for the browser. Elsewhere any
+// Host is served, and so is a tool's request, which a reverse proxy may send
+// with its upstream's name.
 func TestHandlerDNSRebinding(t *testing.T) {
 	s := newRPCServer(t, map[string]any{"add": func(a, b int64) (int64, error) { return a + b, nil }})
 	strict := newHandler(t, s)
@@ -99,8 +102,24 @@ func TestHandlerDNSRebinding(t *testing.T) {
 				r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, tt.local))
 				w := httptest.NewRecorder()
 				h.h.ServeHTTP(w, r)
-				if w.Code != h.want {
-					t.Errorf("status %d, want %d: %s", w.Code, h.want, w.Body)
+				if w.Code != 200 {
+					t.Errorf("a tool's request: status %d, want 200: %s", w.Code, w.Body)
+				}
+				for _, browser := range []map[string]string{
+					{"Sec-Fetch-Site": "same-origin", "Origin": "http://" + tt.host},
+					{"Origin": "http://" + tt.host}, // an old browser
+					{"Sec-Fetch-Site": "same-origin"},
+				} {
+					r := r.Clone(r.Context())
+					r.Body = io.NopCloser(strings.NewReader("call 1 add 1 2"))
+					for k, v := range browser {
+						r.Header.Set(k, v)
+					}
+					w := httptest.NewRecorder()
+					h.h.ServeHTTP(w, r)
+					if w.Code != h.want {
+						t.Errorf("a browser's request %v: status %d, want %d: %s", browser, w.Code, h.want, w.Body)
+					}
 				}
 			}
 		})
@@ -125,6 +144,7 @@ func TestServerDNSRebinding(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.Header.Set("Content-Type", lineType)
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
 		if tt.host != "" {
 			r.Host = tt.host
 		}

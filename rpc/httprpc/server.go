@@ -10,7 +10,7 @@ import (
 	"github.com/polyrpc/polyrpc/internal/httpengine"
 )
 
-// Server is an HTTP/1.1 server built for RPC traffic: many small requests on
+// Server is an HTTP server built for RPC traffic: many small requests on
 // kept-alive connections. It serves any http.Handler, so a Handler,
 // authentication middleware and an http.ServeMux run on it unchanged, with
 // one goroutine per connection and no other: the connection's goroutine
@@ -32,13 +32,21 @@ import (
 // server stops accepting, and one source address may hold
 // WithMaxConnsPerIP connections.
 //
-// What it does not do: HTTP/2 (over TLS, ALPN offers http/1.1 alone) and
-// hijacking a connection; its requests' contexts carry
-// http.LocalAddrContextKey but not http.ServerContextKey. Where those
-// matter, serve the Handler with net/http's server instead.
+// HTTP/2, by ALPN over TLS and in cleartext with prior knowledge (h2c), is
+// served on the same listeners by net/http's HTTP/2 server, under the same
+// limits. WithEngine("net/http") makes all of it net/http's: an http.Server
+// configured by the same options, for a comparison or where net/http's
+// behaviour matters more than the own engine's speed.
 type Server struct {
-	e httpengine.Server
+	e  *httpengine.Server // the own engine, or
+	ns *netServer         // net/http's (WithEngine)
 }
+
+// The engines of WithEngine.
+const (
+	enginePolyrpc = "polyrpc"
+	engineNetHTTP = "net/http"
+)
 
 // Defaults of a Server's options.
 const (
@@ -46,10 +54,19 @@ const (
 	defaultMaxConnsPerIP = 256
 )
 
-// NewServer returns a server of h, configured by WithReadTimeout,
-// WithWriteTimeout, WithIdleTimeout, WithMaxConns, WithMaxConnsPerIP,
-// WithTLSConfig and WithLogger. It fails for a nil handler and an invalid
-// option.
+// NewServer returns a server of h, configured by WithEngine,
+// WithReadTimeout, WithWriteTimeout, WithIdleTimeout, WithMaxConns,
+// WithMaxConnsPerIP, WithTLSConfig and WithLogger. It fails for a nil
+// handler and an invalid option.
+//
+// On net/http's engine (WithEngine("net/http")) the options mean the same
+// but where net/http has its own way: a connection waits the idle timeout
+// after any response, not only after a success; over TLS the first
+// request's head must come within 10 s of the handshake's end (and the
+// handshake within 10 s of the accept); and with a tls.Listener given to
+// Serve rather than WithTLSConfig, the write timeout bounds HTTP/2's writes
+// alone. A handler's panic is logged at Error level, as on the own engine,
+// and net/http's own messages at Warn.
 func NewServer(h http.Handler, opts ...Option) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("httprpc: NewServer: nil handler")
@@ -58,7 +75,7 @@ func NewServer(h http.Handler, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{e: httpengine.Server{
+	e := &httpengine.Server{
 		Handler:           h,
 		TLSConfig:         cfg.tls,
 		ReadHeaderTimeout: httpengine.DefaultReadHeaderTimeout,
@@ -69,21 +86,24 @@ func NewServer(h http.Handler, opts ...Option) (*Server, error) {
 		MaxConns:          cfg.maxConns,
 		MaxConnsPerIP:     defaultMaxConnsPerIP,
 		Logger:            cfg.logger(),
-	}}
+	}
 	if cfg.writeTimeout > 0 {
-		s.e.WriteTimeout = cfg.writeTimeout
+		e.WriteTimeout = cfg.writeTimeout
 	}
 	if cfg.maxConnsPerIP > 0 {
-		s.e.MaxConnsPerIP = cfg.maxConnsPerIP
+		e.MaxConnsPerIP = cfg.maxConnsPerIP
 	}
 	if cfg.readTimeout > 0 {
-		s.e.ReadTimeout = cfg.readTimeout
-		s.e.ReadHeaderTimeout = min(s.e.ReadHeaderTimeout, cfg.readTimeout)
+		e.ReadTimeout = cfg.readTimeout
+		e.ReadHeaderTimeout = min(e.ReadHeaderTimeout, cfg.readTimeout)
 	}
 	if cfg.idleTimeout > 0 {
-		s.e.IdleTimeout = cfg.idleTimeout
+		e.IdleTimeout = cfg.idleTimeout
 	}
-	return s, nil
+	if cfg.engine == engineNetHTTP {
+		return &Server{ns: newNetServer(e)}, nil
+	}
+	return &Server{e: e}, nil
 }
 
 // Serve accepts connections on ln and serves each in a goroutine of its own
@@ -91,15 +111,30 @@ func NewServer(h http.Handler, opts ...Option) (*Server, error) {
 // or Close, when it returns http.ErrServerClosed; ln is closed then. Another
 // error of Accept that persists ends it too. Serve may be called for several
 // listeners at once.
-func (s *Server) Serve(ln net.Listener) error { return s.e.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	if s.ns != nil {
+		return s.ns.serve(ln)
+	}
+	return s.e.Serve(ln)
+}
 
 // Shutdown stops the server gracefully: it closes the listeners, then
 // closes each connection once it is idle, letting the requests in flight
 // finish (their responses say Connection: close). It returns when every
 // connection is closed, or with ctx's error when ctx ends first; Close may
 // then cut off what remains.
-func (s *Server) Shutdown(ctx context.Context) error { return s.e.Shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.ns != nil {
+		return s.ns.hs.Shutdown(ctx)
+	}
+	return s.e.Shutdown(ctx)
+}
 
 // Close closes the listeners and every connection at once, requests in
 // flight included; their contexts end.
-func (s *Server) Close() error { return s.e.Close() }
+func (s *Server) Close() error {
+	if s.ns != nil {
+		return s.ns.close()
+	}
+	return s.e.Close()
+}

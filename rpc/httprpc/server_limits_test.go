@@ -64,34 +64,38 @@ func TestServerFirstRequestHeadTimeout(t *testing.T) {
 		{"trickling", nil, true, 10 * time.Second},
 		{"trickling, long idle timeout", []httprpc.Option{httprpc.WithIdleTimeout(5 * time.Minute)}, true, 10 * time.Second},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ln, _, stop := serveInBubble(t, noContent, tt.opts...)
-				defer stop()
-				c := ln.dial()
-				defer c.Close()
-				start := time.Now()
-				if tt.trickle {
-					go func() {
-						for _, b := range []byte(strings.Repeat("POST / HTTP/1.1\r\nX: y\r\n", 10)) {
-							time.Sleep(time.Second)
-							if _, err := c.Write([]byte{b}); err != nil {
-								return
+		for _, engine := range engines {
+			t.Run(tt.name+"/"+engine, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					ln, _, stop := serveInBubble(t, noContent, on(engine, tt.opts...)...)
+					defer stop()
+					c := ln.dial()
+					defer c.Close()
+					start := time.Now()
+					if tt.trickle {
+						go func() {
+							for _, b := range []byte(strings.Repeat("POST / HTTP/1.1\r\nX: y\r\n", 10)) {
+								time.Sleep(time.Second)
+								if _, err := c.Write([]byte{b}); err != nil {
+									return
+								}
 							}
-						}
-					}()
-				}
-				io.Copy(io.Discard, c) // until the server closes
-				if got := time.Since(start); got != tt.want {
-					t.Errorf("closed after %v, want %v", got, tt.want)
-				}
+						}()
+					}
+					io.Copy(io.Discard, c) // until the server closes
+					if got := time.Since(start); got != tt.want {
+						t.Errorf("closed after %v, want %v", got, tt.want)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
 // TestServerTLSHandshakeTimeout: over TLS, the handshake and the first
-// request's head together must come within the head timeout of the accept.
+// request's head together must come within the head timeout of the accept;
+// on net/http's engine, the handshake within it, and the head within it of
+// the handshake's end.
 func TestServerTLSHandshakeTimeout(t *testing.T) {
 	certs := testcert.New(t)
 	cert, err := tls.LoadX509KeyPair(certs.ServerCert, certs.ServerKey)
@@ -102,35 +106,43 @@ func TestServerTLSHandshakeTimeout(t *testing.T) {
 		name      string
 		handshake time.Duration // when the client starts its handshake; -1 for never
 		want      time.Duration
+		// On net/http, the head's 10 s count from the handshake's end.
+		wantNetHTTP time.Duration
 	}{
-		{"no handshake", -1, 10 * time.Second},
-		{"handshake, then silent", 0, 10 * time.Second},
-		{"late handshake, then silent", 6 * time.Second, 10 * time.Second},
+		{"no handshake", -1, 10 * time.Second, 10 * time.Second},
+		{"handshake, then silent", 0, 10 * time.Second, 10 * time.Second},
+		{"late handshake, then silent", 6 * time.Second, 10 * time.Second, 16 * time.Second},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ln, _, stop := serveInBubble(t, noContent, httprpc.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}))
-				defer stop()
-				c := ln.dial()
-				defer c.Close()
-				start := time.Now()
-				var r io.Reader = c
-				if tt.handshake >= 0 {
-					time.Sleep(tt.handshake)
-					// The bubble's clock says 2000: the certificate's dates
-					// are not checked.
-					tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
-					if err := tc.Handshake(); err != nil {
-						t.Fatal(err)
+		for _, engine := range engines {
+			t.Run(tt.name+"/"+engine, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					ln, _, stop := serveInBubble(t, noContent, on(engine, httprpc.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}))...)
+					defer stop()
+					c := ln.dial()
+					defer c.Close()
+					start := time.Now()
+					var r io.Reader = c
+					if tt.handshake >= 0 {
+						time.Sleep(tt.handshake)
+						// The bubble's clock says 2000: the certificate's dates
+						// are not checked.
+						tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+						if err := tc.Handshake(); err != nil {
+							t.Fatal(err)
+						}
+						r = tc
 					}
-					r = tc
-				}
-				io.Copy(io.Discard, r) // until the server closes
-				if got := time.Since(start); got != tt.want {
-					t.Errorf("closed after %v, want %v", got, tt.want)
-				}
+					io.Copy(io.Discard, r) // until the server closes
+					want := tt.want
+					if engine == "net/http" {
+						want = tt.wantNetHTTP
+					}
+					if got := time.Since(start); got != want {
+						t.Errorf("closed after %v, want %v", got, want)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -138,7 +150,8 @@ func TestServerTLSHandshakeTimeout(t *testing.T) {
 // answered with a status below 400, a connection waits for its next request
 // under the head timeout, not the idle timeout: a client whose requests are
 // all refused (401, unauthenticated) holds its connection no longer than a
-// silent one, and one that answers a challenge in time goes on.
+// silent one, and one that answers a challenge in time goes on. net/http's
+// engine waits the idle timeout after any response.
 func TestServerUnprovenConnectionTimeout(t *testing.T) {
 	authOnly := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "" {
@@ -156,36 +169,44 @@ func TestServerUnprovenConnectionTimeout(t *testing.T) {
 		requests []string
 		pause    time.Duration // between requests
 		want     time.Duration // from the last response to the close
+		// net/http waits the idle timeout after any response.
+		wantNetHTTP time.Duration
 	}{
-		{"refused", []string{anonymous}, 0, 10 * time.Second},
-		{"refused twice", []string{anonymous, anonymous}, 9 * time.Second, 10 * time.Second},
-		{"challenge answered", []string{anonymous, signed}, 9 * time.Second, 120 * time.Second},
-		{"served", []string{signed}, 0, 120 * time.Second},
+		{"refused", []string{anonymous}, 0, 10 * time.Second, 120 * time.Second},
+		{"refused twice", []string{anonymous, anonymous}, 9 * time.Second, 10 * time.Second, 120 * time.Second},
+		{"challenge answered", []string{anonymous, signed}, 9 * time.Second, 120 * time.Second, 120 * time.Second},
+		{"served", []string{signed}, 0, 120 * time.Second, 120 * time.Second},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ln, _, stop := serveInBubble(t, authOnly)
-				defer stop()
-				c := ln.dial()
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for i, req := range tt.requests {
-					if i > 0 {
-						time.Sleep(tt.pause)
+		for _, engine := range engines {
+			t.Run(tt.name+"/"+engine, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					ln, _, stop := serveInBubble(t, authOnly, httprpc.WithEngine(engine))
+					defer stop()
+					c := ln.dial()
+					defer c.Close()
+					br := bufio.NewReader(c)
+					for i, req := range tt.requests {
+						if i > 0 {
+							time.Sleep(tt.pause)
+						}
+						if _, err := roundTrip(c, br, req); err != nil {
+							t.Fatalf("request %d: %v", i+1, err)
+						}
 					}
-					if _, err := roundTrip(c, br, req); err != nil {
-						t.Fatalf("request %d: %v", i+1, err)
+					start := time.Now()
+					if _, err := br.ReadByte(); err != io.EOF {
+						t.Errorf("waiting connection: %v, want EOF", err)
 					}
-				}
-				start := time.Now()
-				if _, err := br.ReadByte(); err != io.EOF {
-					t.Errorf("waiting connection: %v, want EOF", err)
-				}
-				if got := time.Since(start); got != tt.want {
-					t.Errorf("closed after %v, want %v", got, tt.want)
-				}
+					want := tt.want
+					if engine == "net/http" {
+						want = tt.wantNetHTTP
+					}
+					if got := time.Since(start); got != want {
+						t.Errorf("closed after %v, want %v", got, want)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -195,9 +216,15 @@ func TestServerUnprovenConnectionTimeout(t *testing.T) {
 // a synctest bubble, over in-memory connections whose dial returns once the
 // server accepted, "stops" and "until" are exact.
 func TestServerMaxConns(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testServerMaxConns(t, engine) })
+	}
+}
+
+func testServerMaxConns(t *testing.T, engine string) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &recordHandler{}
-		ln, _, stop := serveInBubble(t, noContent, httprpc.WithMaxConns(2), httprpc.WithLogger(slog.New(rec)))
+		ln, _, stop := serveInBubble(t, noContent, on(engine, httprpc.WithMaxConns(2), httprpc.WithLogger(slog.New(rec)))...)
 		defer stop()
 		const get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 		c1, c2 := ln.dial(), ln.dial()
@@ -266,41 +293,43 @@ func TestServerMaxConnsPerIP(t *testing.T) {
 		{"silent", ""},
 		{"idle after a request", "OPTIONS / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := &recordHandler{}
-			s := newRPCServer(t, map[string]any{"add": func(a, b int64) (int64, error) { return a + b, nil }})
-			// A connection that sent a request would hold its slot for
-			// an hour, and a silent one 10 s: the honest call must not
-			// need either to end.
-			url := serve(t, newHandler(t, s), httprpc.WithMaxConns(16), httprpc.WithMaxConnsPerIP(4),
-				httprpc.WithIdleTimeout(time.Hour), httprpc.WithLogger(slog.New(rec)))
-			addr := strings.TrimPrefix(url, "http://")
-			// Dialed first, the flood is ahead of the honest client in
-			// the listen backlog.
-			for range 40 {
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
+		for _, engine := range engines {
+			t.Run(tt.name+"/"+engine, func(t *testing.T) {
+				rec := &recordHandler{}
+				s := newRPCServer(t, map[string]any{"add": func(a, b int64) (int64, error) { return a + b, nil }})
+				// A connection that sent a request would hold its slot for
+				// an hour, and a silent one 10 s: the honest call must not
+				// need either to end.
+				url := serve(t, newHandler(t, s), on(engine, httprpc.WithMaxConns(16), httprpc.WithMaxConnsPerIP(4),
+					httprpc.WithIdleTimeout(time.Hour), httprpc.WithLogger(slog.New(rec)))...)
+				addr := strings.TrimPrefix(url, "http://")
+				// Dialed first, the flood is ahead of the honest client in
+				// the listen backlog.
+				for range 40 {
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer c.Close()
+					if tt.request != "" {
+						io.WriteString(c, tt.request)
+					}
 				}
-				defer c.Close()
-				if tt.request != "" {
-					io.WriteString(c, tt.request)
-				}
-			}
 
-			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
-			c := newClient(t, url, lineCodec{}, httprpc.WithRoundTripper(&http.Transport{DialContext: d.DialContext}))
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard
-			defer cancel()
-			var sum int64
-			if err := c.Call(ctx, "add", &sum, int64(1), int64(2)); err != nil || sum != 3 {
-				t.Fatalf("the honest call: %d, %v", sum, err)
-			}
-			levels, sources := rec.attrs("source")
-			if len(sources) == 0 || sources[0] != "127.0.0.1/32" || levels[0] != slog.LevelWarn {
-				t.Errorf("logged refusals from %v at %v, want 127.0.0.1/32 at WARN", sources, levels)
-			}
-		})
+				d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+				c := newClient(t, url, lineCodec{}, httprpc.WithRoundTripper(&http.Transport{DialContext: d.DialContext}))
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard
+				defer cancel()
+				var sum int64
+				if err := c.Call(ctx, "add", &sum, int64(1), int64(2)); err != nil || sum != 3 {
+					t.Fatalf("the honest call: %d, %v", sum, err)
+				}
+				levels, sources := rec.attrs("source")
+				if len(sources) == 0 || sources[0] != "127.0.0.1/32" || levels[0] != slog.LevelWarn {
+					t.Errorf("logged refusals from %v at %v, want 127.0.0.1/32 at WARN", sources, levels)
+				}
+			})
+		}
 	}
 }
 
@@ -366,27 +395,29 @@ func TestServerWriteTimeout(t *testing.T) {
 		{"slow reader", []httprpc.Option{httprpc.WithWriteTimeout(5 * time.Second)}, 0, true, 0},
 	} {
 		for _, overTLS := range []bool{false, true} {
-			name := tt.name
-			if overTLS {
-				name += ", TLS"
-			}
-			t.Run(name, func(t *testing.T) {
-				synctest.Test(t, func(t *testing.T) {
-					h := &bigBody{wait: tt.wait, done: make(chan writeResult, 1)}
-					opts := tt.opts
-					if overTLS {
-						opts = append(opts, httprpc.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}))
-					}
-					ln, _, stop := serveInBubble(t, h, opts...)
-					defer stop()
-					var c net.Conn = ln.dial()
-					defer c.Close()
-					if overTLS {
-						c = tls.Client(c, &tls.Config{InsecureSkipVerify: true}) // the bubble's clock says 2000
-					}
-					testWriteTimeout(t, c, h, tt.read, tt.wantErr)
+			for _, engine := range engines {
+				name := tt.name
+				if overTLS {
+					name += ", TLS"
+				}
+				t.Run(name+"/"+engine, func(t *testing.T) {
+					synctest.Test(t, func(t *testing.T) {
+						h := &bigBody{wait: tt.wait, done: make(chan writeResult, 1)}
+						opts := on(engine, tt.opts...)
+						if overTLS {
+							opts = append(opts, httprpc.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}))
+						}
+						ln, _, stop := serveInBubble(t, h, opts...)
+						defer stop()
+						var c net.Conn = ln.dial()
+						defer c.Close()
+						if overTLS {
+							c = tls.Client(c, &tls.Config{InsecureSkipVerify: true}) // the bubble's clock says 2000
+						}
+						testWriteTimeout(t, c, h, tt.read, tt.wantErr)
+					})
 				})
-			})
+			}
 		}
 	}
 }
@@ -430,9 +461,15 @@ func testWriteTimeout(t *testing.T, c net.Conn, h *bigBody, read bool, wantErr t
 // more: the request's are given back once the reply is encoded) until the
 // write timeout, and then nothing.
 func TestServerSlowReaderFreesBudget(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testServerSlowReaderFreesBudget(t, engine) })
+	}
+}
+
+func testServerSlowReaderFreesBudget(t *testing.T, engine string) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newRPCServer(t, map[string]any{"echo": func(s string) (string, error) { return s, nil }})
-		ln, _, stop := serveInBubble(t, newHandler(t, s), httprpc.WithWriteTimeout(5*time.Second))
+		ln, _, stop := serveInBubble(t, newHandler(t, s), on(engine, httprpc.WithWriteTimeout(5*time.Second))...)
 		defer stop()
 		c := ln.dial()
 		defer c.Close()
@@ -454,8 +491,9 @@ func TestServerSlowReaderFreesBudget(t *testing.T) {
 	})
 }
 
-// TestServerTLSDefaults: over TLS a Server offers http/1.1 by ALPN, and in
-// TLS 1.2 AEAD cipher suites only, unless its configuration says otherwise.
+// TestServerTLSDefaults: over TLS a Server offers h2 and http/1.1 by ALPN,
+// and in TLS 1.2 AEAD cipher suites only, unless its configuration says
+// otherwise.
 func TestServerTLSDefaults(t *testing.T) {
 	certs := testcert.New(t)
 	cert, err := tls.LoadX509KeyPair(certs.ServerCert, certs.ServerKey)
@@ -472,31 +510,35 @@ func TestServerTLSDefaults(t *testing.T) {
 		client   *tls.Config
 		wantALPN string // "" for a failed handshake
 	}{
-		{"TLS 1.3", &tls.Config{}, &tls.Config{NextProtos: []string{"h2", "http/1.1"}}, "http/1.1"},
+		{"TLS 1.3", &tls.Config{}, &tls.Config{NextProtos: []string{"h2", "http/1.1"}}, "h2"},
+		{"TLS 1.3, HTTP/1.1", &tls.Config{}, &tls.Config{NextProtos: []string{"http/1.1"}}, "http/1.1"},
 		{"TLS 1.2 AEAD", &tls.Config{}, &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{aead}, NextProtos: []string{"http/1.1"}}, "http/1.1"},
 		{"TLS 1.2 CBC", &tls.Config{}, &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{cbc}}, ""},
 		{"TLS 1.2 CBC, the server's choice", &tls.Config{CipherSuites: []uint16{cbc}}, &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{cbc}, NextProtos: []string{"http/1.1"}}, "http/1.1"},
 		{"the server's protocols", &tls.Config{NextProtos: []string{"x-rpc"}}, &tls.Config{NextProtos: []string{"x-rpc", "http/1.1"}}, "x-rpc"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			tt.server.Certificates = []tls.Certificate{cert}
-			url := serve(t, noContent, httprpc.WithTLSConfig(tt.server))
-			tt.client.RootCAs = certs.ClientConfig(t, false).RootCAs
-			c, err := tls.Dial("tcp", strings.TrimPrefix(url, "http://"), tt.client)
-			if tt.wantALPN == "" {
-				if err == nil {
-					c.Close()
-					t.Fatalf("handshake with %s", tls.CipherSuiteName(c.ConnectionState().CipherSuite))
+		for _, engine := range engines {
+			t.Run(tt.name+"/"+engine, func(t *testing.T) {
+				server := tt.server.Clone()
+				server.Certificates = []tls.Certificate{cert}
+				url := serve(t, noContent, on(engine, httprpc.WithTLSConfig(server))...)
+				tt.client.RootCAs = certs.ClientConfig(t, false).RootCAs
+				c, err := tls.Dial("tcp", strings.TrimPrefix(url, "http://"), tt.client)
+				if tt.wantALPN == "" {
+					if err == nil {
+						c.Close()
+						t.Fatalf("handshake with %s", tls.CipherSuiteName(c.ConnectionState().CipherSuite))
+					}
+					return
 				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if got := c.ConnectionState().NegotiatedProtocol; got != tt.wantALPN {
-				t.Errorf("ALPN %q, want %q", got, tt.wantALPN)
-			}
-		})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if got := c.ConnectionState().NegotiatedProtocol; got != tt.wantALPN {
+					t.Errorf("ALPN %q, want %q", got, tt.wantALPN)
+				}
+			})
+		}
 	}
 }

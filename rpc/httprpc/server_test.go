@@ -70,6 +70,15 @@ var noContent = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 
 type pipeAddr struct{}
 
+// engines are the HTTP engines of a Server (WithEngine): its tests run on
+// each, and say where net/http's differs.
+var engines = []string{"polyrpc", "net/http"}
+
+// on returns opts with the option that picks engine.
+func on(engine string, opts ...httprpc.Option) []httprpc.Option {
+	return append(opts[:len(opts):len(opts)], httprpc.WithEngine(engine))
+}
+
 func (pipeAddr) Network() string { return "pipe" }
 func (pipeAddr) String() string  { return "pipe" }
 
@@ -87,29 +96,31 @@ func TestServerReadTimeout(t *testing.T) {
 		{"body, default", nil, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", 60 * time.Second},
 		{"body", []httprpc.Option{httprpc.WithReadTimeout(30 * time.Second)}, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", 30 * time.Second},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.ReadAll(r.Body) })
-				hs, err := httprpc.NewServer(h, tt.opts...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ln := newPipeListener()
-				done := make(chan error, 1)
-				go func() { done <- hs.Serve(ln) }()
-				c := ln.dial()
-				start := time.Now()
-				if _, err := io.WriteString(c, tt.request); err != nil {
-					t.Fatal(err)
-				}
-				io.Copy(io.Discard, c) // until the server closes
-				if got := time.Since(start); got != tt.want {
-					t.Errorf("closed after %v, want %v", got, tt.want)
-				}
-				c.Close()
-				closeInBubble(t, hs, done)
+		for _, engine := range engines {
+			t.Run(tt.name+"/"+engine, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.ReadAll(r.Body) })
+					hs, err := httprpc.NewServer(h, on(engine, tt.opts...)...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ln := newPipeListener()
+					done := make(chan error, 1)
+					go func() { done <- hs.Serve(ln) }()
+					c := ln.dial()
+					start := time.Now()
+					if _, err := io.WriteString(c, tt.request); err != nil {
+						t.Fatal(err)
+					}
+					io.Copy(io.Discard, c) // until the server closes
+					if got := time.Since(start); got != tt.want {
+						t.Errorf("closed after %v, want %v", got, tt.want)
+					}
+					c.Close()
+					closeInBubble(t, hs, done)
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -123,42 +134,52 @@ func TestServerIdleTimeout(t *testing.T) {
 		{nil, 120 * time.Second},
 		{[]httprpc.Option{httprpc.WithIdleTimeout(time.Second)}, time.Second},
 	} {
-		synctest.Test(t, func(t *testing.T) {
-			hs, err := httprpc.NewServer(noContent, tt.opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln := newPipeListener()
-			done := make(chan error, 1)
-			go func() { done <- hs.Serve(ln) }()
-			c := ln.dial()
-			defer closeInBubble(t, hs, done)
-			defer c.Close()
-			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-				t.Fatal(err)
-			}
-			br := bufio.NewReader(c)
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			start := time.Now()
-			if _, err := br.ReadByte(); err != io.EOF {
-				t.Errorf("idle connection: %v, want EOF", err)
-			}
-			if got := time.Since(start); got != tt.want {
-				t.Errorf("closed after %v idle, want %v", got, tt.want)
-			}
-		})
+		for _, engine := range engines {
+			t.Run(engine, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					hs, err := httprpc.NewServer(noContent, on(engine, tt.opts...)...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ln := newPipeListener()
+					done := make(chan error, 1)
+					go func() { done <- hs.Serve(ln) }()
+					c := ln.dial()
+					defer closeInBubble(t, hs, done)
+					defer c.Close()
+					if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+						t.Fatal(err)
+					}
+					br := bufio.NewReader(c)
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					io.Copy(io.Discard, resp.Body)
+					start := time.Now()
+					if _, err := br.ReadByte(); err != io.EOF {
+						t.Errorf("idle connection: %v, want EOF", err)
+					}
+					if got := time.Since(start); got != tt.want {
+						t.Errorf("closed after %v idle, want %v", got, tt.want)
+					}
+				})
+			})
+		}
 	}
 }
 
 // TestServerLogsPanics: a handler's panic goes to WithLogger at Error level.
 func TestServerLogsPanics(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testServerLogsPanics(t, engine) })
+	}
+}
+
+func testServerLogsPanics(t *testing.T, engine string) {
 	rec := &recordHandler{}
 	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })
-	url := serve(t, h, httprpc.WithLogger(slog.New(rec)))
+	url := serve(t, h, on(engine, httprpc.WithLogger(slog.New(rec)))...)
 	resp, err := http.Get(url)
 	if err == nil {
 		resp.Body.Close()
@@ -173,13 +194,19 @@ func TestServerLogsPanics(t *testing.T) {
 // TestServerShutdown: Shutdown lets a call in flight finish, and Serve
 // returns http.ErrServerClosed.
 func TestServerShutdown(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testServerShutdown(t, engine) })
+	}
+}
+
+func testServerShutdown(t *testing.T, engine string) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
 		<-release
 		io.WriteString(w, "done")
 	})
-	hs, err := httprpc.NewServer(h)
+	hs, err := httprpc.NewServer(h, httprpc.WithEngine(engine))
 	if err != nil {
 		t.Fatal(err)
 	}
