@@ -3,6 +3,7 @@ package json_test
 import (
 	"context"
 	stdjson "encoding/json"
+	"strconv"
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/json"
@@ -43,6 +44,14 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			return p.DecodeAt(0, &v)
 		}},
 		{"any", `{"jsonrpc":"2.0","method":"echo","params":[{"a":[1,2.5,"x"],"b":true}],"id":"abc"}`, func(p wire.Params) error {
+			var v any
+			return p.DecodeAt(0, &v)
+		}},
+		{"ints1000-any", `{"jsonrpc":"2.0","method":"echo","params":[` + ints1000JSON() + `],"id":1}`, func(p wire.Params) error {
+			var v any
+			return p.DecodeAt(0, &v)
+		}},
+		{"records-any", `{"jsonrpc":"2.0","method":"echo","params":[` + recordsJSON(200) + `],"id":1}`, func(p wire.Params) error {
 			var v any
 			return p.DecodeAt(0, &v)
 		}},
@@ -158,6 +167,31 @@ func BenchmarkSplitBatch(b *testing.B) {
 
 func ints1000JSON() string {
 	b, err := stdjson.Marshal(testvals.Ramp(1000))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// records returns n records as natural values: a typical document that a
+// method taking any receives.
+func records(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = map[string]any{
+			"id":     int64(100000 + i),
+			"name":   "user " + strconv.Itoa(i),
+			"email":  "user" + strconv.Itoa(i) + "@example.com",
+			"active": i%2 == 0,
+			"score":  float64(i) * 1.5,
+			"tags":   []any{"alpha", "beta"},
+		}
+	}
+	return out
+}
+
+func recordsJSON(n int) string {
+	b, err := stdjson.Marshal(records(n))
 	if err != nil {
 		panic(err)
 	}

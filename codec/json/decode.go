@@ -12,6 +12,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -19,19 +20,21 @@ import (
 //
 // Destinations of the common basic types are decoded here directly, without
 // reflection. Interface destinations get natural values from decodeNatural,
-// which keeps integers exact. Every other type goes to encoding/json, whose
-// semantics (struct tags, case-insensitive field names, Unmarshaler) the
-// codec promises; when such a type holds an interface somewhere inside, the
-// value is decoded with UseNumber and the json.Numbers left in interface
-// slots are then turned into natural numbers, because encoding/json alone
-// would put every number there through float64.
+// which keeps integers exact and charges them to the message's budget of
+// natural values. Every other type goes to encoding/json, whose semantics
+// (struct tags, case-insensitive field names, Unmarshaler) the codec
+// promises; when such a type holds an interface somewhere inside, the value
+// is charged to the budget as if it were natural throughout, decoded with
+// UseNumber, and the json.Numbers left in interface slots are then turned
+// into natural numbers, because encoding/json alone would put every number
+// there through float64.
 
 // decodeValue decodes the JSON value raw into dst, a non-nil pointer.
-func decodeValue(raw []byte, dst any) error {
+func decodeValue(raw []byte, dst any, nb *nat.Budget) error {
 	switch d := dst.(type) {
 	case *any:
 		if d != nil {
-			v, err := decodeNatural(raw)
+			v, err := decodeNatural(raw, nb)
 			if err != nil {
 				return err
 			}
@@ -110,7 +113,7 @@ func decodeValue(raw []byte, dst any) error {
 		}
 	case *[]any:
 		if d != nil && (raw[0] == '[' || raw[0] == 'n') {
-			v, err := decodeNatural(raw)
+			v, err := decodeNatural(raw, nb)
 			if err != nil {
 				return err
 			}
@@ -119,7 +122,7 @@ func decodeValue(raw []byte, dst any) error {
 		}
 	case *map[string]any:
 		if d != nil && raw[0] == '{' {
-			v, err := decodeNatural(raw)
+			v, err := decodeNatural(raw, nb)
 			if err != nil {
 				return err
 			}
@@ -138,16 +141,22 @@ func decodeValue(raw []byte, dst any) error {
 			return nil
 		}
 	}
-	return decodeReflect(raw, dst)
+	return decodeReflect(raw, dst, nb)
 }
 
-func decodeReflect(raw []byte, dst any) error {
+func decodeReflect(raw []byte, dst any, nb *nat.Budget) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("json: cannot decode into %T, not a non-nil pointer", dst)
 	}
 	if !holdsInterface(rv.Type().Elem()) {
 		return stdError(stdjson.Unmarshal(raw, dst))
+	}
+	// encoding/json fills the interfaces with natural values of its own,
+	// which nb must pay for. What parts of raw go to them, only the walk
+	// of the type along raw would tell: raw is charged whole.
+	if err := chargeNatural(raw, nb); err != nil {
+		return err
 	}
 	dec := stdjson.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

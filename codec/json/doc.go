@@ -43,4 +43,29 @@
 // Messages nested deeper than the codec's depth limit (WithMaxDepth) are
 // refused with wire.CodeLimitExceeded before anything is decoded; the scanner
 // that checks them uses no recursion.
+//
+// Values decoded into interfaces cost far more than their JSON: a million
+// 1s, 2 MB, are a million 16-byte interfaces; {"a":0} is a Go map of over
+// 300 bytes. So the natural values decoded from one message (all of a
+// request's params together, or a reply's result) may take at most 32
+// bytes of memory per byte of the message, or 1 MiB when that is more;
+// beyond that a server answers wire.CodeLimitExceeded ("limit exceeded: too
+// many values for the message's size (N values in L bytes)") and a client
+// returns an error that is not a *wire.Error. Plain data and documents of
+// small objects decode: long strings take about 1.4 bytes a byte, numbers
+// of several digits under 3, records of a few members 6, the OpenRPC
+// document of rpc.discover 7, arrays of one-digit numbers 8, of empty
+// objects 21, of objects of two short members such as {"x":1,"y":2} 25
+// (while an array or object is decoded, its values also take a 16-byte
+// slot each, which the budget counts: one-digit numbers then count 16, the
+// others up to 27). What is refused is made of values far smaller than
+// their Go form, such as arrays of objects of one short member ({"a":0},
+// 44 bytes a byte), and only once the budget is spent, so that a message
+// cannot make a server hold more than 32 times its size in natural values,
+// or 1 MiB when that is more. The bound is per message: it is not charged
+// to the server's memory budget (rpc.WithMaxMemory). The []any and maps
+// are made for exactly their
+// elements. Typed destinations are not charged; a type that holds an
+// interface, which encoding/json decodes, is charged as if all of its
+// value were natural, and is refused before encoding/json runs.
 package json

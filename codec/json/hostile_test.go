@@ -120,7 +120,10 @@ func TestDeepestNesting(t *testing.T) {
 	if err := s.Register("typed", func(v [][][]int) (int, error) { return len(v), nil }); err != nil {
 		t.Fatal(err)
 	}
-	deep := nested(json.MaxDepth - 2) // the request object and the params array take two levels
+	// The request object and the params array take two levels. A string of
+	// 128 KiB inside makes the message large enough that the natural values
+	// of 10,000 levels, 40 bytes a level, are within its budget.
+	deep := strings.Repeat("[", json.MaxDepth-2) + `"` + strings.Repeat("x", 128<<10) + `"` + strings.Repeat("]", json.MaxDepth-2)
 	want := `{"jsonrpc":"2.0","result":` + deep + `,"id":1}`
 	if got := serve(s, c, `{"jsonrpc":"2.0","method":"echo","params":[`+deep+`],"id":1}`); got != want {
 		t.Errorf("reply %.100s..., want the value echoed", got)

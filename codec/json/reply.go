@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -64,9 +65,10 @@ func (c *Codec) validate(msg []byte, i int) error {
 
 // decodeError decodes the valid JSON value of a reply's error member.
 func decodeError(raw []byte) *wire.Error {
-	v, err := decodeNatural(raw)
-	if err != nil { // cannot happen: raw has been validated
-		return &wire.Error{Code: wire.CodeServerError, Message: err.Error()}
+	nb := nat.New(len(raw))
+	v, err := decodeNatural(raw, &nb)
+	if err != nil { // values too many for their size: raw has been validated
+		return &wire.Error{Code: wire.CodeServerError, Message: "server error that cannot be decoded: " + err.Error()}
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -91,5 +93,9 @@ func decodeError(raw []byte) *wire.Error {
 type value []byte
 
 // Decode decodes the result into dst, a non-nil pointer, with the codec's
-// exact integers.
-func (v value) Decode(dst any) error { return decodeValue(v, dst) }
+// exact integers. Natural values too many for the result's size are an
+// error, which is not an *wire.Error: the server did not send it.
+func (v value) Decode(dst any) error {
+	nb := nat.New(len(v))
+	return decodeValue(v, dst, &nb)
+}

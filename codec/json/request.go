@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -247,6 +248,9 @@ type arrayParams struct {
 	// DecodeAt calls find each next element in one step.
 	curIdx int
 	cur    span
+	// nat is what the params' natural values may still take, made when
+	// the first param is decoded: the params share it.
+	nat nat.Budget
 }
 
 func (p *arrayParams) Len() int { return p.n }
@@ -265,7 +269,8 @@ func (p *arrayParams) DecodeAt(i int, dst any) error {
 	if err != nil {
 		return err
 	}
-	return decodeValue(p.msg[v.off:v.end], dst)
+	p.nat.Init(len(p.msg))
+	return nat.ParamError(decodeValue(p.msg[v.off:v.end], dst, &p.nat))
 }
 
 // at locates element i.
@@ -316,6 +321,7 @@ type objectParams struct {
 	index    map[string]int
 	namesBuf [inlineParams]string
 	valsBuf  [inlineParams]span
+	nat      nat.Budget // as in arrayParams
 }
 
 func (p *objectParams) Len() int { return -1 }
@@ -413,7 +419,8 @@ func (p *objectParams) DecodeNamed(name string, dst any) error {
 		return errors.New("json: no param named " + strconv.Quote(name))
 	}
 	v := p.vals[j]
-	return decodeValue(p.msg[v.off:v.end], dst)
+	p.nat.Init(len(p.msg))
+	return nat.ParamError(decodeValue(p.msg[v.off:v.end], dst, &p.nat))
 }
 
 // salvageID returns the top-level "id" of the object at msg[i] when it is a

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -54,11 +55,11 @@ var (
 
 // decodeValue decodes raw, exactly one value that skim has validated, into
 // dst, a non-nil pointer.
-func decodeValue(raw []byte, dst any) error {
+func decodeValue(raw []byte, dst any, nb *nat.Budget) error {
 	switch d := dst.(type) {
 	case *any:
 		if d != nil {
-			v, _, err := decodeNatural(raw, 0)
+			v, _, err := decodeNatural(raw, 0, nb)
 			if err == nil {
 				*d = v
 			}
@@ -136,7 +137,7 @@ func decodeValue(raw []byte, dst any) error {
 			case h.kind == kindNil:
 				*d = nil
 			case h.kind == kindArray:
-				return decodeReflectAll(raw, dst)
+				return decodeReflectAll(raw, dst, nb)
 			default:
 				return bytesPlan.Mismatch(h.kind.String())
 			}
@@ -144,11 +145,11 @@ func decodeValue(raw []byte, dst any) error {
 		}
 	case *[]int64:
 		if d != nil {
-			return decodeInt64s(raw, d)
+			return decodeInt64s(raw, d, nb)
 		}
 	case *[]any:
 		if d != nil && (raw[0] == fmtNil || isArray(raw[0])) {
-			v, _, err := decodeNatural(raw, 0)
+			v, _, err := decodeNatural(raw, 0, nb)
 			if err == nil {
 				*d, _ = v.([]any)
 			}
@@ -160,14 +161,14 @@ func decodeValue(raw []byte, dst any) error {
 			return nil
 		}
 		if d != nil && *d == nil && isMap(raw[0]) {
-			v, _, err := decodeNatural(raw, 0)
+			v, _, err := decodeNatural(raw, 0, nb)
 			if err == nil {
 				*d = v.(map[string]any)
 			}
 			return err
 		}
 	}
-	return decodeReflectAll(raw, dst)
+	return decodeReflectAll(raw, dst, nb)
 }
 
 func isArray(c byte) bool {
@@ -176,12 +177,12 @@ func isArray(c byte) bool {
 
 func isMap(c byte) bool { return c >= fmtFixmap && c < fmtFixarray || c == fmtMap16 || c == fmtMap32 }
 
-func decodeReflectAll(raw []byte, dst any) error {
+func decodeReflectAll(raw []byte, dst any, nb *nat.Budget) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("msgpack: cannot decode into %T, not a non-nil pointer", dst)
 	}
-	_, err := decodeReflect(raw, 0, wire.PlanOf(rv.Type()).Elem, rv.Elem())
+	_, err := decodeReflect(raw, 0, wire.PlanOf(rv.Type()).Elem, rv.Elem(), nb)
 	return err
 }
 
@@ -242,7 +243,7 @@ func decodeFloat(raw []byte) (float64, bool, error) {
 
 // decodeReflect decodes the validated value at b[i] into v, a settable
 // value of the plan p, and returns the offset after it.
-func decodeReflect(b []byte, i int, p *wire.Plan, v reflect.Value) (int, error) {
+func decodeReflect(b []byte, i int, p *wire.Plan, v reflect.Value, nb *nat.Budget) (int, error) {
 	var h head
 	err := readHead(b, i, &h)
 	if err != nil {
@@ -275,9 +276,9 @@ func decodeReflect(b []byte, i int, p *wire.Plan, v reflect.Value) (int, error) 
 		if v.IsNil() {
 			v.Set(reflect.New(p.Type.Elem()))
 		}
-		return decodeReflect(b, i, p.Elem, v.Elem())
+		return decodeReflect(b, i, p.Elem, v.Elem(), nb)
 	case wire.KindInterface:
-		x, next, err := decodeNatural(b, i)
+		x, next, err := decodeNatural(b, i, nb)
 		if err != nil {
 			return next, err
 		}
@@ -309,10 +310,15 @@ func decodeReflect(b []byte, i int, p *wire.Plan, v reflect.Value) (int, error) 
 			return h.end(), nil
 		}
 		if h.kind == kindArray {
+			// A slice of interfaces is a natural array, whatever its type:
+			// its elements are natural values.
+			if p.Elem.Kind == wire.KindInterface && !nb.Container(h.n, nat.Array(h.n)) {
+				return i, nb.Err("msgpack")
+			}
 			s := reflect.MakeSlice(p.Type, h.n, h.n)
 			j := h.off
 			for k := range h.n {
-				if j, err = decodeReflect(b, j, p.Elem, s.Index(k)); err != nil {
+				if j, err = decodeReflect(b, j, p.Elem, s.Index(k), nb); err != nil {
 					return j, wire.AtIndex(err, k)
 				}
 			}
@@ -320,14 +326,14 @@ func decodeReflect(b []byte, i int, p *wire.Plan, v reflect.Value) (int, error) 
 			return j, nil
 		}
 	case wire.KindByteArray, wire.KindArray:
-		return decodeArray(b, i, &h, p, v)
+		return decodeArray(b, i, &h, p, v, nb)
 	case wire.KindMap:
 		if h.kind == kindMap {
-			return decodeMap(b, &h, p, v)
+			return decodeMap(b, &h, p, v, nb)
 		}
 	case wire.KindStruct:
 		if h.kind == kindMap {
-			return decodeStruct(b, &h, p, v)
+			return decodeStruct(b, &h, p, v, nb)
 		}
 	}
 	return i, p.Mismatch(h.kind.String())
@@ -363,7 +369,7 @@ func timeFrom(b []byte, h *head, p *wire.Plan) (time.Time, error) {
 	return time.Time{}, p.Mismatch(h.kind.String())
 }
 
-func decodeArray(b []byte, i int, h *head, p *wire.Plan, v reflect.Value) (int, error) {
+func decodeArray(b []byte, i int, h *head, p *wire.Plan, v reflect.Value, nb *nat.Budget) (int, error) {
 	switch {
 	case (h.kind == kindStr || h.kind == kindBin) && p.Kind == wire.KindByteArray:
 		if h.n != p.Len {
@@ -379,7 +385,7 @@ func decodeArray(b []byte, i int, h *head, p *wire.Plan, v reflect.Value) (int, 
 		j := h.off
 		var err error
 		for k := range h.n {
-			if j, err = decodeReflect(b, j, p.Elem, v.Index(k)); err != nil {
+			if j, err = decodeReflect(b, j, p.Elem, v.Index(k), nb); err != nil {
 				return j, wire.AtIndex(err, k)
 			}
 		}
@@ -388,11 +394,20 @@ func decodeArray(b []byte, i int, h *head, p *wire.Plan, v reflect.Value) (int, 
 	return i, p.Mismatch(h.kind.String())
 }
 
-func decodeMap(b []byte, h *head, p *wire.Plan, v reflect.Value) (int, error) {
+func decodeMap(b []byte, h *head, p *wire.Plan, v reflect.Value, nb *nat.Budget) (int, error) {
 	t := p.Type
 	kt := t.Key()
+	hint := min(h.n, 64)
+	natural := p.Elem.Kind == wire.KindInterface
+	if natural {
+		// A map of natural values, charged and made as decodeNatural does.
+		if !nb.Container(h.n, nat.Map(h.n)) {
+			return h.off, nb.Err("msgpack")
+		}
+		hint = h.n
+	}
 	if v.IsNil() {
-		v.Set(reflect.MakeMapWithSize(t, min(h.n, 64)))
+		v.Set(reflect.MakeMapWithSize(t, hint))
 	}
 	e := reflect.New(t.Elem()).Elem()
 	j := h.off
@@ -402,8 +417,11 @@ func decodeMap(b []byte, h *head, p *wire.Plan, v reflect.Value) (int, error) {
 			return j, err
 		}
 		e.SetZero()
-		if j, err = decodeReflect(b, next, p.Elem, e); err != nil {
+		if j, err = decodeReflect(b, next, p.Elem, e, nb); err != nil {
 			return j, wire.AtKey(err, key)
+		}
+		if natural && !nb.TakeN(0, nat.Key(len(key))) {
+			return j, nb.Err("msgpack")
 		}
 		k := reflect.ValueOf(key)
 		if kt != k.Type() {
@@ -416,7 +434,7 @@ func decodeMap(b []byte, h *head, p *wire.Plan, v reflect.Value) (int, error) {
 
 // decodeStruct fills the fields of a struct from a map, by the exact names
 // of the plan's fields; keys that name no field are skipped.
-func decodeStruct(b []byte, h *head, p *wire.Plan, v reflect.Value) (int, error) {
+func decodeStruct(b []byte, h *head, p *wire.Plan, v reflect.Value, nb *nat.Budget) (int, error) {
 	j, next := h.off, 0
 	for range h.n {
 		var kh head
@@ -434,7 +452,7 @@ func decodeStruct(b []byte, h *head, p *wire.Plan, v reflect.Value) (int, error)
 		}
 		f := &p.Fields[k]
 		next = k + 1
-		if j, err = decodeReflect(b, kh.end(), f.Plan, f.Into(v)); err != nil {
+		if j, err = decodeReflect(b, kh.end(), f.Plan, f.Into(v), nb); err != nil {
 			return j, wire.AtField(err, f.Name)
 		}
 	}

@@ -95,4 +95,26 @@
 // against the bytes that follow, bounds nesting by the depth limit
 // (WithMaxDepth) and uses no recursion. Only then is anything decoded, so
 // no declared length ever causes an allocation larger than the message.
+//
+// Values decoded into interfaces cost far more than their encoding: a nil
+// of one byte is a 16-byte interface in an []any, a map of one entry is a
+// Go map of over 300 bytes. So the natural values decoded from one message
+// (all of a request's params together, or a reply's result), interfaces in
+// typed params included, may take at most 32 bytes of memory per byte of
+// the message, or 1 MiB when that is more; beyond that a server answers
+// wire.CodeLimitExceeded ("limit exceeded: too many values for the
+// message's size (N values in L bytes)") and a client returns an error that
+// is not a *wire.Error. Arrays and maps are charged before they are made,
+// for exactly their elements. Plain data and documents of small maps
+// decode: long strings take about 1.4 bytes a byte, numbers of 8 bytes 3,
+// records of a few members 8, the OpenRPC document of rpc.discover 9,
+// arrays of nils or fixints 16, maps of two float64s under one-letter keys
+// 16. What is refused is made of values far smaller than their Go form,
+// and only once the budget is spent: arrays of empty arrays (40 bytes a
+// byte), of empty maps (64), of maps of one entry (117), and of maps of
+// two fixints under one-letter keys (50; so points {"x":1,"y":2}, 7 bytes
+// in msgpack, are refused where JSON's, 14 bytes, decode). A message
+// cannot make a server hold more than 32 times its size in natural values,
+// or 1 MiB when that is more. The bound is per message: it is not charged
+// to the server's memory budget (rpc.WithMaxMemory).
 package msgpack

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/codec/msgpack"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 	mp "github.com/vmihailenco/msgpack/v5"
@@ -71,17 +72,17 @@ func allocatedBytes(f func()) uint64 {
 // naturalParams decodes every param of req into natural values; ok is false
 // when one has no natural value (a map with a key that is not a str, an
 // extension other than a timestamp).
-func naturalParams(t *testing.T, p wire.Params) (args []any, named map[string]any, ok bool) {
+func naturalParams(t *testing.T, p wire.Params) (args []any, named map[string]any, err error) {
 	if n := p.Len(); n >= 0 {
 		args = []any{}
 		for i := range n {
 			var v any
-			if p.DecodeAt(i, &v) != nil {
-				return nil, nil, false
+			if err := p.DecodeAt(i, &v); err != nil {
+				return nil, nil, err
 			}
 			args = append(args, v)
 		}
-		return args, nil, true
+		return args, nil, nil
 	}
 	named = map[string]any{}
 	for _, name := range p.Names() {
@@ -89,12 +90,22 @@ func naturalParams(t *testing.T, p wire.Params) (args []any, named map[string]an
 			t.Fatalf("name %q listed twice", name)
 		}
 		var v any
-		if p.DecodeNamed(name, &v) != nil {
-			return nil, nil, false
+		if err := p.DecodeNamed(name, &v); err != nil {
+			return nil, nil, err
 		}
 		named[name] = v
 	}
-	return nil, named, true
+	return nil, named, nil
+}
+
+// tooMany reports the error of natural values too many for the size of
+// their message, which a server answers with CodeLimitExceeded and a client
+// returns as it is. A message encoded again may be smaller than the one it
+// was decoded from (a 1 in a uint8 becomes a fixint).
+func tooMany(err error) bool {
+	var le *nat.LimitError
+	var we *wire.Error
+	return errors.As(err, &le) || errors.As(err, &we) && we.Code == wire.CodeLimitExceeded
 }
 
 // sameNatural compares natural values, times as instants.
@@ -129,6 +140,14 @@ func sameNatural(a, b any) bool {
 	return sameValue(a, b)
 }
 
+// natural bounds the natural values that a message of size bytes may decode
+// into beyond what 40 bytes a byte covers. Under the budget's floor
+// (nat.Floor, 1 MiB) a message takes what its shape takes: at most 168 bytes
+// a byte (maps of one empty key, each in the last: 81 a0 81 a0 ...), twice
+// over when they are decoded twice (a request's params, then the any in
+// Record; a reply's error data, then its result).
+func natural(size int) int { return min(nat.Floor, 2*168*size) }
+
 func FuzzDecodeRequest(f *testing.F) {
 	addSeeds(f)
 	c := msgpack.New(msgpack.WithMaxDepth(20)) // shallow, so the fuzzer reaches the limit
@@ -138,13 +157,13 @@ func FuzzDecodeRequest(f *testing.F) {
 			err           error
 			args          []any
 			named         map[string]any
-			ok            bool
+			paramsErr     error
 			typedAttempts int
 		)
 		n := allocatedBytes(func() {
 			err = c.DecodeRequest(msg, &req)
 			if err == nil {
-				args, named, ok = naturalParams(t, req.Params)
+				args, named, paramsErr = naturalParams(t, req.Params)
 				// Typed destinations never panic, whatever they get.
 				for i := range max(req.Params.Len(), 0) {
 					for _, dst := range []any{new(int8), new(uint64), new(string), new([]byte), new(time.Time),
@@ -155,7 +174,7 @@ func FuzzDecodeRequest(f *testing.F) {
 				}
 			}
 		})
-		if limit := uint64(64<<10 + 40*len(msg) + 2048*typedAttempts); n > limit {
+		if limit := uint64(64<<10 + 40*len(msg) + 2048*typedAttempts + natural(len(msg))); n > limit {
 			t.Fatalf("%d bytes allocated for a %d-byte message; limit %d", n, len(msg), limit)
 		}
 		if err != nil {
@@ -188,7 +207,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if !wellFormed(msg) {
 			t.Fatalf("malformed message accepted: %+v", req)
 		}
-		if !ok {
+		if paramsErr != nil {
 			return
 		}
 
@@ -205,8 +224,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		if err := c.DecodeRequest(msg2, &req2); err != nil {
 			t.Fatalf("re-encoded % x: %v", msg2, err)
 		}
-		args2, named2, ok := naturalParams(t, req2.Params)
-		if !ok || req2.Method != req.Method || req2.Notification != req.Notification ||
+		args2, named2, err := naturalParams(t, req2.Params)
+		if tooMany(err) {
+			return
+		}
+		if err != nil || req2.Method != req.Method || req2.Notification != req.Notification ||
 			(args == nil) != (args2 == nil) || (named == nil) != (named2 == nil) ||
 			args != nil && !sameNatural(args, args2) || named != nil && !sameNatural(named, named2) {
 			t.Fatalf("% x\nbecame % x:\n%#v %#v\n%#v %#v", msg, msg2, args, named, args2, named2)
@@ -247,7 +269,7 @@ func FuzzDecodeReply(f *testing.F) {
 				resultErr = r.Result.Decode(&result)
 			}
 		})
-		if limit := uint64(64<<10 + 40*len(msg)); n > limit {
+		if limit := uint64(64<<10 + 40*len(msg) + natural(len(msg))); n > limit {
 			t.Fatalf("%d bytes allocated for a %d-byte reply; limit %d", n, len(msg), limit)
 		}
 		if err != nil {
@@ -289,6 +311,9 @@ func FuzzDecodeReply(f *testing.F) {
 			return
 		}
 		var result2 any
+		if r2.Result != nil && tooMany(r2.Result.Decode(&result2)) {
+			return
+		}
 		if r2.Result == nil || r2.Result.Decode(&result2) != nil || !sameNatural(result, result2) {
 			t.Fatalf("result %#v became %#v", result, result2)
 		}

@@ -27,6 +27,11 @@ func allocated(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
+// codeTooMany is the code of a server's error for a param whose natural
+// values are too many for the size of its message: the codec's
+// CodeLimitExceeded, which the core reports as invalid params.
+const codeTooMany = wire.CodeInvalidParams
+
 // hostileCall wraps params, given encoded, in a request to method.
 func hostileCall(method string, params []byte) []byte {
 	msg := []byte{0x94, 0x00, 0x01, 0xdb, 0, 0, 0, 0}
@@ -89,9 +94,15 @@ func TestHostileInputs(t *testing.T) {
 
 		// Well-formed but large. Go values cost more than their encoding:
 		// each nil in a []any takes a 16-byte interface, each distinct
-		// param name a string header, a span and a map entry.
+		// param name a string header, a span and a map entry. Natural
+		// values may take 32 bytes a byte of the message: more is refused,
+		// before the array is made when its header says so, else once the
+		// budget is spent. Nils take 16 and are served; one-entry maps
+		// would take 117.
 		{"1M nils into two params", string(hostileCall("subtract", manyNils)), wire.CodeInvalidParams, 0.05},
 		{"1M nils into any", string(hostileCall("echo", append(x("91"), manyNils...))), 0, 24},
+		{"1M one-entry maps into any", string(hostileCall("echo", append(x("91 dd 00 05 55 55"), bytes.Repeat(x("81 a0 c0"), 0x55555)...))), codeTooMany, 33},
+		{"128K float64s into any", string(hostileCall("echo", append(x("91 dd 00 02 00 00"), bytes.Repeat(x("cb 40 09 21 fb 54 44 2d 18"), 0x20000)...))), 0, 10},
 		{"200k named params", string(hostileCall("subtract", manyNamed)), wire.CodeInvalidParams, 16},
 		{"1 MB string", string(hostileCall("greet", bigString)), 0, 4},
 		{"1 MB string into int64", string(hostileCall("subtract", append(append(x("92"), bigString[1:]...), 0x01))), wire.CodeInvalidParams, 0.05},
@@ -200,7 +211,13 @@ func TestDeepestNesting(t *testing.T) {
 	if err := s.Register("typed", func(v [][][]int) (int, error) { return len(v), nil }); err != nil {
 		t.Fatal(err)
 	}
-	deep := nested(msgpack.MaxDepth - 2) // the request and the params array take two levels
+	// The request and the params array take two levels. A string of 128 KiB
+	// inside makes the message large enough that the natural values of
+	// 10,000 levels, 40 bytes a level, are within its budget.
+	var deep any = strings.Repeat("x", 128<<10)
+	for range msgpack.MaxDepth - 2 {
+		deep = []any{deep}
+	}
 	want := pack(t, reply(1, nil, deep))
 	if got := serve(s, c, pack(t, []any{0, 1, "echo", []any{deep}})); !bytes.Equal(got, want) {
 		t.Errorf("reply %.100x..., want the value echoed", got)

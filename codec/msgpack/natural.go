@@ -4,68 +4,102 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
+
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 )
 
 // decodeNatural decodes the validated value at b[i] into natural Go values
 // and returns the offset after it: nil, bool, int64 (uint64 only beyond
 // int64), float64, string for str, []byte for bin, time.Time for the
 // timestamp extension, []any and map[string]any. A map with a key that is
-// not a str, and an extension other than a timestamp, are errors. The
-// recursion is bounded by the depth limit that skim enforced.
-func decodeNatural(b []byte, i int) (any, int, error) {
+// not a str, and an extension other than a timestamp, are errors. Every
+// value is charged to nb, arrays and maps with their elements before they
+// are made, and a value that nb cannot pay for fails with a
+// *nat.LimitError. The recursion is bounded by the depth limit that skim
+// enforced.
+func decodeNatural(b []byte, i int, nb *nat.Budget) (any, int, error) {
 	var h head
 	err := readHead(b, i, &h)
 	if err != nil {
 		return nil, i, err
 	}
+	var v any
+	cost := 0
 	switch h.kind {
 	case kindNil:
-		return nil, h.off, nil
+		v = nil
 	case kindBool:
-		return h.bool, h.off, nil
+		v = h.bool
 	case kindInt:
-		return h.i, h.off, nil
+		v, cost = h.i, nat.Int(h.i)
 	case kindUint:
-		return h.u, h.off, nil
+		v, cost = h.u, nat.Uint(h.u)
 	case kindFloat32, kindFloat64:
-		return h.f, h.off, nil
+		v, cost = h.f, nat.Uint(math.Float64bits(h.f))
 	case kindStr:
+		if !nb.Take(nat.String(h.n)) {
+			return nil, i, nb.Err("msgpack")
+		}
 		return string(b[h.off:h.end()]), h.end(), nil
 	case kindBin:
+		if !nb.Take(nat.Bytes(h.n)) {
+			return nil, i, nb.Err("msgpack")
+		}
 		return bytes.Clone(b[h.off:h.end()]), h.end(), nil
 	case kindExt:
 		if h.ext != extTimestamp {
 			return nil, i, extError(h.ext)
 		}
+		if !nb.Take(nat.SliceHeader) {
+			return nil, i, nb.Err("msgpack")
+		}
 		t, err := decodeTimestamp(b[h.off:h.end()])
 		return t, h.end(), err
 	case kindArray:
+		// The elements are counted here, and charged their own costs as
+		// they are decoded.
+		if !nb.Container(h.n, nat.Array(h.n)) {
+			return nil, i, nb.Err("msgpack")
+		}
 		a := make([]any, h.n)
 		j := h.off
 		for k := range a {
-			if a[k], j, err = decodeNatural(b, j); err != nil {
+			if a[k], j, err = decodeNatural(b, j, nb); err != nil {
 				return nil, j, err
 			}
 		}
 		return a, j, nil
-	}
-	// kindMap
-	m := make(map[string]any, min(h.n, 64))
-	j := h.off
-	for range h.n {
-		key, next, err := mapKey(b, j)
-		if err != nil {
-			return nil, j, err
+	default: // kindMap
+		// Made for all its entries, which skim has seen: the budget has
+		// paid for them. (A key given twice takes a slot it does not use.)
+		if !nb.Container(h.n, nat.Map(h.n)) {
+			return nil, i, nb.Err("msgpack")
 		}
-		var v any
-		if v, j, err = decodeNatural(b, next); err != nil {
-			return nil, j, err
+		m := make(map[string]any, h.n)
+		j := h.off
+		for range h.n {
+			key, next, err := mapKey(b, j)
+			if err != nil {
+				return nil, j, err
+			}
+			var v any
+			if v, j, err = decodeNatural(b, next, nb); err != nil {
+				return nil, j, err
+			}
+			if !nb.TakeN(0, nat.Key(len(key))) {
+				return nil, j, nb.Err("msgpack")
+			}
+			m[key] = v
 		}
-		m[key] = v
+		return m, j, nil
 	}
-	return m, j, nil
+	if !nb.Take(cost) {
+		return nil, i, nb.Err("msgpack")
+	}
+	return v, h.off, nil
 }
 
 // mapKey decodes the validated map key at b[i], which must be a str, and

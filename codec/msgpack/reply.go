@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -57,7 +58,8 @@ func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 
 // decodeError decodes the validated error element of a response.
 func decodeError(raw []byte) *wire.Error {
-	v, _, err := decodeNatural(raw, 0)
+	nb := nat.New(len(raw))
+	v, _, err := decodeNatural(raw, 0, &nb)
 	if err != nil {
 		return &wire.Error{Code: wire.CodeServerError, Message: "server error that cannot be decoded: " + err.Error()}
 	}
@@ -91,5 +93,9 @@ func excerpt(s string) string {
 type value []byte
 
 // Decode decodes the result into dst, a non-nil pointer, by the rules of
-// params.
-func (v value) Decode(dst any) error { return decodeValue(v, dst) }
+// params. Natural values too many for the result's size fail with a
+// *nat.LimitError, which is not an *wire.Error: the server did not send it.
+func (v value) Decode(dst any) error {
+	nb := nat.New(len(v))
+	return decodeValue(v, dst, &nb)
+}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -215,6 +216,9 @@ type arrayParams struct {
 	msg  []byte
 	n    int
 	head [inlineParams]span
+	// nat is what the params' natural values may still take, made when
+	// the first param is decoded: the params share it.
+	nat nat.Budget
 	// The element found last beyond head, so that the core's in-order
 	// DecodeAt calls find each next element in one step.
 	curIdx int
@@ -233,7 +237,8 @@ func (p *arrayParams) DecodeAt(i int, dst any) error {
 	if i < 0 || i >= p.n {
 		return errors.New("msgpack: no param " + strconv.Itoa(i))
 	}
-	return decodeValue(p.at(i).of(p.msg), dst)
+	p.nat.Init(len(p.msg))
+	return nat.ParamError(decodeValue(p.at(i).of(p.msg), dst, &p.nat))
 }
 
 // at locates element i.
@@ -262,6 +267,7 @@ type mapParams struct {
 	n     int
 	first int // offset of the first key
 	head  [inlineNamed]entry
+	nat   nat.Budget // as in arrayParams
 
 	// Built on first use by Names: the distinct names in message order,
 	// each with the value of its last occurrence, and an index when there
@@ -358,5 +364,6 @@ func (p *mapParams) DecodeNamed(name string, dst any) error {
 	if j < 0 {
 		return errors.New("msgpack: no param named " + strconv.Quote(name))
 	}
-	return decodeValue(p.vals[j].of(p.msg), dst)
+	p.nat.Init(len(p.msg))
+	return nat.ParamError(decodeValue(p.vals[j].of(p.msg), dst, &p.nat))
 }

@@ -1,13 +1,16 @@
 package msgpack
 
-import "github.com/polyrpc/polyrpc/rpc/wire"
+import (
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
+	"github.com/polyrpc/polyrpc/rpc/wire"
+)
 
 // []int64, the commonest large param, is decoded and encoded here without
 // reflection; any value that is not nil or an array of integers and nils
 // goes to the reflective path, which says what is wrong.
 
 // decodeInt64s decodes raw into *d as decodeReflect would.
-func decodeInt64s(raw []byte, d *[]int64) error {
+func decodeInt64s(raw []byte, d *[]int64, nb *nat.Budget) error {
 	var h head
 	if err := readHead(raw, 0, &h); err != nil {
 		return err
@@ -18,7 +21,7 @@ func decodeInt64s(raw []byte, d *[]int64) error {
 		return nil
 	case kindArray:
 	default:
-		return decodeReflectAll(raw, d)
+		return decodeReflectAll(raw, d, nb)
 	}
 	out := make([]int64, h.n)
 	j := h.off
@@ -32,7 +35,7 @@ func decodeInt64s(raw []byte, d *[]int64) error {
 			out[k] = e.i
 		case kindNil:
 		default:
-			return decodeReflectAll(raw, d)
+			return decodeReflectAll(raw, d, nb)
 		}
 		j = e.off
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/gob"
 	"net/rpc"
+	"strconv"
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/proto"
@@ -48,6 +49,14 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			return nil
 		}},
 		{"any", enc(wire.Call{Method: "echo", ID: wire.ID{Seq: 1}, Args: []any{map[string]any{"a": []any{1, 2.5, "x"}, "b": true}}}), func(p wire.Params) error {
+			var v any
+			return p.DecodeAt(0, &v)
+		}},
+		{"ints1000-any", enc(wire.Call{Method: "echo", ID: wire.ID{Seq: 1}, Args: []any{testvals.Ramp(1000)}}), func(p wire.Params) error {
+			var v any
+			return p.DecodeAt(0, &v)
+		}},
+		{"records-any", enc(wire.Call{Method: "echo", ID: wire.ID{Seq: 1}, Args: []any{records(200)}}), func(p wire.Params) error {
 			var v any
 			return p.DecodeAt(0, &v)
 		}},
@@ -201,4 +210,21 @@ func BenchmarkGob(b *testing.B) {
 		run(b, func() any { return &xs }, func() any { return new([]int64) },
 			func(v any) bool { return len(*v.(*[]int64)) == 1000 })
 	})
+}
+
+// records returns n records as natural values: a typical document that a
+// method taking any receives.
+func records(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = map[string]any{
+			"id":     int64(100000 + i),
+			"name":   "user " + strconv.Itoa(i),
+			"email":  "user" + strconv.Itoa(i) + "@example.com",
+			"active": i%2 == 0,
+			"score":  float64(i) * 1.5,
+			"tags":   []any{"alpha", "beta"},
+		}
+	}
+	return out
 }

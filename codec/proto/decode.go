@@ -6,15 +6,25 @@ import (
 	"reflect"
 	"strconv"
 
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
 )
 
-// decodeValue decodes the Value k into dst, a non-nil pointer. The common
-// destinations are decoded here directly; any other goes through its
-// compiled typeCodec.
-func (c *Codec) decodeValue(k *kind, dst any) error {
+// decoder is one call of decodeValue that goes through the compiled
+// functions: the codec, the budget that the natural values it makes are
+// charged to, and a copy of the Value decoded.
+type decoder struct {
+	c  *Codec
+	nb *nat.Budget
+	k  kind
+}
+
+// decodeValue decodes the Value k into dst, a non-nil pointer, charging the
+// natural values it makes to nb. The common destinations are decoded here
+// directly; any other goes through its compiled typeCodec.
+func (c *Codec) decodeValue(k *kind, dst any, nb *nat.Budget) error {
 	switch d := dst.(type) {
 	case *int64:
 		if d != nil {
@@ -42,7 +52,19 @@ func (c *Codec) decodeValue(k *kind, dst any) error {
 		}
 	case *any:
 		if d != nil {
-			return set(d, k, anyElem)
+			x, err := natural(k, nb)
+			if err == nil {
+				*d = x
+			}
+			return err
+		}
+	case *[]any:
+		if d != nil {
+			return naturalSlice(k, d, nb)
+		}
+	case *map[string]any:
+		if d != nil {
+			return naturalMapInto(k, d, nb)
 		}
 	case *[]byte:
 		if d != nil {
@@ -60,8 +82,8 @@ func (c *Codec) decodeValue(k *kind, dst any) error {
 	// The compiled functions are called through function values, through
 	// which k would escape; a copy does, so that the fast paths above cost
 	// their callers no allocation.
-	kk := *k
-	return codecFor(rv.Type().Elem()).decode(c, &kk, rv.Elem())
+	d := &decoder{c: c, nb: nb, k: *k}
+	return codecFor(rv.Type().Elem()).decode(d, &d.k, rv.Elem())
 }
 
 func isNull(k *kind) bool { return k.num == 0 || k.num == fNull }
@@ -202,7 +224,7 @@ func set[T any](d *T, k *kind, elem elemFunc[T]) error {
 // decWith returns the reflective decoder of a type whose values elem
 // decodes and store stores.
 func decWith[T any](elem elemFunc[T], store func(reflect.Value, T)) decodeFunc {
-	return func(c *Codec, k *kind, v reflect.Value) error {
+	return func(d *decoder, k *kind, v reflect.Value) error {
 		x, err := elem(k)
 		if err == nil {
 			store(v, x)
@@ -217,7 +239,7 @@ func mismatch(k *kind, v reflect.Value) error {
 }
 
 func decByteArray(p *wire.Plan) decodeFunc {
-	return func(c *Codec, k *kind, v reflect.Value) error {
+	return func(d *decoder, k *kind, v reflect.Value) error {
 		switch k.num {
 		case fBytes, fMessage:
 			if len(k.bytes()) != p.Len {
@@ -238,7 +260,7 @@ func decByteArray(p *wire.Plan) decodeFunc {
 // decList decodes a list into a slice or an array of the plan p, whose
 // elements elem decodes.
 func decList(p *wire.Plan, elem *typeCodec) decodeFunc {
-	return func(c *Codec, k *kind, v reflect.Value) error {
+	return func(d *decoder, k *kind, v reflect.Value) error {
 		switch k.num {
 		case fList, fIntList, fDoubleList:
 		case 0, fNull:
@@ -248,6 +270,11 @@ func decList(p *wire.Plan, elem *typeCodec) decodeFunc {
 			return p.Mismatch(kindName(k))
 		}
 		n := count(k)
+		// A slice of interfaces is a list of natural values, whatever its
+		// type, charged as naturalList charges one.
+		if p.Kind == wire.KindSlice && p.Elem.Kind == wire.KindInterface && !d.nb.Container(n, nat.Array(n)) {
+			return d.nb.Err("proto")
+		}
 		if p.Kind == wire.KindSlice {
 			v.Set(reflect.MakeSlice(p.Type, n, n))
 		} else if n != p.Len {
@@ -256,7 +283,7 @@ func decList(p *wire.Plan, elem *typeCodec) decodeFunc {
 		l := elemsOf(k)
 		var e kind
 		for i := 0; l.next(&e); i++ {
-			if err := elem.decode(c, &e, v.Index(i)); err != nil {
+			if err := elem.decode(d, &e, v.Index(i)); err != nil {
 				return wire.AtIndex(err, i)
 			}
 		}
@@ -267,7 +294,7 @@ func decList(p *wire.Plan, elem *typeCodec) decodeFunc {
 // decMap decodes a map into a map with string keys, which it fills when it
 // is not nil. Of entries with the same key, the last counts.
 func decMap(elem *typeCodec) decodeFunc {
-	return func(c *Codec, k *kind, v reflect.Value) error {
+	return func(d *decoder, k *kind, v reflect.Value) error {
 		switch k.num {
 		case fMap:
 		case 0, fNull:
@@ -277,8 +304,18 @@ func decMap(elem *typeCodec) decodeFunc {
 			return mismatch(k, v)
 		}
 		t := v.Type()
+		hint := mapHint(k)
+		natural := t.Elem().Kind() == reflect.Interface
+		if natural {
+			// A map of natural values, charged and made as naturalMap
+			// makes one.
+			hint = countEntries(k)
+			if !d.nb.Container(hint, nat.Map(hint)) {
+				return d.nb.Err("proto")
+			}
+		}
 		if v.IsNil() {
-			v.Set(reflect.MakeMapWithSize(t, mapHint(k)))
+			v.Set(reflect.MakeMapWithSize(t, hint))
 		}
 		// One key, element and kind serve every entry: SetMapIndex copies.
 		kv, ev := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
@@ -289,8 +326,11 @@ func decMap(elem *typeCodec) decodeFunc {
 		for es.next(&key, &val) {
 			e = kindOf(&val)
 			ev.SetZero()
-			if err := elem.decode(c, &e, ev); err != nil {
+			if err := elem.decode(d, &e, ev); err != nil {
 				return wire.AtKey(err, string(key))
+			}
+			if natural && !d.nb.TakeN(0, nat.Key(len(key))) {
+				return d.nb.Err("proto")
 			}
 			kv.SetString(string(key))
 			v.SetMapIndex(kv, ev)
@@ -305,7 +345,7 @@ func decMap(elem *typeCodec) decodeFunc {
 // field is looked for first after the last one found; sorted maps the
 // plan's fields to them.
 func decStruct(p *wire.Plan, fields []structField, sorted []int) decodeFunc {
-	return func(c *Codec, k *kind, v reflect.Value) error {
+	return func(d *decoder, k *kind, v reflect.Value) error {
 		switch k.num {
 		case fMap:
 		case 0, fNull:
@@ -326,7 +366,7 @@ func decStruct(p *wire.Plan, fields []structField, sorted []int) decodeFunc {
 			} else {
 				return nil
 			}
-			if err := f.codec.decode(c, e, f.Into(v)); err != nil {
+			if err := f.codec.decode(d, e, f.Into(v)); err != nil {
 				return wire.AtField(err, f.Name)
 			}
 			return nil
@@ -375,7 +415,7 @@ func decStruct(p *wire.Plan, fields []structField, sorted []int) decodeFunc {
 // decPointer decodes through hops pointers, allocating the nil ones; null
 // sets the outermost pointer to nil.
 func decPointer(hops int, final *typeCodec) decodeFunc {
-	return func(c *Codec, k *kind, v reflect.Value) error {
+	return func(d *decoder, k *kind, v reflect.Value) error {
 		if isNull(k) {
 			v.SetZero()
 			return nil
@@ -386,21 +426,25 @@ func decPointer(hops int, final *typeCodec) decodeFunc {
 			}
 			v = v.Elem()
 		}
-		return final.decode(c, k, v)
+		return final.decode(d, k, v)
 	}
 }
 
 // decInterface decodes into an interface of the plan p the natural value
 // of k.
 func decInterface(p *wire.Plan) decodeFunc {
-	return func(c *Codec, k *kind, v reflect.Value) error {
-		return p.SetNatural(v, natural(k), kindName(k))
+	return func(d *decoder, k *kind, v reflect.Value) error {
+		x, err := natural(k, d.nb)
+		if err != nil {
+			return err
+		}
+		return p.SetNatural(v, x, kindName(k))
 	}
 }
 
 // decMessagePtr decodes a message_value (or bytes_value) into a pointer to
 // a protobuf message, allocating it when nil.
-func decMessagePtr(c *Codec, k *kind, v reflect.Value) error {
+func decMessagePtr(d *decoder, k *kind, v reflect.Value) error {
 	if isNull(k) {
 		v.SetZero()
 		return nil
@@ -411,11 +455,11 @@ func decMessagePtr(c *Codec, k *kind, v reflect.Value) error {
 	if v.IsNil() {
 		v.Set(reflect.New(v.Type().Elem()))
 	}
-	return c.unmarshal(k.bytes(), v.Interface().(pb.Message))
+	return d.c.unmarshal(k.bytes(), v.Interface().(pb.Message))
 }
 
 // decMessageStruct decodes into a protobuf message held by value.
-func decMessageStruct(c *Codec, k *kind, v reflect.Value) error {
+func decMessageStruct(d *decoder, k *kind, v reflect.Value) error {
 	m := v.Addr().Interface().(pb.Message)
 	if isNull(k) {
 		pb.Reset(m)
@@ -424,7 +468,7 @@ func decMessageStruct(c *Codec, k *kind, v reflect.Value) error {
 	if k.num != fMessage && k.num != fBytes {
 		return mismatch(k, v)
 	}
-	return c.unmarshal(k.bytes(), m)
+	return d.c.unmarshal(k.bytes(), m)
 }
 
 // unmarshal decodes b into m, with the codec's depth limit as the

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -17,14 +18,64 @@ import (
 // or slow when v cannot give one (it is not addressable, or it was reached
 // through an unexported field).
 func typed[T any](fast func(k *kind, p *T) error, slow decodeFunc) decodeFunc {
-	return func(c *Codec, k *kind, v reflect.Value) error {
+	return func(d *decoder, k *kind, v reflect.Value) error {
 		if v.CanAddr() && v.CanInterface() {
 			if p, ok := v.Addr().Interface().(*T); ok {
 				return fast(k, p)
 			}
 		}
-		return slow(c, k, v)
+		return slow(d, k, v)
 	}
+}
+
+// typedNatural is typed for the types of natural values, []any and
+// map[string]any, whose decoders charge the decode's budget.
+func typedNatural[T any](fast func(k *kind, p *T, nb *nat.Budget) error, slow decodeFunc) decodeFunc {
+	return func(d *decoder, k *kind, v reflect.Value) error {
+		if v.CanAddr() && v.CanInterface() {
+			if p, ok := v.Addr().Interface().(*T); ok {
+				return fast(k, p, d.nb)
+			}
+		}
+		return slow(d, k, v)
+	}
+}
+
+// naturalSlice decodes a list into a new []any of natural values; null is
+// nil.
+func naturalSlice(k *kind, p *[]any, nb *nat.Budget) error {
+	switch k.num {
+	case fList, fIntList, fDoubleList:
+	case 0, fNull:
+		*p = nil
+		return nil
+	default:
+		return mismatchOf[[]any](k)
+	}
+	out, err := naturalList(k, nb)
+	if err == nil {
+		*p = out
+	}
+	return err
+}
+
+// naturalMapInto decodes a map into a map[string]any of natural values,
+// which it fills when it is not nil; null is nil. Of entries with the same
+// key, the last counts.
+func naturalMapInto(k *kind, p *map[string]any, nb *nat.Budget) error {
+	switch k.num {
+	case fMap:
+	case 0, fNull:
+		*p = nil
+		return nil
+	default:
+		return mismatchOf[map[string]any](k)
+	}
+	m, err := naturalMap(k, *p, nb)
+	if err == nil {
+		*p = m
+	}
+	return err
 }
 
 // elemFunc decodes a Value into an E, as the reflective decoder of E does.
@@ -83,8 +134,6 @@ func intElem(k *kind) (int, error) {
 }
 
 func float64Elem(k *kind) (float64, error) { return floatOf(k, float64Plan) }
-
-func anyElem(k *kind) (any, error) { return natural(k), nil }
 
 // mismatchOf is the error of a Value that a T cannot hold. It finds the
 // plan itself, so that the decoders above stay small enough to be inlined
@@ -168,12 +217,12 @@ var typedDecoders = map[reflect.Type]func(slow decodeFunc) decodeFunc{
 	reflect.TypeFor[[]bool]():    func(slow decodeFunc) decodeFunc { return typed(sliceInto(boolElem), slow) },
 	reflect.TypeFor[[]int]():     func(slow decodeFunc) decodeFunc { return typed(sliceInto(intElem), slow) },
 	reflect.TypeFor[[]float64](): func(slow decodeFunc) decodeFunc { return typed(sliceInto(float64Elem), slow) },
-	reflect.TypeFor[[]any]():     func(slow decodeFunc) decodeFunc { return typed(sliceInto(anyElem), slow) },
+	reflect.TypeFor[[]any]():     func(slow decodeFunc) decodeFunc { return typedNatural(naturalSlice, slow) },
 
 	reflect.TypeFor[map[string]string]():  func(slow decodeFunc) decodeFunc { return typed(mapInto(stringElem), slow) },
 	reflect.TypeFor[map[string]bool]():    func(slow decodeFunc) decodeFunc { return typed(mapInto(boolElem), slow) },
 	reflect.TypeFor[map[string]int]():     func(slow decodeFunc) decodeFunc { return typed(mapInto(intElem), slow) },
 	reflect.TypeFor[map[string]int64]():   func(slow decodeFunc) decodeFunc { return typed(mapInto(int64Elem), slow) },
 	reflect.TypeFor[map[string]float64](): func(slow decodeFunc) decodeFunc { return typed(mapInto(float64Elem), slow) },
-	reflect.TypeFor[map[string]any]():     func(slow decodeFunc) decodeFunc { return typed(mapInto(anyElem), slow) },
+	reflect.TypeFor[map[string]any]():     func(slow decodeFunc) decodeFunc { return typedNatural(naturalMapInto, slow) },
 }

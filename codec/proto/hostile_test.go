@@ -41,6 +41,11 @@ func entries(n int) []byte {
 	return b
 }
 
+// codeTooMany is the code of a server's error for a param whose natural
+// values are too many for the size of its message: the codec's
+// CodeLimitExceeded, which the core reports as invalid params.
+const codeTooMany = rpc.CodeInvalidParams
+
 // TestHostileInputs sends messages built to exhaust memory or stack and
 // checks that each is refused or served with the expected outcome, with
 // allocations bounded by a small multiple of its size. Each case logs its
@@ -73,7 +78,13 @@ func TestHostileInputs(t *testing.T) {
 		{"1 MB string into int64", call("add", param(protowire.AppendBytes([]byte{0x32}, repeat("a", mb)))), rpc.CodeInvalidParams, 0.05},
 		{"1 MB method name", call(strings.Repeat("m", mb), nil), rpc.CodeMethodNotFound, 4},
 		{"1 M packed ints into []int64", call("lenInts", param(protowire.AppendBytes([]byte{0x62}, protowire.AppendBytes([]byte{0x0a}, repeat("\x02", mb))))), 0, 8.2},
+		// Natural values may take 32 bytes a byte of the message: a list
+		// of one-byte ints takes 16 and is served; a list of maps of one
+		// empty entry would take 58 and is refused once the budget is
+		// spent.
 		{"1 M packed ints into []any", call("len", param(protowire.AppendBytes([]byte{0x62}, protowire.AppendBytes([]byte{0x0a}, repeat("\x02", mb))))), 0, 16.5},
+		{"170 K one-entry maps into []any", call("len", param(protowire.AppendBytes([]byte{0x4a}, repeat("\x0a\x04\x52\x02\x0a\x00", mb/6)))), codeTooMany, 33},
+		{"128 K packed doubles into []any", call("len", param(protowire.AppendBytes([]byte{0x6a}, protowire.AppendBytes([]byte{0x0a}, repeat("\x01\x02\x03\x04\x05\x06\x07\x08", mb/8))))), 0, 4.5},
 		{"512 K empty Values into []any", call("len", param(protowire.AppendBytes([]byte{0x4a}, repeat("\x0a\x00", mb/2)))), 0, 8.5},
 		{"1 MB of map entries into map[string]int", call("lenMap", param(protowire.AppendBytes([]byte{0x52}, entries(mb/12)))), 0, 9},
 		{"1 MB of map entries into any", call("len", param(protowire.AppendBytes([]byte{0x52}, entries(mb/12)))), 0, 12},

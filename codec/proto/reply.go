@@ -3,6 +3,7 @@ package proto
 import (
 	"fmt"
 
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
@@ -58,10 +59,10 @@ func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 		}
 	}
 	if errMsg.present() {
-		r.Error = c.decodeError(&errMsg)
+		r.Error = c.decodeError(&errMsg, len(msg))
 		return nil
 	}
-	r.Result = &replyResult{c: c, m: result}
+	r.Result = &replyResult{c: c, m: result, size: len(msg)}
 	return nil
 }
 
@@ -74,22 +75,29 @@ func replyError(err error) error {
 
 // replyResult is the result of a reply, decoded once the caller says into what.
 type replyResult struct {
-	c *Codec
-	m wireMsg
+	c    *Codec
+	m    wireMsg
+	size int        // the reply's
+	nat  nat.Budget // of the call of Decode under way
 }
 
-// Decode decodes the result into dst, a non-nil pointer.
+// Decode decodes the result into dst, a non-nil pointer. Natural values too
+// many for the reply's size are an error, which is not an *wire.Error: the
+// server did not send it.
 func (r *replyResult) Decode(dst any) error {
 	k := kindOf(&r.m)
-	return r.c.decodeValue(&k, dst)
+	r.nat = nat.New(r.size)
+	return r.c.decodeValue(&k, dst, &r.nat)
 }
 
 // maxDetails is how many of an error's details a client decodes; a reply
 // with more is hostile, and the rest are dropped.
 const maxDetails = 64
 
-// decodeError decodes a validated Error.
-func (c *Codec) decodeError(m *wireMsg) *wire.Error {
+// decodeError decodes a validated Error from a reply of size bytes. Data
+// whose natural values are too many for that size is left out, and the
+// message says so.
+func (c *Codec) decodeError(m *wireMsg, size int) *wire.Error {
 	e := &wire.Error{}
 	var message []byte
 	var details [maxDetails][]byte
@@ -116,7 +124,12 @@ func (c *Codec) decodeError(m *wireMsg) *wire.Error {
 	switch {
 	case data.present():
 		k := kindOf(&data)
-		e.Data = natural(&k)
+		nb := nat.New(size)
+		x, err := natural(&k, &nb)
+		if err != nil {
+			e.Message += " (error data left out: " + err.Error() + ")"
+		}
+		e.Data = x
 	case n == 1:
 		e.Data = c.detail(details[0])
 	case n > 1:

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -71,7 +72,7 @@ func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 	case named.present() && pos.n > 0:
 		return invalidRequest("a request cannot have both params and named params")
 	case named.present():
-		req.Params = &namedParams{c: c, m: named}
+		req.Params = &namedParams{c: c, m: named, size: len(msg)}
 	case pos.n > 0:
 		p := new(positional)
 		*p = pos
@@ -101,6 +102,7 @@ type positional struct {
 	curIdx int
 	curEnd int
 	cur    []byte
+	nat    nat.Budget // as in namedParams
 }
 
 // add records a param whose field ends at offset end in the message.
@@ -125,7 +127,8 @@ func (p *positional) DecodeAt(i int, dst any) error {
 		return errors.New("proto: no param " + strconv.Itoa(i))
 	}
 	k := kindOfPayload(p.at(i))
-	return p.c.decodeValue(&k, dst)
+	p.nat.Init(len(p.msg))
+	return nat.ParamError(p.c.decodeValue(&k, dst, &p.nat))
 }
 
 // at returns the payload of param i.
@@ -155,8 +158,12 @@ func (p *positional) at(i int) []byte {
 // Map, merged over the occurrences of the field. Like the request, it is
 // used by one goroutine at a time.
 type namedParams struct {
-	c *Codec
-	m wireMsg
+	c    *Codec
+	m    wireMsg
+	size int // the message's
+	// nat is what the params' natural values may still take, made when
+	// the first param is decoded: the params share it.
+	nat nat.Budget
 	// Built on first use by Names: the distinct names in message order, each
 	// with the payload of its last entry, and an index of them when there
 	// are many. The names are substrings of one string.
@@ -243,5 +250,6 @@ func (p *namedParams) DecodeNamed(name string, dst any) error {
 	}
 	val := entryValue(p.entries[j])
 	k := kindOf(&val)
-	return p.c.decodeValue(&k, dst)
+	p.nat.Init(p.size)
+	return nat.ParamError(p.c.decodeValue(&k, dst, &p.nat))
 }

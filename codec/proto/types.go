@@ -16,8 +16,8 @@ import (
 // This file compiles, once per Go type, the functions that decode a Value
 // into a value of that type and encode one of its values as a Value.
 
-// decodeFunc decodes the Value k into v, which is settable.
-type decodeFunc func(c *Codec, k *kind, v reflect.Value) error
+// decodeFunc decodes the Value k into v, which is settable, in the decode d.
+type decodeFunc func(d *decoder, k *kind, v reflect.Value) error
 
 // encodeFunc appends the fields of a Value holding v at nesting level depth;
 // hops counts the interfaces dereferenced since the last list or map.
@@ -43,9 +43,9 @@ func codecFor(t reflect.Type) *typeCodec {
 	return tc.(*typeCodec)
 }
 
-func (tc *typeCodec) decode(c *Codec, k *kind, v reflect.Value) error {
+func (tc *typeCodec) decode(d *decoder, k *kind, v reflect.Value) error {
 	tc.once.Do(tc.build)
-	return tc.dec(c, k, v)
+	return tc.dec(d, k, v)
 }
 
 func (tc *typeCodec) encode(c *Codec, dst []byte, v reflect.Value, depth, hops int) ([]byte, error) {
@@ -120,7 +120,7 @@ func (tc *typeCodec) build() {
 	case wire.KindInterface:
 		tc.dec, tc.enc = decInterface(p), encInterface
 	default:
-		tc.dec = func(*Codec, *kind, reflect.Value) error { return p.Unsupported() }
+		tc.dec = func(*decoder, *kind, reflect.Value) error { return p.Unsupported() }
 		tc.enc = func(_ *Codec, dst []byte, _ reflect.Value, _, _ int) ([]byte, error) { return dst, p.Unsupported() }
 	}
 }
