@@ -512,6 +512,18 @@ func parseTarget(method, target string) (*url.URL, error) {
 		}
 		return &url.URL{Path: "*"}, nil
 	}
+	if method == http.MethodConnect && target[0] != '/' {
+		// The authority form, host and port alone (RFC 9112 section
+		// 3.2.3), which net/http puts in URL.Host; read as a URI, "y:443"
+		// would have the scheme y. (A CONNECT with a path, as net/rpc
+		// sends it, is in origin form.)
+		u, err := url.ParseRequestURI("http://" + target)
+		if err != nil || u.Host != target || u.Port() == "" {
+			return nil, malformed("invalid CONNECT target " + quote(target))
+		}
+		u.Scheme = ""
+		return u, nil
+	}
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
 		return nil, malformed("invalid request target " + quote(target))
@@ -548,6 +560,7 @@ func (c *serverConn) refuse(err error) {
 func (c *serverConn) serveRequest(w *response, r *http.Request, body *requestBody) (keep bool) {
 	w.req, w.body, w.header, w.declared, w.closeAfter, w.isHead = r, body, make(http.Header, 4), -1, r.Close, r.Method == http.MethodHead
 	defer func() {
+		w.handlerDone.Store(true)
 		w.ctx.end()
 		if p := recover(); p != nil {
 			if !c.hijacked {
@@ -577,6 +590,7 @@ func (c *serverConn) serveRequest(w *response, r *http.Request, body *requestBod
 		h = globalOptions{} // as net/http answers it
 	}
 	h.ServeHTTP(w, r)
+	w.handlerDone.Store(true) // before the response goes out
 	w.ctx.end()
 	if c.hijacked {
 		return false
@@ -678,6 +692,10 @@ type response struct {
 	failed      bool // writing failed, or the message is broken
 	hijacked    bool // the handler took the connection over
 	pending     []byte
+	// handlerDone says the handler returned, for a Hijack from another
+	// goroutine, which must not touch the rest (as with net/http, whose
+	// Hijack checks this much).
+	handlerDone atomic.Bool
 }
 
 func (w *response) Header() http.Header { return w.header }
@@ -714,6 +732,11 @@ func (w *response) WriteHeader(code int) {
 func (w *response) interim(code int) {
 	if w.req.ProtoMinor == 0 {
 		return // HTTP/1.0 knows no interim responses
+	}
+	if code == http.StatusContinue && w.body != nil {
+		// The client is told to go on now: the body's first read does
+		// not tell it again (as with net/http).
+		w.body.expectContinue = false
 	}
 	b := w.statusLine(w.c.out[:0], code)
 	b = appendFields(b, w.header)
@@ -1040,6 +1063,9 @@ func (w *response) EnableFullDuplex() error {
 // longer count it, and Shutdown and Close leave it alone; the handler must
 // close it. The request's context still ends when the handler returns.
 func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.handlerDone.Load() {
+		return nil, nil, errAfterHandler
+	}
 	c := w.c
 	if c == nil {
 		return nil, nil, errAfterHandler

@@ -36,10 +36,11 @@ const (
 // out in one write, together with the responses to any requests already
 // waiting behind it (pipelining).
 //
-// A request's context ends when the server closes, and when the client
-// goes away while the handler runs with the request read whole: a handler
-// that has run 50-100 ms gets a background read on its connection, which
-// notices the client's close at once (quicker handlers are not watched).
+// A request's context ends when its handler returns, as net/http's does,
+// when the server closes, and when the client goes away while the handler
+// runs with the request read whole: a handler that has run 50-100 ms gets a
+// background read on its connection, which notices the client's close at
+// once (quicker handlers are not watched).
 //
 // A connection must earn the idle timeout: until a request on it has been
 // answered with a status below 400, it has ReadHeaderTimeout from its accept
@@ -47,9 +48,13 @@ const (
 // request's head, so that a silent, trickling or unauthenticated client
 // holds a connection no longer than that.
 //
-// What it does not do: HTTP/2 (over TLS it offers only http/1.1 by ALPN),
-// and hijacking a connection. The context carries http.LocalAddrContextKey,
-// not http.ServerContextKey.
+// HTTP/2, negotiated by ALPN "h2" over TLS or begun with its preface in
+// cleartext (h2c with prior knowledge), is served by net/http's HTTP/2
+// server on the same listeners (h2.go). A handler may hijack an HTTP/1
+// connection (Upgrade, WebSocket). The context carries
+// http.LocalAddrContextKey and http.ServerContextKey (the http.Server that
+// serves HTTP/2); rpc/httprpc's package doc lists what differs from
+// net/http.
 //
 // Requests are read strictly (RFC 9112): a malformed request line or field,
 // a head over MaxHeaderBytes, a body with both Content-Length and

@@ -74,6 +74,12 @@ func (h *headReader) read(br *bufio.Reader, max int, skipEmpty bool) (string, er
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(h.b)+len(line) > max {
+			if skipEmpty && h.start == 0 {
+				// The request line alone is too long, its target in
+				// all likelihood: RFC 9112 section 3 answers a target
+				// longer than the server will parse with 414.
+				return "", &protocolError{status: http.StatusRequestURITooLong, msg: "request line too long"}
+			}
 			return "", &protocolError{status: http.StatusRequestHeaderFieldsTooLarge, msg: errHeadTooLarge.Error()}
 		}
 		h.b = append(h.b, line...)
