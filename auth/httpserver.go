@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/polyrpc/polyrpc/internal/events"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
@@ -148,6 +149,7 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if why != "" {
 		if why != expired {
 			h.fails.record(remoteAddr(r), params["keyid"], why)
+			events.AuthFailed("http")
 		}
 		h.challenge(w, invalid)
 		return

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"strings"
+
+	"github.com/polyrpc/polyrpc/internal/events"
 )
 
 // Server authenticates the connections a listener accepts, as the server
@@ -51,6 +53,7 @@ func (s *Server) Handshake(ctx context.Context, conn net.Conn) (identity string,
 	if err != nil {
 		if !errors.Is(context.Cause(ctx), context.Canceled) {
 			s.fails.record(addrString(conn.RemoteAddr()), "", strings.TrimPrefix(err.Error(), failPrefix))
+			events.AuthFailed("tcp")
 		}
 		return "", err
 	}

@@ -226,6 +226,7 @@ func (c *Client) send(ctx context.Context, call *Call) (any, error) {
 		return nil, fmt.Errorf("rpc: encoding %s: %w", call.Method, err)
 	}
 	*bp = msg[:0]
+	call.reqSize = len(msg)
 	x, err := c.ex.exchange(ctx, wc.ID.Seq, nil, msg, call.Notification, false)
 	if err != nil {
 		var re *replyError
@@ -238,6 +239,7 @@ func (c *Client) send(ctx context.Context, call *Call) (any, error) {
 		return nil, nil
 	}
 	defer x.release()
+	call.replied(len(x.raw))
 	r := x.reply
 	if carrier != nil {
 		call.reply = carrier.Reply

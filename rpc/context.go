@@ -58,6 +58,48 @@ type Call struct {
 	mdOwned bool
 	carrier wire.Carrier
 	reply   metadata.MD
+
+	// Sizes in bytes of the request and the reply, and what OnReply
+	// asked to be told of the reply's.
+	reqSize, replySize int
+	onReply            func(size int)
+}
+
+// RequestSize is the size in bytes of the message that carried the call, as
+// its codec reads and writes it: without the transport's framing or HTTP
+// headers, and with any content coding (gzip) removed. On a server it is
+// the message the transport handed over, or for a call in a batch, the
+// call's own part of the batch; 0 for a call made with Server.Invoke. On a
+// client it is the encoded call, known once next has encoded it: for an
+// interceptor, after next returned.
+func (c *Call) RequestSize() int { return c.reqSize }
+
+// ReplySize is the size in bytes of the reply, counted as RequestSize
+// counts: on a client the reply received, known once next returned (0 for
+// a notification, and when no reply came); on a server the reply encoded,
+// known once the functions given to OnReply run.
+func (c *Call) ReplySize() int { return c.replySize }
+
+// OnReply has f told the reply's size in bytes (see ReplySize) once it is
+// known: on a server once the reply is encoded, after the interceptors
+// returned; on a client once the reply arrived, before next returns. f is
+// not called when there is no reply: for a notification, a call that got
+// none, a call made with Server.Invoke. An interceptor calls OnReply before
+// next; each call adds f to those called, in order.
+func (c *Call) OnReply(f func(size int)) {
+	if prev := c.onReply; prev != nil {
+		c.onReply = func(n int) { prev(n); f(n) }
+		return
+	}
+	c.onReply = f
+}
+
+// replied notes the reply's size and tells those that asked.
+func (c *Call) replied(size int) {
+	c.replySize = size
+	if c.onReply != nil {
+		c.onReply(size)
+	}
 }
 
 // Metadata returns the call's metadata: on a server what the caller sent

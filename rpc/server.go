@@ -192,10 +192,15 @@ func (s *Server) serveOne(ctx context.Context, c Codec, msg, dst []byte, inBatch
 		}
 	}
 	cc := &callContext{Context: ctx}
-	cc.call = Call{Method: req.Method, Codec: c.Name(), Notification: req.Notification, Params: req.Params, md: req.Meta}
+	cc.call = Call{Method: req.Method, Codec: c.Name(), Notification: req.Notification, Params: req.Params, md: req.Meta, reqSize: len(msg)}
 	cc.call.Peer, _ = PeerFromContext(ctx)
 	if !inBatch {
-		cc.call.carrier, _ = wire.CarrierFrom(ctx)
+		if cr, ok := wire.CarrierFrom(ctx); ok {
+			if err := cr.Validate(); err != nil {
+				return s.appendError(ctx, c, dst, req, &Error{Code: CodeInvalidRequest, Message: "invalid request: " + err.Error()})
+			}
+			cc.call.carrier = cr
+		}
 	}
 	if e := s.setDeadline(cc); e != nil {
 		if req.Notification {
@@ -218,10 +223,14 @@ func (s *Server) serveOne(ctx context.Context, c Codec, msg, dst []byte, inBatch
 		return dst
 	}
 	sv.resp.Meta = cc.call.reply
+	var out []byte
 	if err != nil {
-		return s.appendResponse(ctx, c, dst, req, sv, nil, AsError(err))
+		out = s.appendResponse(ctx, c, dst, req, sv, nil, AsError(err))
+	} else {
+		out = s.appendResponse(ctx, c, dst, req, sv, result, nil)
 	}
-	return s.appendResponse(ctx, c, dst, req, sv, result, nil)
+	cc.call.replied(len(out) - len(dst))
+	return out
 }
 
 // maxTimeout bounds the timeout a caller may send: beyond it, as good as

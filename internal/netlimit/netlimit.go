@@ -13,8 +13,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/polyrpc/polyrpc/internal/events"
 )
 
 // logEvery is how often the refusals of a burst are summed up in the log.
@@ -27,6 +30,7 @@ type Limiter struct {
 	max, perSource int
 	log            *slog.Logger
 	what           string // "tcprpc", "http", for the log
+	transport      string // what, less "rpc": for internal/events
 
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -49,12 +53,14 @@ type Limiter struct {
 
 // New returns a limiter of max connections in all and perSource from one
 // source address (an IPv4 address, or an IPv6 /64); zero means no limit.
-// It logs to log, naming the server what.
+// It logs to log, naming the server what ("tcprpc", "httprpc"), and reports
+// connections and limits hit to internal/events, naming the transport what
+// less "rpc" ("tcp", "http").
 func New(max, perSource int, log *slog.Logger, what string) *Limiter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &Limiter{max: max, perSource: perSource, log: log, what: what,
+	l := &Limiter{max: max, perSource: perSource, log: log, what: what, transport: strings.TrimSuffix(what, "rpc"),
 		bySrc: map[netip.Prefix]int{}, refused: map[netip.Prefix]int{}}
 	l.cond = sync.NewCond(&l.mu)
 	return l
@@ -72,6 +78,7 @@ func (l *Limiter) Wait() bool {
 			l.log.Warn(l.what+": connection limit reached: new connections wait in the listen backlog", "limit", l.max)
 		}
 		l.waited++
+		events.LimitHit(l.transport, "max_conns")
 		for l.n >= l.max && !l.closed {
 			l.cond.Wait()
 		}
@@ -88,8 +95,10 @@ func (l *Limiter) Admit(addr net.Addr) bool {
 	defer l.mu.Unlock()
 	if l.perSource > 0 && src.IsValid() && l.bySrc[src] >= l.perSource {
 		l.refuse(src)
+		events.LimitHit(l.transport, "max_conns_per_ip")
 		return false
 	}
+	events.ConnOpened(l.transport)
 	l.n++
 	if src.IsValid() {
 		l.bySrc[src]++
@@ -102,6 +111,7 @@ func (l *Limiter) Release(addr net.Addr) {
 	src := Source(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	events.ConnClosed(l.transport)
 	l.n--
 	if src.IsValid() {
 		if l.bySrc[src]--; l.bySrc[src] <= 0 {

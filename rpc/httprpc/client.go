@@ -232,6 +232,10 @@ func (t *transport) exchange(ctx context.Context, contentType string, msg []byte
 	if zip {
 		req.Header["Content-Encoding"] = gzipField
 	}
+	carrier, _ := wire.CarrierFrom(ctx)
+	if carrier != nil {
+		setHeaders(req.Header, carrier.Metadata())
+	}
 	resp, err := t.rt.RoundTrip(req)
 	if err != nil {
 		if errors.Is(err, httpengine.ErrBodyTooLarge) {
@@ -244,6 +248,11 @@ func (t *transport) exchange(ctx context.Context, contentType string, msg []byte
 	case oneway && resp.StatusCode/100 == 2:
 		return nil, nil
 	case resp.StatusCode == http.StatusOK:
+		if carrier != nil {
+			if md := headerMetadata(resp.Header); md != nil {
+				carrier.SetReply(md)
+			}
+		}
 		return t.readReply(resp)
 	case resp.StatusCode == http.StatusNoContent:
 		return nil, fmt.Errorf("httprpc: the server answered 204 No Content: %w", rpc.ErrNoReply)

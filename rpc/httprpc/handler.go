@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/polyrpc/polyrpc/internal/events"
 	"github.com/polyrpc/polyrpc/internal/httpengine"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/wire"
@@ -247,7 +248,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	out := getBuf()
-	reply := h.srv.ServeMessage(rpc.WithPeer(ctx, peerOf(r)), e.codec, body, (*out)[:0])
+	reply := h.srv.ServeMessage(wire.WithCarrier(rpc.WithPeer(ctx, peerOf(r)), &headerCarrier{r.Header, w}), e.codec, body, (*out)[:0])
 	defer putBuf(out, reply)
 	// The request is served: what the budget holds now is the reply.
 	putBuf(in, body)
@@ -373,6 +374,7 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 // a body larger than the whole budget could hold, 503 for one whose context
 // ended while it waited (the answer most likely reaches no one).
 func (h *Handler) noBudget(w http.ResponseWriter, r *http.Request, err error) {
+	events.LimitHit("http", "max_memory")
 	if errors.Is(err, wire.ErrOverBudget) {
 		w.Header().Set("Connection", "close")
 		h.refuse(w, r, "httprpc: request body larger than the server's memory budget can hold", http.StatusRequestEntityTooLarge)
@@ -492,6 +494,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, msg string, sta
 }
 
 func (h *Handler) tooLarge(w http.ResponseWriter, r *http.Request, enc coding) {
+	events.LimitHit("http", "max_message_size")
 	// The rest of the body is unread; closing the connection spares the
 	// server from reading it just to reach the next request.
 	w.Header().Set("Connection", "close")

@@ -139,6 +139,7 @@ func (c *conn) acquire(n int64) error {
 		c.held.Add(n)
 		return nil // the fast path: free at once
 	}
+	limitHit("max_memory")
 	if err := c.w.Flush(); err != nil {
 		c.fail(failed("writing a reply", err))
 		return err

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/polyrpc/polyrpc/internal/events"
 	"github.com/polyrpc/polyrpc/internal/netlimit"
 	"github.com/polyrpc/polyrpc/rpc/frame"
 )
@@ -96,8 +97,14 @@ func newConnLog(l *slog.Logger) *connLog {
 	return &connLog{log: l, counts: map[logKey]*logCount{}}
 }
 
+// limitHit reports a limit of the server's hit to internal/events.
+func limitHit(limit string) { events.LimitHit("tcp", limit) }
+
 // ended logs, or counts, the connection from remote that err ended.
 func (l *connLog) ended(remote net.Addr, err error) {
+	if errors.Is(err, frame.ErrTooLarge) {
+		limitHit("max_message_size")
+	}
 	k := logKey{source(remote), kind(err)}
 	now := time.Now()
 	l.mu.Lock()

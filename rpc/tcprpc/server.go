@@ -274,6 +274,11 @@ type conn struct {
 	firstBy time.Time
 	inline
 
+	// calls are the calls in flight by id, for CancelMethod; leave cancels
+	// the context of every call, when the peer closed the connection.
+	calls wire.CallTable
+	leave context.CancelFunc
+
 	mu         sync.Mutex
 	closed     bool               // by fail
 	cause      error              // of the failure that closed it
@@ -357,7 +362,9 @@ func (c *conn) serve() {
 		peer.Identity = id
 	}
 	c.nc.SetWriteDeadline(noDeadline)
-	c.ctx = rpc.WithPeer(srv.ctx, peer)
+	ctx, leave := context.WithCancel(srv.ctx)
+	c.leave = leave
+	c.ctx = wire.WithCallTable(rpc.WithPeer(ctx, peer), &c.calls)
 	c.r = bufio.NewReaderSize(c.nc, 4096)
 	c.delim, c.delimCodec = c.unframed(c.r)
 	if c.delim != nil {
@@ -443,6 +450,16 @@ func (c *conn) finish(err error) {
 	c.mu.Unlock()
 	if err != nil && !c.stopping.Load() && !srv.isClosing() {
 		srv.log.ended(c.nc.RemoteAddr(), err)
+	}
+	if c.leave != nil {
+		// The peer left (end of stream, a reset, a broken message): its
+		// calls in flight are cancelled, and their replies, -32002 for
+		// those still running, are written if it still reads. A graceful
+		// Shutdown lets them finish instead.
+		if !c.stopping.Load() {
+			c.leave()
+		}
+		defer c.leave()
 	}
 	c.inFlight.Wait()
 	if c.w != nil {
@@ -551,6 +568,9 @@ func (c *conn) readLoop() (passed bool, err error) {
 			// No ids to match replies by: answer before reading on.
 			c.inFlight.Wait()
 			unordered = true
+		}
+		if len(c.sem) == cap(c.sem) {
+			limitHit("max_in_flight")
 		}
 		c.sem <- struct{}{} // blocks when maxInFlight calls run: backpressure
 		c.inFlight.Add(1)

@@ -26,6 +26,10 @@ type Carrier interface {
 	// SetReply gives the carrier the reply's metadata, which it sends
 	// (server) or keeps for the caller (client).
 	SetReply(md metadata.MD)
+	// Validate reports whether the request's metadata is within
+	// metadata's bounds (metadata.MD.Validate); a server refuses a call
+	// whose carrier's is not.
+	Validate() error
 }
 
 type carrierKey struct{}
@@ -56,6 +60,9 @@ func (c *MDCarrier) Metadata() metadata.MD { return c.Request }
 
 // SetReply implements Carrier.
 func (c *MDCarrier) SetReply(md metadata.MD) { c.Reply = md }
+
+// Validate implements Carrier.
+func (c *MDCarrier) Validate() error { return c.Request.Validate() }
 
 // IDKeyer is implemented by codecs whose messages carry ids, so that a
 // server can find a call by the id that CancelMethod's params name: IDKey
