@@ -66,8 +66,10 @@ func Register(s *rpc.Server) error {
 	return nil
 }
 
+// opts are a demo method's options: every demo method keeps no state, so
+// each is idempotent, and a client over many replicas may retry it.
 func opts(help string, names ...string) []rpc.MethodOption {
-	o := []rpc.MethodOption{rpc.WithHelp(help)}
+	o := []rpc.MethodOption{rpc.WithHelp(help), rpc.Idempotent()}
 	if names != nil {
 		o = append(o, rpc.WithParamNames(names...))
 	}

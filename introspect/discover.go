@@ -16,6 +16,10 @@ const openRPCVersion = "1.2.6"
 // specification gives as the result schema of rpc.discover.
 const openRPCMetaSchema = "https://raw.githubusercontent.com/open-rpc/meta-schema/master/schema.json"
 
+// idempotentExtension is the OpenRPC specification extension (an "x-" field
+// of the method object) that marks a method registered with rpc.Idempotent.
+const idempotentExtension = "x-idempotent"
+
 // discover builds the document on every call: methods may be registered at
 // any time, and discovery is rare enough not to be worth a cache.
 func (svc *service) discover() (map[string]any, error) {
@@ -91,6 +95,9 @@ func (b *schemas) method(m rpc.MethodInfo) map[string]any {
 		result = b.of(m.Result)
 	}
 	out["result"] = map[string]any{"name": "result", "schema": result}
+	if m.Idempotent {
+		out[idempotentExtension] = true
+	}
 	return out
 }
 

@@ -369,3 +369,70 @@ func thirdPoint() any {
 	type point struct{ W bool }
 	return func() (point, error) { return point{}, nil }
 }
+
+// A method registered with rpc.Idempotent carries "x-idempotent": true in
+// rpc.discover, whether registered alone or exported by a service; one
+// without it has no such field; system.methodSignature and system.methodHelp
+// are the same for both.
+func TestDiscoverIdempotent(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, func(s *rpc.Server) error {
+		if err := s.Register("kv.get", func(k string) (string, error) { return k, nil },
+			rpc.Idempotent(), rpc.WithHelp("Reads a key.")); err != nil {
+			return err
+		}
+		if err := s.Register("kv.incr", func(k string) (string, error) { return k, nil },
+			rpc.WithHelp("Reads a key.")); err != nil {
+			return err
+		}
+		return s.RegisterService("svc", &idemService{}, rpc.Export("Get", rpc.Idempotent()), rpc.Export("Put"))
+	})
+	for name, want := range map[string]bool{"kv.get": true, "kv.incr": false, "svc.get": true, "svc.put": false, "rpc.discover": true, "system.multicall": false} {
+		if info, ok := s.Method(name); !ok || info.Idempotent != want {
+			t.Errorf("MethodInfo(%s).Idempotent = %v (found %v), want %v", name, info.Idempotent, ok, want)
+		}
+	}
+	doc := discover(t, s)
+	for name, want := range map[string]bool{"kv.get": true, "kv.incr": false, "svc.get": true, "svc.put": false, "system.listMethods": true, "system.multicall": false} {
+		v, ok := methodObject(t, doc, name)["x-idempotent"]
+		switch {
+		case want && v != true:
+			t.Errorf("%s: x-idempotent = %v, want true", name, v)
+		case !want && ok:
+			t.Errorf("%s: x-idempotent = %v, want no such field", name, v)
+		}
+	}
+	// The rest of the method object is what it would be without the option.
+	get, incr := methodObject(t, doc, "kv.get"), methodObject(t, doc, "kv.incr")
+	delete(get, "x-idempotent")
+	get["name"] = "kv.incr"
+	if g, w := jsonOf(t, get), jsonOf(t, incr); g != w {
+		t.Errorf("kv.get without x-idempotent = %s, want %s", g, w)
+	}
+	var sigGet, sigIncr any
+	mustCall(t, s, "system.methodSignature", &sigGet, "kv.get")
+	mustCall(t, s, "system.methodSignature", &sigIncr, "kv.incr")
+	if g, w := jsonOf(t, sigGet), jsonOf(t, sigIncr); g != w {
+		t.Errorf("system.methodSignature(kv.get) = %s, want %s as for kv.incr", g, w)
+	}
+	var helpGet string
+	mustCall(t, s, "system.methodHelp", &helpGet, "kv.get")
+	if helpGet != "Reads a key." {
+		t.Errorf("system.methodHelp(kv.get) = %q", helpGet)
+	}
+
+	// Given to RegisterService itself rather than inside an Export, it is
+	// refused, as the other method options are.
+	bad, err := rpc.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.RegisterService("svc", &idemService{}, rpc.Idempotent(), rpc.Export("Get")); err == nil {
+		t.Error("RegisterService with Idempotent outside Export succeeded")
+	}
+}
+
+type idemService struct{}
+
+func (*idemService) Get(k string) (string, error) { return k, nil }
+func (*idemService) Put(k string) error           { return nil }

@@ -69,5 +69,9 @@
 // are its params and its paramStructure is "by-name". A method with param
 // names, or with no params, takes them by name or by position ("either"); any
 // other method is "by-position", a variadic one included, whose last param
-// describes one of the values that may repeat.
+// describes one of the values that may repeat. A method registered with
+// rpc.Idempotent carries the specification extension "x-idempotent": true
+// (a method without it has no such field); system.methodSignature and
+// system.methodHelp say nothing of it. The introspection methods are
+// idempotent themselves, but for system.multicall, whose calls may not be.
 package introspect

@@ -44,13 +44,13 @@ func Register(s *rpc.Server, opts ...Option) error {
 		fn   any
 		opts []rpc.MethodOption
 	}{
-		{listMethodsName, svc.listMethods, []rpc.MethodOption{rpc.WithHelp(
+		{listMethodsName, svc.listMethods, []rpc.MethodOption{rpc.Idempotent(), rpc.WithHelp(
 			"Returns the names of all the methods this server offers, sorted.")}},
-		{methodSignatureName, svc.methodSignature, []rpc.MethodOption{rpc.WithParamNames("name"), rpc.WithHelp(
+		{methodSignatureName, svc.methodSignature, []rpc.MethodOption{rpc.Idempotent(), rpc.WithParamNames("name"), rpc.WithHelp(
 			"Given the name of a method, returns an array of its signatures, each an array of " +
 				"XML-RPC type names with the result type first; the string \"undef\" when the " +
 				"method has no signature that can be stated (it takes any number of params).")}},
-		{methodHelpName, svc.methodHelp, []rpc.MethodOption{rpc.WithParamNames("name"), rpc.WithHelp(
+		{methodHelpName, svc.methodHelp, []rpc.MethodOption{rpc.Idempotent(), rpc.WithParamNames("name"), rpc.WithHelp(
 			"Given the name of a method, returns its help text (an empty string when it has none).")}},
 		{multicallName, svc.multicall, []rpc.MethodOption{rpc.WithParamNames("calls"), rpc.WithHelp(
 			"Makes several calls in one request. Takes an array of structs " +
@@ -58,10 +58,10 @@ func Register(s *rpc.Server, opts ...Option) error {
 				"a one-element array holding the call's result, or a struct " +
 				"{faultCode: int, faultString: string} when the call failed. " +
 				"A nested system.multicall is refused.")}},
-		{getCapabilitiesName, svc.getCapabilities, []rpc.MethodOption{rpc.WithHelp(
+		{getCapabilitiesName, svc.getCapabilities, []rpc.MethodOption{rpc.Idempotent(), rpc.WithHelp(
 			"Returns the specifications this server implements, by name, each a struct " +
 				"{specUrl: string, specVersion: int}.")}},
-		{discoverName, svc.discover, []rpc.MethodOption{rpc.WithHelp(
+		{discoverName, svc.discover, []rpc.MethodOption{rpc.Idempotent(), rpc.WithHelp(
 			"Returns an OpenRPC document describing every method of this server.")}},
 	}
 	// Check every name first: the core registers methods one at a time, and a

@@ -23,6 +23,8 @@ type MethodInfo struct {
 	Variadic bool
 	// Result is the result type, or nil when the method returns only an error.
 	Result reflect.Type
+	// Idempotent is set for a method registered with Idempotent.
+	Idempotent bool
 }
 
 // ParamInfo describes one parameter of a method.
@@ -38,9 +40,10 @@ type MethodOption interface {
 }
 
 type methodConfig struct {
-	names   []string
-	help    string
-	exports []export // RegisterService only
+	names      []string
+	help       string
+	idempotent bool
+	exports    []export // RegisterService only
 }
 
 // export is a method of a service named by Export.
@@ -71,6 +74,15 @@ func WithParamNames(names ...string) MethodOption {
 // WithHelp sets the help text that introspection returns for the method.
 func WithHelp(text string) MethodOption {
 	return methodOptionFunc(func(c *methodConfig) { c.help = text })
+}
+
+// Idempotent marks the method idempotent: running a call of it twice has
+// the effect of running it once, so a client may retry a call that failed
+// after it may have reached the server. Introspection shows it (MethodInfo,
+// rpc.discover); balancing clients retry only such calls once they may have
+// run.
+func Idempotent() MethodOption {
+	return methodOptionFunc(func(c *methodConfig) { c.idempotent = true })
 }
 
 // method is a registered handler with everything reflection could tell about
@@ -115,6 +127,7 @@ func newMethod(name string, fn reflect.Value, opts []MethodOption) (*method, err
 	m.frames.New = m.newFrame
 	m.info.Name = name
 	m.info.Help = cfg.help
+	m.info.Idempotent = cfg.idempotent
 	m.info.Variadic = m.variadic
 
 	switch {
@@ -269,7 +282,7 @@ func serviceMethods(prefix string, rcvr any, opts []MethodOption) ([]*method, er
 			o.applyMethod(&cfg)
 		}
 	}
-	if cfg.names != nil || cfg.help != "" {
+	if cfg.names != nil || cfg.help != "" || cfg.idempotent {
 		return nil, fmt.Errorf("rpc: RegisterService: give a method's options inside its Export")
 	}
 	if len(cfg.exports) == 0 {

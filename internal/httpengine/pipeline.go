@@ -53,7 +53,17 @@ const DefaultMaxPipelinedBody = 64 << 20
 // connection that announced its close was not processed, whether the server
 // read its bytes or not, and resending it cannot serve it twice (section
 // 9.3.2 forbids resending only requests that may have been processed).
-var errUnanswered = errors.New("the server closed the connection before this request was sent or read")
+// Its NotSent method tells callers above the engine (rpc/cluster's
+// failover) that the request may go to another server.
+var errUnanswered error = notSent("the server closed the connection before this request was sent or read")
+
+// notSent is an error of a request that provably was not processed.
+type notSent string
+
+func (e notSent) Error() string { return string(e) }
+
+// NotSent reports true: the request was not processed.
+func (notSent) NotSent() bool { return true }
 
 // errConnLost is the error of pipelined requests whose connection failed
 // before their response: the server may or may not have served them.

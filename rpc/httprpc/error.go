@@ -25,6 +25,10 @@ type StatusError struct {
 	Body string
 }
 
+// HTTPStatus returns the HTTP status code: clients over many endpoints
+// (rpc/cluster) try another endpoint on 503.
+func (e *StatusError) HTTPStatus() int { return e.Code }
+
 // Error returns "httprpc: <code> <status text>: <body>".
 func (e *StatusError) Error() string {
 	s := "httprpc: " + strconv.Itoa(e.Code)
