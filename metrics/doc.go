@@ -40,7 +40,8 @@
 //
 //   - rpc_system_name is the protocol of the call's codec (rpc.Call.Codec):
 //     json → jsonrpc, xml → xmlrpc, msgpack → msgpackrpc, proto →
-//     protobuf; another codec's name as it is (the program chose its
+//     polyrpc (polyrpc's own protobuf envelope), as package tracing's
+//     rpc.system.name; another codec's name as it is (the program chose its
 //     codecs); _OTHER for a call without a codec (Server.Invoke outside a
 //     call).
 //   - rpc_method, on a server, is the method's name when it is registered

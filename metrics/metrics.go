@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,7 +111,7 @@ func (m *Metrics) Server(registered func(method string) bool) rpc.Interceptor {
 		if p := call.Peer; p != nil && p.Transport != "" {
 			transport = p.Transport
 		}
-		s := m.server.get(seriesKey{systemName(call.Codec), method, transport})
+		s := m.server.lookup(call.Codec, method, transport)
 		return s.measure(ctx, call, next, serverCode, int(rpc.CodeInternal))
 	}
 }
@@ -120,7 +121,10 @@ func (m *Metrics) Server(registered func(method string) bool) rpc.Interceptor {
 // measured.
 func (m *Metrics) Client() rpc.Interceptor {
 	return func(ctx context.Context, call *rpc.Call, next rpc.Handler) (any, error) {
-		s := m.client.get(seriesKey{systemName(call.Codec), m.clientMethod(call.Method), ""})
+		s := m.client.lookupKnown(call.Codec, call.Method, "")
+		if s == nil {
+			s = m.client.lookup(call.Codec, m.clientMethod(call.Method), "")
+		}
 		return s.measure(ctx, call, next, clientCode, noCode)
 	}
 }
@@ -153,6 +157,91 @@ type side struct {
 	reqSize   *prometheus.HistogramVec
 	respSize  *prometheus.HistogramVec
 	series    sync.Map // seriesKey → *series
+	methods   sync.Map // rpc_method → *methodSeries, for the known systems and transports
+}
+
+// methodSeries is the series of a method, by the index of the system
+// (codecIndex) and of the transport (transportIndex): a call looks its
+// series up with one hash of a string.
+type methodSeries [len(systemNames)][len(transportNames)]atomic.Pointer[series]
+
+// systemNames are the rpc_system_name of the codecs that codecIndex knows.
+var systemNames = [...]string{"jsonrpc", "xmlrpc", "msgpackrpc", "polyrpc", other}
+
+// codecIndex is the index in systemNames of a codec's system, -1 for
+// another.
+func codecIndex(codec string) int {
+	switch codec {
+	case "json":
+		return 0
+	case "xml":
+		return 1
+	case "msgpack":
+		return 2
+	case "proto":
+		return 3
+	case "":
+		return 4
+	}
+	return -1
+}
+
+// transportNames are the transport labels that transportIndex knows; a
+// client's series have none ("").
+var transportNames = [...]string{"", "tcp", "http", "unix", "inproc", other}
+
+// transportIndex is the index in transportNames of a transport, -1 for
+// another.
+func transportIndex(t string) int {
+	switch t {
+	case "":
+		return 0
+	case "tcp":
+		return 1
+	case "http":
+		return 2
+	case "unix":
+		return 3
+	case "inproc":
+		return 4
+	case other:
+		return 5
+	}
+	return -1
+}
+
+// lookupKnown returns the series of the labels if it was looked up
+// before, nil if not.
+func (s *side) lookupKnown(codec, method, transport string) *series {
+	ci, ti := codecIndex(codec), transportIndex(transport)
+	if ci < 0 || ti < 0 {
+		return nil
+	}
+	if v, ok := s.methods.Load(method); ok {
+		return v.(*methodSeries)[ci][ti].Load()
+	}
+	return nil
+}
+
+// lookup returns the series of the labels of a call: a method's name (or
+// _OTHER), transport ("" on a client), and the system of its codec.
+// method must be one of a bounded set.
+func (s *side) lookup(codec, method, transport string) *series {
+	if sr := s.lookupKnown(codec, method, transport); sr != nil {
+		return sr
+	}
+	ci, ti := codecIndex(codec), transportIndex(transport)
+	if ci < 0 || ti < 0 {
+		return s.get(seriesKey{systemName(codec), method, transport})
+	}
+	v, ok := s.methods.Load(method)
+	if !ok {
+		// The method's name may share the memory of the message.
+		v, _ = s.methods.LoadOrStore(strings.Clone(method), new(methodSeries))
+	}
+	sr := s.get(seriesKey{systemNames[ci], method, transportNames[ti]})
+	v.(*methodSeries)[ci][ti].Store(sr)
+	return sr
 }
 
 func newSide(name string, transport bool, cfg config) side {
@@ -215,6 +304,7 @@ func (s *side) get(k seriesKey) *series {
 	if v, ok := s.series.Load(k); ok {
 		return v.(*series)
 	}
+	k.method = strings.Clone(k.method)
 	labels := []string{k.system, k.method}
 	if s.transport {
 		labels = append(labels, k.transport)
@@ -255,7 +345,7 @@ func (sr *series) measure(ctx context.Context, call *rpc.Call, next rpc.Handler,
 	if !call.Notification {
 		call.OnReply(sr.onReply)
 	}
-	start := time.Now()
+	start := time.Since(epoch)
 	panicked := true
 	defer func() {
 		if panicked {
@@ -271,9 +361,15 @@ func (sr *series) measure(ctx context.Context, call *rpc.Call, next rpc.Handler,
 	return res, err
 }
 
-func (sr *series) end(start time.Time, code int) {
+// epoch is a time whose monotonic clock reading calls are timed from:
+// time.Since(epoch) reads the monotonic clock alone, and costs less than
+// time.Now, which reads the wall clock too.
+var epoch = time.Now()
+
+// end ends the measure of a call started at start, since epoch.
+func (sr *series) end(start time.Duration, code int) {
 	sr.inFlight.Dec()
-	sr.duration(codeIndex(code)).Observe(time.Since(start).Seconds())
+	sr.duration(codeIndex(code)).Observe((time.Since(epoch) - start).Seconds())
 }
 
 // noCode is the status code of a call that got no answer; it is not in
@@ -318,13 +414,6 @@ var statusCodes = [...]int{
 }
 
 var (
-	codeIndexes = func() map[int]int {
-		m := make(map[int]int, len(statusCodes))
-		for i, c := range statusCodes {
-			m[c] = i
-		}
-		return m
-	}()
 	codeLabels = func() []string {
 		l := make([]string, 0, len(statusCodes)+1)
 		for _, c := range statusCodes {
@@ -337,8 +426,10 @@ var (
 // codeIndex is the index of code in statusCodes, or len(statusCodes) for
 // any other code.
 func codeIndex(code int) int {
-	if i, ok := codeIndexes[code]; ok {
-		return i
+	for i, c := range statusCodes {
+		if c == code {
+			return i
+		}
 	}
 	return len(statusCodes)
 }
@@ -355,7 +446,7 @@ func systemName(codec string) string {
 	case "msgpack":
 		return "msgpackrpc"
 	case "proto":
-		return "protobuf"
+		return "polyrpc"
 	case "":
 		return other
 	}

@@ -607,3 +607,24 @@ func BenchmarkServerInterceptor(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkClientInterceptor is the cost of the client's interceptor
+// around a call that does nothing.
+func BenchmarkClientInterceptor(b *testing.B) {
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer events.Set(nil)
+	ic := m.Client()
+	next := func(context.Context, *rpc.Call) (any, error) { return nil, nil }
+	call := &rpc.Call{Method: "demo.add", Codec: "msgpack"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		*call = rpc.Call{Method: "demo.add", Codec: "msgpack"}
+		if _, err := ic(ctx, call, next); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -121,6 +121,13 @@ func (c *Call) Metadata() metadata.MD {
 	return c.md
 }
 
+// MetadataValue returns the value of key in the call's metadata (see
+// Metadata), "" when it has none, without building the whole of it: over
+// HTTP, a server's metadata is the request's headers, which Metadata
+// turns into a new MD at each call. It is for interceptors that read an
+// entry or two (a trace context, say). key is looked up lower cased.
+func (c *Call) MetadataValue(key string) string { return c.metadataValue(lower(key)) }
+
 // metadataValue returns one value of the request's metadata, without
 // building the whole of it.
 func (c *Call) metadataValue(key string) string {
@@ -143,8 +150,11 @@ func (c *Call) SetMetadata(key, value string) {
 }
 
 // SetReplyMetadata sets an entry of the metadata a server's reply carries,
-// for handlers and interceptors; the key is lowered. The reply to a call in
-// a batch carries none.
+// for handlers and interceptors; the key is lowered. Over HTTP it goes out
+// as response headers, except for a call in a batch, whose calls share one
+// response; over a stream the reply carries it inside the message when the
+// codec has room and the request carried metadata (see README, "Wire
+// formats").
 func (c *Call) SetReplyMetadata(key, value string) {
 	if c.reply == nil {
 		c.reply = metadata.MD{}

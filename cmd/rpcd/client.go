@@ -152,6 +152,10 @@ func callError(ctx, callCtx context.Context, err error, timeout time.Duration) e
 	switch {
 	case errors.As(err, &e) && e.Code == rpc.CodeUnauthenticated:
 		return exitError{code: 2, msg: "rpcd: authentication failed (-auth-key-file): " + sanitize(e.Message)}
+	case errors.As(err, &e) && e.Code == rpc.CodeDeadlineExceeded && sentDeadlinePassed(callCtx, timeout):
+		// The deadline travels with the call: the server gave up when it
+		// passed, a moment before the client would have.
+		return exitError{code: 2, msg: fmt.Sprintf("rpcd: no reply within %v (-timeout): the server stopped the call at that deadline (%d)", timeout, e.Code)}
 	case errors.As(err, &e):
 		return exitError{code: 1, msg: faultText(e)}
 	case ctx.Err() != nil:
@@ -165,6 +169,15 @@ func callError(ctx, callCtx context.Context, err error, timeout time.Duration) e
 func isFault(err error) bool {
 	var e *rpc.Error
 	return errors.As(err, &e)
+}
+
+// sentDeadlinePassed reports whether the deadline of callCtx, which the
+// call sent to the server, has passed or as good as (the server's clock
+// runs from when the call arrived, a little later): a -32001 then answers
+// -timeout, not the server's own -call-timeout.
+func sentDeadlinePassed(callCtx context.Context, timeout time.Duration) bool {
+	d, ok := callCtx.Deadline()
+	return ok && time.Until(d) <= max(timeout/10, 10*time.Millisecond)
 }
 
 // blameTimeout returns the error of a call that failed with no answer: the

@@ -358,39 +358,56 @@ func isReset(err error) bool {
 }
 
 // TestTinyValuesStayInBudget: frames of nearly 4 MiB, each a demo.echo of a
-// JSON array of two million ones, which a server decoding into any turns
-// into far more memory than the frame: rpcd must stay under 400 MB.
+// JSON array of tiny values, which a server decoding into any turns into
+// far more memory than the frame: two million ones (8 bytes of Go values
+// a byte, under the codecs' bound of 32, so served), or half a million
+// one-member objects (46 a byte, refused with -32004 once 32 a byte are
+// spent). rpcd must serve honest calls throughout, and stay under a bound:
+// 400 MB for the ones; 1 GB for the objects, since the codecs' bound is per
+// message and not charged to the memory budget, so 16 frames decoding at
+// once may each reach 32 times their 4 MiB before they are refused.
 func TestTinyValuesStayInBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("an attack of 64 MiB: not in -short")
 	}
-	p := startProc(t)
-	nc, err := net.Dial("tcp", p.tcp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	ones := strings.Repeat("1,", 2*mib-64)
-	msg := []byte(`{"jsonrpc":"2.0","method":"demo.echo","params":[[` + ones + `1]],"id":1}`)
-	go func() {
-		w := bufio.NewWriter(nc)
-		for range 16 {
-			if frame.Write(w, msg) != nil {
-				return
+	for _, tc := range []struct {
+		name, elem string
+		bound      int64
+	}{
+		{"ones", "1", 400 * mib},
+		{"one-member objects", `{"a":0}`, 1000 * mib},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProc(t)
+			nc, err := net.Dial("tcp", p.tcp)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		w.Flush()
-	}()
-	var peak int64
-	for range 8 {
-		time.Sleep(time.Second)
-		if errs := honestCalls(p, 10*time.Second); errs != nil {
-			t.Errorf("honest calls during the attack: %v", errs)
-		}
-		_, peak = p.memory(t)
-	}
-	t.Logf("peak RSS: %d MB", peak/mib)
-	if peak > 400*mib {
-		t.Errorf("rpcd held %d MB for 16 frames of tiny values; want under 400 MB", peak/mib)
+			defer nc.Close()
+			n := (4*mib - 128) / (len(tc.elem) + 1)
+			elems := strings.Repeat(tc.elem+",", n-1)
+			msg := []byte(`{"jsonrpc":"2.0","method":"demo.echo","params":[[` + elems + tc.elem + `]],"id":1}`)
+			go func() {
+				w := bufio.NewWriter(nc)
+				for range 16 {
+					if frame.Write(w, msg) != nil {
+						return
+					}
+				}
+				w.Flush()
+			}()
+			var peak int64
+			for range 8 {
+				time.Sleep(time.Second)
+				if errs := honestCalls(p, 10*time.Second); errs != nil {
+					t.Errorf("honest calls during the attack: %v", errs)
+				}
+				_, peak = p.memory(t)
+			}
+			t.Logf("peak RSS: %d MB", peak/mib)
+			if peak > tc.bound {
+				t.Errorf("rpcd held %d MB for 16 frames of tiny values; want under %d MB", peak/mib, tc.bound/mib)
+			}
+		})
 	}
 }

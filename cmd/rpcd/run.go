@@ -29,6 +29,11 @@ import (
 
 // config is what the serve flags say.
 type config struct {
+	health          *health      // made by serve
+	tracer          *tracer      // made by serve
+	metrics         *rpcdMetrics // made by serve
+	metricsAddr     string
+	otlpEndpoint    string
 	httpAddr        string
 	httpEngine      string
 	tcpAddr         string
@@ -36,7 +41,9 @@ type config struct {
 	demo            bool
 	callTimeout     time.Duration
 	shutdownTimeout time.Duration
+	drainDelay      time.Duration
 	logLevel        slog.Level
+	logFormat       string
 	version         bool
 	authKeyFiles    stringList
 	authAllowMD5    bool
@@ -104,7 +111,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_, err := fmt.Fprintln(stdout, version(debug.ReadBuildInfo()))
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	var lh slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel})
+	if cfg.logFormat == "json" {
+		lh = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel})
+	}
+	log := slog.New(lh)
 	return serve(ctx, cfg, log)
 }
 
@@ -138,6 +149,7 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.demo, "demo", true, "serve the demo methods (JSON-RPC examples, validator1, demo.*)")
 	fs.DurationVar(&cfg.callTimeout, "call-timeout", 0, "deadline of every call (`duration`); 0 means none")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for calls in flight")
+	fs.DurationVar(&cfg.drainDelay, "drain-delay", 0, "on shutdown, answer /readyz with 503 and keep serving at least this long before the listeners close")
 	fs.Var(&cfg.authKeyFiles, "auth-key-file", "require HMAC authentication on every listener with the key in this `[NAME=]file` (its exact bytes, mode 0600; the callers' identity is NAME, else an ID derived from the key; repeat for several keys)")
 	fs.BoolVar(&cfg.authAllowInsecurePerms, "auth-allow-insecure-key-perms", false, "accept key files that their group or others may read or write")
 	fs.BoolVar(&cfg.authAllowMD5, "auth-allow-md5", false, "also accept the legacy HMAC-MD5 handshake of Python 3.11 and older")
@@ -155,7 +167,10 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close connections idle this long (TCP with no call running; HTTP keep-alive)")
 	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "time to read one message once it started (TCP frame; HTTP request)")
 	fs.DurationVar(&cfg.writeTimeout, "write-timeout", 30*time.Second, "time a TCP reply, or 64 KiB of an HTTP response, may take to write before the peer is dropped")
+	fs.Func("otlp-endpoint", otlpUsage, cfg.setOTLPEndpoint)
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at GET /metrics on this listen `address` of its own (plain HTTP, no authentication: keep it on loopback or a private network); empty disables")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug (every call), info, warn or error")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text (logfmt-like key=value) or json (one JSON object per line)")
 	fs.BoolVar(&cfg.version, "version", false, "print rpcd's version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "%s\nserve flags:\n", usage)
@@ -169,6 +184,9 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 			return cfg, fmt.Errorf("rpcd: unknown command %q (rpcd help lists them)", fs.Arg(0))
 		}
 		return cfg, fmt.Errorf("rpcd: unexpected argument %q: serve takes flags only", fs.Arg(0))
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		return cfg, fmt.Errorf("rpcd: -log-format must be text or json, not %q", cfg.logFormat)
 	}
 	if cfg.maxMessage <= 0 {
 		return cfg, fmt.Errorf("rpcd: -max-message must be positive")
@@ -196,10 +214,16 @@ func newServer(cfg config, log *slog.Logger) (*rpc.Server, error) {
 		rpc.WithCallTimeout(cfg.callTimeout),
 		rpc.WithMaxBatch(cfg.maxBatch),
 		rpc.WithMaxMemory(cfg.maxMemory),
+		rpc.WithInterceptors(cfg.metrics.interceptors()...),
+		rpc.WithInterceptors(cfg.tracer.interceptor()),
 		rpc.WithInterceptors(logCalls(log)),
+		rpc.WithInterceptors(cfg.health.count),
 		rpc.WithLogger(log),
 	)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.health.register(s); err != nil {
 		return nil, err
 	}
 	if err := introspect.Register(s, introspect.WithMaxMulticall(cfg.maxBatch)); err != nil {
@@ -252,6 +276,7 @@ func logCalls(log *slog.Logger) rpc.Interceptor {
 		} else {
 			attrs = append(attrs, slog.Int("code", 0))
 		}
+		attrs = appendTraceID(ctx, attrs)
 		log.LogAttrs(ctx, slog.LevelDebug, "call", attrs...)
 		return res, err
 	}
@@ -267,10 +292,22 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		// burst instead of letting the heap double; GOMEMLIMIT overrides.
 		debug.SetMemoryLimit(cfg.maxMemory + memoryHeadroom)
 	}
+	cfg.health = newHealth()
+	tr, err := startTracing(cfg.otlpEndpoint, log)
+	if err != nil {
+		return err
+	}
+	defer tr.stop(cfg.shutdownTimeout, log)
+	cfg.tracer = tr
+	if cfg.metrics, err = startMetrics(cfg.metricsAddr, log); err != nil {
+		return err
+	}
+	defer cfg.metrics.stop()
 	s, err := newServer(cfg, log)
 	if err != nil {
 		return err
 	}
+	cfg.metrics.bind(s)
 	names := make([]string, 0)
 	for _, c := range s.Codecs() {
 		names = append(names, c.Name())
@@ -340,9 +377,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 
-	log.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	log.Info("shutting down", "timeout", cfg.shutdownTimeout, "in_flight", cfg.health.inFlight.Load())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
+	cfg.health.drain(sctx, cfg.drainDelay)
 	var httpErr, tcpErr error
 	var wg sync.WaitGroup
 	if hs != nil {
@@ -377,6 +415,7 @@ func newHTTPServer(cfg config, s *rpc.Server, keys *auth.KeySet, tlsConf *tls.Co
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", handler)
 	mux.Handle("/RPC2", handler)
+	cfg.health.routes(mux)
 	opts := []httprpc.Option{
 		httprpc.WithReadTimeout(cfg.readTimeout),
 		httprpc.WithWriteTimeout(cfg.writeTimeout),

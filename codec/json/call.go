@@ -11,7 +11,9 @@ import (
 //
 //	{"jsonrpc":"2.0","method":"m","params":[...],"id":7}
 //
-// where the id is call.ID.Seq. A notification has no id. call.Named, when
+// where the id is call.ID.Seq. A notification has no id. call.Meta, when
+// not empty, follows as a member "meta", an object of strings in key
+// order; without it the message is as it always was. call.Named, when
 // not nil, is sent as a params object and must encode as one (a map with
 // string keys, or a struct; a nil map or pointer sends {}). With neither
 // Args nor Named, params are left out. On error, dst is returned unchanged
@@ -52,6 +54,9 @@ func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	if !call.Notification {
 		dst = append(dst, `,"id":`...)
 		dst = strconv.AppendUint(dst, call.ID.Seq, 10)
+	}
+	if len(call.Meta) > 0 {
+		dst = appendMeta(dst, call.Meta)
 	}
 	return append(dst, '}'), nil
 }

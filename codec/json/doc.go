@@ -38,6 +38,58 @@
 // "result" and "error", one of them null. Requests too malformed to tell are
 // answered in JSON-RPC 2.0.
 //
+// # Metadata, deadlines and cancellation
+//
+// A call's metadata (package rpc/metadata) travels inside the message as a
+// top-level member "meta" of the request and of the response, an object of
+// strings, its keys in sorted order:
+//
+//	{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1,"meta":{"polyrpc-timeout-ms":"1500","traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}
+//	{"jsonrpc":"2.0","result":19,"id":1,"meta":{"x-request-id":"f81d4fae-7dec"}}
+//
+// The member is written only when there is metadata, so a message without
+// any is byte for byte what it was before the member existed. A response
+// carries the reply's metadata only when its request had a "meta" member
+// (DialectMeta): a client that never sends one, as stock JSON-RPC clients
+// do, never gets one, whatever the handler sets; a client that wants the
+// reply's metadata without sending any sends "meta":{}. "meta":null counts
+// as no member. JSON-RPC 1.0 requests and responses carry it the same way,
+// and in a batch each element carries its own. The deadline travels as the
+// entry polyrpc-timeout-ms, the whole milliseconds left, which the server
+// makes the handler's deadline (capped by its call timeout) and answers
+// -32001 once it passes.
+//
+// A "meta" that is not an object of strings, or that metadata.MD.Validate
+// refuses (more than 64 entries, a key that is not 1 to 64 bytes of a-z,
+// 0-9, '-', '_' and '.', or is one of HTTP's own header names, a value over
+// 4096 bytes or with a control character other than tab), makes the
+// request invalid: -32600, with the request's id. A client refuses a reply
+// with such a "meta" with an error that is not a *wire.Error. A key given
+// twice counts twice against the bound and keeps its last value.
+//
+// The notification $/cancelRequest (wire.CancelMethod, the Language Server
+// Protocol's) cancels a call in flight on the same connection:
+//
+//	{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":1}}
+//
+// (or with params [{"id":1}]). The server cancels the context of the
+// call with that id, if one is running, and that call is answered -32002
+// unless it finished first; an id of no call in flight, or of another
+// connection's, does nothing. Ids are matched by value, as IDKey says:
+// whole numbers from 0 up by their value (1, 1.0 and 1e0 are one id),
+// negative integers and strings by their text ("1" is not 1); null, a
+// fraction or a number above 2^64-1 names no call. A Go client sends it for
+// a call whose context ends before its reply; any client can.
+//
+// The golden files testdata/golden/call_meta.json,
+// call_notification_meta.json, call_cancel.json, response_meta.json,
+// response_error_meta.json and response_v1_meta.json fix these forms byte
+// for byte.
+//
+// A Go client's calls over a stream carry "meta" whenever they have
+// metadata, a deadline included, to whatever server they reach; JSON-RPC
+// servers commonly ignore members they do not know.
+//
 // # Limits
 //
 // Messages nested deeper than the codec's depth limit (WithMaxDepth) are

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	stdjson "encoding/json"
 	"errors"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -34,6 +35,9 @@ var specExamples = []string{
 	`{"jsonrpc":"2.0","method":"m","params":{"a":1,"a":2,"b\u0062":[]},"id":"x"}`,
 	`{"jsonrpc":"2.0","method":"m","params":[1,2,3,4,5,6,7,8,9,10,"eleven",[12]],"id":1}`,
 	"{\"jsonrpc\":\"2.0\",\"method\":\"\xff\",\"params\":[\"\xfe\\udc00\"],\"id\":1}",
+	`{"jsonrpc":"2.0","method":"m","params":[],"id":1,"meta":{"polyrpc-timeout-ms":"100","a":"\u00e9\t","a":"x"}}`,
+	`{"jsonrpc":"2.0","method":"m","id":1,"meta":{"k":1}}`,
+	`{"method":"m","params":[1],"id":null,"meta":null}`,
 }
 
 func addSeeds(f *testing.F) {
@@ -197,12 +201,25 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 		}
 
+		// Metadata reads as encoding/json reads it.
+		if raw, ok := env["meta"]; ok && string(raw) != "null" {
+			var want map[string]string
+			if err := stdjson.Unmarshal(raw, &want); err != nil || !maps.Equal(want, req.Meta) && len(want)+len(req.Meta) > 0 {
+				t.Fatalf("meta %s read as %q, encoding/json reads %q (%v)", raw, req.Meta, want, err)
+			}
+			if req.Dialect&json.DialectMeta == 0 {
+				t.Fatalf("meta %s without DialectMeta", raw)
+			}
+		} else if req.Meta != nil || req.Dialect&json.DialectMeta != 0 {
+			t.Fatalf("no meta, yet %q, dialect %d", req.Meta, req.Dialect)
+		}
+
 		// Decode, encode, decode: the same call.
 		args, named, err := params(t, &req)
 		if err != nil {
 			return
 		}
-		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args}
+		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args, Meta: req.Meta}
 		if named != nil {
 			call.Named = named
 		}
@@ -218,7 +235,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if tooMany(err) {
 			return
 		}
-		if err != nil || req2.Method != req.Method || req2.Notification != req.Notification ||
+		if err != nil || req2.Method != req.Method || req2.Notification != req.Notification || !maps.Equal(req2.Meta, req.Meta) ||
 			(args == nil) != (args2 == nil) || (named == nil) != (named2 == nil) ||
 			!sameValue(args, args2) && args != nil || !sameValue(named, named2) && named != nil {
 			t.Fatalf("%s\nbecame %s:\n%#v %#v\n%#v %#v", msg, msg2, args, named, args2, named2)

@@ -10,10 +10,21 @@ import (
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/json"
+	"github.com/polyrpc/polyrpc/rpc/metadata"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// The metadata of the golden messages that carry some: a call's deadline
+// and trace, and a reply's.
+var (
+	goldenCallMeta = metadata.MD{
+		metadata.TimeoutKey: "1500",
+		"traceparent":       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	}
+	goldenReplyMeta = metadata.MD{"x-request-id": "f81d4fae-7dec", "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"}
+)
 
 // goldenCases are the encoder outputs fixed byte for byte in
 // testdata/golden/<name>.json. The call_* files are requests, and seed
@@ -58,6 +69,16 @@ func goldenCases() map[string]func(c *json.Codec) ([]byte, error) {
 		"call_notification":  call(wire.Call{Method: "update", Notification: true, Args: []any{1, 2, 3, 4, 5}}),
 		"call_exact_ints": call(wire.Call{Method: "list", ID: wire.ID{Seq: 9},
 			Args: []any{int64(1<<53 + 1), int64(math.MinInt64), uint64(math.MaxUint64), "é"}}),
+		"call_meta": call(wire.Call{Method: "subtract", ID: wire.ID{Seq: 1}, Args: []any{42, 23}, Meta: goldenCallMeta}),
+		"call_notification_meta": call(wire.Call{Method: "update", Notification: true, Args: []any{1, 2, 3, 4, 5},
+			Meta: metadata.MD{"traceparent": goldenCallMeta["traceparent"]}}),
+		"call_cancel": call(wire.Call{Method: wire.CancelMethod, Notification: true, Named: map[string]any{"id": uint64(1)}}),
+		"response_meta": resp(wire.Response{ID: id("1"), Dialect: json.Dialect2 | json.DialectMeta, Result: int64(19),
+			Meta: goldenReplyMeta}),
+		"response_error_meta": resp(wire.Response{ID: id("1"), Dialect: json.Dialect2 | json.DialectMeta,
+			Error: &wire.Error{Code: wire.CodeDeadline, Message: "deadline exceeded"}, Meta: goldenReplyMeta}),
+		"response_v1_meta": resp(wire.Response{ID: id("7"), Dialect: json.Dialect1 | json.DialectMeta, Result: "ok",
+			Meta: goldenReplyMeta}),
 		"batch": func(c *json.Codec) ([]byte, error) {
 			return c.AppendBatch(nil, [][]byte{
 				[]byte(`{"jsonrpc":"2.0","result":7,"id":"1"}`),

@@ -15,8 +15,9 @@ import (
 // with the same exact integers as params. An error member that is not null
 // becomes r.Error, its data decoded into natural Go types; an error that is
 // not a JSON-RPC error object with an integer code is kept whole as the Data
-// of a CodeServerError. A reply with neither result nor error, or that is not
-// valid JSON, is an error.
+// of a CodeServerError. A "meta" member becomes r.Meta (see DecodeRequest).
+// A reply with neither result nor error, a "meta" that DecodeRequest would
+// refuse, or a reply that is not valid JSON, is an error.
 func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 	*r = wire.Reply{}
 	i := skipSpace(msg, 0)
@@ -42,6 +43,13 @@ func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 			}
 		}
 	}
+	if env.meta.end != 0 {
+		md, err := decodeMeta(msg, env.meta)
+		if err != nil {
+			return errors.New("json: the reply's meta: " + err.Error())
+		}
+		r.Meta = md
+	}
 	if e := env.errObj; e.end != 0 && msg[e.off] != 'n' {
 		r.Error = decodeError(msg[e.off:e.end])
 		return nil
@@ -65,7 +73,7 @@ func (c *Codec) validate(msg []byte, i int) error {
 
 // decodeError decodes the valid JSON value of a reply's error member.
 func decodeError(raw []byte) *wire.Error {
-	nb := nat.New(len(raw))
+	nb := nat.New(len(raw), nat.Factor)
 	v, err := decodeNatural(raw, &nb)
 	if err != nil { // values too many for their size: raw has been validated
 		return &wire.Error{Code: wire.CodeServerError, Message: "server error that cannot be decoded: " + err.Error()}
@@ -96,6 +104,6 @@ type value []byte
 // exact integers. Natural values too many for the result's size are an
 // error, which is not an *wire.Error: the server did not send it.
 func (v value) Decode(dst any) error {
-	nb := nat.New(len(v))
+	nb := nat.New(len(v), nat.Factor)
 	return decodeValue(v, dst, &nb)
 }

@@ -16,10 +16,16 @@ import (
 // until the server decodes them into the method's parameter types, and they
 // refer to msg, as does req.ID.Raw, which is the id exactly as sent.
 //
+// A "meta" member, an object of strings, is the call's metadata, req.Meta
+// (nil for {} or null); the request's Dialect then has DialectMeta set
+// (unless it was null), so that its response carries the reply's metadata.
+//
 // Errors are *wire.Error values: CodeParseError for malformed JSON (the reply
 // then has id null), CodeLimitExceeded for nesting beyond the depth limit,
-// and CodeInvalidRequest for JSON that is not a valid request, in which case
-// req.ID and req.Dialect are set when they could be read.
+// and CodeInvalidRequest for JSON that is not a valid request (a "meta"
+// that is not an object of strings, or beyond metadata's bounds, among
+// them), in which case req.ID and req.Dialect are set when they could be
+// read.
 func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 	*req = wire.Request{}
 	i := skipSpace(msg, 0)
@@ -86,6 +92,16 @@ func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 	default:
 		return invalidRequest("params must be an array or an object")
 	}
+	if env.meta.end != 0 {
+		md, err := decodeMeta(msg, env.meta)
+		if err != nil {
+			return invalidRequest(err.Error())
+		}
+		req.Meta = md
+		if msg[env.meta.off] != 'n' {
+			req.Dialect |= DialectMeta
+		}
+	}
 	return nil
 }
 
@@ -98,6 +114,7 @@ func invalidRequest(msg string) *wire.Error {
 type envelope struct {
 	jsonrpc, method, params, id span
 	result, errObj              span
+	meta                        span
 	array                       *arrayParams  // params, when an array
 	object                      *objectParams // params, when an object
 }
@@ -130,6 +147,8 @@ func (c *Codec) scanEnvelope(msg []byte, i int, env *envelope) error {
 			dst = &env.result
 		case "error":
 			dst = &env.errObj
+		case "meta":
+			dst = &env.meta
 		case "params":
 			if w.i < len(msg) && (msg[w.i] == '[' || msg[w.i] == '{') {
 				if env.params, err = c.splitParams(msg, &w, env); err != nil {
@@ -176,6 +195,8 @@ func memberName(msg []byte, key span, escaped bool) string {
 		return "result"
 	case "error":
 		return "error"
+	case "meta":
+		return "meta"
 	}
 	return ""
 }
@@ -269,7 +290,7 @@ func (p *arrayParams) DecodeAt(i int, dst any) error {
 	if err != nil {
 		return err
 	}
-	p.nat.Init(len(p.msg))
+	p.nat.Init(len(p.msg), nat.Factor)
 	return nat.ParamError(decodeValue(p.msg[v.off:v.end], dst, &p.nat))
 }
 
@@ -419,7 +440,7 @@ func (p *objectParams) DecodeNamed(name string, dst any) error {
 		return errors.New("json: no param named " + strconv.Quote(name))
 	}
 	v := p.vals[j]
-	p.nat.Init(len(p.msg))
+	p.nat.Init(len(p.msg), nat.Factor)
 	return nat.ParamError(decodeValue(p.msg[v.off:v.end], dst, &p.nat))
 }
 

@@ -17,13 +17,15 @@ import (
 //	{"result":...,"error":null,"id":...}
 //	{"result":null,"error":{"code":-32601,"message":"..."},"id":...}
 //
-// The id is resp.ID.Raw verbatim, or null. "data" is left out when nil. The
+// The id is resp.ID.Raw verbatim, or null. resp.Meta, when not empty and
+// the request carried a "meta" member (DialectMeta), follows the id as a
+// member "meta", an object of strings in key order. "data" is left out when nil. The
 // result and the error data are encoded with encoding/json's rules, without
 // HTML escaping. A value JSON cannot carry (NaN, an infinity, a channel)
 // makes it return an error with dst unchanged in length.
 func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) {
 	n := len(dst)
-	v1 := resp.Dialect == Dialect1
+	v1 := resp.Dialect&^DialectMeta == Dialect1
 	var err error
 	if resp.Error != nil {
 		if v1 {
@@ -59,6 +61,9 @@ func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) 
 		dst = append(dst, "null"...)
 	} else {
 		dst = append(dst, resp.ID.Raw...)
+	}
+	if resp.Dialect&DialectMeta != 0 && len(resp.Meta) > 0 {
+		dst = appendMeta(dst, resp.Meta)
 	}
 	return append(dst, '}'), nil
 }

@@ -82,16 +82,19 @@ type anyField struct {
 	V any `json:"v"`
 }
 
-// TestNaturalBudget: natural values may take 32 bytes of memory per byte of
-// their message (1 MiB at least). A 4 MiB array of values far smaller than
-// their Go form (empty maps, 64 bytes a byte; empty arrays, 40; one-entry
-// maps, 117; maps of two fixints under one-letter keys, 50) is refused with
+// TestNaturalBudget: natural values may take 64 bytes of memory per byte of
+// their message (1 MiB at least), msgpack's factor. A 4 MiB array of values
+// far smaller than their Go form (maps of one entry, 117 bytes a byte with
+// an empty key and nil, 88 with a one-letter key and a fixint; maps of one
+// empty map, 133; maps of a key given twice, 70) is refused with
 // CodeLimitExceeded, whatever interface it is decoded into, having
-// allocated little more than the budget; plain data and documents of small
-// maps decode, taking what they take.
+// allocated little more than the budget; plain data, documents of small
+// maps, points of fixints under one-letter keys (50) and empty arrays (40)
+// decode, taking what they take, and so do empty maps (charged exactly 64
+// a byte: the bytes around the array leave them room), at the edge.
 func TestNaturalBudget(t *testing.T) {
 	const size = 4 << 20
-	const limit = 33.0 // bytes allocated per byte of message, refused or not
+	const limit = 65.0 // bytes allocated per byte of message, refused or not
 	x := hexb
 	point := pack(t, map[string]any{"x": 1, "y": 2}) // 82 a1 78 01 a1 79 02
 	refused := []struct {
@@ -100,17 +103,18 @@ func TestNaturalBudget(t *testing.T) {
 		dst    func() any
 		extra  float64 // allocated for typed values, which are not charged
 	}{
-		{"empty maps into any", array32(x("80"), size), func() any { return new(any) }, 0},
-		{"empty maps into []any", array32(x("80"), size), func() any { return new([]any) }, 0},
-		{"empty arrays into any", array32(x("90"), size), func() any { return new(any) }, 0},
 		{"one-entry maps into any", array32(x("81 a0 c0"), size), func() any { return new(any) }, 0},
-		{"points of fixints into any", array32(point, size), func() any { return new(any) }, 0},
-		{"empty maps in a map into map[string]any", append(x("81 a1 61"), array32(x("80"), size)...), func() any { return new(map[string]any) }, 0},
-		{"empty maps into a struct field", append(x("81 a1 76"), array32(x("80"), size)...), func() any { return new(anyField) }, 0},
+		{"one-entry maps into []any", array32(x("81 a0 c0"), size), func() any { return new([]any) }, 0},
+		{"maps of a one-letter key and a fixint into any", array32(x("81 a1 61 01"), size), func() any { return new(any) }, 0},
+		{"maps of an empty map into any", array32(x("81 a0 80"), size), func() any { return new(any) }, 0},
+		{"maps of a key given twice into any", array32(x("82 a0 c0 a0 c0"), size), func() any { return new(any) }, 0},
+		{"one-entry maps in a map into map[string]any", append(x("81 a1 61"), array32(x("81 a0 c0"), size)...), func() any { return new(map[string]any) }, 0},
+		{"one-entry maps into a struct field", append(x("81 a1 76"), array32(x("81 a0 c0"), size)...), func() any { return new(anyField) }, 0},
 		// The slice, 8 bytes a map of 3 bytes, and the 16-byte element
-		// that reflect makes for each map decoded (1.5 bytes a byte) are
-		// typed values.
-		{"one-entry maps into []map[string]any", array32(x("81 a0 c0"), size), func() any { return new([]map[string]any) }, 8.0/3 + 2},
+		// that reflect makes for each map decoded (a map being charged
+		// 336 bytes, 64*16/336 = 3.05 bytes a byte once the budget is
+		// spent) are typed values.
+		{"one-entry maps into []map[string]any", array32(x("81 a0 c0"), size), func() any { return new([]map[string]any) }, 8.0/3 + 64.0*16/336 + 0.05},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +135,10 @@ func TestNaturalBudget(t *testing.T) {
 		params []byte
 	}{
 		{"nils", array32(x("c0"), size)},
+		{"points of fixints", array32(point, size)},
+		{"empty arrays", array32(x("90"), size)},
+		{"empty maps, at the edge", array32(x("80"), size)},
+		{"empty maps in a map, at the edge", append(x("81 a1 61"), array32(x("80"), size)...)},
 		{"ones", array32(x("01"), size)},
 		{"minus ones", array32(x("ff"), size)},
 		{"points of float64s", array32(pack(t, map[string]any{"x": 1.5, "y": 2.5}), size)},
@@ -161,7 +169,8 @@ func TestNaturalBudget(t *testing.T) {
 // message.
 func TestNaturalBudgetFloor(t *testing.T) {
 	x := hexb
-	for _, elem := range [][]byte{x("80"), x("90"), x("81 a0 c0"), pack(t, map[string]any{"x": 1, "y": 2}), x("c0")} {
+	for _, elem := range [][]byte{x("80"), x("90"), x("81 a0 c0"), x("81 a1 61 01"), x("81 a0 80"), x("82 a0 c0 a0 c0"),
+		pack(t, map[string]any{"x": 1, "y": 2}), x("c0")} {
 		// 2,000 one-entry maps take about 700 KB.
 		var v any
 		ratio, _, err := decodeParam(t, array32(elem, 2000*len(elem)), &v)
@@ -176,7 +185,7 @@ func TestNaturalBudgetFloor(t *testing.T) {
 // that many small params cannot each take the floor.
 func TestNaturalBudgetShared(t *testing.T) {
 	const n = 1 << 20
-	msg := hostileCall("list", array32([]byte{0x80}, n))
+	msg := hostileCall("list", array32([]byte{0x81, 0xa0, 0xc0}, 3*n))
 	var req wire.Request
 	if err := msgpack.New().DecodeRequest(msg, &req); err != nil {
 		t.Fatal(err)
@@ -199,7 +208,7 @@ func TestNaturalBudgetShared(t *testing.T) {
 func TestNaturalBudgetReply(t *testing.T) {
 	c := msgpack.New()
 	var r wire.Reply
-	msg := append(hexb("94 01 01 c0"), array32([]byte{0x80}, 4<<20)...)
+	msg := append(hexb("94 01 01 c0"), array32([]byte{0x81, 0xa0, 0xc0}, 4<<20)...)
 	if err := c.DecodeReply(msg, &r); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +243,7 @@ func TestNaturalBudgetReply(t *testing.T) {
 	}
 
 	// Error data too large for its size leaves the error undecoded.
-	msg = append(hexb("94 01 01 83 a4 63 6f 64 65 01 a7 6d 65 73 73 61 67 65 a1 6d a4 64 61 74 61"), array32([]byte{0x80}, 4<<20)...)
+	msg = append(hexb("94 01 01 83 a4 63 6f 64 65 01 a7 6d 65 73 73 61 67 65 a1 6d a4 64 61 74 61"), array32([]byte{0x81, 0xa0, 0xc0}, 4<<20)...)
 	msg = append(msg, 0xc0)
 	if err := c.DecodeReply(msg, &r); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,14 @@ import (
 //	[0, msgid, "method", [params...]]
 //	[2, "method", [params...]]
 //
-// where the msgid is call.ID.Seq as an unsigned integer. call.Named, when
+// where the msgid is call.ID.Seq as an unsigned integer. call.Meta, when not
+// empty, follows the params as one more element, a map of str to str in
+// key order:
+//
+//	[0, msgid, "method", [params...], {"key": "value", ...}]
+//	[2, "method", [params...], {"key": "value", ...}]
+//
+// Without it the message is as the specification has it. call.Named, when
 // not nil, is sent as a params map (an extension of the specification that
 // this package's servers accept) and must encode as one: a map with string
 // keys or a struct; a nil map or pointer sends an empty map. Otherwise
@@ -20,15 +27,22 @@ import (
 // in length.
 func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	n := len(dst)
+	withMeta := byte(0)
+	if len(call.Meta) > 0 && !c.noCallMeta {
+		withMeta = 1
+	}
 	if call.Notification {
-		dst = append(dst, fmtFixarray|3, typeNotification)
+		dst = append(dst, fmtFixarray|3+withMeta, typeNotification)
 	} else {
-		dst = append(dst, fmtFixarray|4, typeRequest)
+		dst = append(dst, fmtFixarray|4+withMeta, typeRequest)
 		dst = appendUint(dst, call.ID.Seq)
 	}
 	dst, err := appendStr(dst, call.Method)
 	if err == nil {
 		dst, err = c.appendParams(dst, call)
+	}
+	if err == nil && withMeta != 0 {
+		dst, err = appendMeta(dst, call.Meta)
 	}
 	if err != nil {
 		return dst[:n], err

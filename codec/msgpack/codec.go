@@ -9,7 +9,8 @@ import (
 // wire.MediaTyper, wire.Sniffer and wire.Delimiter. A Codec is immutable once
 // New returns it and is safe for concurrent use.
 type Codec struct {
-	maxDepth int
+	maxDepth   int
+	noCallMeta bool // WithoutCallMetadata
 }
 
 var (

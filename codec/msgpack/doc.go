@@ -88,6 +88,60 @@
 // A timestamp is an instant: a time.Time keeps its nanoseconds but loses
 // its location, and decodes in UTC.
 //
+// # Metadata, deadlines and cancellation
+//
+// A call's metadata (package rpc/metadata) travels inside the message as
+// one more element after the params, a map of str to str in sorted key
+// order:
+//
+//	request       [0, msgid, method, params, {"polyrpc-timeout-ms": "1500", "traceparent": "00-...-01"}]
+//	notification  [2, method, params, {"traceparent": "00-...-01"}]
+//	response      [1, msgid, error, result, {"x-request-id": "f81d4fae-7dec"}]
+//
+// The element is written only when there is metadata, so a message without
+// any is the specification's, byte for byte. A response has its fifth
+// element only when its request carried a map there (DialectMeta): stock
+// msgpack-rpc clients, which send requests of four, always get responses
+// of four, whatever the handler sets; a client that wants the reply's
+// metadata without sending any sends an empty map. A nil element counts as
+// none. Keys and values may be bin as well as str when read. The deadline
+// travels as the entry polyrpc-timeout-ms, the whole milliseconds left,
+// which the server makes the handler's deadline (capped by its call
+// timeout) and answers -32001 once it passes.
+//
+// Metadata that is not a map of str (or bin) to str (or bin), or that
+// metadata.MD.Validate refuses (more than 64 entries, a key that is not 1
+// to 64 bytes of a-z, 0-9, '-', '_' and '.', or is one of HTTP's own header
+// names, a value over 4096 bytes or with a control character other than
+// tab), makes the request invalid: -32600, with the request's msgid. A
+// client refuses a reply with such metadata with an error that is not a
+// *wire.Error.
+//
+// The notification $/cancelRequest (wire.CancelMethod, the Language Server
+// Protocol's) cancels a call in flight on the same connection, its params
+// positional as the specification has them, or named as a Go client sends
+// them:
+//
+//	[2, "$/cancelRequest", [{"id": 7}]]
+//	[2, "$/cancelRequest", {"id": 7}]
+//
+// The server cancels the context of the call with that msgid, if one is
+// running, and that call is answered -32002 unless it finished first; a
+// msgid of no call in flight, or of another connection's, does nothing.
+// Msgids are matched by value, as IDKey says: integers from 0 up (the
+// specification's uint32, in any of the integer formats) by their value,
+// other msgids as wire.KeyOf keys them; nil and bin name no call.
+//
+// The golden files testdata/golden/call_meta.msgpack,
+// call_notification_meta.msgpack, call_cancel.msgpack,
+// call_cancel_positional.msgpack, response_meta.msgpack and
+// response_error_meta.msgpack fix these forms byte for byte.
+//
+// A Go client's calls carry the element whenever they have metadata, a
+// deadline included. msgpack-rpc servers other than polyrpc's may refuse a
+// request of five elements (mprpc's does): a client of one takes a codec
+// made with WithoutCallMetadata.
+//
 // # Limits
 //
 // Nothing in a message is trusted before the whole message has been
@@ -100,21 +154,26 @@
 // of one byte is a 16-byte interface in an []any, a map of one entry is a
 // Go map of over 300 bytes. So the natural values decoded from one message
 // (all of a request's params together, or a reply's result), interfaces in
-// typed params included, may take at most 32 bytes of memory per byte of
-// the message, or 1 MiB when that is more; beyond that a server answers
+// typed params included, may take at most 64 bytes of memory per byte of
+// the message (nat.MsgpackFactor; JSON and protobuf, less compact, have
+// 32), or 1 MiB when that is more; beyond that a server answers
 // wire.CodeLimitExceeded ("limit exceeded: too many values for the
 // message's size (N values in L bytes)") and a client returns an error that
 // is not a *wire.Error. Arrays and maps are charged before they are made,
 // for exactly their elements. Plain data and documents of small maps
-// decode: long strings take about 1.4 bytes a byte, numbers of 8 bytes 3,
-// records of a few members 8, the OpenRPC document of rpc.discover 9,
-// arrays of nils or fixints 16, maps of two float64s under one-letter keys
-// 16. What is refused is made of values far smaller than their Go form,
-// and only once the budget is spent: arrays of empty arrays (40 bytes a
-// byte), of empty maps (64), of maps of one entry (117), and of maps of
-// two fixints under one-letter keys (50; so points {"x":1,"y":2}, 7 bytes
-// in msgpack, are refused where JSON's, 14 bytes, decode). A message
-// cannot make a server hold more than 32 times its size in natural values,
-// or 1 MiB when that is more. The bound is per message: it is not charged
-// to the server's memory budget (rpc.WithMaxMemory).
+// decode, as measured for arrays of 4 MiB: long strings take about 1.4
+// bytes a byte, numbers of 8 bytes 2.7, records of a few members 7.7, the
+// OpenRPC document of rpc.discover 8.8, arrays of nils or fixints 16, maps
+// of two float64s under one-letter keys 16, empty arrays 40, and points
+// {"x":1,"y":2}, maps of two fixints under one-letter keys, 50 (7 bytes of
+// msgpack for the Go map that 13 bytes of JSON make). Arrays of empty maps
+// take 64 bytes a byte, as much as they are charged, and decode at that
+// edge, the bytes of the message around the array leaving them room. What
+// is refused is made of values smaller still than their Go form, and only
+// once the budget is spent: arrays of maps of one entry (117 bytes a byte
+// with an empty key and nil, 88 with a one-letter key and a fixint), of
+// maps of an empty map (133). A message cannot make a server hold more
+// than 64 times its size in natural values, or 1 MiB when that is more.
+// The bound is per message: it is not charged to the server's memory
+// budget (rpc.WithMaxMemory).
 package msgpack

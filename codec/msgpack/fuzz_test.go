@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -36,6 +37,11 @@ var fuzzSeeds = []string{
 	"94 01 01 83 a4 63 6f 64 65 2a a7 6d 65 73 73 61 67 65 a1 6d a4 64 61 74 61 91 c3",
 	"91 91 91 91 91 91 91 91 91 91 91 91 91 91 91 91 91 91 91 91 91 91 c0",
 	"c1",
+	"95 00 01 a1 6d 90 81 a1 61 a1 62",
+	"94 02 a1 6d 90 82 a1 61 a1 62 a1 61 c4 01 63",
+	"95 00 01 a1 6d 90 c0",
+	"95 01 01 c0 2a 81 a1 6b a1 76",
+	"95 00 01 a1 6d 90 81 a1 61 01",
 }
 
 func addSeeds(f *testing.F) {
@@ -141,7 +147,7 @@ func sameNatural(a, b any) bool {
 }
 
 // natural bounds the natural values that a message of size bytes may decode
-// into beyond what 40 bytes a byte covers. Under the budget's floor
+// into beyond what 72 bytes a byte covers (the budget's 64, and 8 more). Under the budget's floor
 // (nat.Floor, 1 MiB) a message takes what its shape takes: at most 168 bytes
 // a byte (maps of one empty key, each in the last: 81 a0 81 a0 ...), twice
 // over when they are decoded twice (a request's params, then the any in
@@ -174,7 +180,7 @@ func FuzzDecodeRequest(f *testing.F) {
 				}
 			}
 		})
-		if limit := uint64(64<<10 + 40*len(msg) + 2048*typedAttempts + natural(len(msg))); n > limit {
+		if limit := uint64(64<<10 + 72*len(msg) + 2048*typedAttempts + natural(len(msg))); n > limit {
 			t.Fatalf("%d bytes allocated for a %d-byte message; limit %d", n, len(msg), limit)
 		}
 		if err != nil {
@@ -212,7 +218,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 
 		// Decode, encode, decode: the same call.
-		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args}
+		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args, Meta: req.Meta}
 		if named != nil {
 			call.Named = named
 		}
@@ -228,20 +234,22 @@ func FuzzDecodeRequest(f *testing.F) {
 		if tooMany(err) {
 			return
 		}
-		if err != nil || req2.Method != req.Method || req2.Notification != req.Notification ||
+		if err != nil || req2.Method != req.Method || req2.Notification != req.Notification || !maps.Equal(req2.Meta, req.Meta) ||
 			(args == nil) != (args2 == nil) || (named == nil) != (named2 == nil) ||
 			args != nil && !sameNatural(args, args2) || named != nil && !sameNatural(named, named2) {
 			t.Fatalf("% x\nbecame % x:\n%#v %#v\n%#v %#v", msg, msg2, args, named, args2, named2)
 		}
 
-		// The reply echoes the msgid verbatim.
-		out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Result: args})
+		// The reply echoes the msgid verbatim, and carries metadata back
+		// to a request that carried some.
+		out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Dialect: req.Dialect, Result: args, Meta: req.Meta})
 		if err != nil {
 			t.Fatalf("reply: %v", err)
 		}
 		var r wire.Reply
-		if err := c.DecodeReply(out, &r); err != nil || !sameID(r.ID.Raw, req.ID.Raw) {
-			t.Fatalf("reply % x does not echo msgid % x: %v", out, req.ID.Raw, err)
+		if err := c.DecodeReply(out, &r); err != nil || !sameID(r.ID.Raw, req.ID.Raw) || !maps.Equal(r.Meta, req.Meta) ||
+			req.Dialect&msgpack.DialectMeta == 0 && r.Meta != nil {
+			t.Fatalf("reply % x does not echo msgid % x, or metadata %v: %v", out, req.ID.Raw, req.Meta, err)
 		}
 	})
 }
@@ -269,7 +277,7 @@ func FuzzDecodeReply(f *testing.F) {
 				resultErr = r.Result.Decode(&result)
 			}
 		})
-		if limit := uint64(64<<10 + 40*len(msg) + natural(len(msg))); n > limit {
+		if limit := uint64(64<<10 + 72*len(msg) + natural(len(msg))); n > limit {
 			t.Fatalf("%d bytes allocated for a %d-byte reply; limit %d", n, len(msg), limit)
 		}
 		if err != nil {
@@ -288,7 +296,7 @@ func FuzzDecodeReply(f *testing.F) {
 		if resultErr != nil {
 			return // a result with no natural value
 		}
-		resp := wire.Response{ID: r.ID, Result: result, Error: r.Error}
+		resp := wire.Response{ID: r.ID, Result: result, Error: r.Error, Dialect: msgpack.DialectMeta, Meta: r.Meta}
 		out, err := c.AppendResponse(nil, &resp)
 		if err != nil && r.Error != nil && r.Error.Data != nil {
 			return // data nested to the limit is one level deeper in the error map
@@ -300,7 +308,7 @@ func FuzzDecodeReply(f *testing.F) {
 		if err := c.DecodeReply(out, &r2); err != nil {
 			t.Fatalf("re-encoded % x: %v", out, err)
 		}
-		if !bytes.Equal(r2.ID.Raw, r.ID.Raw) || r2.ID.Seq != r.ID.Seq {
+		if !bytes.Equal(r2.ID.Raw, r.ID.Raw) || r2.ID.Seq != r.ID.Seq || !maps.Equal(r2.Meta, r.Meta) {
 			t.Fatalf("id %+v became %+v", r.ID, r2.ID)
 		}
 		if r.Error != nil {

@@ -11,10 +11,21 @@ import (
 	"time"
 
 	"github.com/polyrpc/polyrpc/codec/msgpack"
+	"github.com/polyrpc/polyrpc/rpc/metadata"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// The metadata of the golden messages that carry some: a call's deadline
+// and trace, and a reply's.
+var (
+	goldenCallMeta = metadata.MD{
+		metadata.TimeoutKey: "1500",
+		"traceparent":       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	}
+	goldenReplyMeta = metadata.MD{"x-request-id": "f81d4fae-7dec", "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"}
+)
 
 // goldenCases are the encoder outputs fixed byte for byte in
 // testdata/golden/<name>.msgpack. The call_* files are requests, and seed
@@ -65,6 +76,15 @@ func goldenCases() map[string]func(c *msgpack.Codec) ([]byte, error) {
 			Args: []any{int64(1<<53 + 1), int64(math.MinInt64), uint64(math.MaxUint64), "é", []byte("é")}}),
 		"call_many_params": call(wire.Call{Method: "sum", ID: wire.ID{Seq: 70000},
 			Args: []any{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}}),
+		"call_meta": call(wire.Call{Method: "subtract", ID: wire.ID{Seq: 1}, Args: []any{42, 23}, Meta: goldenCallMeta}),
+		"call_notification_meta": call(wire.Call{Method: "update", Notification: true, Args: []any{1, 2},
+			Meta: metadata.MD{"traceparent": goldenCallMeta["traceparent"]}}),
+		"call_cancel": call(wire.Call{Method: wire.CancelMethod, Notification: true, Named: map[string]any{"id": uint64(1)}}),
+		"call_cancel_positional": call(wire.Call{Method: wire.CancelMethod, Notification: true,
+			Args: []any{map[string]any{"id": uint64(1)}}}),
+		"response_meta": resp(wire.Response{ID: id(1), Dialect: msgpack.DialectMeta, Result: int64(19), Meta: goldenReplyMeta}),
+		"response_error_meta": resp(wire.Response{ID: id(1), Dialect: msgpack.DialectMeta,
+			Error: &wire.Error{Code: wire.CodeDeadline, Message: "deadline exceeded"}, Meta: goldenReplyMeta}),
 	}
 }
 

@@ -23,3 +23,14 @@ func WithMaxDepth(n int) Option {
 	n = min(n, MaxDepth)
 	return optionFunc(func(c *Codec) { c.maxDepth = n })
 }
+
+// WithoutCallMetadata makes a codec whose calls carry no metadata: its
+// AppendCall ignores wire.Call.Meta and writes the requests of four
+// elements (notifications of three) of the specification, for a Go client
+// of a msgpack-rpc server other than polyrpc's that refuses a request of
+// five elements, as mprpc's does. Such a client's deadline and metadata
+// stay on its side. Its server side is unchanged: it reads metadata in the
+// requests it serves, and answers with it those that carried some.
+func WithoutCallMetadata() Option {
+	return optionFunc(func(c *Codec) { c.noCallMeta = true })
+}

@@ -10,7 +10,9 @@ import (
 )
 
 // DecodeReply decodes one MessagePack-RPC response, [1, msgid, error,
-// result], from msg into r. r.ID.Raw is the msgid as sent (a slice of msg)
+// result], or [1, msgid, error, result, meta] with the reply's metadata in
+// r.Meta (refused as DecodeRequest refuses a request's), from msg into r.
+// r.ID.Raw is the msgid as sent (a slice of msg)
 // and r.ID.Seq its value when it is a non-negative integer. r.Result refers
 // to msg. An error that is not nil becomes r.Error:
 //
@@ -31,8 +33,8 @@ func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 	if err := c.scanEnvelope(msg, &env, false); err != nil {
 		return c.replyError(err)
 	}
-	if !env.array || env.n != 4 {
-		return errors.New("msgpack: a reply must be an array of 4: [1, msgid, error, result]")
+	if !env.array || env.n != 4 && env.n != 5 {
+		return errors.New("msgpack: a reply must be an array of 4, [1, msgid, error, result], or 5, with metadata")
 	}
 	if typ, ok := intAt(msg, env.elems[0]); !ok || typ != typeResponse {
 		return errors.New("msgpack: a reply must start with the type 1")
@@ -48,6 +50,13 @@ func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 			r.ID.Seq = h.u
 		}
 	}
+	if env.n == 5 {
+		md, err := decodeMeta(msg, env.elems[4])
+		if err != nil {
+			return errors.New("msgpack: the reply's meta: " + err.Error())
+		}
+		r.Meta = md
+	}
 	if e := env.elems[2]; msg[e.off] != fmtNil {
 		r.Error = decodeError(msg[e.off:e.end])
 		return nil
@@ -58,7 +67,7 @@ func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 
 // decodeError decodes the validated error element of a response.
 func decodeError(raw []byte) *wire.Error {
-	nb := nat.New(len(raw))
+	nb := nat.New(len(raw), nat.MsgpackFactor)
 	v, _, err := decodeNatural(raw, 0, &nb)
 	if err != nil {
 		return &wire.Error{Code: wire.CodeServerError, Message: "server error that cannot be decoded: " + err.Error()}
@@ -96,6 +105,6 @@ type value []byte
 // params. Natural values too many for the result's size fail with a
 // *nat.LimitError, which is not an *wire.Error: the server did not send it.
 func (v value) Decode(dst any) error {
-	nb := nat.New(len(v))
+	nb := nat.New(len(v), nat.MsgpackFactor)
 	return decodeValue(v, dst, &nb)
 }

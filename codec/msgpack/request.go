@@ -10,7 +10,11 @@ import (
 )
 
 // DecodeRequest decodes one MessagePack-RPC request, [0, msgid, method,
-// params], or notification, [2, method, params], from msg. It validates the
+// params], or notification, [2, method, params], from msg, each with an
+// optional element of metadata after the params, a map of str to str (or
+// nil for none), which becomes req.Meta; a request that carried a map,
+// even an empty one, has DialectMeta set, and its response carries the
+// reply's metadata. It validates the
 // whole message first, in a pass that also locates the params; the params
 // stay encoded until the server decodes them into the method's parameter
 // types, and they refer to msg, as does req.ID.Raw, which is the msgid
@@ -24,14 +28,15 @@ import (
 // (a truncated value, a length or count beyond the bytes that follow, the
 // reserved byte 0xc1, bytes after the message), CodeLimitExceeded for
 // nesting beyond the depth limit, and CodeInvalidRequest for a well-formed
-// message of the wrong shape. req.ID is set whenever the msgid could be
+// message of the wrong shape (metadata that is not a map of strings, or
+// beyond metadata's bounds, among them). req.ID is set whenever the msgid could be
 // read, even on a parse error after it, so that the error reply reaches the
 // call it belongs to.
 func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 	*req = wire.Request{}
 	var env envelope
 	if err := c.scanEnvelope(msg, &env, true); err != nil {
-		if env.n == 4 && env.scanned >= 2 {
+		if (env.n == 4 || env.n == 5) && env.scanned >= 2 {
 			if typ, ok := intAt(msg, env.elems[0]); ok && typ == typeRequest {
 				req.ID.Raw = env.elems[1].of(msg)
 			}
@@ -48,34 +53,49 @@ func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 	if ok && typ == typeRequest && env.n >= 2 {
 		req.ID.Raw = env.elems[1].of(msg)
 	}
+	// The elements from the method on: method, params and, in a message of
+	// one more element, the metadata.
+	first := 2
 	switch {
 	case !ok:
 		return invalidRequest("the message type must be an integer, not " + kindAt(msg, env.elems[0].off).String())
-	case typ == typeRequest && env.n == 4:
-	case typ == typeNotification && env.n == 3:
+	case typ == typeRequest && (env.n == 4 || env.n == 5):
+	case typ == typeNotification && (env.n == 3 || env.n == 4):
 		req.Notification = true
+		first = 1
 	case typ == typeRequest:
-		return invalidRequest("a request is [0, msgid, method, params], not an array of " + strconv.Itoa(env.n))
+		return invalidRequest("a request is [0, msgid, method, params] or [0, msgid, method, params, meta], not an array of " + strconv.Itoa(env.n))
 	case typ == typeNotification:
-		return invalidRequest("a notification is [2, method, params], not an array of " + strconv.Itoa(env.n))
+		return invalidRequest("a notification is [2, method, params] or [2, method, params, meta], not an array of " + strconv.Itoa(env.n))
 	case typ == typeResponse:
 		return invalidRequest("a response sent to a server")
 	default:
 		return invalidRequest("unknown message type " + strconv.FormatInt(typ, 10))
 	}
 	var mh head
-	_ = readHead(msg, env.elems[env.n-2].off, &mh)
+	_ = readHead(msg, env.elems[first].off, &mh)
 	if mh.kind != kindStr && mh.kind != kindBin {
 		return invalidRequest("the method must be a string, not " + mh.kind.String())
 	}
 	req.Method = string(msg[mh.off:mh.end()])
 	switch {
 	case env.params == nil:
-		return invalidRequest("params must be an array or a map, not " + kindAt(msg, env.elems[env.n-1].off).String())
+		return invalidRequest("params must be an array or a map, not " + kindAt(msg, env.elems[first+1].off).String())
 	case env.badKey:
 		return invalidRequest("named params must have string keys")
 	}
 	req.Params = env.params
+	if first+2 < env.n {
+		meta := env.elems[first+2]
+		md, err := decodeMeta(msg, meta)
+		if err != nil {
+			return invalidRequest(err.Error())
+		}
+		req.Meta = md
+		if msg[meta.off] != fmtNil {
+			req.Dialect |= DialectMeta
+		}
+	}
 	return nil
 }
 
@@ -93,10 +113,10 @@ func (s span) of(b []byte) []byte { return b[s.off:s.end:s.end] }
 type envelope struct {
 	array   bool    // the message is an array
 	n       int     // its element count
-	elems   [4]span // its first elements
+	elems   [5]span // its first elements
 	scanned int     // how many elements, from the first, are valid
-	// params holds the params when the message is an array of 3 or 4 whose
-	// last element is an array or a map.
+	// params holds the params when the message is a request or a
+	// notification of a valid length whose params are an array or a map.
 	params wire.Params
 	badKey bool // the params map has a key that is not a str
 }
@@ -119,8 +139,8 @@ func (c *Codec) scanEnvelope(msg []byte, env *envelope, wantParams bool) error {
 	}
 	env.array, env.n = true, h.n
 	paramsAt := -1
-	if wantParams && (h.n == 3 || h.n == 4) {
-		paramsAt = h.n - 1
+	if wantParams {
+		paramsAt = paramsIndex(msg, &h)
 	}
 	i := h.off
 	for k := range h.n {
@@ -140,6 +160,24 @@ func (c *Codec) scanEnvelope(msg []byte, env *envelope, wantParams bool) error {
 		i = end
 	}
 	return trailing(msg, i)
+}
+
+// paramsIndex returns where the params of the message whose array header
+// is h stand: 3 in a request [0, msgid, method, params] and 2 in a
+// notification [2, method, params], each with or without metadata after
+// the params; -1 in any other message.
+func paramsIndex(msg []byte, h *head) int {
+	var th head
+	if h.n == 0 || readHead(msg, h.off, &th) != nil || th.kind != kindInt {
+		return -1
+	}
+	switch {
+	case th.i == typeRequest && (h.n == 4 || h.n == 5):
+		return 3
+	case th.i == typeNotification && (h.n == 3 || h.n == 4):
+		return 2
+	}
+	return -1
 }
 
 // trailing refuses bytes after the message.
@@ -237,7 +275,7 @@ func (p *arrayParams) DecodeAt(i int, dst any) error {
 	if i < 0 || i >= p.n {
 		return errors.New("msgpack: no param " + strconv.Itoa(i))
 	}
-	p.nat.Init(len(p.msg))
+	p.nat.Init(len(p.msg), nat.MsgpackFactor)
 	return nat.ParamError(decodeValue(p.at(i).of(p.msg), dst, &p.nat))
 }
 
@@ -364,6 +402,6 @@ func (p *mapParams) DecodeNamed(name string, dst any) error {
 	if j < 0 {
 		return errors.New("msgpack: no param named " + strconv.Quote(name))
 	}
-	p.nat.Init(len(p.msg))
+	p.nat.Init(len(p.msg), nat.MsgpackFactor)
 	return nat.ParamError(decodeValue(p.vals[j].of(p.msg), dst, &p.nat))
 }

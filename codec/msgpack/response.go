@@ -10,13 +10,24 @@ import (
 //	[1, msgid, {"code": -32601, "message": "...", "data": ...}, nil]
 //
 // The msgid is resp.ID.Raw verbatim, or nil when the request's could not be
-// read (or when resp.ID.Raw is not one MessagePack value). "data" is left out when nil. A result or error data that cannot be
+// read (or when resp.ID.Raw is not one MessagePack value). resp.Meta, when
+// not empty and the request carried metadata (DialectMeta), follows as a
+// fifth element, a map of str to str in key order:
+//
+//	[1, msgid, nil, result, {"key": "value", ...}]
+//
+// "data" is left out when nil. A result or error data that cannot be
 // encoded (a channel, a map with keys that are not strings, a value nested
 // deeper than the depth limit) makes it return an error with dst unchanged
 // in length.
 func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) {
 	n := len(dst)
-	dst = append(dst, fmtFixarray|4, typeResponse)
+	withMeta := resp.Dialect&DialectMeta != 0 && len(resp.Meta) > 0
+	if withMeta {
+		dst = append(dst, fmtFixarray|5, typeResponse)
+	} else {
+		dst = append(dst, fmtFixarray|4, typeResponse)
+	}
 	if id := resp.ID.Raw; len(id) > 0 && c.isValue(id) {
 		dst = append(dst, id...)
 	} else {
@@ -29,6 +40,9 @@ func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) 
 	} else {
 		dst = append(dst, fmtNil)
 		dst, err = appendValue(dst, resp.Result, c.maxDepth-1)
+	}
+	if err == nil && withMeta {
+		dst, err = appendMeta(dst, resp.Meta)
 	}
 	if err != nil {
 		return dst[:n], err

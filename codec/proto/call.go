@@ -17,7 +17,9 @@ const (
 
 // AppendCall appends a Request to dst: the id (call.ID.Seq; left out for a
 // notification), the method, the params and the notification flag, in
-// field-number order. call.Args go as positional params, each a Value;
+// field-number order, then call.Meta as the entries of meta in key order
+// (an error when a key or value is not UTF-8). call.Args go as positional
+// params, each a Value;
 // call.Named, when not nil, goes as named params instead and must be a map
 // with string keys or a struct (a nil map or pointer sends an empty named
 // Map). A proto.Message param goes as a message_value. On error, dst is
@@ -52,6 +54,11 @@ func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	}
 	if call.Notification {
 		dst = append(dst, tagNotification, 1)
+	}
+	if len(call.Meta) > 0 {
+		if dst, err = appendMeta(dst, tagRequestMeta, call.Meta, true); err != nil {
+			return dst[:n], err
+		}
 	}
 	return dst, nil
 }

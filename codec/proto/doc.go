@@ -38,6 +38,46 @@
 // double_list. Other languages generate their code from polyrpc.proto, as
 // the interop test does for Python.
 //
+// Request.meta (6) and Response.meta (4), each a map<string, string>, carry
+// a call's metadata (see below).
+//
+// # Metadata, deadlines and cancellation
+//
+// A call's metadata (package rpc/metadata) travels in Request.meta, field
+// 6, and the reply's in Response.meta, field 4: map<string, string>
+// entries, written after the other fields in sorted key order, each with
+// its key and its value, as protobuf-go's deterministic marshalling writes
+// them. Nothing is written without metadata, so such a message is byte for
+// byte what it was before the fields existed. A response carries meta only
+// when its request carried an entry (DialectMeta); clients generated from
+// an older polyrpc.proto would skip it anyway, as protobuf skips unknown
+// fields. The deadline travels as the entry polyrpc-timeout-ms, the whole
+// milliseconds left, which the server makes the handler's deadline (capped
+// by its call timeout) and answers -32001 once it passes.
+//
+// Metadata that metadata.MD.Validate refuses (more than 64 entries, a key
+// given twice counting twice; a key that is not 1 to 64 bytes of a-z, 0-9,
+// '-', '_' and '.', or is one of HTTP's own header names; a value over 4096
+// bytes or with a control character other than tab) makes the request
+// invalid: -32600, with the request's id; a client refuses such a reply
+// with an error that is not a *wire.Error. A key or value that is not UTF-8
+// makes the message malformed, as for protobuf-go. AppendCall refuses
+// metadata that is not UTF-8; AppendResponse writes it with U+FFFD.
+//
+// The notification $/cancelRequest (wire.CancelMethod, the Language Server
+// Protocol's) cancels a call in flight on the same connection: a Request
+// with method "$/cancelRequest", notification set, and named params {"id":
+// <the call's id>} (as a Go client sends it) or one positional param, a Map
+// {"id": ...}. The id may be a uint_value, an int_value or a whole
+// double_value. The server cancels the context of the call with that id, if
+// one is running, and that call is answered -32002 unless it finished
+// first; an id of no call in flight, or of another connection's, does
+// nothing. A call with id 0 (the field left out) cannot be named.
+//
+// The golden files testdata/golden/call_meta.bin, call_notification_meta.bin,
+// call_cancel.bin, call_cancel_positional.bin, response_meta.bin and
+// response_error_meta.bin fix these forms byte for byte.
+//
 // # Go types
 //
 // Params and results are encoded by their Go type:

@@ -3,6 +3,7 @@ package proto_test
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/polyrpc/polyrpc/codec/internal/nat"
 	"github.com/polyrpc/polyrpc/codec/proto"
 	"github.com/polyrpc/polyrpc/codec/proto/polyrpcpb"
+	"github.com/polyrpc/polyrpc/rpc/metadata"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	pb "google.golang.org/protobuf/proto"
@@ -233,7 +235,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		var req wire.Request
 		var err error
 		n := leastAllocated(func() { err = c.DecodeRequest(msg, &req) })
-		if limit := uint64(len(msg)) + 1024; n > limit {
+		if limit := uint64(len(msg)) + 1024 + metaAllocation(msg, 6); n > limit {
 			t.Fatalf("DecodeRequest allocated %d bytes for %d", n, len(msg))
 		}
 		var ref polyrpcpb.Request
@@ -249,7 +251,8 @@ func FuzzDecodeRequest(f *testing.F) {
 				t.Fatalf("refused as malformed, protobuf-go reads %v: %v", &ref, err)
 			case e.Code == wire.CodeInvalidRequest && refErr != nil:
 				t.Fatalf("malformed (%v), refused as invalid: %v", refErr, err)
-			case e.Code == wire.CodeInvalidRequest && ref.Method != "" && (len(ref.Params) == 0 || ref.Named == nil):
+			case e.Code == wire.CodeInvalidRequest && ref.Method != "" && (len(ref.Params) == 0 || ref.Named == nil) &&
+				!metaRefused(ref.Meta, msg, 6):
 				t.Fatalf("valid request %v refused: %v", &ref, err)
 			case e.Code != wire.CodeParseError && e.Code != wire.CodeInvalidRequest:
 				t.Fatalf("unexpected error code: %v", err)
@@ -263,7 +266,8 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("accepted what protobuf-go refuses (%v): %+v", refErr, req)
 		}
 		if req.Method != ref.Method || req.Notification != ref.Notification || uvarint(req.ID.Raw) != ref.Id ||
-			req.ID.Raw == nil && ref.Id != 0 {
+			req.ID.Raw == nil && ref.Id != 0 || !maps.Equal(req.Meta, ref.Meta) ||
+			(req.Dialect&proto.DialectMeta != 0) != (countFields(msg, 6) > 0) {
 			t.Fatalf("request %+v, protobuf-go reads %v", req, &ref)
 		}
 
@@ -297,7 +301,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 
 		// Decode, encode, decode: the same call.
-		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args}
+		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args, Meta: req.Meta}
 		if named != nil {
 			call.Named = named
 		}
@@ -313,18 +317,18 @@ func FuzzDecodeRequest(f *testing.F) {
 		if !ok {
 			return
 		}
-		if req2.Method != req.Method || req2.Notification != req.Notification ||
+		if req2.Method != req.Method || req2.Notification != req.Notification || !maps.Equal(req2.Meta, req.Meta) ||
 			!same(args, args2) && len(args)+len(args2) > 0 || !same(named, named2) {
 			t.Fatalf("% x\nbecame % x:\n%#v %#v\n%#v %#v", msg, msg2, args, named, args2, named2)
 		}
 
 		// The reply echoes the id, and carries the params back.
-		out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Result: args})
+		out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Dialect: req.Dialect, Result: args, Meta: req.Meta})
 		if err != nil {
 			t.Fatalf("reply: %v", err)
 		}
 		var r wire.Reply
-		if err := c.DecodeReply(out, &r); err != nil || !bytes.Equal(r.ID.Raw, req.ID.Raw) || r.ID.Seq != ref.Id {
+		if err := c.DecodeReply(out, &r); err != nil || !bytes.Equal(r.ID.Raw, req.ID.Raw) || r.ID.Seq != ref.Id || !maps.Equal(r.Meta, req.Meta) {
 			t.Fatalf("reply % x: id %x, %v; want id %x", out, r.ID.Raw, err, req.ID.Raw)
 		}
 		var back any
@@ -334,6 +338,41 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("reply result %#v, %v; want %#v", back, err, args)
 		}
 	})
+}
+
+// countFields counts the length-delimited fields numbered num at the top
+// level of msg, as far as msg can be read.
+func countFields(msg []byte, num protowire.Number) int {
+	n := 0
+	for len(msg) > 0 {
+		fnum, typ, m := protowire.ConsumeField(msg)
+		if m < 0 {
+			break
+		}
+		if fnum == num && typ == protowire.BytesType {
+			n++
+		}
+		msg = msg[m:]
+	}
+	return n
+}
+
+// metaRefused reports whether the codec refuses the metadata md, read by
+// protobuf-go from msg's meta field num: more than metadata.MaxEntries
+// entries, a key given twice counting twice, or what metadata.Validate
+// refuses.
+func metaRefused(md map[string]string, msg []byte, num protowire.Number) bool {
+	return countFields(msg, num) > metadata.MaxEntries || metadata.MD(md).Validate() != nil
+}
+
+// metaAllocation is what decoding the meta field num of msg may allocate
+// beyond the message's size: a map of at most metadata.MaxEntries entries
+// (about 5 KiB when full) and the slices of one string.
+func metaAllocation(msg []byte, num protowire.Number) uint64 {
+	if countFields(msg, num) == 0 {
+		return 0
+	}
+	return 8 << 10
 }
 
 // uvarint decodes the varint b, or returns 0.
@@ -354,7 +393,7 @@ func FuzzDecodeReply(f *testing.F) {
 		var r wire.Reply
 		var err error
 		n := leastAllocated(func() { err = c.DecodeReply(msg, &r) })
-		if limit := 64*uint64(len(msg)) + 4096; n > limit {
+		if limit := 64*uint64(len(msg)) + 4096 + metaAllocation(msg, 4); n > limit {
 			t.Fatalf("DecodeReply allocated %d bytes for %d", n, len(msg))
 		}
 		var ref polyrpcpb.Response
@@ -364,7 +403,8 @@ func FuzzDecodeReply(f *testing.F) {
 			if errors.As(err, &e) {
 				t.Fatalf("a malformed reply is an *wire.Error: %v", err)
 			}
-			if refErr == nil && !bytes.Contains([]byte(err.Error()), []byte("nested deeper")) {
+			if refErr == nil && !bytes.Contains([]byte(err.Error()), []byte("nested deeper")) &&
+				!(strings.HasPrefix(err.Error(), "proto: the reply's meta: ") && metaRefused(ref.Meta, msg, 4)) {
 				t.Fatalf("refused (%v) what protobuf-go reads: %v", err, &ref)
 			}
 			return
@@ -372,7 +412,7 @@ func FuzzDecodeReply(f *testing.F) {
 		if refErr != nil {
 			t.Fatalf("accepted what protobuf-go refuses (%v): %+v", refErr, r)
 		}
-		if r.ID.Seq != ref.Id || (r.Error == nil) == (r.Result == nil) {
+		if r.ID.Seq != ref.Id || (r.Error == nil) == (r.Result == nil) || !maps.Equal(r.Meta, ref.Meta) {
 			t.Fatalf("reply %+v, protobuf-go reads %v", r, &ref)
 		}
 		if ref.Error != nil {
@@ -400,7 +440,7 @@ func FuzzDecodeReply(f *testing.F) {
 			t.Fatalf("result %#v (%v), protobuf-go reads %#v", got, err, reference(ref.Result))
 		}
 		// Encode, decode: the same result.
-		out, err := c.AppendResponse(nil, &wire.Response{ID: r.ID, Result: got})
+		out, err := c.AppendResponse(nil, &wire.Response{ID: r.ID, Result: got, Dialect: proto.DialectMeta, Meta: r.Meta})
 		if err != nil {
 			t.Fatalf("re-encoding %#v: %v", got, err)
 		}
@@ -409,7 +449,7 @@ func FuzzDecodeReply(f *testing.F) {
 		if err := c.DecodeReply(out, &r2); err == nil && tooMany(r2.Result.Decode(&again)) {
 			return
 		}
-		if err := c.DecodeReply(out, &r2); err != nil || r2.Result.Decode(&again) != nil || !same(got, again) {
+		if err := c.DecodeReply(out, &r2); err != nil || r2.Result.Decode(&again) != nil || !same(got, again) || !maps.Equal(r2.Meta, r.Meta) {
 			t.Fatalf("% x became % x: %#v, %v", msg, out, again, err)
 		}
 	})

@@ -15,11 +15,22 @@ import (
 	"github.com/polyrpc/polyrpc/codec/proto/internal/testpb"
 	"github.com/polyrpc/polyrpc/codec/proto/polyrpcpb"
 	"github.com/polyrpc/polyrpc/internal/testvals"
+	"github.com/polyrpc/polyrpc/rpc/metadata"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 	pb "google.golang.org/protobuf/proto"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// The metadata of the golden messages that carry some: a call's deadline
+// and trace, and a reply's.
+var (
+	goldenCallMeta = metadata.MD{
+		metadata.TimeoutKey: "1500",
+		"traceparent":       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	}
+	goldenReplyMeta = metadata.MD{"x-request-id": "f81d4fae-7dec", "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"}
+)
 
 // goldenCases are the encoder outputs fixed byte for byte in
 // testdata/golden/<name>.bin. The call_* files are requests, and seed
@@ -70,6 +81,16 @@ func goldenCases() map[string]func(c *proto.Codec) ([]byte, error) {
 			Error: &wire.Error{Code: 7, Message: "with details", Data: thing}}),
 		"response_error_null_id": resp(wire.Response{
 			Error: &wire.Error{Code: wire.CodeParseError, Message: "parse error"}}),
+
+		"call_meta": call(wire.Call{Method: "subtract", ID: wire.ID{Seq: 1}, Args: []any{42, 23}, Meta: goldenCallMeta}),
+		"call_notification_meta": call(wire.Call{Method: "update", Notification: true, Args: []any{1, 2},
+			Meta: metadata.MD{"traceparent": goldenCallMeta["traceparent"]}}),
+		"call_cancel": call(wire.Call{Method: wire.CancelMethod, Notification: true, Named: map[string]any{"id": uint64(1)}}),
+		"call_cancel_positional": call(wire.Call{Method: wire.CancelMethod, Notification: true,
+			Args: []any{map[string]any{"id": uint64(1)}}}),
+		"response_meta": resp(wire.Response{ID: id(1), Dialect: proto.DialectMeta, Result: int64(19), Meta: goldenReplyMeta}),
+		"response_error_meta": resp(wire.Response{ID: id(1), Dialect: proto.DialectMeta,
+			Error: &wire.Error{Code: wire.CodeDeadline, Message: "deadline exceeded"}, Meta: goldenReplyMeta}),
 	}
 }
 

@@ -13,7 +13,8 @@ import (
 
 // DecodeReply decodes one Response from msg into r, validating all of it as
 // DecodeRequest validates a request. r.ID.Seq is the id and r.ID.Raw its
-// varint's encoding. An error field becomes r.Error, with its data decoded
+// varint's encoding; the entries of meta, r.Meta, refused as DecodeRequest
+// refuses a request's. An error field becomes r.Error, with its data decoded
 // into natural Go types as wire.Error.Data promises; when the error has no
 // data but details, Data holds the details' messages instead: one
 // proto.Message, or a []proto.Message for several (at most 64; a reply
@@ -28,6 +29,7 @@ func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 	v := validator{maxDepth: c.maxDepth}
 	var result, errMsg wireMsg
 	var f field
+	nMeta, metaAt := 0, 0
 	for b := msg; len(b) > 0; {
 		n := readField(b, &f)
 		if n < 0 {
@@ -56,7 +58,22 @@ func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 			if !errMsg.present() {
 				errMsg = occurrence(f.raw, b, fResponseError)
 			}
+		case fResponseMeta:
+			if err := strEntry(f.raw); err != nil {
+				return replyError(err)
+			}
+			if nMeta == 0 {
+				metaAt = len(msg) - len(b) - n
+			}
+			nMeta++
 		}
+	}
+	if nMeta > 0 {
+		md, err := decodeMeta(msg, metaAt, nMeta, fResponseMeta)
+		if err != nil {
+			return fmt.Errorf("proto: the reply's meta: %w", err)
+		}
+		r.Meta = md
 	}
 	if errMsg.present() {
 		r.Error = c.decodeError(&errMsg, len(msg))
@@ -86,7 +103,7 @@ type replyResult struct {
 // server did not send it.
 func (r *replyResult) Decode(dst any) error {
 	k := kindOf(&r.m)
-	r.nat = nat.New(r.size)
+	r.nat = nat.New(r.size, nat.Factor)
 	return r.c.decodeValue(&k, dst, &r.nat)
 }
 
@@ -124,7 +141,7 @@ func (c *Codec) decodeError(m *wireMsg, size int) *wire.Error {
 	switch {
 	case data.present():
 		k := kindOf(&data)
-		nb := nat.New(size)
+		nb := nat.New(size, nat.Factor)
 		x, err := natural(&k, &nb)
 		if err != nil {
 			e.Message += " (error data left out: " + err.Error() + ")"

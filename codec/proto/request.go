@@ -18,12 +18,16 @@ import (
 // method's parameter types. They refer to msg, as does req.ID.Raw, the
 // encoding of the id's varint (nil when the request has no id field).
 // Unknown fields are skipped, and of a field given twice the last counts, as
-// protobuf has it.
+// protobuf has it. The entries of meta are the call's metadata, req.Meta;
+// a request with any has DialectMeta set, and its response carries the
+// reply's metadata.
 //
 // Errors are *wire.Error values: CodeParseError for bytes that are not a
 // Request, CodeLimitExceeded for Values nested beyond the depth limit, and
-// CodeInvalidRequest for a request without a method or with both positional
-// and named params. req.ID is set when the id could be read.
+// CodeInvalidRequest for a request without a method, with both positional
+// and named params, or with metadata beyond metadata's bounds (more than
+// metadata.MaxEntries entries, a key given twice counting twice) or that
+// metadata.Validate refuses. req.ID is set when the id could be read.
 func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 	*req = wire.Request{}
 	v := validator{maxDepth: c.maxDepth}
@@ -32,6 +36,8 @@ func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 		named  wireMsg
 		pos    positional // copied to the heap only when there are params
 		f      field
+		// The meta entries: how many, and where the first is.
+		nMeta, metaAt int
 	)
 	for b := msg; len(b) > 0; {
 		n := readField(b, &f)
@@ -60,6 +66,11 @@ func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 			}
 		case f.num == fRequestNotification && f.typ == protowire.VarintType:
 			req.Notification = f.u != 0
+		case f.num == fRequestMeta && f.typ == protowire.BytesType:
+			if err = strEntry(f.raw); nMeta == 0 {
+				metaAt = off
+			}
+			nMeta++
 		}
 		if err != nil {
 			return parseError(err)
@@ -78,6 +89,14 @@ func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 		*p = pos
 		p.c, p.msg = c, msg
 		req.Params = p
+	}
+	if nMeta > 0 {
+		md, err := decodeMeta(msg, metaAt, nMeta, fRequestMeta)
+		if err != nil {
+			return invalidRequest(err.Error())
+		}
+		req.Meta = md
+		req.Dialect |= DialectMeta
 	}
 	return nil
 }
@@ -127,7 +146,7 @@ func (p *positional) DecodeAt(i int, dst any) error {
 		return errors.New("proto: no param " + strconv.Itoa(i))
 	}
 	k := kindOfPayload(p.at(i))
-	p.nat.Init(len(p.msg))
+	p.nat.Init(len(p.msg), nat.Factor)
 	return nat.ParamError(p.c.decodeValue(&k, dst, &p.nat))
 }
 
@@ -250,6 +269,6 @@ func (p *namedParams) DecodeNamed(name string, dst any) error {
 	}
 	val := entryValue(p.entries[j])
 	k := kindOf(&val)
-	p.nat.Init(p.size)
+	p.nat.Init(p.size, nat.Factor)
 	return nat.ParamError(p.c.decodeValue(&k, dst, &p.nat))
 }

@@ -28,7 +28,9 @@ const typeURLPrefix = "type.googleapis.com/"
 // result or the error. A nil result is a null Value. An error carries its
 // code and message (invalid UTF-8 in the message replaced by U+FFFD) and
 // its Data: a proto.Message or a []proto.Message as details, anything else
-// as the data Value. A result or data that a Value cannot hold (a channel,
+// as the data Value. resp.Meta, when not empty and the request carried
+// metadata (DialectMeta), follows as the entries of meta in key order, text
+// that is not UTF-8 made valid with U+FFFD. A result or data that a Value cannot hold (a channel,
 // a string that is not UTF-8, nesting beyond the depth limit) makes it
 // return an error with dst unchanged in length.
 func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) {
@@ -50,7 +52,11 @@ func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) 
 	if err != nil {
 		return dst[:n], err
 	}
-	return closeLen(dst, p), nil
+	dst = closeLen(dst, p)
+	if resp.Dialect&DialectMeta != 0 && len(resp.Meta) > 0 {
+		dst, _ = appendMeta(dst, tagResponseMeta, resp.Meta, false)
+	}
+	return dst, nil
 }
 
 // appendError appends the fields of an Error.

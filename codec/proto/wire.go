@@ -18,10 +18,12 @@ const (
 	fRequestParams       protowire.Number = 3
 	fRequestNamed        protowire.Number = 4
 	fRequestNotification protowire.Number = 5
+	fRequestMeta         protowire.Number = 6
 
 	fResponseID     protowire.Number = 1
 	fResponseResult protowire.Number = 2
 	fResponseError  protowire.Number = 3
+	fResponseMeta   protowire.Number = 4
 
 	fErrorCode    protowire.Number = 1
 	fErrorMessage protowire.Number = 2

@@ -62,4 +62,20 @@
 // place in XML-RPC and is dropped. XML-RPC has no named params
 // (ErrNamedParams), no notifications (ErrNotification) and no call ids, so
 // the codec is wire.InOrder.
+//
+// # Metadata
+//
+// A methodCall and a methodResponse have no room for a call's metadata
+// (package rpc/metadata) that every reader would skip, so the codec carries
+// none: over HTTP metadata travels in headers, as for every codec, and the
+// deadline in Polyrpc-Timeout-Ms; over a stream (TCP frames) an XML-RPC
+// call has no metadata, no deadline sent by its client, and no
+// cancellation. The codec ignores wire.Call.Meta and wire.Response.Meta,
+// leaves wire.Request.Meta and wire.Reply.Meta nil, and does not implement
+// wire.IDKeyer: without call ids, the notification $/cancelRequest cannot
+// name a call (nor can XML-RPC send a notification). What remains over a
+// stream is the connection itself: a Go client sends an XML-RPC call alone
+// on its stream and closes the stream of a call it abandons, and polyrpc's
+// TCP server cancels the calls of a connection whose peer left, so the
+// handler's context ends then too.
 package xml

@@ -8,14 +8,14 @@
 // million 1s (2 MB) is a million 16-byte interfaces, and a JSON object
 // {"":0} of 7 bytes is a Go map of more than 300. So that one message cannot
 // make a server hold far more than its size, a Budget charges every value
-// the memory it takes, and a decode that would take more than Factor bytes
-// per byte of its message, or Floor bytes when that is more, fails with a
-// *LimitError.
+// the memory it takes, and a decode that would take more than its codec's
+// factor in bytes per byte of its message (Factor, or MsgpackFactor), or
+// Floor bytes when that is more, fails with a *LimitError.
 //
 // The bound is per message. What a decode spends is not charged to the
 // server's memory budget (rpc.WithMaxMemory, which counts the bytes of the
 // messages in flight), so a server decoding many messages at once may hold
-// up to Factor times all of them, or Floor for each.
+// up to the factor times all of them, or Floor for each.
 package nat
 
 import (
@@ -27,21 +27,31 @@ import (
 )
 
 const (
-	// Factor is how many bytes of natural values one byte of a message may
-	// decode into. Plain data and documents of small objects take less. In
-	// JSON, arrays of one-digit numbers take 8 bytes a byte, of empty
-	// objects 21, of objects of two short members such as {"x":1,"y":2} 25,
-	// and the OpenRPC document that rpc.discover returns about 7 (JSON's
-	// decoder also charges a 16-byte slot for each value until its array or
-	// object closes, which brings one-digit numbers to 16 and the others to
-	// 27 at most). What takes more is made of values far smaller than their
-	// Go form: JSON objects of one short member (44 bytes a byte), msgpack
-	// empty maps (64), empty arrays (40), maps of one entry (117) or of two
-	// fixints (50), protobuf Maps of one empty entry (58). A decode of those
-	// stops once it has taken Factor times its message, so that a message
-	// cannot make a server hold more than Factor times its size in natural
-	// values, or Floor when that is more.
+	// Factor is how many bytes of natural values one byte of a JSON or
+	// protobuf message may decode into. Plain data and documents of small
+	// objects take less. In JSON, arrays of one-digit numbers take 8 bytes
+	// a byte, of empty objects 21, of objects of two short members such as
+	// {"x":1,"y":2} 25, and the OpenRPC document that rpc.discover returns
+	// about 7 (JSON's decoder also charges a 16-byte slot for each value
+	// until its array or object closes, which brings one-digit numbers to
+	// 16 and the others to 27 at most). What takes more is made of values
+	// far smaller than their Go form: JSON objects of one short member (44
+	// bytes a byte), protobuf Maps of one empty entry (58). A decode of
+	// those stops once it has taken Factor times its message, so that a
+	// message cannot make a server hold more than Factor times its size in
+	// natural values, or Floor when that is more.
 	Factor = 32
+	// MsgpackFactor is Factor for msgpack, the most compact of the
+	// encodings: the point {"x":1,"y":2} is 7 bytes of msgpack and 13 of
+	// JSON for the same Go map, so that arrays of such points take 50 bytes
+	// of natural values a byte of msgpack (25 of JSON), and at 32 would be
+	// refused beyond the 21 KB that Floor covers. At 64 they decode, as do
+	// empty arrays (40 a byte). Arrays of empty maps, charged exactly 64 a
+	// byte, are at the edge: the bytes of the message around the array
+	// leave them room, so they decode. Maps of one entry (117 a byte with
+	// an empty key and a nil value, 88 with one-byte keys and fixints)
+	// stay refused once 64 times the message is spent.
+	MsgpackFactor = 64
 	// Floor is what a message may decode into whatever its size, so that
 	// small messages, whatever their shape, are never refused.
 	Floor = 1 << 20
@@ -142,18 +152,18 @@ type Budget struct {
 	size   int // the message's size
 }
 
-// New returns the budget of a message of size bytes: Factor bytes a byte,
-// and at least Floor.
-func New(size int) Budget {
-	return Budget{left: max(Floor, Factor*size), size: size}
+// New returns the budget of a message of size bytes: factor bytes a byte
+// (Factor, or MsgpackFactor for msgpack), and at least Floor.
+func New(size, factor int) Budget {
+	return Budget{left: max(Floor, factor*size), size: size}
 }
 
-// Init makes b the budget of a message of size bytes, unless it already is
-// one: the params of a request share one budget, made when the first of
-// them is decoded.
-func (b *Budget) Init(size int) {
+// Init makes b the budget of a message of size bytes, with factor bytes a
+// byte, unless it already is one: the params of a request share one
+// budget, made when the first of them is decoded.
+func (b *Budget) Init(size, factor int) {
 	if b.size == 0 && b.values == 0 && b.left == 0 {
-		*b = New(size)
+		*b = New(size, factor)
 	}
 }
 

@@ -99,7 +99,13 @@ type Request struct {
 	// may not have both.
 	Named *Map `protobuf:"bytes,4,opt,name=named,proto3" json:"named,omitempty"`
 	// notification asks for no response.
-	Notification  bool `protobuf:"varint,5,opt,name=notification,proto3" json:"notification,omitempty"`
+	Notification bool `protobuf:"varint,5,opt,name=notification,proto3" json:"notification,omitempty"`
+	// meta is the call's metadata: lower-case keys (a-z, 0-9, '-', '_', '.')
+	// to printable values, at most 64 entries, keys of at most 64 bytes and
+	// values of at most 4096 (package rpc/metadata); a server refuses a
+	// request beyond them as invalid. "polyrpc-timeout-ms" is the time left
+	// before the caller's deadline, in whole milliseconds.
+	Meta          map[string]string `protobuf:"bytes,6,rep,name=meta,proto3" json:"meta,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -169,6 +175,13 @@ func (x *Request) GetNotification() bool {
 	return false
 }
 
+func (x *Request) GetMeta() map[string]string {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
 // Response answers a Request: a result or an error.
 type Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -178,7 +191,9 @@ type Response struct {
 	// Response with neither result nor error reads as a null result.
 	Result *Value `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
 	// error, when present, says why the call failed; result is then absent.
-	Error         *Error `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	Error *Error `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// meta is the reply's metadata, with the bounds of Request.meta.
+	Meta          map[string]string `protobuf:"bytes,4,rep,name=meta,proto3" json:"meta,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -230,6 +245,13 @@ func (x *Response) GetResult() *Value {
 func (x *Response) GetError() *Error {
 	if x != nil {
 		return x.Error
+	}
+	return nil
+}
+
+func (x *Response) GetMeta() map[string]string {
+	if x != nil {
+		return x.Meta
 	}
 	return nil
 }
@@ -829,17 +851,25 @@ var File_polyrpc_proto protoreflect.FileDescriptor
 const file_polyrpc_proto_rawDesc = "" +
 	"\n" +
 	"\rpolyrpc.proto\x12\n" +
-	"polyrpc.v1\x1a\x19google/protobuf/any.proto\"\xa7\x01\n" +
+	"polyrpc.v1\x1a\x19google/protobuf/any.proto\"\x93\x02\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12)\n" +
 	"\x06params\x18\x03 \x03(\v2\x11.polyrpc.v1.ValueR\x06params\x12%\n" +
 	"\x05named\x18\x04 \x01(\v2\x0f.polyrpc.v1.MapR\x05named\x12\"\n" +
-	"\fnotification\x18\x05 \x01(\bR\fnotification\"n\n" +
+	"\fnotification\x18\x05 \x01(\bR\fnotification\x121\n" +
+	"\x04meta\x18\x06 \x03(\v2\x1d.polyrpc.v1.Request.MetaEntryR\x04meta\x1a7\n" +
+	"\tMetaEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdb\x01\n" +
 	"\bResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12)\n" +
 	"\x06result\x18\x02 \x01(\v2\x11.polyrpc.v1.ValueR\x06result\x12'\n" +
-	"\x05error\x18\x03 \x01(\v2\x11.polyrpc.v1.ErrorR\x05error\"\x8c\x01\n" +
+	"\x05error\x18\x03 \x01(\v2\x11.polyrpc.v1.ErrorR\x05error\x122\n" +
+	"\x04meta\x18\x04 \x03(\v2\x1e.polyrpc.v1.Response.MetaEntryR\x04meta\x1a7\n" +
+	"\tMetaEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8c\x01\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x12R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12%\n" +
@@ -901,7 +931,7 @@ func file_polyrpc_proto_rawDescGZIP() []byte {
 }
 
 var file_polyrpc_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_polyrpc_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_polyrpc_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_polyrpc_proto_goTypes = []any{
 	(Null)(0),          // 0: polyrpc.v1.Null
 	(*Request)(nil),    // 1: polyrpc.v1.Request
@@ -913,30 +943,34 @@ var file_polyrpc_proto_goTypes = []any{
 	(*Map)(nil),        // 7: polyrpc.v1.Map
 	(*Int64List)(nil),  // 8: polyrpc.v1.Int64List
 	(*DoubleList)(nil), // 9: polyrpc.v1.DoubleList
-	nil,                // 10: polyrpc.v1.Map.FieldsEntry
-	(*anypb.Any)(nil),  // 11: google.protobuf.Any
+	nil,                // 10: polyrpc.v1.Request.MetaEntry
+	nil,                // 11: polyrpc.v1.Response.MetaEntry
+	nil,                // 12: polyrpc.v1.Map.FieldsEntry
+	(*anypb.Any)(nil),  // 13: google.protobuf.Any
 }
 var file_polyrpc_proto_depIdxs = []int32{
 	4,  // 0: polyrpc.v1.Request.params:type_name -> polyrpc.v1.Value
 	7,  // 1: polyrpc.v1.Request.named:type_name -> polyrpc.v1.Map
-	4,  // 2: polyrpc.v1.Response.result:type_name -> polyrpc.v1.Value
-	3,  // 3: polyrpc.v1.Response.error:type_name -> polyrpc.v1.Error
-	4,  // 4: polyrpc.v1.Error.data:type_name -> polyrpc.v1.Value
-	11, // 5: polyrpc.v1.Error.details:type_name -> google.protobuf.Any
-	0,  // 6: polyrpc.v1.Value.null_value:type_name -> polyrpc.v1.Null
-	5,  // 7: polyrpc.v1.Value.time_value:type_name -> polyrpc.v1.Time
-	6,  // 8: polyrpc.v1.Value.list_value:type_name -> polyrpc.v1.List
-	7,  // 9: polyrpc.v1.Value.map_value:type_name -> polyrpc.v1.Map
-	8,  // 10: polyrpc.v1.Value.int_list:type_name -> polyrpc.v1.Int64List
-	9,  // 11: polyrpc.v1.Value.double_list:type_name -> polyrpc.v1.DoubleList
-	4,  // 12: polyrpc.v1.List.values:type_name -> polyrpc.v1.Value
-	10, // 13: polyrpc.v1.Map.fields:type_name -> polyrpc.v1.Map.FieldsEntry
-	4,  // 14: polyrpc.v1.Map.FieldsEntry.value:type_name -> polyrpc.v1.Value
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	10, // 2: polyrpc.v1.Request.meta:type_name -> polyrpc.v1.Request.MetaEntry
+	4,  // 3: polyrpc.v1.Response.result:type_name -> polyrpc.v1.Value
+	3,  // 4: polyrpc.v1.Response.error:type_name -> polyrpc.v1.Error
+	11, // 5: polyrpc.v1.Response.meta:type_name -> polyrpc.v1.Response.MetaEntry
+	4,  // 6: polyrpc.v1.Error.data:type_name -> polyrpc.v1.Value
+	13, // 7: polyrpc.v1.Error.details:type_name -> google.protobuf.Any
+	0,  // 8: polyrpc.v1.Value.null_value:type_name -> polyrpc.v1.Null
+	5,  // 9: polyrpc.v1.Value.time_value:type_name -> polyrpc.v1.Time
+	6,  // 10: polyrpc.v1.Value.list_value:type_name -> polyrpc.v1.List
+	7,  // 11: polyrpc.v1.Value.map_value:type_name -> polyrpc.v1.Map
+	8,  // 12: polyrpc.v1.Value.int_list:type_name -> polyrpc.v1.Int64List
+	9,  // 13: polyrpc.v1.Value.double_list:type_name -> polyrpc.v1.DoubleList
+	4,  // 14: polyrpc.v1.List.values:type_name -> polyrpc.v1.Value
+	12, // 15: polyrpc.v1.Map.fields:type_name -> polyrpc.v1.Map.FieldsEntry
+	4,  // 16: polyrpc.v1.Map.FieldsEntry.value:type_name -> polyrpc.v1.Value
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_polyrpc_proto_init() }
@@ -965,7 +999,7 @@ func file_polyrpc_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_polyrpc_proto_rawDesc), len(file_polyrpc_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -170,6 +170,21 @@ detail = thing_pb2.Thing()
 check("details", len(resp.error.details) == 1 and resp.error.details[0].Unpack(detail)
       and detail.id == -3 and detail.name == "detail", str(resp))
 
+# Metadata: a deadline the call meets, and keys the server refuses.
+req = request("add", 1, 2, id=8)
+req.meta["polyrpc-timeout-ms"] = "5000"
+req.meta["traceparent"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+resp = call(req)
+check("meta", resp.id == 8 and python(resp.result) == 3 and len(resp.meta) == 0, str(resp))
+req = request("add", 1, 2, id=9)
+req.meta["Not-Lower"] = "x"
+resp = call(req)
+check("bad meta", resp.id == 9 and resp.error.code == -32600 and "metadata" in resp.error.message, str(resp))
+req = request("add", 1, 2, id=10)
+req.meta["polyrpc-timeout-ms"] = "soon"
+resp = call(req)
+check("bad timeout", resp.id == 10 and resp.error.code == -32600, str(resp))
+
 # A notification gets no response.
 send(rpc.Request(method="update", params=[value(1), value(2)], notification=True).SerializeToString())
 check("notification", recv() == b"", "a response")
