@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -211,4 +212,12 @@ func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string
 		t.Fatal(err)
 	}
 	return p
+}
+
+// currentUser is the user name programs that drop privileges should keep.
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "root"
 }
