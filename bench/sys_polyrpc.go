@@ -12,8 +12,8 @@ import (
 
 // newPolyServer returns a polyrpc server of the three calls, serving every
 // codec built into this program.
-func newPolyServer() (*rpc.Server, error) {
-	s, err := rpc.NewServer()
+func newPolyServer(opts ...rpc.Option) (*rpc.Server, error) {
+	s, err := rpc.NewServer(opts...)
 	if err != nil {
 		return nil, err
 	}

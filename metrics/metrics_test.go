@@ -369,6 +369,49 @@ func TestClientBounds(t *testing.T) {
 	expect(t, reg, 1, cliDur, "rpc_system_name", "jsonrpc", "rpc_method", "m4", "rpc_status_code", "-32002")
 }
 
+// TestSeriesByCodecAndTransport: a call counts under its codec's system
+// and its transport, known or not, however the calls of a method mix
+// them.
+func TestSeriesByCodecAndTransport(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Set(nil)
+	srv, cli := m.Server(func(string) bool { return true }), m.Client()
+	next := func(context.Context, *rpc.Call) (any, error) { return nil, nil }
+	ctx := context.Background()
+	codecs := map[string]string{"json": "jsonrpc", "xml": "xmlrpc", "msgpack": "msgpackrpc", "proto": "polyrpc", "": "_OTHER", "yaml": "yaml"}
+	transports := map[string]string{"tcp": "tcp", "http": "http", "unix": "unix", "inproc": "inproc", "": "_OTHER", "_OTHER": "_OTHER", "quic": "quic"}
+	for round := range 3 {
+		for codec := range codecs {
+			for tr := range transports {
+				for range round + 1 {
+					call := &rpc.Call{Method: "demo.add", Codec: codec, Peer: &rpc.Peer{Transport: tr}}
+					if _, err := srv(ctx, call, next); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			call := &rpc.Call{Method: "demo.add", Codec: codec}
+			if _, err := cli(ctx, call, next); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, sys := range codecs {
+		for _, label := range transports {
+			n := 6.0
+			if label == "_OTHER" {
+				n = 12 // "" and "_OTHER"
+			}
+			expect(t, reg, n, srvStart, "rpc_system_name", sys, "rpc_method", "demo.add", "transport", label)
+		}
+		expect(t, reg, 3, cliStart, "rpc_system_name", sys, "rpc_method", "demo.add")
+	}
+}
+
 // TestNew: what New refuses.
 func TestNew(t *testing.T) {
 	t.Parallel()

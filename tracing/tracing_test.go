@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/polyrpc/polyrpc/codec/json"
+	"github.com/polyrpc/polyrpc/codec/msgpack"
 	"github.com/polyrpc/polyrpc/rpc"
 	"github.com/polyrpc/polyrpc/rpc/metadata"
 	"github.com/polyrpc/polyrpc/rpc/wire"
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -44,9 +46,10 @@ func (wireTransport) Close() error { return nil }
 
 // seen is what a handler saw of its call.
 type seen struct {
-	traceID string
-	md      metadata.MD
-	bag     string
+	traceID     string
+	md          metadata.MD
+	bag         string
+	traceparent string // MetadataValue("TraceParent")
 }
 
 // setup returns a server traced into tp whose method "t.echo" records
@@ -62,6 +65,7 @@ func setup(t *testing.T, stp, ctp trace.TracerProvider, client bool, err error) 
 		got.traceID = tracing.TraceID(ctx)
 		if c, ok := rpc.CallFromContext(ctx); ok {
 			got.md = c.Metadata().Clone()
+			got.traceparent = c.MetadataValue("TraceParent")
 		}
 		got.bag = baggage.FromContext(ctx).Member("user").Value()
 		return v, nil
@@ -460,6 +464,168 @@ func TestOversizedBaggageIsLeftOut(t *testing.T) {
 	}
 	if got.md.Get("baggage") != "" || got.md.Get("traceparent") == "" {
 		t.Errorf("metadata sent: baggage of %d bytes, traceparent %q; want no baggage and a traceparent", len(got.md.Get("baggage")), got.md.Get("traceparent"))
+	}
+}
+
+// The start options of a method's spans are kept once it was found, per
+// codec and other end: spans of calls from ends that share a slot, in
+// codecs in turn, and of methods not found in between, each carry their
+// own.
+func TestKeptStartOptions(t *testing.T) {
+	tp, exp := newProvider()
+	s, err := rpc.NewServer(rpc.WithInterceptors(tracing.Server(tracing.WithTracerProvider(tp))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Register("t.echo", func(v string) (string, error) { return v, nil }); err != nil {
+		t.Fatal(err)
+	}
+	ctp, cexp := newProvider()
+	codecs := []rpc.Codec{json.New(), msgpack.New()}
+	// Ports 8 apart share a slot; an IPv6 end and a zoned one too.
+	addrs := []*net.TCPAddr{
+		{IP: net.IPv4(192, 0, 2, 7), Port: 40123},
+		{IP: net.IPv4(192, 0, 2, 8), Port: 40131},
+		{IP: net.ParseIP("2001:db8::1"), Port: 40123},
+		{IP: net.ParseIP("fe80::1"), Port: 40123, Zone: "eth0"},
+	}
+	type want struct{ system, method, host string }
+	var wants []want
+	for round := 0; round < 3; round++ {
+		for _, codec := range codecs {
+			for _, a := range addrs {
+				pt := &peerTransport{s: s, addr: a}
+				c, err := rpc.NewClient(pt, codec, rpc.WithInterceptors(tracing.Client(tracing.WithTracerProvider(ctp))))
+				if err != nil {
+					t.Fatal(err)
+				}
+				system := map[string]string{"json": "jsonrpc", "msgpack": "msgpackrpc"}[codec.Name()]
+				host := a.IP.String()
+				if a.Zone != "" {
+					host += "%" + a.Zone
+				}
+				var res string
+				if err := c.Call(context.Background(), "t.echo", &res, "x"); err != nil {
+					t.Fatal(err)
+				}
+				wants = append(wants, want{system, "t.echo", host})
+				if err := c.Call(context.Background(), "no.such", nil); err == nil {
+					t.Fatal("call of no.such succeeded")
+				}
+				wants = append(wants, want{system, "_OTHER", host})
+				c.Close()
+			}
+		}
+	}
+	spans := exp.GetSpans()
+	if len(spans) != len(wants) {
+		t.Fatalf("%d server spans, want %d", len(spans), len(wants))
+	}
+	for i, sp := range spans {
+		w := wants[i]
+		wantAttr(t, sp, "rpc.system.name", w.system)
+		wantAttr(t, sp, "rpc.method", w.method)
+		wantAttr(t, sp, "network.peer.address", w.host)
+		if w.method == "_OTHER" {
+			wantAttr(t, sp, "rpc.method_original", "no.such")
+			if sp.Name != w.system {
+				t.Errorf("span of no.such named %q, want %q", sp.Name, w.system)
+			}
+		} else {
+			noAttr(t, sp, "rpc.method_original")
+			if sp.Name != "t.echo" {
+				t.Errorf("span named %q, want t.echo", sp.Name)
+			}
+		}
+	}
+	cspans := cexp.GetSpans()
+	if len(cspans) != len(wants) {
+		t.Fatalf("%d client spans, want %d", len(cspans), len(wants))
+	}
+	for i, sp := range cspans {
+		wantAttr(t, sp, "rpc.system.name", wants[i].system)
+		wantAttr(t, sp, "rpc.method", wants[i].method)
+	}
+}
+
+// peerTransport is wireTransport from one address.
+type peerTransport struct {
+	s    *rpc.Server
+	addr *net.TCPAddr
+}
+
+func (t *peerTransport) Exchange(ctx context.Context, c rpc.Codec, msg []byte, oneway bool) ([]byte, error) {
+	sctx := rpc.WithPeer(context.Background(), &rpc.Peer{Transport: "tcp", Addr: t.addr})
+	if cr, ok := wire.CarrierFrom(ctx); ok {
+		sctx = wire.WithCarrier(sctx, &wire.MDCarrier{Request: cr.Metadata()})
+	}
+	reply := t.s.ServeMessage(sctx, c, msg, nil)
+	if oneway {
+		return nil, nil
+	}
+	return reply, nil
+}
+
+func (*peerTransport) Close() error { return nil }
+
+// A client writes the traceparent that W3C Trace Context's propagator
+// writes, whatever the span context's flags.
+func TestTraceparentAsPropagatorWrites(t *testing.T) {
+	np := noop.NewTracerProvider()
+	c, got := setup(t, np, np, true, nil)
+	tid, _ := trace.TraceIDFromHex(traceID)
+	sid, _ := trace.SpanIDFromHex(parentSpan)
+	for _, flags := range []trace.TraceFlags{0, trace.FlagsSampled, trace.FlagsRandom, trace.FlagsSampled | trace.FlagsRandom, 0xff} {
+		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: flags, Remote: true})
+		ctx := trace.ContextWithRemoteSpanContext(context.Background(), sc)
+		want := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(ctx, want)
+		var res string
+		if err := c.Call(ctx, "t.echo", &res, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if tp := got.md.Get("traceparent"); tp != want.Get("traceparent") {
+			t.Errorf("flags %02x: traceparent sent %q, want %q", byte(flags), tp, want.Get("traceparent"))
+		}
+		if got.traceparent != want.Get("traceparent") {
+			t.Errorf("flags %02x: MetadataValue(\"TraceParent\") = %q, want %q", byte(flags), got.traceparent, want.Get("traceparent"))
+		}
+	}
+}
+
+// A propagator of one's own is given the call's metadata: here W3C Trace
+// Context alone, without Baggage.
+func TestWithPropagator(t *testing.T) {
+	tp, exp := newProvider()
+	prop := tracing.WithPropagator(propagation.TraceContext{})
+	s, err := rpc.NewServer(rpc.WithInterceptors(tracing.Server(tracing.WithTracerProvider(tp), prop)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotBag string
+	if err := s.Register("t.echo", func(ctx context.Context, v string) (string, error) {
+		gotBag = baggage.FromContext(ctx).Member("user").Value()
+		return v, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := rpc.NewClient(wireTransport{s}, json.New(), rpc.WithInterceptors(tracing.Client(tracing.WithTracerProvider(tp), prop)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, _ := baggage.NewMemberRaw("user", "ada")
+	bag, _ := baggage.New(m)
+	var res string
+	if err := c.Call(baggage.ContextWithBaggage(context.Background(), bag), "t.echo", &res, "x"); err != nil {
+		t.Fatal(err)
+	}
+	server, client := byKind(t, exp.GetSpans())
+	if server.Parent.SpanID() != client.SpanContext.SpanID() {
+		t.Errorf("server span's parent = %v, want the client span %v", server.Parent.SpanID(), client.SpanContext.SpanID())
+	}
+	if gotBag != "" {
+		t.Errorf("baggage carried without its propagator: user = %q", gotBag)
 	}
 }
 
