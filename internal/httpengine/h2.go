@@ -167,8 +167,21 @@ type h2ConnKey struct{}
 type h2Handler struct{ s *Server }
 
 func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if c, ok := r.Context().Value(h2ConnKey{}).(*serverConn); ok && !c.h2Started.Load() {
-		c.h2Started.Store(true)
+	if c, ok := r.Context().Value(h2ConnKey{}).(*serverConn); ok {
+		if !c.h2Started.Load() {
+			c.h2Started.Store(true)
+		}
+		if !c.expires.IsZero() {
+			// Past its maximum age, the connection is told to go
+			// (GOAWAY) with the next response, and closes once its
+			// streams are done. (Idle, it is left to the idle timeout:
+			// closed without GOAWAY, it would fail the request a client
+			// might be sending at that moment.)
+			ew := &ExpiryWriter{ResponseWriter: w, Expires: c.expires}
+			h.s.Handler.ServeHTTP(ew, r)
+			ew.Decide()
+			return
+		}
 	}
 	h.s.Handler.ServeHTTP(w, r)
 }

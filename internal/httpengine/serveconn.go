@@ -105,10 +105,14 @@ type serverConn struct {
 	// readDeadlineSet says the handler set the read deadline, which must
 	// not outlive its request.
 	readDeadlineSet bool
+	// expires is when the connection reaches its maximum age
+	// (netutil.MaxAge; zero if never): its next response then says
+	// Connection: close, and it closes if it waits for a request then.
+	expires time.Time
 }
 
 func newServerConn(s *Server, nc net.Conn, addr net.Addr, base context.Context) *serverConn {
-	c := &serverConn{srv: s, nc: nc, addr: addr, remote: addr.String(), waitStart: time.Now()}
+	c := &serverConn{srv: s, nc: nc, addr: addr, remote: addr.String(), waitStart: time.Now(), expires: ConnExpiry(nc)}
 	ctx := context.WithValue(base, http.ServerContextKey, s.httpServer())
 	ctx = context.WithValue(ctx, http.LocalAddrContextKey, nc.LocalAddr())
 	c.ctx, c.cancel = context.WithCancel(ctx)
@@ -276,12 +280,13 @@ func (c *serverConn) next() bool {
 	if short {
 		c.nc.SetReadDeadline(c.waitStart.Add(head))
 	}
+	atExpiry := false // the wait's deadline is the connection's expiry
 	if c.br.Buffered() == 0 {
 		if !c.state.CompareAndSwap(stateActive, stateIdle) && c.state.Load() != stateIdle {
 			return false
 		}
-		if s.closing.Load() {
-			return false
+		if s.closing.Load() || c.expired() {
+			return false // expired and idle: the client dials again
 		}
 		idle := s.IdleTimeout
 		if idle == 0 {
@@ -289,6 +294,19 @@ func (c *serverConn) next() bool {
 		}
 		if idle > 0 && !short {
 			c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
+		if !c.expires.IsZero() {
+			wait := time.Time{}
+			switch {
+			case short:
+				wait = c.waitStart.Add(head)
+			case idle > 0:
+				wait = time.Now().Add(idle)
+			}
+			if wait.IsZero() || c.expires.Before(wait) {
+				c.nc.SetReadDeadline(c.expires)
+				atExpiry = true
+			}
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			return false
@@ -299,14 +317,21 @@ func (c *serverConn) next() bool {
 	}
 	c.start = time.Now()
 	switch {
+	case short && atExpiry:
+		c.nc.SetReadDeadline(c.waitStart.Add(head))
 	case short:
 		// The deadline set above bounds the head.
 	case head > 0:
 		c.nc.SetReadDeadline(c.start.Add(head))
-	case s.IdleTimeout > 0:
+	case s.IdleTimeout > 0 || atExpiry:
 		c.nc.SetReadDeadline(time.Time{})
 	}
 	return true
+}
+
+// expired reports whether c is past its maximum age.
+func (c *serverConn) expired() bool {
+	return !c.expires.IsZero() && !time.Now().Before(c.expires)
 }
 
 // reqProto is the request every request is copied from by WithContext:
@@ -865,7 +890,7 @@ func (w *response) commit(final bool, p []byte, s string) {
 	default:
 		w.closeAfter = true // HTTP/1.0: the body runs to the connection's end
 	}
-	if c.srv.closing.Load() {
+	if c.srv.closing.Load() || c.expired() {
 		w.closeAfter = true
 	}
 	if w.body != nil && w.body.expectContinue {

@@ -355,3 +355,70 @@ func (s *Server) log() *slog.Logger {
 	}
 	return discard
 }
+
+// ConnExpiry returns when nc, or a connection it wraps (*tls.Conn, and
+// others with a NetConn method), reaches its maximum age: netutil.MaxAge
+// gives its connections an ExpiresAt method. It is zero if never.
+func ConnExpiry(nc net.Conn) time.Time {
+	for range 8 {
+		if e, ok := nc.(interface{ ExpiresAt() time.Time }); ok {
+			return e.ExpiresAt()
+		}
+		u, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		if nc = u.NetConn(); nc == nil {
+			break
+		}
+	}
+	return time.Time{}
+}
+
+// ExpiryWriter is the ResponseWriter of an HTTP/2 response on a connection
+// with a maximum age: the response says Connection: close if its head goes
+// out past the connection's expiry, which makes net/http's HTTP/2 server
+// send GOAWAY and close the connection once its streams are done. (A
+// handler's Hijack, which HTTP/2 has not, is all it hides.)
+type ExpiryWriter struct {
+	http.ResponseWriter
+	Expires time.Time
+	decided bool
+}
+
+// Decide adds Connection: close to the response's head if the connection
+// is past its expiry, the first time it is called: before the head goes
+// out, and when the handler returns, if it wrote nothing.
+func (w *ExpiryWriter) Decide() {
+	if w.decided {
+		return
+	}
+	w.decided = true
+	if !time.Now().Before(w.Expires) {
+		w.ResponseWriter.Header().Set("Connection", "close")
+	}
+}
+
+func (w *ExpiryWriter) WriteHeader(code int) {
+	if code >= 200 {
+		w.Decide()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *ExpiryWriter) Write(p []byte) (int, error) {
+	w.Decide()
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *ExpiryWriter) Flush() { w.FlushError() }
+
+// FlushError is Flush reporting a failed write (http.ResponseController
+// uses it).
+func (w *ExpiryWriter) FlushError() error {
+	w.Decide()
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap returns the ResponseWriter w wraps, for http.ResponseController.
+func (w *ExpiryWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,6 +1,7 @@
 package httprpc
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +25,8 @@ type netServer struct {
 	limits       *netlimit.Limiter
 	tls          *tls.Config // for the listeners, if the server serves TLS
 	writeTimeout time.Duration
+	// ages are the connections with a maximum age (netutil.MaxAge).
+	ages connAges
 }
 
 // writeChunk is the most bytes written at once under one write deadline:
@@ -61,10 +65,11 @@ func newNetServer(e *httpengine.Server) *netServer {
 		// and the handler's run, as http.Server.WriteTimeout would: by
 		// the listener's connections, and by HTTP/2's own for those
 		// the listener cannot reach (see ConnState).
-		HTTP2:     &http.HTTP2Config{WriteByteTimeout: e.WriteTimeout},
-		Protocols: &protocols,
-		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ConnState: s.connState,
+		HTTP2:       &http.HTTP2Config{WriteByteTimeout: e.WriteTimeout},
+		Protocols:   &protocols,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:   s.connState,
+		ConnContext: s.connContext,
 	}
 	s.hs.RegisterOnShutdown(s.limits.Close)
 	if e.TLSConfig != nil {
@@ -96,6 +101,7 @@ func (s *netServer) close() error {
 // connState gives back the place of a connection that the listener could
 // not wrap, one of a tls.Listener given to Serve, when it ends.
 func (s *netServer) connState(c net.Conn, state http.ConnState) {
+	s.ages.connState(c, state)
 	if state != http.StateClosed && state != http.StateHijacked {
 		return
 	}
@@ -104,6 +110,100 @@ func (s *netServer) connState(c net.Conn, state http.ConnState) {
 			s.limits.Release(c.RemoteAddr())
 		}
 	}
+}
+
+// Connections with a maximum age (netutil.MaxAge). Past its expiry, an
+// HTTP/1 connection's next response says Connection: close, and one that
+// is idle at its expiry, or goes idle past it, is closed; an HTTP/2
+// connection's next response says Connection: close too, which makes
+// net/http send GOAWAY and close it once its streams are done. An HTTP/2
+// connection idle at its expiry is left to the idle timeout, which sends
+// GOAWAY: net/http lets no one send one on a single connection otherwise,
+// and closing it without one would fail a request the client might be
+// sending at that moment. (An h2c connection that never carried a request
+// is not known as HTTP/2, and is closed at its expiry.)
+
+// connAge is a connection with a maximum age.
+type connAge struct {
+	expires time.Time
+	h2      atomic.Bool // it is HTTP/2
+	timer   *time.Timer // closes it, idle, at its expiry; ages.mu
+}
+
+// connAges are a server's connections with a maximum age.
+type connAges struct {
+	mu    sync.Mutex
+	conns map[net.Conn]*connAge
+}
+
+// ageKey is the context key of a request's *connAge.
+type ageKey struct{}
+
+// connContext is the http.Server's ConnContext: a connection with a
+// maximum age is noted, for connState and for the requests' handler
+// (panicLogger).
+func (s *netServer) connContext(ctx context.Context, nc net.Conn) context.Context {
+	exp := httpengine.ConnExpiry(nc)
+	if exp.IsZero() {
+		return ctx
+	}
+	a := &connAge{expires: exp}
+	s.ages.mu.Lock()
+	if s.ages.conns == nil {
+		s.ages.conns = map[net.Conn]*connAge{}
+	}
+	s.ages.conns[nc] = a
+	s.ages.mu.Unlock()
+	return context.WithValue(ctx, ageKey{}, a)
+}
+
+// connState closes an HTTP/1 connection with a maximum age that is idle at
+// its expiry, and forgets a connection once it is closed.
+func (ages *connAges) connState(nc net.Conn, state http.ConnState) {
+	if httpengine.ConnExpiry(nc).IsZero() {
+		return // no maximum age: nothing to do, nothing locked
+	}
+	ages.mu.Lock()
+	defer ages.mu.Unlock()
+	a := ages.conns[nc]
+	if a == nil {
+		return
+	}
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	switch state {
+	case http.StateClosed, http.StateHijacked:
+		delete(ages.conns, nc)
+	case http.StateIdle:
+		if tc, ok := nc.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
+			a.h2.Store(true)
+		}
+		if !a.h2.Load() {
+			// net/http says an HTTP/1 connection is idle once its
+			// response is flushed.
+			a.timer = time.AfterFunc(time.Until(a.expires), func() { nc.Close() })
+		}
+	}
+}
+
+// answer prepares the response to r, on a connection with a maximum age,
+// and returns its ResponseWriter, and what to call once the handler
+// returned.
+func (a *connAge) answer(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, func()) {
+	if r.ProtoMajor == 2 {
+		a.h2.Store(true)
+		ew := &httpengine.ExpiryWriter{ResponseWriter: w, Expires: a.expires}
+		return ew, ew.Decide
+	}
+	// HTTP/1: decided now, keeping the ResponseWriter (a Hijacker) as it
+	// is; a connection that expires while the handler runs closes once
+	// idle (connState).
+	if !time.Now().Before(a.expires) {
+		w.Header().Set("Connection", "close")
+	}
+	return w, func() {}
 }
 
 // limitListener applies a Server's connection limits to the connections
@@ -147,6 +247,9 @@ type limitedConn struct {
 	deadline atomic.Int64 // the write deadline set by its user, in Unix ns; 0 none
 	stalled  atomic.Bool  // a write timed out: the client is gone for good
 }
+
+// NetConn returns the connection c wraps (for httpengine.ConnExpiry).
+func (c *limitedConn) NetConn() net.Conn { return c.Conn }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
@@ -218,13 +321,19 @@ func (c *limitedConn) CloseWrite() error {
 }
 
 // panicLogger logs a handler's panic at Error level, as the own engine
-// does, rather than letting http.Server log it.
+// does, rather than letting http.Server log it. On a connection with a
+// maximum age, it answers with Connection: close past the expiry.
 type panicLogger struct {
 	h   http.Handler
 	log *slog.Logger
 }
 
 func (p panicLogger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if a, ok := r.Context().Value(ageKey{}).(*connAge); ok {
+		var done func()
+		w, done = a.answer(w, r)
+		defer done()
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler {

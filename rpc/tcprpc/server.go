@@ -171,7 +171,10 @@ func (srv *Server) isClosing() bool {
 // track registers nc, admitted by the limiter already, unless the server
 // is closing, when it closes nc.
 func (srv *Server) track(nc net.Conn) (*conn, bool) {
-	c := &conn{srv: srv, nc: nc, sem: make(chan struct{}, srv.cfg.maxInFlight)}
+	c := &conn{srv: srv, nc: nc, sem: make(chan struct{}, srv.cfg.maxInFlight), expires: expiryOf(nc)}
+	if !c.expires.IsZero() {
+		c.peek = netpeek.New(innermost(nc))
+	}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if srv.closing {
@@ -279,10 +282,20 @@ type conn struct {
 	calls wire.CallTable
 	leave context.CancelFunc
 
+	// expires is when the connection reaches its maximum age
+	// (netutil.MaxAge), zero if never: it closes once it is expired and
+	// no call is in flight (see expiredIdle). peek looks at its socket
+	// then, for a call on its way.
+	expires time.Time
+	peek    *netpeek.Peeker
+
 	mu         sync.Mutex
 	closed     bool               // by fail
 	cause      error              // of the failure that closed it
 	cancelWait context.CancelFunc // ends the reader's wait for the budget
+	// waiting says the reader waits for a message, with a deadline that
+	// a call ending on an expired connection may move to now.
+	waiting bool
 }
 
 // job is one message to serve.
@@ -535,22 +548,38 @@ func (c *conn) readLoop() (passed bool, err error) {
 		if !c.firstBy.IsZero() {
 			wait = c.firstBy
 		}
+		if !c.expires.IsZero() {
+			// Past its maximum age, a connection closes once no call is
+			// in flight: now, at its expiry, or when the last call in
+			// flight ends (release).
+			if c.expiredIdle() {
+				return false, nil
+			}
+			if time.Now().Before(c.expires) && (wait.IsZero() || c.expires.Before(wait)) {
+				wait = c.expires
+			}
+			c.setWaiting(true)
+		}
 		c.nc.SetReadDeadline(wait)
-		if c.stopping.Load() {
-			// Shutdown may have set its deadline before ours: see again.
+		if c.stopping.Load() || c.expiredIdle() {
+			// Shutdown, or the end of the last call, may have set its
+			// deadline before ours: see again.
 			return false, nil
 		}
 		if _, err := c.r.Peek(1); err != nil {
 			if c.stopping.Load() || err == io.EOF {
 				return false, nil
 			}
-			if isTimeout(err) && len(c.sem) > 0 {
+			if isTimeout(err) && (len(c.sem) > 0 || c.expired()) {
 				continue
 			}
 			if !c.firstBy.IsZero() {
 				return false, failed("waiting for the first message", err)
 			}
 			return false, failed("waiting for a message", err)
+		}
+		if !c.expires.IsZero() {
+			c.setWaiting(false)
 		}
 		c.firstBy = time.Time{}
 		c.nc.SetReadDeadline(deadline(srv.cfg.readTimeout))
@@ -644,6 +673,71 @@ func (c *conn) release(bp *[]byte) {
 	putBuf(bp)
 	<-c.sem
 	c.inFlight.Done()
+	if !c.expires.IsZero() && len(c.sem) == 0 && c.expired() {
+		// The last call in flight of an expired connection: the reader,
+		// if it waits for a message, looks again and closes it.
+		c.mu.Lock()
+		if c.waiting {
+			c.nc.SetReadDeadline(time.Now())
+		}
+		c.mu.Unlock()
+	}
+}
+
+// expired reports whether c is past its maximum age.
+func (c *conn) expired() bool {
+	return !c.expires.IsZero() && !time.Now().Before(c.expires)
+}
+
+// expiredIdle reports whether c is past its maximum age with no call in
+// flight and none on its way: nothing buffered, nothing waiting in the
+// socket. The reader then ends it: its replies are written, and a client
+// sees the close before it sends its next call on it.
+func (c *conn) expiredIdle() bool {
+	if !c.expired() || len(c.sem) > 0 || c.r.Buffered() > 0 {
+		return false
+	}
+	pending, err := c.peek.Look()
+	return err != nil || !pending
+}
+
+// setWaiting says whether the reader waits for a message; release moves
+// the deadline of the wait only.
+func (c *conn) setWaiting(w bool) {
+	c.mu.Lock()
+	c.waiting = w
+	c.mu.Unlock()
+}
+
+// expiryOf returns when nc, or a connection it wraps (*tls.Conn, and the
+// wrappers of package netutil, with a NetConn method), reaches its maximum
+// age (netutil.MaxAge), or zero if never.
+func expiryOf(nc net.Conn) time.Time {
+	for range 8 {
+		if e, ok := nc.(interface{ ExpiresAt() time.Time }); ok {
+			return e.ExpiresAt()
+		}
+		u, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		if nc = u.NetConn(); nc == nil {
+			break
+		}
+	}
+	return time.Time{}
+}
+
+// innermost returns the connection under nc's wrappers, for netpeek.
+func innermost(nc net.Conn) net.Conn {
+	for range 8 {
+		u, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok || u.NetConn() == nil {
+			break
+		}
+		nc = u.NetConn()
+	}
+	return nc
 }
 
 // busy reports whether other calls of c are running, whose replies may
