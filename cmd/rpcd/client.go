@@ -29,12 +29,14 @@ type clientFlags struct {
 	tlsCA                  string
 	tlsCert                string
 	tlsKey                 string
+	cluster                clusterFlags
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.codec, "codec", "json", "wire `codec`: json, xml, msgpack or proto")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up after this `duration`")
 	f.registerSecurity(fs)
+	f.cluster.register(fs)
 }
 
 // registerSecurity registers the authentication and TLS flags, which rpcd
@@ -218,9 +220,9 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"sent as a string. A fault prints \"fault CODE: MESSAGE\" and its data as\n"+
 			"JSON on stderr. Characters that a terminal would act on (controls, bidi\n"+
 			"overrides) in what the server sent are printed as escapes (\\u001b).\n\n"+
-			"URL is %s.\n\n%s\n\n"+
+			"URL is %s.\n\n%s\n\n%s\n\n"+
 			"Exit status: 0 success, 1 fault, 2 other errors (usage, transport,\n"+
-			"authentication, no reply within -timeout).\n\nflags:\n", urlForms, flagsBeforeURL)
+			"authentication, no reply within -timeout).\n\nflags:\n", urlForms, targetForms, flagsBeforeURL)
 		fs.PrintDefaults()
 	}
 	rest, err := parseArgs(fs, args)
@@ -232,7 +234,7 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return exitError{code: 2}
 	}
 	rawURL, method := rest[0], rest[1]
-	if _, err := parseTarget(rawURL); err != nil {
+	if err := checkTarget(rawURL); err != nil {
 		return err
 	}
 	params, err := parseParams(rest[2:])
@@ -254,13 +256,13 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		namedParams = m
 	}
-	c, err := cf.dial(rawURL)
+	callCtx, cancel := context.WithTimeout(ctx, cf.timeout)
+	defer cancel()
+	c, err := cf.open(callCtx, rawURL, method)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	callCtx, cancel := context.WithTimeout(ctx, cf.timeout)
-	defer cancel()
 	var result any
 	if namedParams != nil {
 		err = c.CallNamed(callCtx, method, &result, namedParams)

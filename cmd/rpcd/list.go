@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/polyrpc/polyrpc/rpc"
 )
 
 const listUsage = `usage: rpcd list [flags] URL
@@ -39,6 +37,8 @@ URL is %s.
 
 %s
 
+%s
+
 flags:
 `
 
@@ -49,7 +49,7 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cf.register(fs)
 	verbose := fs.Bool("v", false, "show each method's signature and help text")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), listUsage, urlForms, flagsBeforeURL)
+		fmt.Fprintf(fs.Output(), listUsage, urlForms, targetForms, flagsBeforeURL)
 		fs.PrintDefaults()
 	}
 	rest, err := parseArgs(fs, args)
@@ -60,13 +60,13 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return exitError{code: 2}
 	}
-	c, err := cf.dial(rest[0])
+	callCtx, cancel := context.WithTimeout(ctx, cf.timeout)
+	defer cancel()
+	c, err := cf.open(callCtx, rest[0], "system.listMethods", "rpc.discover", "system.methodSignature", "system.methodHelp")
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	callCtx, cancel := context.WithTimeout(ctx, cf.timeout)
-	defer cancel()
 	fail := func(err error) error { return callError(ctx, callCtx, err, cf.timeout) }
 
 	var names []string
@@ -133,7 +133,7 @@ type methodDoc struct {
 // xmlrpcMethod describes a method by system.methodSignature and
 // system.methodHelp, for servers without rpc.discover. A fault, as from a
 // server that lacks either, leaves that part unknown.
-func xmlrpcMethod(ctx context.Context, c *rpc.Client, name string) (methodDoc, error) {
+func xmlrpcMethod(ctx context.Context, c caller, name string) (methodDoc, error) {
 	var sig any
 	var m methodDoc
 	if err := c.Call(ctx, "system.methodSignature", &sig, name); err != nil && !isFault(err) {

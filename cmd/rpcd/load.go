@@ -38,6 +38,10 @@ type loadConfig struct {
 	timeout     time.Duration
 	maxPad      int
 	cf          clientFlags // TLS and authentication; codec set per client
+
+	target     *multiTarget // -target of several endpoints; nil for -urls
+	idempotent []string     // of the target's clients: demo.echo if the server says so
+	spread     *spread      // the target's calls, by endpoint
 }
 
 // loadStats are the counts of one run, or of one codec and URL of it.
@@ -56,11 +60,13 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&cfg.calls, "calls", 100, "calls per client")
 	fs.StringVar(&codecs, "codecs", "json,msgpack,proto,xml", "comma-separated `codecs`, assigned to clients in turn")
 	fs.StringVar(&urls, "urls", "tcp://127.0.0.1:9000,http://127.0.0.1:8000/", "comma-separated server `URLs` (http, https, tcp, tls, unix), assigned to clients in turn")
+	target := fs.String("target", "", "call every client's calls through this `target` instead of -urls: a URL, or several endpoints that each client balances over (see below)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 1, "calls in flight per client")
 	fs.IntVar(&cfg.pipeline, "pipeline", 0, "HTTP: pipeline up to `N` calls per connection (httprpc.WithPipelining); 0 or 1: none")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "deadline of each call")
 	fs.IntVar(&cfg.maxPad, "payload", 64, "longest random padding of each echoed value, in `characters`")
 	cfg.cf.registerSecurity(fs)
+	cfg.cf.cluster.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: rpcd load [flags]\n\n"+
 			"Runs clients × calls calls of demo.echo, each of a value unique to its client\n"+
@@ -72,7 +78,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"flight are cancelled, none is started, and the summary counts the calls\n"+
 			"made, over the time they took. Exit status: 0 when every call was made\n"+
 			"and none failed, 1 when any failed or the run was interrupted, 2 on usage\n"+
-			"errors or when a codec or URL does not work at all.\n\nflags:\n")
+			"errors or when a codec or URL does not work at all.\n\n"+
+			"-target takes the URL forms of rpcd call. With several endpoints, each\n"+
+			"client is a balancing client of them all, and the summary adds the calls\n"+
+			"each endpoint answered. demo.echo is sent again after a lost connection\n"+
+			"only if the server's rpc.discover marks it idempotent (or -idempotent).\n\n"+
+			"%s\n\nflags:\n", targetForms)
 		fs.PrintDefaults()
 	}
 	rest, err := parseArgs(fs, args)
@@ -83,6 +94,29 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError("load: unexpected argument %q", rest[0])
 	}
 	cfg.codecs, cfg.urls = splitList(codecs), splitList(urls)
+	if *target != "" {
+		urlsSet := false
+		fs.Visit(func(f *flag.Flag) { urlsSet = urlsSet || f.Name == "urls" })
+		if urlsSet {
+			return usageError("load: give -target or -urls, not both")
+		}
+		if cfg.target, err = parseMultiTarget(*target); err != nil {
+			return err
+		}
+		if cfg.target == nil {
+			// One URL: as -urls of one.
+			if _, err := parseTarget(*target); err != nil {
+				return err
+			}
+			cfg.urls = []string{*target}
+		} else {
+			if err := cfg.cf.cluster.check(); err != nil {
+				return err
+			}
+			cfg.urls = []string{cfg.target.raw}
+			cfg.spread = &spread{}
+		}
+	}
 	switch {
 	case cfg.clients <= 0 || cfg.calls <= 0 || cfg.concurrency <= 0:
 		return usageError("load: -clients, -calls and -concurrency must be positive")
@@ -105,7 +139,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// at all is a configuration error, not a million lost calls.
 	for _, u := range cfg.urls {
 		for _, name := range cfg.codecs {
-			if err := loadProbe(ctx, cfg, u, name); err != nil {
+			if err := loadProbe(ctx, &cfg, u, name); err != nil {
 				if ctx.Err() != nil {
 					return exitError{code: 1, msg: "rpcd load: interrupted before the first call"}
 				}
@@ -124,6 +158,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		st := byCombo[k]
 		fmt.Fprintf(stdout, "  %-40s calls=%d p50=%v p99=%v lost=%d duplicated=%d mismatched=%d\n",
 			k, st.calls, percentile(st.lat, 50), percentile(st.lat, 99), st.lost, st.duplicated, st.mismatched)
+	}
+	if cfg.spread != nil {
+		cfg.spread.print(stdout)
 	}
 	fmt.Fprintf(stdout, "calls=%d wall=%v calls/s=%.0f p50=%v p99=%v max=%v\n",
 		total.calls, wall.Round(time.Millisecond), float64(total.calls)/wall.Seconds(),
@@ -161,8 +198,21 @@ func splitList(s string) []string {
 
 // loadDial makes the client of one load client: as rpcd call does, but an
 // HTTP client keeps a connection per call in flight alive, and pipelines
-// with -pipeline.
-func loadDial(cfg loadConfig, rawURL, codec string) (*rpc.Client, error) {
+// with -pipeline. With a -target of several endpoints, it is a balancing
+// client, whose endpoints' clients are made so, and which counts the calls
+// each endpoint answers when count is set (not for the probes).
+func loadDial(cfg loadConfig, rawURL, codec string, count bool) (caller, error) {
+	if cfg.target != nil {
+		d, err := cfg.cf.newEndpointDialer(cfg.target, codec)
+		if err != nil {
+			return nil, err
+		}
+		d.http = []httprpc.Option{httprpc.WithMaxIdleConns(max(cfg.concurrency, 2)), httprpc.WithPipelining(cfg.pipeline)}
+		if count {
+			d.rpc = cfg.spread.options
+		}
+		return cfg.cf.newBalanced(cfg.target, d, cfg.idempotent)
+	}
 	cf := cfg.cf
 	cf.codec = codec
 	t, err := parseTarget(rawURL)
@@ -192,14 +242,27 @@ func loadDial(cfg loadConfig, rawURL, codec string) (*rpc.Client, error) {
 	return cl, nil
 }
 
-func loadProbe(ctx context.Context, cfg loadConfig, rawURL, codec string) error {
-	c, err := loadDial(cfg, rawURL, codec)
+// loadProbe makes one call of demo.echo in codec at rawURL. For a target
+// of several endpoints, it first learns whether demo.echo is idempotent
+// (cfg.idempotent).
+func loadProbe(ctx context.Context, cfg *loadConfig, rawURL, codec string) error {
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	var c caller
+	var err error
+	if cfg.target != nil {
+		var d *endpointDialer
+		if d, err = cfg.cf.newEndpointDialer(cfg.target, codec); err != nil {
+			return err
+		}
+		c, cfg.idempotent, err = cfg.cf.openBalanced(ctx, cfg.target, d, []string{"demo.echo"})
+	} else {
+		c, err = loadDial(*cfg, rawURL, codec, false)
+	}
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
-	defer cancel()
 	want := loadValue{Client: -1, Call: -1, Nonce: 1, Pad: "probe"}
 	var got loadValue
 	if err := c.Call(ctx, "demo.echo", &got, want); err != nil {
@@ -220,7 +283,7 @@ const padChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 // URL, and the wall time of the calls.
 func loadRun(ctx context.Context, cfg loadConfig, p *progress) (loadStats, map[string]*loadStats, time.Duration, error) {
 	padRunes := []rune(padChars)
-	clients := make([]*rpc.Client, cfg.clients)
+	clients := make([]caller, cfg.clients)
 	combos := make([]string, cfg.clients)
 	defer func() {
 		for _, c := range clients {
@@ -232,7 +295,7 @@ func loadRun(ctx context.Context, cfg loadConfig, p *progress) (loadStats, map[s
 	for i := range clients {
 		codec := cfg.codecs[i%len(cfg.codecs)]
 		u := cfg.urls[(i/len(cfg.codecs))%len(cfg.urls)]
-		c, err := loadDial(cfg, u, codec)
+		c, err := loadDial(cfg, u, codec, true)
 		if err != nil {
 			return loadStats{}, nil, 0, err
 		}
@@ -349,4 +412,52 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 	}
 	i := (len(sorted)*p + 99) / 100
 	return sorted[min(max(i-1, 0), len(sorted)-1)].Round(time.Microsecond)
+}
+
+// spread counts the calls of demo.echo that each endpoint of a -target
+// answered (a result or a fault: not a call lost on its way), for the
+// summary of rpcd load.
+type spread struct {
+	mu    sync.Mutex
+	byURL map[string]*atomic.Int64
+}
+
+// options are the options of the client of the endpoint at url: an
+// interceptor that counts its calls answered.
+func (s *spread) options(url string) []rpc.Option {
+	s.mu.Lock()
+	if s.byURL == nil {
+		s.byURL = map[string]*atomic.Int64{}
+	}
+	n := s.byURL[url]
+	if n == nil {
+		n = new(atomic.Int64)
+		s.byURL[url] = n
+	}
+	s.mu.Unlock()
+	return []rpc.Option{rpc.WithInterceptors(func(ctx context.Context, call *rpc.Call, next rpc.Handler) (any, error) {
+		res, err := next(ctx, call)
+		if call.Method == "demo.echo" && (err == nil || isFault(err)) {
+			n.Add(1)
+		}
+		return res, err
+	})}
+}
+
+// print writes the calls of each endpoint, and their share.
+func (s *spread) print(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var total int64
+	for _, n := range s.byURL {
+		total += n.Load()
+	}
+	for _, u := range slices.Sorted(maps.Keys(s.byURL)) {
+		n := s.byURL[u].Load()
+		share := 0.0
+		if total > 0 {
+			share = 100 * float64(n) / float64(total)
+		}
+		fmt.Fprintf(w, "  endpoint %-40s calls=%d (%.1f%%)\n", u, n, share)
+	}
 }

@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +66,13 @@ type config struct {
 	idleTimeout      time.Duration
 	readTimeout      time.Duration
 	writeTimeout     time.Duration
+
+	maxConnAge    time.Duration
+	proxyFrom     []netip.Prefix // -proxy-protocol-from
+	registerURL   string
+	registerEtcd  *multiTarget // -register, parsed
+	registerTTL   time.Duration
+	advertiseHost string
 }
 
 // usage is rpcd's usage, without the serve flags.
@@ -168,6 +177,11 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "time to read one message once it started (TCP frame; HTTP request)")
 	fs.DurationVar(&cfg.writeTimeout, "write-timeout", 30*time.Second, "time a TCP reply, or 64 KiB of an HTTP response, may take to write before the peer is dropped")
 	fs.Func("otlp-endpoint", otlpUsage, cfg.setOTLPEndpoint)
+	fs.DurationVar(&cfg.maxConnAge, "max-conn-age", 0, "close connections older than this `duration` once their calls are done, so that long-lived clients spread over new replicas; 0 means never")
+	fs.Func("proxy-protocol-from", "read the PROXY protocol header (v1 or v2) on both listeners from connections of these comma-separated `CIDRs` (address ranges of your balancers), and honour X-Forwarded-For from them; a header from any other address closes the connection", cfg.setProxyFrom)
+	fs.StringVar(&cfg.registerURL, "register", "", "register the listeners' URLs in etcd at `etcd://host:port/prefix`, under a lease kept alive while rpcd serves and revoked when it starts draining")
+	fs.DurationVar(&cfg.registerTTL, "register-ttl", 10*time.Second, "TTL of the -register lease: how long the keys of an instance that died stay in etcd")
+	fs.StringVar(&cfg.advertiseHost, "advertise", "", "the `host` (name or address) -register puts in the URLs, with each listener's port; needed when a listener is on 0.0.0.0 or ::")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at GET /metrics on this listen `address` of its own (plain HTTP, no authentication: keep it on loopback or a private network); empty disables")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug (every call), info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text (logfmt-like key=value) or json (one JSON object per line)")
@@ -204,6 +218,24 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.httpAddr == "" && cfg.tcpAddr == "" {
 		return cfg, fmt.Errorf("rpcd: no listener: -http and -tcp are both empty")
+	}
+	if cfg.maxConnAge < 0 {
+		return cfg, fmt.Errorf("rpcd: -max-conn-age must not be negative")
+	}
+	if cfg.registerURL != "" {
+		var err error
+		if cfg.registerEtcd, err = parseRegister(cfg.registerURL); err != nil {
+			return cfg, err
+		}
+		if cfg.registerTTL < time.Second {
+			return cfg, fmt.Errorf("rpcd: -register-ttl must be at least 1s (etcd counts leases in seconds)")
+		}
+	}
+	if cfg.advertiseHost != "" && cfg.registerURL == "" {
+		return cfg, fmt.Errorf("rpcd: -advertise is what -register registers: give -register too")
+	}
+	if strings.ContainsAny(cfg.advertiseHost, "/:[]") && net.ParseIP(cfg.advertiseHost) == nil {
+		return cfg, fmt.Errorf("rpcd: -advertise wants a host name or an IP address, without a port: %q", cfg.advertiseHost)
 	}
 	return cfg, nil
 }
@@ -343,6 +375,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			return err
 		}
 		defer httpLn.Close()
+		if httpLn, err = wrapListener(cfg, httpLn, log); err != nil {
+			return err
+		}
+		defer httpLn.Close()
 		if hs, err = newHTTPServer(cfg, s, keys, tlsConf, log); err != nil {
 			return err
 		}
@@ -353,6 +389,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			return err
 		}
 		defer tcpLn.Close()
+		if tcpLn, err = wrapListener(cfg, tcpLn, log); err != nil {
+			return err
+		}
+		defer tcpLn.Close()
 		if tlsConf != nil {
 			tcpLn = tls.NewListener(tcpLn, tlsConf)
 		}
@@ -360,6 +400,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			return err
 		}
 	}
+
+	// Registered once the listeners listen, so that a client that finds
+	// this instance can connect; calls wait in the backlog for Serve.
+	reg, err := registerListeners(cfg, httpLn, tcpLn, tlsConf != nil, log)
+	if err != nil {
+		return err
+	}
+	defer reg.leave()
 
 	errc := make(chan error, 2)
 	// Serve returns only at Shutdown or Close, or on a listener's failure.
@@ -378,6 +426,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 
 	log.Info("shutting down", "timeout", cfg.shutdownTimeout, "in_flight", cfg.health.inFlight.Load())
+	// Leave etcd as the drain starts: clients that watch it stop sending
+	// calls here while the listeners still serve those that come.
+	go reg.leave()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	cfg.health.drain(sctx, cfg.drainDelay)
@@ -416,6 +467,7 @@ func newHTTPServer(cfg config, s *rpc.Server, keys *auth.KeySet, tlsConf *tls.Co
 	mux.Handle("/{$}", handler)
 	mux.Handle("/RPC2", handler)
 	cfg.health.routes(mux)
+	var root http.Handler = forwardedFor(cfg, mux)
 	opts := []httprpc.Option{
 		httprpc.WithReadTimeout(cfg.readTimeout),
 		httprpc.WithWriteTimeout(cfg.writeTimeout),
@@ -430,7 +482,7 @@ func newHTTPServer(cfg config, s *rpc.Server, keys *auth.KeySet, tlsConf *tls.Co
 		// listener must not offer.
 		opts = append(opts, httprpc.WithTLSConfig(tlsConf.Clone()))
 	}
-	return httprpc.NewServer(mux, opts...)
+	return httprpc.NewServer(root, opts...)
 }
 
 // newTCPServer builds the TCP listener's server of s, which authenticates
