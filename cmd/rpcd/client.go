@@ -157,7 +157,7 @@ func callError(ctx, callCtx context.Context, err error, timeout time.Duration) e
 	case errors.As(err, &e) && e.Code == rpc.CodeDeadlineExceeded && sentDeadlinePassed(callCtx, timeout):
 		// The deadline travels with the call: the server gave up when it
 		// passed, a moment before the client would have.
-		return exitError{code: 2, msg: fmt.Sprintf("rpcd: no reply within %v (-timeout): the server stopped the call at that deadline (%d)", timeout, e.Code)}
+		return exitError{code: 2, msg: fmt.Sprintf("rpcd: no reply within %v (-timeout)", timeout)}
 	case errors.As(err, &e):
 		return exitError{code: 1, msg: faultText(e)}
 	case ctx.Err() != nil:

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/polyrpc/polyrpc/rpc"
 )
 
 const listUsage = `usage: rpcd list [flags] URL
@@ -71,7 +74,7 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	var names []string
 	listErr := c.Call(callCtx, "system.listMethods", &names)
-	if listErr != nil && !isFault(listErr) {
+	if listErr != nil && !lacks(listErr) {
 		return fail(listErr)
 	}
 	var doc *openRPC
@@ -81,7 +84,7 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		switch {
 		case err == nil:
 			doc = parseOpenRPC(raw)
-		case !isFault(err):
+		case !lacks(err):
 			return fail(err)
 		}
 	}
@@ -136,12 +139,12 @@ type methodDoc struct {
 func xmlrpcMethod(ctx context.Context, c caller, name string) (methodDoc, error) {
 	var sig any
 	var m methodDoc
-	if err := c.Call(ctx, "system.methodSignature", &sig, name); err != nil && !isFault(err) {
+	if err := c.Call(ctx, "system.methodSignature", &sig, name); err != nil && !lacks(err) {
 		return m, err
 	}
 	m.sigs = xmlrpcSignatures(name, sig)
 	if err := c.Call(ctx, "system.methodHelp", &m.help, name); err != nil {
-		if !isFault(err) {
+		if !lacks(err) {
 			return m, err
 		}
 		m.help = ""
@@ -383,4 +386,12 @@ func schemaTypeNamed(typ string, s map[string]any, depth int) string {
 		return "object"
 	}
 	return "any"
+}
+
+// lacks reports whether err is a fault that says the server lacks what list
+// asked for (a method it does not have, say): any fault but -32001, which
+// ends a call at the deadline it was sent with, as good as no reply.
+func lacks(err error) bool {
+	var e *rpc.Error
+	return errors.As(err, &e) && e.Code != rpc.CodeDeadlineExceeded
 }
