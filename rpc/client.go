@@ -29,9 +29,12 @@ type Client struct {
 	// reply is checked against; not for codecs whose replies come in order
 	// (wire.InOrder).
 	matchIDs bool
-	seq      atomic.Uint64
-	handler  Handler // interceptors around send
-	log      *slog.Logger
+	// entries is set for a codec that encodes wire.Call.Entries, which
+	// a call's metadata is handed in without building a map.
+	entries bool
+	seq     atomic.Uint64
+	handler Handler // interceptors around send
+	log     *slog.Logger
 }
 
 // NewClient returns a client that sends calls over t encoded with c. It fails
@@ -53,6 +56,9 @@ func newClient(ex exchanger, c Codec, opts []Option) (*Client, error) {
 	}
 	u, ok := c.(wire.InOrder)
 	cl := &Client{ex: ex, codec: c, matchIDs: !(ok && u.InOrder()), log: cfg.log}
+	if e, ok := c.(wire.EntriesEncoder); ok {
+		cl.entries = e.EncodesEntries()
+	}
 	cl.handler = chain(cl.send, cfg.interceptors)
 	return cl, nil
 }
@@ -168,9 +174,10 @@ func (c *Client) Notify(ctx context.Context, method string, params ...any) error
 // calling is what one call needs; pooled, as the Call escapes into the
 // interceptors and the codec.
 type calling struct {
-	call   Call
-	params goParams
-	wcall  wire.Call
+	call    Call
+	params  goParams
+	wcall   wire.Call
+	entries wire.Entries // what the call's SetMetadata sets
 }
 
 var callingPool = sync.Pool{New: func() any { return new(calling) }}
@@ -179,7 +186,7 @@ func (c *Client) do(ctx context.Context, method string, notification bool, args 
 	cl := callingPool.Get().(*calling)
 	cl.params = goParams{args: args, named: named}
 	cl.call = Call{Method: method, Codec: c.codec.Name(), Notification: notification, Params: &cl.params,
-		args: args, named: named, result: result, scratch: &cl.wcall}
+		args: args, named: named, result: result, scratch: &cl.wcall, entries: &cl.entries}
 	cl.call.md, _ = metadata.FromOutgoingContext(ctx)
 	_, err := c.handler(ctx, &cl.call)
 	*cl = calling{}
@@ -207,17 +214,18 @@ func (c *Client) send(ctx context.Context, call *Call) (any, error) {
 		}
 		call.SetMetadata(metadata.TimeoutKey, strconv.FormatInt(ms, 10))
 	}
-	if call.md != nil {
-		if err := call.md.Validate(); err != nil {
-			return nil, fmt.Errorf("rpc: %s: %w", call.Method, err)
-		}
+	if err := call.validMetadata(); err != nil {
+		return nil, fmt.Errorf("rpc: %s: %w", call.Method, err)
 	}
 	var carrier *wire.MDCarrier
-	if c.ex.inMessage() {
-		wc.Meta = call.md
-	} else {
-		carrier = &wire.MDCarrier{Request: call.md}
+	switch {
+	case !c.ex.inMessage():
+		carrier = &wire.MDCarrier{Request: call.Metadata()}
 		ctx = wire.WithCarrier(ctx, carrier)
+	case c.entries:
+		wc.Meta, wc.Entries = call.md, call.entries
+	default:
+		wc.Meta = call.Metadata()
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -51,11 +52,14 @@ type Call struct {
 	result  any
 	scratch *wire.Call
 
-	// Metadata: md is the request's (a server's incoming, a client's
-	// outgoing, owned when mdOwned), carrier where a transport holds it
-	// beside the message; reply is the reply's.
+	// Metadata: the request's (a server's incoming, a client's outgoing)
+	// is md with entries over it: on a server what the codec decoded, on a
+	// client the context's and what SetMetadata set; md is not modified
+	// once given, entries is the call's own (nil until needed). carrier
+	// is where a transport holds it beside the message; reply is the
+	// reply's.
 	md      metadata.MD
-	mdOwned bool
+	entries *wire.Entries
 	carrier wire.Carrier
 	reply   metadata.MD
 
@@ -107,25 +111,44 @@ func (c *Call) replied(size int) {
 // the context's (metadata.NewOutgoingContext) with what interceptors set.
 // It must not be modified: use SetMetadata.
 func (c *Call) Metadata() metadata.MD {
+	md := c.md
+	if c.entries.Len() > 0 {
+		md = c.merged()
+	}
 	if c.carrier != nil {
-		if md := c.carrier.Metadata(); len(c.md) == 0 {
-			return md
-		} else if len(md) > 0 {
-			merged := c.md.Clone()
-			for k, v := range md {
-				merged[k] = v
+		if hmd := c.carrier.Metadata(); len(md) == 0 {
+			return hmd
+		} else if len(hmd) > 0 {
+			if c.entries.Len() == 0 {
+				md = md.Clone()
 			}
-			return merged
+			for k, v := range hmd {
+				md[k] = v
+			}
 		}
 	}
-	return c.md
+	return md
+}
+
+// merged returns a new MD of md with entries over it.
+func (c *Call) merged() metadata.MD {
+	md := make(metadata.MD, len(c.md)+c.entries.Len())
+	for k, v := range c.md {
+		md[k] = v
+	}
+	for i := range c.entries.Len() {
+		k, v := c.entries.At(i)
+		md[k] = v
+	}
+	return md
 }
 
 // MetadataValue returns the value of key in the call's metadata (see
-// Metadata), "" when it has none, without building the whole of it: over
-// HTTP, a server's metadata is the request's headers, which Metadata
-// turns into a new MD at each call. It is for interceptors that read an
-// entry or two (a trace context, say). key is looked up lower cased.
+// Metadata), "" when it has none, without building the whole of it, as
+// Metadata does at each call for a server's (from the entries its codec
+// decoded, or over HTTP the request's headers) and for a client's that
+// interceptors set. It is for interceptors that read an entry or two (a
+// trace context, say). key is looked up lower cased.
 func (c *Call) MetadataValue(key string) string { return c.metadataValue(lower(key)) }
 
 // metadataValue returns one value of the request's metadata, without
@@ -136,17 +159,47 @@ func (c *Call) metadataValue(key string) string {
 			return v
 		}
 	}
+	if v, ok := c.entries.Get(key); ok {
+		return v
+	}
 	return c.md[key]
 }
 
 // SetMetadata sets an entry of the metadata a client's call sends, for
 // interceptors (tracing context, say); the key is lowered.
 func (c *Call) SetMetadata(key, value string) {
-	if !c.mdOwned {
-		c.md = c.md.Clone()
-		c.mdOwned = true
+	if c.entries == nil {
+		c.entries = new(wire.Entries)
 	}
-	c.md[lower(key)] = value
+	c.entries.Set(lower(key), value)
+}
+
+// validMetadata reports why the metadata a client's call sends is not
+// valid, as metadata.MD.Validate would for Metadata, without building it.
+func (c *Call) validMetadata() error {
+	if c.entries.Len() == 0 {
+		return c.md.Validate()
+	}
+	if err := c.entries.Validate(); err != nil {
+		return err
+	}
+	n := c.entries.Len()
+	for k, v := range c.md {
+		if _, over := c.entries.Get(k); over {
+			continue
+		}
+		n++
+		if err := metadata.ValidKey(k); err != nil {
+			return err
+		}
+		if err := metadata.ValidValue(v); err != nil {
+			return fmt.Errorf("metadata %s: %w", k, err)
+		}
+	}
+	if n > metadata.MaxEntries {
+		return fmt.Errorf("metadata: %d entries, more than %d", n, metadata.MaxEntries)
+	}
+	return nil
 }
 
 // SetReplyMetadata sets an entry of the metadata a server's reply carries,
@@ -221,6 +274,23 @@ type callContext struct {
 	done  chan struct{} // made by Done
 	stop  func() bool   // ends the watch of the parent's Done
 	timer *time.Timer   // fires at the deadline
+}
+
+// callContextMeta is a callContext with room for the request's metadata
+// entries, which its call refers to: one allocation for both.
+type callContextMeta struct {
+	callContext
+	entries wire.Entries
+}
+
+// newCallContext returns the context of a call whose request carried
+// entries, and a copy of them for its Call, nil for none.
+func newCallContext(ctx context.Context, entries *wire.Entries) (*callContext, *wire.Entries) {
+	if entries.Len() == 0 {
+		return &callContext{Context: ctx}, nil
+	}
+	cm := &callContextMeta{callContext: callContext{Context: ctx}, entries: *entries}
+	return &cm.callContext, &cm.entries
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

@@ -186,13 +186,11 @@ func (s *Server) serveOne(ctx context.Context, c Codec, msg, dst []byte, inBatch
 		s.cancelCall(ctx, c, req)
 		return dst
 	}
-	if req.Meta != nil {
-		if err := req.Meta.Validate(); err != nil {
-			return s.appendError(ctx, c, dst, req, &Error{Code: CodeInvalidRequest, Message: "invalid request: " + err.Error()})
-		}
+	if err := validRequestMetadata(req); err != nil {
+		return s.appendError(ctx, c, dst, req, &Error{Code: CodeInvalidRequest, Message: "invalid request: " + err.Error()})
 	}
-	cc := &callContext{Context: ctx}
-	cc.call = Call{Method: req.Method, Codec: c.Name(), Notification: req.Notification, Params: req.Params, md: req.Meta, reqSize: len(msg)}
+	cc, entries := newCallContext(ctx, &req.Entries)
+	cc.call = Call{Method: req.Method, Codec: c.Name(), Notification: req.Notification, Params: req.Params, md: req.Meta, entries: entries, reqSize: len(msg)}
 	cc.call.Peer, _ = PeerFromContext(ctx)
 	if !inBatch {
 		if cr, ok := wire.CarrierFrom(ctx); ok {
@@ -233,6 +231,19 @@ func (s *Server) serveOne(ctx context.Context, c Codec, msg, dst []byte, inBatch
 	return out
 }
 
+// validRequestMetadata reports why the metadata of req is not valid.
+func validRequestMetadata(req *wire.Request) error {
+	if req.Meta != nil {
+		if err := req.Meta.Validate(); err != nil {
+			return err
+		}
+	}
+	if req.Entries.Len() > 0 {
+		return req.Entries.Validate()
+	}
+	return nil
+}
+
 // maxTimeout bounds the timeout a caller may send: beyond it, as good as
 // none.
 const maxTimeout = 365 * 24 * time.Hour
@@ -243,7 +254,8 @@ const maxTimeout = 365 * 24 * time.Hour
 // from 0 up is refused.
 func (s *Server) setDeadline(cc *callContext) *Error {
 	var d time.Duration
-	if v := cc.call.metadataValue(metadata.TimeoutKey); v != "" {
+	v := cc.call.metadataValue(metadata.TimeoutKey)
+	if v != "" {
 		ms, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || ms < 0 {
 			return &Error{Code: CodeInvalidRequest, Message: "invalid request: " + metadata.TimeoutKey + " " + strconv.Quote(clip(v)) + " is not a whole number of milliseconds"}
@@ -257,7 +269,7 @@ func (s *Server) setDeadline(cc *callContext) *Error {
 	}
 	if d > 0 {
 		cc.deadline = time.Now().Add(d)
-	} else if cc.call.metadataValue(metadata.TimeoutKey) == "0" {
+	} else if v == "0" {
 		cc.deadline = time.Now() // the caller's time is up
 	}
 	return nil

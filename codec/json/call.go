@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/polyrpc/polyrpc/codec/internal/mdwire"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -11,13 +12,13 @@ import (
 //
 //	{"jsonrpc":"2.0","method":"m","params":[...],"id":7}
 //
-// where the id is call.ID.Seq. A notification has no id. call.Meta, when
-// not empty, follows as a member "meta", an object of strings in key
-// order; without it the message is as it always was. call.Named, when
-// not nil, is sent as a params object and must encode as one (a map with
-// string keys, or a struct; a nil map or pointer sends {}). With neither
-// Args nor Named, params are left out. On error, dst is returned unchanged
-// in length.
+// where the id is call.ID.Seq. A notification has no id. The metadata,
+// call.Meta with call.Entries over it, when not empty, follows as a member
+// "meta", an object of strings in key order; without it the message is as
+// it always was. call.Named, when not nil, is sent as a params object and
+// must encode as one (a map with string keys, or a struct; a nil map or
+// pointer sends {}). With neither Args nor Named, params are left out. On
+// error, dst is returned unchanged in length.
 func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	n := len(dst)
 	dst = append(dst, `{"jsonrpc":"2.0","method":`...)
@@ -55,8 +56,12 @@ func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 		dst = append(dst, `,"id":`...)
 		dst = strconv.AppendUint(dst, call.ID.Seq, 10)
 	}
-	if len(call.Meta) > 0 {
-		dst = appendMeta(dst, call.Meta)
+	if mdwire.Has(call.Meta, call.Entries) {
+		dst = appendMeta(dst, call.Meta, call.Entries)
 	}
 	return append(dst, '}'), nil
 }
+
+// EncodesEntries implements wire.EntriesEncoder: AppendCall encodes
+// wire.Call.Entries.
+func (c *Codec) EncodesEntries() bool { return true }

@@ -204,14 +204,14 @@ func FuzzDecodeRequest(f *testing.F) {
 		// Metadata reads as encoding/json reads it.
 		if raw, ok := env["meta"]; ok && string(raw) != "null" {
 			var want map[string]string
-			if err := stdjson.Unmarshal(raw, &want); err != nil || !maps.Equal(want, req.Meta) && len(want)+len(req.Meta) > 0 {
-				t.Fatalf("meta %s read as %q, encoding/json reads %q (%v)", raw, req.Meta, want, err)
+			if err := stdjson.Unmarshal(raw, &want); err != nil || !maps.Equal(want, req.Entries.MD()) && len(want)+len(req.Entries.MD()) > 0 {
+				t.Fatalf("meta %s read as %q, encoding/json reads %q (%v)", raw, req.Entries.MD(), want, err)
 			}
 			if req.Dialect&json.DialectMeta == 0 {
 				t.Fatalf("meta %s without DialectMeta", raw)
 			}
-		} else if req.Meta != nil || req.Dialect&json.DialectMeta != 0 {
-			t.Fatalf("no meta, yet %q, dialect %d", req.Meta, req.Dialect)
+		} else if req.Entries.MD() != nil || req.Dialect&json.DialectMeta != 0 {
+			t.Fatalf("no meta, yet %q, dialect %d", req.Entries.MD(), req.Dialect)
 		}
 
 		// Decode, encode, decode: the same call.
@@ -219,7 +219,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args, Meta: req.Meta}
+		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args, Entries: &req.Entries}
 		if named != nil {
 			call.Named = named
 		}
@@ -235,7 +235,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if tooMany(err) {
 			return
 		}
-		if err != nil || req2.Method != req.Method || req2.Notification != req.Notification || !maps.Equal(req2.Meta, req.Meta) ||
+		if err != nil || req2.Method != req.Method || req2.Notification != req.Notification || !maps.Equal(req2.Entries.MD(), req.Entries.MD()) ||
 			(args == nil) != (args2 == nil) || (named == nil) != (named2 == nil) ||
 			!sameValue(args, args2) && args != nil || !sameValue(named, named2) && named != nil {
 			t.Fatalf("%s\nbecame %s:\n%#v %#v\n%#v %#v", msg, msg2, args, named, args2, named2)

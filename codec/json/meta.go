@@ -1,8 +1,11 @@
 package json
 
 import (
+	"bytes"
 	"errors"
 	"math"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/polyrpc/polyrpc/codec/internal/mdwire"
 	"github.com/polyrpc/polyrpc/rpc/metadata"
@@ -17,64 +20,104 @@ const DialectMeta uint8 = 0x80
 
 var _ wire.IDKeyer = (*Codec)(nil)
 
-// decodeMeta decodes the valid JSON value v of a "meta" member: an object
-// of strings, or null for none. It refuses anything else, more than
+// inlineMeta is how many entries of metadata decodeMeta notes on its
+// stack; beyond them, in memory of their own.
+const inlineMeta = 8
+
+// decodeMeta decodes the valid JSON value v of a "meta" member into e: an
+// object of strings, or null for none. It refuses anything else, more than
 // metadata.MaxEntries members, and keys and values that metadata.Validate
-// refuses. An empty object is no metadata: nil.
-func decodeMeta(msg []byte, v span) (metadata.MD, error) {
+// refuses. An empty object is no metadata. The keys and values share one
+// allocation, the one the call takes.
+func decodeMeta(msg []byte, v span, e *wire.Entries) error {
 	switch msg[v.off] {
 	case 'n':
-		return nil, nil
+		return nil
 	case '{':
 	default:
-		return nil, errors.New("meta must be an object of strings, not " + kindName(msg[v.off:v.end]))
+		return errors.New("meta must be an object of strings, not " + kindName(msg[v.off:v.end]))
 	}
 	w, err := newWalker(msg, v.off, math.MaxInt)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var md metadata.MD
+	// The members' keys and values, quoted, and what they take unquoted
+	// (at most as much, unless a byte that is not UTF-8 becomes U+FFFD);
+	// the arrays hold the usual few.
+	type member struct{ key, val span }
+	var membersBuf [inlineMeta]member
+	members, size := membersBuf[:0], 0
 	for n := 0; ; n++ {
 		more, err := w.next()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !more {
 			break
 		}
 		if n == metadata.MaxEntries {
-			return nil, mdwire.ErrTooMany
+			return mdwire.ErrTooMany
 		}
 		val, err := w.value()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		key := unquote(msg[w.key.off:w.key.end])
 		if msg[val.off] != '"' {
-			return nil, errors.New("meta must be an object of strings: " + excerpt([]byte(key)) + " is " + kindName(msg[val.off:val.end]))
+			return errors.New("meta must be an object of strings: " + excerpt([]byte(unquote(msg[w.key.off:w.key.end]))) + " is " + kindName(msg[val.off:val.end]))
 		}
-		if md == nil {
-			md = make(metadata.MD, 4)
-		}
-		md[key] = unquote(msg[val.off:val.end])
+		members = append(members, member{w.key, val})
+		size += w.key.end - w.key.off - 2 + val.end - val.off - 2
 	}
-	if err := md.Validate(); err != nil {
-		return nil, err
+	if len(members) == 0 {
+		return nil
 	}
-	return md, nil
+	var sb strings.Builder
+	sb.Grow(size)
+	var endsBuf [2 * inlineMeta]int
+	ends := endsBuf[:0]
+	for _, m := range members {
+		writeUnquoted(&sb, msg[m.key.off:m.key.end])
+		ends = append(ends, sb.Len())
+		writeUnquoted(&sb, msg[m.val.off:m.val.end])
+		ends = append(ends, sb.Len())
+	}
+	all := sb.String()
+	off := 0
+	for i := range members {
+		e.Add(all[off:ends[2*i]], all[ends[2*i]:ends[2*i+1]])
+		off = ends[2*i+1]
+	}
+	if err := e.Validate(); err != nil {
+		*e = wire.Entries{}
+		return err
+	}
+	return nil
 }
 
-// appendMeta appends the member "meta" with md's entries in key order.
-func appendMeta(dst []byte, md metadata.MD) []byte {
-	var buf [16]string
+// writeUnquoted writes what the valid JSON string raw holds, as unquote
+// returns it.
+func writeUnquoted(sb *strings.Builder, raw []byte) {
+	s := raw[1 : len(raw)-1]
+	if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+		sb.Write(s)
+		return
+	}
+	var buf [256]byte
+	sb.Write(appendUnquoted(buf[:0], s))
+}
+
+// appendMeta appends the member "meta" with the entries of md, with e over
+// it, in key order.
+func appendMeta(dst []byte, md metadata.MD, e *wire.Entries) []byte {
+	var buf mdwire.Buf
 	dst = append(dst, `,"meta":{`...)
-	for i, k := range mdwire.Keys(md, buf[:]) {
+	for i, p := range mdwire.Sorted(md, e, &buf) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendQuoted(dst, k)
+		dst = appendQuoted(dst, p.Key)
 		dst = append(dst, ':')
-		dst = appendQuoted(dst, md[k])
+		dst = appendQuoted(dst, p.Value)
 	}
 	return append(dst, '}')
 }

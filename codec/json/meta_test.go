@@ -38,7 +38,7 @@ func TestGoldenMetaDecodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var a, b int64
-	if req.Method != "subtract" || req.Dialect != json.Dialect2|json.DialectMeta || !maps.Equal(req.Meta, goldenCallMeta) ||
+	if req.Method != "subtract" || req.Dialect != json.Dialect2|json.DialectMeta || !maps.Equal(req.Entries.MD(), goldenCallMeta) ||
 		req.Params.DecodeAt(0, &a) != nil || req.Params.DecodeAt(1, &b) != nil || a != 42 || b != 23 || string(req.ID.Raw) != "1" {
 		t.Errorf("call_meta decodes to %+v", req)
 	}
@@ -46,7 +46,7 @@ func TestGoldenMetaDecodes(t *testing.T) {
 	if err := c.DecodeRequest(readGolden(t, "call_notification_meta"), &req); err != nil {
 		t.Fatal(err)
 	}
-	if req.Method != "update" || !req.Notification || req.Meta["traceparent"] != goldenCallMeta["traceparent"] || len(req.Meta) != 1 {
+	if req.Method != "update" || !req.Notification || req.Entries.MD()["traceparent"] != goldenCallMeta["traceparent"] || len(req.Entries.MD()) != 1 {
 		t.Errorf("call_notification_meta decodes to %+v", req)
 	}
 
@@ -54,7 +54,7 @@ func TestGoldenMetaDecodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var id any
-	if req.Method != wire.CancelMethod || !req.Notification || req.Meta != nil || req.Params.DecodeNamed("id", &id) != nil {
+	if req.Method != wire.CancelMethod || !req.Notification || req.Entries.MD() != nil || req.Params.DecodeNamed("id", &id) != nil {
 		t.Fatalf("call_cancel decodes to %+v", req)
 	}
 	if k, ok := wire.KeyOf(id); !ok || k != (wire.Key{Num: 1}) {
@@ -102,17 +102,17 @@ func TestMetaRoundTrip(t *testing.T) {
 			t.Errorf("empty metadata: %s, want %s", empty, plain)
 		}
 		var req wire.Request
-		if err := c.DecodeRequest(plain, &req); err != nil || req.Meta != nil || req.Dialect != json.Dialect2 {
-			t.Errorf("%s: meta %v, dialect %d, %v", plain, req.Meta, req.Dialect, err)
+		if err := c.DecodeRequest(plain, &req); err != nil || req.Entries.MD() != nil || req.Dialect != json.Dialect2 {
+			t.Errorf("%s: meta %v, dialect %d, %v", plain, req.Entries.MD(), req.Dialect, err)
 		}
 		call.Meta = md
 		msg, err := c.AppendCall(nil, &call)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.DecodeRequest(msg, &req); err != nil || !maps.Equal(req.Meta, md) || req.Notification != notification ||
+		if err := c.DecodeRequest(msg, &req); err != nil || !maps.Equal(req.Entries.MD(), md) || req.Notification != notification ||
 			req.Dialect != json.Dialect2|json.DialectMeta {
-			t.Errorf("%s: meta %v, dialect %d, %v", msg, req.Meta, req.Dialect, err)
+			t.Errorf("%s: meta %v, dialect %d, %v", msg, req.Entries.MD(), req.Dialect, err)
 		}
 	}
 
@@ -205,14 +205,14 @@ func TestMetaRefused(t *testing.T) {
 	// At the bounds: accepted.
 	for _, meta := range []string{many(64), `{"` + strings.Repeat("k", 64) + `":"` + strings.Repeat("v", 4096) + `"}`, `{"a":"tab\tok"}`} {
 		var req wire.Request
-		if err := c.DecodeRequest([]byte(`{"jsonrpc":"2.0","method":"m","id":1,"meta":`+meta+`}`), &req); err != nil || len(req.Meta) == 0 {
+		if err := c.DecodeRequest([]byte(`{"jsonrpc":"2.0","method":"m","id":1,"meta":`+meta+`}`), &req); err != nil || len(req.Entries.MD()) == 0 {
 			t.Errorf("meta %.80s: %v", meta, err)
 		}
 	}
 	// A key given twice counts once in the map and twice against the bound.
 	var req wire.Request
-	if err := c.DecodeRequest([]byte(`{"jsonrpc":"2.0","method":"m","id":1,"meta":{"a":"1","a":"2"}}`), &req); err != nil || req.Meta["a"] != "2" {
-		t.Errorf("repeated key: %v, %v", req.Meta, err)
+	if err := c.DecodeRequest([]byte(`{"jsonrpc":"2.0","method":"m","id":1,"meta":{"a":"1","a":"2"}}`), &req); err != nil || req.Entries.MD()["a"] != "2" {
+		t.Errorf("repeated key: %v, %v", req.Entries.MD(), err)
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 // with the same exact integers as params. An error member that is not null
 // becomes r.Error, its data decoded into natural Go types; an error that is
 // not a JSON-RPC error object with an integer code is kept whole as the Data
-// of a CodeServerError. A "meta" member becomes r.Meta (see DecodeRequest).
+// of a CodeServerError. A "meta" member becomes r.Meta (nil for {} or
+// null; see DecodeRequest).
 // A reply with neither result nor error, a "meta" that DecodeRequest would
 // refuse, or a reply that is not valid JSON, is an error.
 func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
@@ -44,11 +45,11 @@ func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 		}
 	}
 	if env.meta.end != 0 {
-		md, err := decodeMeta(msg, env.meta)
-		if err != nil {
+		var e wire.Entries
+		if err := decodeMeta(msg, env.meta, &e); err != nil {
 			return errors.New("json: the reply's meta: " + err.Error())
 		}
-		r.Meta = md
+		r.Meta = e.MD()
 	}
 	if e := env.errObj; e.end != 0 && msg[e.off] != 'n' {
 		r.Error = decodeError(msg[e.off:e.end])

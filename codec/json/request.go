@@ -16,8 +16,8 @@ import (
 // until the server decodes them into the method's parameter types, and they
 // refer to msg, as does req.ID.Raw, which is the id exactly as sent.
 //
-// A "meta" member, an object of strings, is the call's metadata, req.Meta
-// (nil for {} or null); the request's Dialect then has DialectMeta set
+// A "meta" member, an object of strings, is the call's metadata,
+// req.Entries (none for {} or null); the request's Dialect then has DialectMeta set
 // (unless it was null), so that its response carries the reply's metadata.
 //
 // Errors are *wire.Error values: CodeParseError for malformed JSON (the reply
@@ -93,11 +93,9 @@ func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 		return invalidRequest("params must be an array or an object")
 	}
 	if env.meta.end != 0 {
-		md, err := decodeMeta(msg, env.meta)
-		if err != nil {
+		if err := decodeMeta(msg, env.meta, &req.Entries); err != nil {
 			return invalidRequest(err.Error())
 		}
-		req.Meta = md
 		if msg[env.meta.off] != 'n' {
 			req.Dialect |= DialectMeta
 		}

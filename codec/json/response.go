@@ -63,7 +63,7 @@ func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) 
 		dst = append(dst, resp.ID.Raw...)
 	}
 	if resp.Dialect&DialectMeta != 0 && len(resp.Meta) > 0 {
-		dst = appendMeta(dst, resp.Meta)
+		dst = appendMeta(dst, resp.Meta, nil)
 	}
 	return append(dst, '}'), nil
 }

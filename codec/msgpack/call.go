@@ -3,6 +3,7 @@ package msgpack
 import (
 	"errors"
 
+	"github.com/polyrpc/polyrpc/codec/internal/mdwire"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 )
 
@@ -11,9 +12,9 @@ import (
 //	[0, msgid, "method", [params...]]
 //	[2, "method", [params...]]
 //
-// where the msgid is call.ID.Seq as an unsigned integer. call.Meta, when not
-// empty, follows the params as one more element, a map of str to str in
-// key order:
+// where the msgid is call.ID.Seq as an unsigned integer. The metadata,
+// call.Meta with call.Entries over it, when not empty, follows the params
+// as one more element, a map of str to str in key order:
 //
 //	[0, msgid, "method", [params...], {"key": "value", ...}]
 //	[2, "method", [params...], {"key": "value", ...}]
@@ -28,7 +29,7 @@ import (
 func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	n := len(dst)
 	withMeta := byte(0)
-	if len(call.Meta) > 0 && !c.noCallMeta {
+	if mdwire.Has(call.Meta, call.Entries) && !c.noCallMeta {
 		withMeta = 1
 	}
 	if call.Notification {
@@ -42,7 +43,7 @@ func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 		dst, err = c.appendParams(dst, call)
 	}
 	if err == nil && withMeta != 0 {
-		dst, err = appendMeta(dst, call.Meta)
+		dst, err = appendMeta(dst, call.Meta, call.Entries)
 	}
 	if err != nil {
 		return dst[:n], err
@@ -77,3 +78,7 @@ func (c *Codec) appendParams(dst []byte, call *wire.Call) ([]byte, error) {
 	}
 	return dst, nil
 }
+
+// EncodesEntries implements wire.EntriesEncoder: AppendCall encodes
+// wire.Call.Entries.
+func (c *Codec) EncodesEntries() bool { return true }

@@ -218,7 +218,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 
 		// Decode, encode, decode: the same call.
-		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args, Meta: req.Meta}
+		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args, Entries: &req.Entries}
 		if named != nil {
 			call.Named = named
 		}
@@ -234,7 +234,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if tooMany(err) {
 			return
 		}
-		if err != nil || req2.Method != req.Method || req2.Notification != req.Notification || !maps.Equal(req2.Meta, req.Meta) ||
+		if err != nil || req2.Method != req.Method || req2.Notification != req.Notification || !maps.Equal(req2.Entries.MD(), req.Entries.MD()) ||
 			(args == nil) != (args2 == nil) || (named == nil) != (named2 == nil) ||
 			args != nil && !sameNatural(args, args2) || named != nil && !sameNatural(named, named2) {
 			t.Fatalf("% x\nbecame % x:\n%#v %#v\n%#v %#v", msg, msg2, args, named, args2, named2)
@@ -242,14 +242,14 @@ func FuzzDecodeRequest(f *testing.F) {
 
 		// The reply echoes the msgid verbatim, and carries metadata back
 		// to a request that carried some.
-		out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Dialect: req.Dialect, Result: args, Meta: req.Meta})
+		out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Dialect: req.Dialect, Result: args, Meta: req.Entries.MD()})
 		if err != nil {
 			t.Fatalf("reply: %v", err)
 		}
 		var r wire.Reply
-		if err := c.DecodeReply(out, &r); err != nil || !sameID(r.ID.Raw, req.ID.Raw) || !maps.Equal(r.Meta, req.Meta) ||
+		if err := c.DecodeReply(out, &r); err != nil || !sameID(r.ID.Raw, req.ID.Raw) || !maps.Equal(r.Meta, req.Entries.MD()) ||
 			req.Dialect&msgpack.DialectMeta == 0 && r.Meta != nil {
-			t.Fatalf("reply % x does not echo msgid % x, or metadata %v: %v", out, req.ID.Raw, req.Meta, err)
+			t.Fatalf("reply % x does not echo msgid % x, or metadata %v: %v", out, req.ID.Raw, req.Entries.MD(), err)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package msgpack
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/polyrpc/polyrpc/codec/internal/mdwire"
 	"github.com/polyrpc/polyrpc/rpc/metadata"
@@ -17,55 +18,80 @@ const DialectMeta uint8 = 1
 
 var _ wire.IDKeyer = (*Codec)(nil)
 
-// decodeMeta decodes the validated metadata element at s: a map of str (or
-// bin) keys to str (or bin) values, or nil for none. It refuses anything
-// else, more than metadata.MaxEntries entries, and keys and values that
-// metadata.Validate refuses. An empty map is no metadata: nil.
-func decodeMeta(msg []byte, s span) (metadata.MD, error) {
+// decodeMeta decodes the validated metadata element at s into e: a map of
+// str (or bin) keys to str (or bin) values, or nil for none. It refuses
+// anything else, more than metadata.MaxEntries entries, and keys and
+// values that metadata.Validate refuses. An empty map is no metadata. The
+// keys and values share one allocation, the one the call takes.
+func decodeMeta(msg []byte, s span, e *wire.Entries) error {
 	var h head
 	_ = readHead(msg, s.off, &h)
 	switch {
 	case h.kind == kindNil:
-		return nil, nil
+		return nil
 	case h.kind != kindMap:
-		return nil, errors.New("meta must be a map of strings, not " + article(h.kind) + " " + h.kind.String())
+		return errors.New("meta must be a map of strings, not " + article(h.kind) + " " + h.kind.String())
 	case h.n > metadata.MaxEntries:
-		return nil, mdwire.ErrTooMany
+		return mdwire.ErrTooMany
 	case h.n == 0:
-		return nil, nil
+		return nil
 	}
-	md := make(metadata.MD, h.n)
+	size := 0
 	j := h.off
 	for range h.n {
 		var k, v head
 		_ = readHead(msg, j, &k)
 		if k.kind != kindStr && k.kind != kindBin {
-			return nil, errors.New("meta must be a map of strings: a key is " + article(k.kind) + " " + k.kind.String())
+			return errors.New("meta must be a map of strings: a key is " + article(k.kind) + " " + k.kind.String())
 		}
-		key := msg[k.off:k.end()]
 		_ = readHead(msg, k.end(), &v)
 		if v.kind != kindStr && v.kind != kindBin {
-			return nil, errors.New("meta must be a map of strings: " + excerpt(string(key)) + " is " + article(v.kind) + " " + v.kind.String())
+			return errors.New("meta must be a map of strings: " + excerpt(string(msg[k.off:k.end()])) + " is " + article(v.kind) + " " + v.kind.String())
 		}
-		md[string(key)] = string(msg[v.off:v.end()])
+		size += k.n + v.n
 		j = v.end()
 	}
-	if err := md.Validate(); err != nil {
-		return nil, err
+	var sb strings.Builder
+	sb.Grow(size)
+	j = h.off
+	for range h.n {
+		var k, v head
+		_ = readHead(msg, j, &k)
+		_ = readHead(msg, k.end(), &v)
+		sb.Write(msg[k.off:k.end()])
+		sb.Write(msg[v.off:v.end()])
+		j = v.end()
 	}
-	return md, nil
+	all := sb.String()
+	off := 0
+	j = h.off
+	for range h.n {
+		var k, v head
+		_ = readHead(msg, j, &k)
+		_ = readHead(msg, k.end(), &v)
+		e.Add(all[off:off+k.n], all[off+k.n:off+k.n+v.n])
+		off += k.n + v.n
+		j = v.end()
+	}
+	if err := e.Validate(); err != nil {
+		*e = wire.Entries{}
+		return err
+	}
+	return nil
 }
 
-// appendMeta appends md as a map of str to str in key order.
-func appendMeta(dst []byte, md metadata.MD) ([]byte, error) {
-	var buf [16]string
-	dst = appendMapHeader(dst, len(md))
+// appendMeta appends the metadata md, with e over it, as a map of str to
+// str in key order.
+func appendMeta(dst []byte, md metadata.MD, e *wire.Entries) ([]byte, error) {
+	var buf mdwire.Buf
+	pairs := mdwire.Sorted(md, e, &buf)
+	dst = appendMapHeader(dst, len(pairs))
 	var err error
-	for _, k := range mdwire.Keys(md, buf[:]) {
-		if dst, err = appendStr(dst, k); err != nil {
+	for _, p := range pairs {
+		if dst, err = appendStr(dst, p.Key); err != nil {
 			return dst, err
 		}
-		if dst, err = appendStr(dst, md[k]); err != nil {
+		if dst, err = appendStr(dst, p.Value); err != nil {
 			return dst, err
 		}
 	}

@@ -53,14 +53,14 @@ func TestGoldenMeta(t *testing.T) {
 		t.Fatal(err)
 	}
 	var a, b int64
-	if req.Method != "subtract" || req.Dialect != msgpack.DialectMeta || !maps.Equal(req.Meta, goldenCallMeta) ||
+	if req.Method != "subtract" || req.Dialect != msgpack.DialectMeta || !maps.Equal(req.Entries.MD(), goldenCallMeta) ||
 		req.Params.DecodeAt(0, &a) != nil || req.Params.DecodeAt(1, &b) != nil || a != 42 || b != 23 || !bytes.Equal(req.ID.Raw, []byte{1}) {
 		t.Errorf("call_meta decodes to %+v", req)
 	}
 	if err := c.DecodeRequest(readGolden(t, "call_notification_meta"), &req); err != nil {
 		t.Fatal(err)
 	}
-	if req.Method != "update" || !req.Notification || req.Meta["traceparent"] != tp || len(req.Meta) != 1 {
+	if req.Method != "update" || !req.Notification || req.Entries.MD()["traceparent"] != tp || len(req.Entries.MD()) != 1 {
 		t.Errorf("call_notification_meta decodes to %+v", req)
 	}
 	for _, name := range []string{"call_cancel", "call_cancel_positional"} {
@@ -126,7 +126,7 @@ sys.stdout.write(msgpack.packb([0, 7, "greet", ["py"], {"x-test": "from python"}
 	s, c, _ := newServer(t)
 	msg := hexb(string(out))
 	var req wire.Request
-	if err := c.DecodeRequest(msg, &req); err != nil || req.Meta["x-test"] != "from python" {
+	if err := c.DecodeRequest(msg, &req); err != nil || req.Entries.MD()["x-test"] != "from python" {
 		t.Fatalf("Python's request: %+v, %v", req, err)
 	}
 	if got, want := serve(s, c, msg), pack(t, []any{1, 7, nil, "hello, py"}); !bytes.Equal(got, want) {
@@ -156,14 +156,14 @@ func TestMetaRoundTrip(t *testing.T) {
 			t.Errorf("WithoutCallMetadata: % x, want % x", without, plain)
 		}
 		var req wire.Request
-		if err := c.DecodeRequest(plain, &req); err != nil || req.Meta != nil || req.Dialect != 0 {
-			t.Errorf("% x: meta %v, dialect %d, %v", plain, req.Meta, req.Dialect, err)
+		if err := c.DecodeRequest(plain, &req); err != nil || req.Entries.MD() != nil || req.Dialect != 0 {
+			t.Errorf("% x: meta %v, dialect %d, %v", plain, req.Entries.MD(), req.Dialect, err)
 		}
 		msg, err := c.AppendCall(nil, &call)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.DecodeRequest(msg, &req); err != nil || !maps.Equal(req.Meta, md) || req.Notification != notification ||
+		if err := c.DecodeRequest(msg, &req); err != nil || !maps.Equal(req.Entries.MD(), md) || req.Notification != notification ||
 			req.Dialect != msgpack.DialectMeta || req.Method != "m" {
 			t.Errorf("% x: %+v, %v", msg, req, err)
 		}
@@ -261,7 +261,7 @@ func TestMetaRefused(t *testing.T) {
 	for _, meta := range []any{many(64), map[string]string{strings.Repeat("k", 64): strings.Repeat("v", 4096)},
 		map[string][]byte{"bin": []byte("value")}} {
 		var req wire.Request
-		if err := c.DecodeRequest(pack(t, []any{0, 9, "m", []any{}, meta}), &req); err != nil || len(req.Meta) == 0 {
+		if err := c.DecodeRequest(pack(t, []any{0, 9, "m", []any{}, meta}), &req); err != nil || len(req.Entries.MD()) == 0 {
 			t.Errorf("meta %.80v: %v", meta, err)
 		}
 	}
@@ -315,4 +315,35 @@ func TestIDKey(t *testing.T) {
 func TestMetadataOverTCP(t *testing.T) {
 	t.Parallel()
 	metatest.Run(t, msgpack.New())
+}
+
+// TestMetaAllocs: a call's metadata in entries encodes without an
+// allocation, and a request's decodes with one, which its keys and values
+// share.
+func TestMetaAllocs(t *testing.T) {
+	c := msgpack.New()
+	var e wire.Entries
+	e.Add("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	e.Add(metadata.TimeoutKey, "1500")
+	args := []any{int64(1), int64(2)}
+	call := wire.Call{Method: "add", ID: wire.ID{Seq: 1}, Args: args, Entries: &e}
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { _, _ = c.AppendCall(buf[:0], &call) }); n != 0 {
+		t.Errorf("AppendCall with entries: %v allocations", n)
+	}
+	withMeta, _ := c.AppendCall(nil, &call)
+	call.Entries = nil
+	plain, _ := c.AppendCall(nil, &call)
+	var req wire.Request
+	decode := func(msg []byte) func() {
+		return func() {
+			if err := c.DecodeRequest(msg, &req); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	without, with := testing.AllocsPerRun(100, decode(plain)), testing.AllocsPerRun(100, decode(withMeta))
+	if with != without+1 {
+		t.Errorf("DecodeRequest: %v allocations with metadata, %v without", with, without)
+	}
 }

@@ -25,10 +25,10 @@ func WithMaxDepth(n int) Option {
 }
 
 // WithoutCallMetadata makes a codec whose calls carry no metadata: its
-// AppendCall ignores wire.Call.Meta and writes the requests of four
-// elements (notifications of three) of the specification, for a Go client
-// of a msgpack-rpc server other than polyrpc's that refuses a request of
-// five elements, as mprpc's does. Such a client's deadline and metadata
+// AppendCall ignores wire.Call.Meta and wire.Call.Entries and writes the
+// requests of four elements (notifications of three) of the
+// specification, for a Go client of a msgpack-rpc server other than
+// polyrpc's that refuses a request of five elements, as mprpc's does. Such a client's deadline and metadata
 // stay on its side. Its server side is unchanged: it reads metadata in the
 // requests it serves, and answers with it those that carried some.
 func WithoutCallMetadata() Option {

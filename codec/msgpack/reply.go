@@ -51,11 +51,11 @@ func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 		}
 	}
 	if env.n == 5 {
-		md, err := decodeMeta(msg, env.elems[4])
-		if err != nil {
+		var e wire.Entries
+		if err := decodeMeta(msg, env.elems[4], &e); err != nil {
 			return errors.New("msgpack: the reply's meta: " + err.Error())
 		}
-		r.Meta = md
+		r.Meta = e.MD()
 	}
 	if e := env.elems[2]; msg[e.off] != fmtNil {
 		r.Error = decodeError(msg[e.off:e.end])

@@ -12,7 +12,7 @@ import (
 // DecodeRequest decodes one MessagePack-RPC request, [0, msgid, method,
 // params], or notification, [2, method, params], from msg, each with an
 // optional element of metadata after the params, a map of str to str (or
-// nil for none), which becomes req.Meta; a request that carried a map,
+// nil for none), which becomes req.Entries; a request that carried a map,
 // even an empty one, has DialectMeta set, and its response carries the
 // reply's metadata. It validates the
 // whole message first, in a pass that also locates the params; the params
@@ -87,11 +87,9 @@ func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 	req.Params = env.params
 	if first+2 < env.n {
 		meta := env.elems[first+2]
-		md, err := decodeMeta(msg, meta)
-		if err != nil {
+		if err := decodeMeta(msg, meta, &req.Entries); err != nil {
 			return invalidRequest(err.Error())
 		}
-		req.Meta = md
 		if msg[meta.off] != fmtNil {
 			req.Dialect |= DialectMeta
 		}

@@ -42,7 +42,7 @@ func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) 
 		dst, err = appendValue(dst, resp.Result, c.maxDepth-1)
 	}
 	if err == nil && withMeta {
-		dst, err = appendMeta(dst, resp.Meta)
+		dst, err = appendMeta(dst, resp.Meta, nil)
 	}
 	if err != nil {
 		return dst[:n], err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/polyrpc/polyrpc/codec/internal/mdwire"
 	"github.com/polyrpc/polyrpc/rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -17,8 +18,9 @@ const (
 
 // AppendCall appends a Request to dst: the id (call.ID.Seq; left out for a
 // notification), the method, the params and the notification flag, in
-// field-number order, then call.Meta as the entries of meta in key order
-// (an error when a key or value is not UTF-8). call.Args go as positional
+// field-number order, then the metadata, call.Meta with call.Entries over
+// it, as the entries of meta in key order (an error when a key or value is
+// not UTF-8). call.Args go as positional
 // params, each a Value;
 // call.Named, when not nil, goes as named params instead and must be a map
 // with string keys or a struct (a nil map or pointer sends an empty named
@@ -55,8 +57,8 @@ func (c *Codec) AppendCall(dst []byte, call *wire.Call) ([]byte, error) {
 	if call.Notification {
 		dst = append(dst, tagNotification, 1)
 	}
-	if len(call.Meta) > 0 {
-		if dst, err = appendMeta(dst, tagRequestMeta, call.Meta, true); err != nil {
+	if mdwire.Has(call.Meta, call.Entries) {
+		if dst, err = appendMeta(dst, tagRequestMeta, call.Meta, call.Entries, true); err != nil {
 			return dst[:n], err
 		}
 	}
@@ -80,3 +82,7 @@ func (c *Codec) appendNamed(dst []byte, x any) ([]byte, error) {
 	}
 	return dst, fmt.Errorf("proto: named params must be a map with string keys or a struct, not %T", x)
 }
+
+// EncodesEntries implements wire.EntriesEncoder: AppendCall encodes
+// wire.Call.Entries.
+func (c *Codec) EncodesEntries() bool { return true }

@@ -266,7 +266,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("accepted what protobuf-go refuses (%v): %+v", refErr, req)
 		}
 		if req.Method != ref.Method || req.Notification != ref.Notification || uvarint(req.ID.Raw) != ref.Id ||
-			req.ID.Raw == nil && ref.Id != 0 || !maps.Equal(req.Meta, ref.Meta) ||
+			req.ID.Raw == nil && ref.Id != 0 || !maps.Equal(req.Entries.MD(), ref.Meta) ||
 			(req.Dialect&proto.DialectMeta != 0) != (countFields(msg, 6) > 0) {
 			t.Fatalf("request %+v, protobuf-go reads %v", req, &ref)
 		}
@@ -301,7 +301,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 
 		// Decode, encode, decode: the same call.
-		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args, Meta: req.Meta}
+		call := wire.Call{Method: req.Method, ID: wire.ID{Seq: 1}, Notification: req.Notification, Args: args, Entries: &req.Entries}
 		if named != nil {
 			call.Named = named
 		}
@@ -317,18 +317,18 @@ func FuzzDecodeRequest(f *testing.F) {
 		if !ok {
 			return
 		}
-		if req2.Method != req.Method || req2.Notification != req.Notification || !maps.Equal(req2.Meta, req.Meta) ||
+		if req2.Method != req.Method || req2.Notification != req.Notification || !maps.Equal(req2.Entries.MD(), req.Entries.MD()) ||
 			!same(args, args2) && len(args)+len(args2) > 0 || !same(named, named2) {
 			t.Fatalf("% x\nbecame % x:\n%#v %#v\n%#v %#v", msg, msg2, args, named, args2, named2)
 		}
 
 		// The reply echoes the id, and carries the params back.
-		out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Dialect: req.Dialect, Result: args, Meta: req.Meta})
+		out, err := c.AppendResponse(nil, &wire.Response{ID: req.ID, Dialect: req.Dialect, Result: args, Meta: req.Entries.MD()})
 		if err != nil {
 			t.Fatalf("reply: %v", err)
 		}
 		var r wire.Reply
-		if err := c.DecodeReply(out, &r); err != nil || !bytes.Equal(r.ID.Raw, req.ID.Raw) || r.ID.Seq != ref.Id || !maps.Equal(r.Meta, req.Meta) {
+		if err := c.DecodeReply(out, &r); err != nil || !bytes.Equal(r.ID.Raw, req.ID.Raw) || r.ID.Seq != ref.Id || !maps.Equal(r.Meta, req.Entries.MD()) {
 			t.Fatalf("reply % x: id %x, %v; want id %x", out, r.ID.Raw, err, req.ID.Raw)
 		}
 		var back any

@@ -67,18 +67,19 @@ func strEntryOf(b []byte) (key, val []byte) {
 }
 
 // decodeMeta decodes the n entries of the validated meta field numbered num
-// of msg, the first at offset from: metadata refused, as invalid, for more
-// than metadata.MaxEntries entries (a key given twice counting twice) and
-// for keys and values that metadata.Validate refuses. The keys and values
-// share one allocation.
-func decodeMeta(msg []byte, from, n int, num protowire.Number) (metadata.MD, error) {
+// of msg, the first at offset from, into e: metadata refused, as invalid,
+// for more than metadata.MaxEntries entries (a key given twice counting
+// twice) and for keys and values that metadata.Validate refuses. The keys
+// and values share one allocation.
+func decodeMeta(msg []byte, from, n int, num protowire.Number, e *wire.Entries) error {
 	if n > metadata.MaxEntries {
-		return nil, mdwire.ErrTooMany
+		return mdwire.ErrTooMany
 	}
-	var entries [metadata.MaxEntries][]byte
-	k, size := 0, 0
+	// The entries, noted on the stack for the usual few.
+	var entriesBuf [8][]byte
+	entries, size := entriesBuf[:0], 0
 	var f field
-	for b := msg[from:]; len(b) > 0 && k < n; {
+	for b := msg[from:]; len(b) > 0 && len(entries) < n; {
 		m := readField(b, &f)
 		if m < 0 {
 			break
@@ -86,39 +87,39 @@ func decodeMeta(msg []byte, from, n int, num protowire.Number) (metadata.MD, err
 		b = b[m:]
 		if f.num == num && f.typ == protowire.BytesType {
 			key, val := strEntryOf(f.raw)
-			entries[k] = f.raw
-			k++
+			entries = append(entries, f.raw)
 			size += len(key) + len(val)
 		}
 	}
 	var sb strings.Builder
 	sb.Grow(size)
-	for _, e := range entries[:k] {
-		key, val := strEntryOf(e)
+	for _, en := range entries {
+		key, val := strEntryOf(en)
 		sb.Write(key)
 		sb.Write(val)
 	}
 	all := sb.String()
-	md := make(metadata.MD, k)
 	off := 0
-	for _, e := range entries[:k] {
-		key, val := strEntryOf(e)
-		md[all[off:off+len(key)]] = all[off+len(key) : off+len(key)+len(val)]
+	for _, en := range entries {
+		key, val := strEntryOf(en)
+		e.Add(all[off:off+len(key)], all[off+len(key):off+len(key)+len(val)])
 		off += len(key) + len(val)
 	}
-	if err := md.Validate(); err != nil {
-		return nil, err
+	if err := e.Validate(); err != nil {
+		*e = wire.Entries{}
+		return err
 	}
-	return md, nil
+	return nil
 }
 
-// appendMeta appends md as the entries of the map field of tag, in key
-// order, each with its key and value as protobuf-go writes them. Text that
-// is not UTF-8 is an error when strict, else made valid with U+FFFD.
-func appendMeta(dst []byte, tag byte, md metadata.MD, strict bool) ([]byte, error) {
-	var buf [16]string
-	for _, k := range mdwire.Keys(md, buf[:]) {
-		v := md[k]
+// appendMeta appends the metadata md, with e over it, as the entries of the
+// map field of tag, in key order, each with its key and value as
+// protobuf-go writes them. Text that is not UTF-8 is an error when strict,
+// else made valid with U+FFFD.
+func appendMeta(dst []byte, tag byte, md metadata.MD, e *wire.Entries, strict bool) ([]byte, error) {
+	var buf mdwire.Buf
+	for _, p := range mdwire.Sorted(md, e, &buf) {
+		k, v := p.Key, p.Value
 		if !utf8.ValidString(k) || !utf8.ValidString(v) {
 			if strict {
 				return dst, errors.New("proto: metadata " + k + " is not valid UTF-8")

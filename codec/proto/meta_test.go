@@ -60,14 +60,14 @@ func TestGoldenMeta(t *testing.T) {
 		t.Fatal(err)
 	}
 	var a, b int64
-	if req.Method != "subtract" || req.Dialect != proto.DialectMeta || !maps.Equal(req.Meta, goldenCallMeta) ||
+	if req.Method != "subtract" || req.Dialect != proto.DialectMeta || !maps.Equal(req.Entries.MD(), goldenCallMeta) ||
 		req.Params.DecodeAt(0, &a) != nil || req.Params.DecodeAt(1, &b) != nil || a != 42 || b != 23 || !bytes.Equal(req.ID.Raw, []byte{1}) {
 		t.Errorf("call_meta decodes to %+v", req)
 	}
 	if err := c.DecodeRequest(readGolden(t, "call_notification_meta"), &req); err != nil {
 		t.Fatal(err)
 	}
-	if req.Method != "update" || !req.Notification || req.Meta["traceparent"] != tp || len(req.Meta) != 1 {
+	if req.Method != "update" || !req.Notification || req.Entries.MD()["traceparent"] != tp || len(req.Entries.MD()) != 1 {
 		t.Errorf("call_notification_meta decodes to %+v", req)
 	}
 	for _, name := range []string{"call_cancel", "call_cancel_positional"} {
@@ -127,7 +127,7 @@ func TestMetaRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		var req wire.Request
-		if err := c.DecodeRequest(msg, &req); err != nil || !maps.Equal(req.Meta, md) || req.Notification != notification ||
+		if err := c.DecodeRequest(msg, &req); err != nil || !maps.Equal(req.Entries.MD(), md) || req.Notification != notification ||
 			req.Dialect != proto.DialectMeta {
 			t.Errorf("% x: %+v, %v", msg, req, err)
 		}
@@ -259,8 +259,8 @@ func TestMetaRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	var wr wire.Request
-	if err := c.DecodeRequest(req, &wr); err != nil || !maps.Equal(wr.Meta, ref.Meta) || wr.Meta["k0"] != "second" || wr.Meta["y"] != "v" {
-		t.Errorf("meta %v, protobuf-go reads %v: %v", wr.Meta, ref.Meta, err)
+	if err := c.DecodeRequest(req, &wr); err != nil || !maps.Equal(wr.Entries.MD(), ref.Meta) || wr.Entries.MD()["k0"] != "second" || wr.Entries.MD()["y"] != "v" {
+		t.Errorf("meta %v, protobuf-go reads %v: %v", wr.Entries.MD(), ref.Meta, err)
 	}
 }
 

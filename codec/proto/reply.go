@@ -69,11 +69,11 @@ func (c *Codec) DecodeReply(msg []byte, r *wire.Reply) error {
 		}
 	}
 	if nMeta > 0 {
-		md, err := decodeMeta(msg, metaAt, nMeta, fResponseMeta)
-		if err != nil {
+		var e wire.Entries
+		if err := decodeMeta(msg, metaAt, nMeta, fResponseMeta, &e); err != nil {
 			return fmt.Errorf("proto: the reply's meta: %w", err)
 		}
-		r.Meta = md
+		r.Meta = e.MD()
 	}
 	if errMsg.present() {
 		r.Error = c.decodeError(&errMsg, len(msg))

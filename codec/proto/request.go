@@ -18,7 +18,7 @@ import (
 // method's parameter types. They refer to msg, as does req.ID.Raw, the
 // encoding of the id's varint (nil when the request has no id field).
 // Unknown fields are skipped, and of a field given twice the last counts, as
-// protobuf has it. The entries of meta are the call's metadata, req.Meta;
+// protobuf has it. The entries of meta are the call's metadata, req.Entries;
 // a request with any has DialectMeta set, and its response carries the
 // reply's metadata.
 //
@@ -91,11 +91,9 @@ func (c *Codec) DecodeRequest(msg []byte, req *wire.Request) error {
 		req.Params = p
 	}
 	if nMeta > 0 {
-		md, err := decodeMeta(msg, metaAt, nMeta, fRequestMeta)
-		if err != nil {
+		if err := decodeMeta(msg, metaAt, nMeta, fRequestMeta, &req.Entries); err != nil {
 			return invalidRequest(err.Error())
 		}
-		req.Meta = md
 		req.Dialect |= DialectMeta
 	}
 	return nil

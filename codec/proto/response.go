@@ -54,7 +54,7 @@ func (c *Codec) AppendResponse(dst []byte, resp *wire.Response) ([]byte, error) 
 	}
 	dst = closeLen(dst, p)
 	if resp.Dialect&DialectMeta != 0 && len(resp.Meta) > 0 {
-		dst, _ = appendMeta(dst, tagResponseMeta, resp.Meta, false)
+		dst, _ = appendMeta(dst, tagResponseMeta, resp.Meta, nil, false)
 	}
 	return dst, nil
 }

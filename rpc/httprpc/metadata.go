@@ -35,7 +35,37 @@ func (c *headerCarrier) Get(key string) string {
 	if metadata.IsHTTPOwn(key) {
 		return ""
 	}
+	var buf [metadata.MaxKeyLen]byte
+	if k, ok := canonicalKey(buf[:0], key); ok {
+		return joined(c.req[string(k)])
+	}
 	return joined(c.req[textproto.CanonicalMIMEHeaderKey(key)])
+}
+
+// canonicalKey appends the header name of key, as
+// textproto.CanonicalMIMEHeaderKey has it, to dst, when key is a metadata
+// key (lower case letters, digits, "-", "_" and "."), so that looking the
+// header up costs no allocation; it reports false for any other key.
+func canonicalKey(dst []byte, key string) ([]byte, bool) {
+	if key == "" || len(key) > cap(dst)-len(dst) {
+		return dst, false
+	}
+	upper := true
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case 'a' <= c && c <= 'z':
+			if upper {
+				c -= 'a' - 'A'
+			}
+		case '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.':
+		default:
+			return dst, false
+		}
+		dst = append(dst, c)
+		upper = c == '-'
+	}
+	return dst, true
 }
 
 // Metadata implements wire.Carrier.
@@ -121,7 +151,20 @@ func ownHeader(k string) bool {
 	if len(k) > metadata.MaxKeyLen {
 		return false
 	}
-	return metadata.IsHTTPOwn(strings.ToLower(k))
+	var buf [metadata.MaxKeyLen]byte
+	return metadata.IsHTTPOwn(string(lowerKey(buf[:0], k)))
+}
+
+// lowerKey appends k in lower case (ASCII) to dst.
+func lowerKey(dst []byte, k string) []byte {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // ownCanonical are the most common of HTTP's own headers, as Go canonicalizes

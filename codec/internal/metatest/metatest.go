@@ -145,12 +145,64 @@ func (e *Env) WaitStarted(t *testing.T, tag string) {
 
 // Run runs every check on codec c, which has ids and room for metadata.
 func Run(t *testing.T, c rpc.Codec) {
+	t.Run("entries", func(t *testing.T) { t.Parallel(); Entries(t, c) })
 	t.Run("interceptor metadata", func(t *testing.T) { t.Parallel(); InterceptorMetadata(t, c) })
 	t.Run("deadline", func(t *testing.T) { t.Parallel(); Deadline(t, c) })
 	t.Run("abandoned", func(t *testing.T) { t.Parallel(); Abandoned(t, c) })
 	t.Run("raw frames", func(t *testing.T) { t.Parallel(); RawFrames(t, c, false) })
 	if _, ok := c.(wire.Delimiter); ok {
 		t.Run("raw unframed", func(t *testing.T) { t.Parallel(); RawFrames(t, c, true) })
+	}
+}
+
+// Entries: a codec encodes a call's metadata from wire.Call.Entries, over
+// wire.Call.Meta, to the same bytes as from Meta alone holding it all, and
+// decodes a request's into wire.Request.Entries.
+func Entries(t *testing.T, c rpc.Codec) {
+	if e, ok := c.(wire.EntriesEncoder); !ok || !e.EncodesEntries() {
+		t.Fatalf("%s does not encode wire.Call.Entries", c.Name())
+	}
+	all := metadata.MD{metadata.TimeoutKey: "1500", "x-a": "1", "x-b": "", "x-c": "3", "x-d": "4", "x-e": "5",
+		"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	for _, notification := range []bool{false, true} {
+		call := wire.Call{Method: "m", ID: wire.ID{Seq: 9}, Notification: notification, Args: []any{int64(1)}, Meta: all}
+		want, err := c.AppendCall(nil, &call)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// All in Entries, in an order of their own; then split, Entries
+		// standing over stale values in Meta.
+		var e wire.Entries
+		for _, k := range []string{"x-e", "traceparent", "x-a", "x-d", metadata.TimeoutKey, "x-c", "x-b"} {
+			e.Add(k, all[k])
+		}
+		var split wire.Entries
+		split.Add("x-c", "3")
+		split.Add("traceparent", all["traceparent"])
+		base := metadata.MD{"traceparent": "stale", "x-c": "stale"}
+		for k, v := range all {
+			if _, over := split.Get(k); !over {
+				base[k] = v
+			}
+		}
+		for what, cl := range map[string]wire.Call{
+			"entries": {Method: "m", ID: wire.ID{Seq: 9}, Notification: notification, Args: []any{int64(1)}, Entries: &e},
+			"split":   {Method: "m", ID: wire.ID{Seq: 9}, Notification: notification, Args: []any{int64(1)}, Meta: base, Entries: &split},
+		} {
+			got, err := c.AppendCall(nil, &cl)
+			if err != nil || string(got) != string(want) {
+				t.Errorf("%s: % x, %v\nwant % x", what, got, err, want)
+			}
+		}
+		var req wire.Request
+		if err := c.DecodeRequest(want, &req); err != nil || req.Meta != nil || req.Entries.Len() != len(all) {
+			t.Fatalf("decoded: %+v, %v", req, err)
+		}
+		for k, v := range all {
+			if got, ok := req.Entries.Get(k); !ok || got != v {
+				t.Errorf("decoded %s: %q, want %q", k, got, v)
+			}
+		}
 	}
 }
 
@@ -163,18 +215,23 @@ func InterceptorMetadata(t *testing.T, c rpc.Codec) {
 	client := e.Client(t, rpc.WithInterceptors(func(ctx context.Context, call *rpc.Call, next rpc.Handler) (any, error) {
 		call.SetMetadata("x-test", "hello")
 		call.SetMetadata("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+		call.SetMetadata("x-over", "interceptor")
+		for _, k := range []string{"x-1", "x-2", "x-3", "x-4"} {
+			call.SetMetadata(k, k)
+		}
 		res, err := next(ctx, call)
 		mu.Lock()
 		reply = call.ReplyMetadata()
 		mu.Unlock()
 		return res, err
 	}))
-	ctx := metadata.NewOutgoingContext(context.Background(), metadata.New("x-from-context", "ctx"))
+	ctx := metadata.NewOutgoingContext(context.Background(), metadata.New("x-from-context", "ctx", "x-over", "context"))
 	var got map[string]string
 	if err := client.Call(ctx, "meta.echo", &got); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"x-test": "hello", "x-from-context": "ctx",
+	want := map[string]string{"x-test": "hello", "x-from-context": "ctx", "x-over": "interceptor",
+		"x-1": "x-1", "x-2": "x-2", "x-3": "x-3", "x-4": "x-4",
 		"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 	if len(got) != len(want) {
 		t.Errorf("the handler got %v, want %v", got, want)
