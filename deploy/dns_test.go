@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,36 +85,15 @@ func TestSRVBalancing(t *testing.T) {
 	}
 
 	// Under load from 8 goroutines, replica 2 is killed.
-	var failed, done atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var sum int64
-				if err := c.Call(ctx, "demo.add", &sum, g, i); err != nil || sum != int64(g+i) {
-					if failed.Add(1) <= 3 {
-						t.Errorf("a call failed while a replica died: %d, %v", sum, err)
-					}
-				}
-				done.Add(1)
-			}
-		})
-	}
-	for done.Load() < 500 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	l := startLoad(t, 8, func(g, i int) error {
+		var sum int64
+		if err := c.Call(ctx, "demo.add", &sum, g, i); err != nil || sum != int64(g+i) {
+			return fmt.Errorf("demo.add(%d, %d) = %d, %v", g, i, sum, err)
+		}
+		return nil
+	})
+	l.wait(500)
 	replicas[1].kill()
-	at := done.Load()
-	for done.Load() < at+2000 {
-		time.Sleep(10 * time.Millisecond)
-	}
-	close(stop)
-	wg.Wait()
-	t.Logf("%d calls under load, replica 2 killed after %d: %d failed", done.Load(), at, failed.Load())
+	l.wait(2000)
+	l.end("under load, replica 2 killed")
 }

@@ -2,10 +2,8 @@ package deploy
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
+	"fmt"
 	"testing"
-	"time"
 
 	jsoncodec "github.com/polyrpc/polyrpc/codec/json"
 	"github.com/polyrpc/polyrpc/rpc/httprpc"
@@ -28,41 +26,20 @@ func TestDrainBehindHAProxy(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	var failed, done atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var ms int64
-				// demo.sleep of a few ms: calls are in flight when the
-				// replica is told to stop.
-				if err := c.Call(ctx, "demo.sleep", &ms, (g+i)%5); err != nil || ms != int64((g+i)%5) {
-					if failed.Add(1) <= 3 {
-						t.Errorf("a call failed while a replica drained: %d, %v", ms, err)
-					}
-				}
-				done.Add(1)
-			}
-		})
-	}
-	for done.Load() < 300 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	// demo.sleep of a few ms: calls are in flight when the replica is
+	// told to stop.
+	l := startLoad(t, 8, func(g, i int) error {
+		var ms int64
+		if err := c.Call(ctx, "demo.sleep", &ms, (g+i)%5); err != nil || ms != int64((g+i)%5) {
+			return fmt.Errorf("demo.sleep(%d) = %d, %v", (g+i)%5, ms, err)
+		}
+		return nil
+	})
+	l.wait(300)
 	before := replicas[1].calls("demo.sleep")
 	replicas[1].stop() // SIGTERM, and wait until it exited
-	at := done.Load()
-	for done.Load() < at+600 {
-		time.Sleep(10 * time.Millisecond)
-	}
-	close(stop)
-	wg.Wait()
-	t.Logf("%d calls; replica 2 served %d before SIGTERM, %d in all; %d failed", done.Load(), before, replicas[1].calls("demo.sleep"), failed.Load())
+	l.wait(600)
+	l.end(fmt.Sprintf("replica 2 served %d calls before SIGTERM, %d in all", before, replicas[1].calls("demo.sleep")))
 	if replicas[0].calls("demo.sleep") == 0 || replicas[2].calls("demo.sleep") == 0 {
 		t.Error("the other replicas served nothing")
 	}

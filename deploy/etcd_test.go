@@ -2,8 +2,7 @@ package deploy
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
+	"fmt"
 	"testing"
 	"time"
 
@@ -75,32 +74,14 @@ func TestEtcdRegistration(t *testing.T) {
 	}
 
 	// Load from 8 goroutines while replicas come and go.
-	var failed, done atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var sum int64
-				if err := c.Call(ctx, "demo.add", &sum, g, i); err != nil || sum != int64(g+i) {
-					if failed.Add(1) <= 3 {
-						t.Errorf("a call failed: %d, %v", sum, err)
-					}
-				}
-				done.Add(1)
-			}
-		})
-	}
-	defer func() {
-		close(stop)
-		wg.Wait()
-		t.Logf("%d calls under load: %d failed", done.Load(), failed.Load())
-	}()
+	l := startLoad(t, 8, func(g, i int) error {
+		var sum int64
+		if err := c.Call(ctx, "demo.add", &sum, g, i); err != nil || sum != int64(g+i) {
+			return fmt.Errorf("demo.add(%d, %d) = %d, %v", g, i, sum, err)
+		}
+		return nil
+	})
+	defer l.end("under load while replicas come and go")
 
 	replicas[0].kill() // its lease expires after the TTL; the client ejects it at once
 	fourth := start()
@@ -115,10 +96,7 @@ func TestEtcdRegistration(t *testing.T) {
 
 	replicas[1].stop() // SIGTERM: revokes its lease, drains, exits
 	after := replicas[1].calls("demo.add")
-	at := done.Load()
-	for done.Load() < at+1000 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	l.wait(1000)
 	if n := replicas[1].calls("demo.add"); n != after {
 		t.Errorf("the drained replica served %d calls after it stopped", n-after)
 	}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -220,4 +221,50 @@ func currentUser() string {
 		return u.Username
 	}
 	return "root"
+}
+
+// load is calls made by several goroutines until it ends, counted.
+type load struct {
+	t            *testing.T
+	done, failed atomic.Int64
+	stop         chan struct{}
+	wg           sync.WaitGroup
+}
+
+// startLoad runs call(g, i), the i-th call of goroutine g, from n goroutines
+// until end; a call's error fails the test (the first three are reported).
+func startLoad(t *testing.T, n int, call func(g, i int) error) *load {
+	l := &load{t: t, stop: make(chan struct{})}
+	for g := range n {
+		l.wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				if err := call(g, i); err != nil && l.failed.Add(1) <= 3 {
+					t.Errorf("a call failed under load: %v", err)
+				}
+				l.done.Add(1)
+			}
+		})
+	}
+	return l
+}
+
+// wait waits until n more calls than at its start were made.
+func (l *load) wait(n int64) {
+	at := l.done.Load()
+	for l.done.Load() < at+n {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// end stops the load and logs what it made.
+func (l *load) end(what string) {
+	l.t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	l.t.Logf("%s: %d calls, %d failed", what, l.done.Load(), l.failed.Load())
 }
