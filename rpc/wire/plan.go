@@ -83,8 +83,12 @@ func PlanOf(t reflect.Type) *Plan {
 	for _, q := range b.built {
 		checkChain(q)
 	}
-	for t, q := range b.built {
+	for _, q := range b.built {
 		q.want = want(q)
+	}
+	// Only then published: a plan stored first may lead to one whose want
+	// would still be being written.
+	for t, q := range b.built {
 		plans.Store(t, q)
 	}
 	return p
