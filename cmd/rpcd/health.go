@@ -25,6 +25,9 @@ type health struct {
 	draining atomic.Bool
 	inFlight atomic.Int64
 	idle     chan struct{} // signalled when inFlight drops to 0 while draining
+	// shutdowns end, beside the listeners' servers, what serves
+	// connections that left them (WebSocket); set while rpcd is built.
+	shutdowns []func(context.Context) error
 }
 
 func newHealth() *health { return &health{idle: make(chan struct{}, 1)} }

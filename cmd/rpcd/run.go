@@ -440,6 +440,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if ts != nil {
 		wg.Go(func() { tcpErr = ts.Shutdown(sctx) })
 	}
+	for _, f := range cfg.health.shutdowns {
+		// Connections that left the servers (WebSocket upgrades) finish
+		// their calls and close.
+		wg.Go(func() { f(sctx) })
+	}
 	wg.Wait()
 	if httpErr != nil || tcpErr != nil {
 		return fmt.Errorf("rpcd: shutdown: %w", errors.Join(httpErr, tcpErr))
@@ -466,6 +471,9 @@ func newHTTPServer(cfg config, s *rpc.Server, keys *auth.KeySet, tlsConf *tls.Co
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", handler)
 	mux.Handle("/RPC2", handler)
+	if err := handleWS(mux, cfg, s, keys, log); err != nil {
+		return nil, err
+	}
 	cfg.health.routes(mux)
 	var root http.Handler = forwardedFor(cfg, mux)
 	opts := []httprpc.Option{
