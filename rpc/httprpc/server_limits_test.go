@@ -252,6 +252,7 @@ func testServerMaxConns(t *testing.T, engine string) {
 		}
 		c2.Close()
 		c4 := <-dialed
+		synctest.Wait() // the accept after c4 waits at the limit
 		for _, c := range []net.Conn{c3, c4} {
 			c.Close()
 		}
