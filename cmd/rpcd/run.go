@@ -302,7 +302,7 @@ func logCalls(log *slog.Logger) rpc.Interceptor {
 				attrs = append(attrs, slog.String("identity", p.Identity))
 			}
 		}
-		attrs = append(attrs, slog.Duration("took", time.Since(start)))
+		attrs = append(attrs, slog.Duration("duration", time.Since(start)))
 		if e := rpc.AsError(err); e != nil {
 			attrs = append(attrs, slog.Int("code", int(e.Code)), slog.String("error", e.Message))
 		} else {

@@ -110,7 +110,7 @@ func TestKeyFiles(t *testing.T) {
 		}
 	}
 	for _, transport := range []string{"http", "tcp"} {
-		if !regexp.MustCompile(`msg=call method=demo.add codec=json transport=` + transport + ` remote=\S+ identity=alice took=\S+ code=0`).MatchString(logs.String()) {
+		if !regexp.MustCompile(`msg=call method=demo.add codec=json transport=` + transport + ` remote=\S+ identity=alice duration=\S+ code=0`).MatchString(logs.String()) {
 			t.Errorf("no debug call line naming identity alice over %s:\n%s", transport, logs.String())
 		}
 	}
