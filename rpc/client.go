@@ -249,6 +249,11 @@ func (c *Client) send(ctx context.Context, call *Call) (any, error) {
 	defer x.release()
 	call.replied(len(x.raw))
 	r := x.reply
+	if r == nil {
+		// A message the stream routed to this call that is no reply of
+		// one call (a batch of replies without ids): no answer to it.
+		return nil, fmt.Errorf("%w: the server answered %s with a batch", ErrNoReply, call.Method)
+	}
 	if carrier != nil {
 		call.reply = carrier.Reply
 	} else {
