@@ -447,7 +447,11 @@ func (m *streamMux) exchange(ctx context.Context, seq uint64, more []uint64, msg
 	switch {
 	case oneway:
 	case err != nil:
-		x = <-w.ch // w's failure
+		// w's failure, which c.fail sends; the turn to read, passed to w
+		// before the stream failed, may come first: the stream is done
+		// with, so it is let go.
+		for x = <-w.ch; x.turn; x = <-w.ch {
+		}
 		err = x.err
 	default:
 		x, err = m.await(ctx, c, w)
