@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
-	"time"
 
 	"github.com/polyrpc/polyrpc/internal/events"
 	"github.com/polyrpc/polyrpc/internal/netlimit"
@@ -17,15 +15,9 @@ import (
 // retrying as fast as it can) must not fill the log: 146k failed
 // handshakes in 15 s once wrote 146k lines. So a connection that ends with
 // an error is logged at once only if its source address had no failure of
-// the same kind in the last logEvery; the others are counted, and each
-// count logged once per logEvery with the last error as an example.
-
-// logEvery is the least time between two lines of one source and kind.
-const logEvery = 10 * time.Second
-
-// maxLogKeys bounds the sources and kinds remembered: past it, the failures
-// of new sources are counted together, under the source "other".
-const maxLogKeys = 256
+// the same kind in the last 10 s; the others are counted, and each count
+// logged once per 10 s with the last error as an example
+// (netlimit.FailLog).
 
 // failure is an error that ended a connection, in the phase it ended in.
 type failure struct {
@@ -74,27 +66,11 @@ func kind(err error) string {
 	return phase
 }
 
-type logKey struct{ source, kind string }
-
-// logCount is what was logged of one source and kind, and not yet.
-type logCount struct {
-	logged time.Time // the last line
-	n      int       // failures since, not logged
-	last   error     // the last of them
-}
-
-// connLog logs the connections that end with an error. It is safe for
-// concurrent use.
-type connLog struct {
-	log *slog.Logger
-
-	mu     sync.Mutex
-	counts map[logKey]*logCount
-	timer  *time.Timer
-}
+// connLog logs the connections that end with an error.
+type connLog struct{ *netlimit.FailLog }
 
 func newConnLog(l *slog.Logger) *connLog {
-	return &connLog{log: l, counts: map[logKey]*logCount{}}
+	return &connLog{netlimit.NewFailLog(l, "tcprpc: connection ended", "tcprpc: connections ended alike", "kind", false)}
 }
 
 // limitHit reports a limit of the server's hit to internal/events.
@@ -105,91 +81,12 @@ func (l *connLog) ended(remote net.Addr, err error) {
 	if errors.Is(err, frame.ErrTooLarge) {
 		limitHit("max_message_size")
 	}
-	k := logKey{source(remote), kind(err)}
-	now := time.Now()
-	l.mu.Lock()
-	c, ok := l.counts[k]
-	if !ok && len(l.counts) >= maxLogKeys {
-		k.source = "other"
-		c, ok = l.counts[k]
-	}
-	if ok && now.Sub(c.logged) < logEvery {
-		c.n++
-		c.last = err
-		l.mu.Unlock()
-		return
-	}
-	if !ok {
-		c = &logCount{}
-		l.counts[k] = c
-	}
-	c.logged = now
-	more := c.n
-	c.n, c.last = 0, nil
-	if l.timer == nil {
-		l.timer = time.AfterFunc(logEvery, l.tick)
-	}
-	l.mu.Unlock()
-	if more > 0 {
-		l.log.Warn("tcprpc: connection ended", "remote", remote.String(), "err", err, "more_alike", more)
-		return
-	}
-	l.log.Warn("tcprpc: connection ended", "remote", remote.String(), "err", err)
+	l.Record(remote, kind(err), err)
 }
 
-// tick logs the counts of failures not logged that are due, and forgets
-// the sources quiet for a while; it runs every logEvery while there are
-// any.
-func (l *connLog) tick() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.flush(time.Now(), false)
-	if len(l.counts) > 0 {
-		l.timer.Reset(logEvery)
-	} else {
-		l.timer = nil
-	}
-}
-
-// flush logs the counts due at now, or all of them; l.mu is held.
-func (l *connLog) flush(now time.Time, all bool) {
-	for k, c := range l.counts {
-		due := now.Sub(c.logged) >= logEvery
-		switch {
-		case c.n > 0 && (due || all):
-			l.log.Warn("tcprpc: connections ended alike", "source", k.source, "kind", k.kind,
-				"count", c.n, "since", c.logged.Format(time.RFC3339), "err", c.last)
-			c.logged, c.n, c.last = now, 0, nil
-		case c.n == 0 && due:
-			delete(l.counts, k)
-		}
-	}
-}
-
-// close logs every count not logged yet, and forgets them: at Shutdown or
-// Close, after which the server reports no more failures.
-func (l *connLog) close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.flush(time.Now(), true)
-	clear(l.counts)
-	if l.timer != nil {
-		l.timer.Stop()
-		l.timer = nil
-	}
-}
-
-// source is the address a connection's failures are counted under (see
-// ipSource), or the network's name for other addresses (Unix sockets).
-func source(addr net.Addr) string {
-	if src := ipSource(addr); src != "" {
-		return src
-	}
-	if addr == nil {
-		return "unknown"
-	}
-	return addr.Network()
-}
+// close logs every count not logged yet: at Shutdown or Close, after which
+// the server reports no more failures.
+func (l *connLog) close() { l.Close() }
 
 // ipSource is the source address of an IP connection, as the limits per
 // source count it (netlimit.Source), or "" for other addresses.
